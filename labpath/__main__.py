@@ -1,0 +1,5 @@
+"""Entry point for `python -m labpath`."""
+
+from labpath.cli import main
+
+main()

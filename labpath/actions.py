@@ -1,0 +1,395 @@
+"""The core of each command: plain functions over a workspace that return data to show."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from labpath import curriculum as curriculum_mod
+from labpath import journal, labs, progress, workspace
+from labpath.curriculum import Curriculum, Phase, Task
+from labpath.errors import UsageError, did_you_mean
+from labpath.fsutil import locked
+from labpath.progress import DONE, TaskState
+from labpath.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class Context:
+    """A workspace with its curriculum and progress, read once per command."""
+
+    workspace: Workspace
+    curriculum: Curriculum
+    states: dict[str, TaskState]
+
+    def state(self, task: Task) -> TaskState:
+        return progress.state_of(self.states, task)
+
+    @property
+    def current(self) -> Task | None:
+        return progress.next_task(self.curriculum, self.states)
+
+
+def load_context(
+    ws_path: str | None = None, curriculum_dir: str | None = None, create: bool = False
+) -> tuple[Context, list[str]]:
+    """Open (or, for `next`, create) the workspace and read its curriculum and progress."""
+    notices: list[str] = []
+    try:
+        ws = workspace.open_workspace(ws_path)
+    except UsageError:
+        if not create:
+            raise
+        root = workspace.find(ws_path)
+        ws, _, result = workspace.init(root)
+        notices.append(f"Created a labpath workspace at {root}")
+        if result and result.warning:
+            notices.append(result.warning)
+    cdir = curriculum_dir or ws.curriculum_dir()
+    cur = curriculum_mod.load(cdir)
+    states = progress.derive(progress.read_events(ws.progress_file))
+    return Context(ws, cur, states), notices
+
+
+# --- init ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InitResult:
+    root: Path
+    created: bool
+    warning: str | None
+
+
+def init(directory: str | None, curriculum_dir: str | None = None) -> InitResult:
+    root = Path(directory) if directory else workspace.find(None)
+    if curriculum_dir:
+        curriculum_mod.load(curriculum_dir)  # refuse a broken curriculum up front
+    ws, created, result = workspace.init(root, curriculum=curriculum_dir)
+    return InitResult(ws.root, created, result.warning if result else None)
+
+
+# --- next ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TaskCard:
+    task: Task
+    phase: Phase
+    state: TaskState
+    lab_ready: bool  # the task's lab ships with this labpath
+    lab_dir: Path | None
+    created: tuple[Path, ...] = ()
+    command: str = ""
+    position: tuple[int, int] = (0, 0)  # (done, total)
+
+
+def next_task(ctx: Context) -> tuple[TaskCard | None, list[str]]:
+    """Pick the current task, scaffold its lab, record that it started."""
+    from labpath import scaffold, vcs
+
+    notices: list[str] = []
+    task = ctx.current
+    if task is None:
+        return None, notices
+    ws = ctx.workspace
+    lab_ready = bool(task.lab) and labs.exists(task.lab)
+    created: list[Path] = []
+    with locked(ws.lock_file):
+        if lab_ready:
+            created = scaffold.scaffold(labs.load(task.lab), ws.lab_dir(task.lab))
+        if ctx.state(task).status == progress.PENDING:
+            progress.record(ws.progress_file, "start", task.id)
+        if created or ctx.state(task).status == progress.PENDING:
+            what = f"scaffold {task.lab}" if created else "start"
+            result = vcs.commit_paths(
+                ws.root, [*created, ws.progress_file], f"next: {what} {task.id}"
+            )
+            if result.warning:
+                notices.append(result.warning)
+    states = progress.derive(progress.read_events(ws.progress_file))
+    return card(ctx, task, states, tuple(created)), notices
+
+
+def card(ctx: Context, task: Task, states=None, created=()) -> TaskCard:
+    states = ctx.states if states is None else states
+    lab_ready = bool(task.lab) and labs.exists(task.lab)
+    command = f"labpath check {task.lab}" if lab_ready else f"labpath done {task.id}"
+    done = sum(1 for t in ctx.curriculum.tasks if progress.state_of(states, t).status == DONE)
+    return TaskCard(
+        task=task,
+        phase=ctx.curriculum.phase_of(task),
+        state=progress.state_of(states, task),
+        lab_ready=lab_ready,
+        lab_dir=ctx.workspace.lab_dir(task.lab) if lab_ready else None,
+        created=created,
+        command=command,
+        position=(done, len(ctx.curriculum.tasks)),
+    )
+
+
+# --- check ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    report: object  # checks.runner.CheckReport
+    task: Task | None
+    recorded: bool
+    commit: str | None = None
+    newly_done: bool = False
+    notices: tuple[str, ...] = ()
+
+
+def resolve_lab(ctx: Context | None, lab_id: str | None) -> str:
+    if lab_id:
+        labs.load(lab_id)  # unknown ids fail here with a did-you-mean
+        return lab_id
+    if ctx is None:
+        raise UsageError("name the lab to check, e.g. `labpath check micrograd --path DIR`")
+    task = ctx.current
+    if task is None:
+        raise UsageError("every task is done; name a lab to re-check: labpath check LAB")
+    if not task.lab:
+        raise UsageError(
+            f"the current task '{task.id}' has no automated checks",
+            hint=f"mark it complete with `labpath done {task.id}`",
+        )
+    if not labs.exists(task.lab):
+        raise UsageError(
+            f"the checks for lab '{task.lab}' are not in this version of labpath yet",
+            hint=f"mark the task complete with `labpath done {task.id} --evidence ...`",
+        )
+    return task.lab
+
+
+def check(
+    ctx: Context | None,
+    lab_id: str | None,
+    path: str | None,
+    timeout: float | None = None,
+    seed: int | None = None,
+) -> CheckOutcome:
+    """Run a lab's checks on the learner's folder; a pass completes the task and commits."""
+    from labpath import vcs
+    from labpath.checks.runner import run_checks
+
+    lab = labs.load(resolve_lab(ctx, lab_id))
+    if path:
+        target = Path(path).expanduser().resolve()
+        if not target.is_dir():
+            raise UsageError(f"--path {path}: no such folder")
+    elif ctx is not None:
+        target = ctx.workspace.lab_dir(lab.id)
+        if not target.is_dir():
+            raise UsageError(
+                f"no lab folder at {target}",
+                hint=f"run `labpath next` to scaffold it, or pass --path DIR",
+            )
+    else:
+        raise UsageError(
+            "no workspace to find the lab folder in",
+            hint=f"pass the folder to check: labpath check {lab.id} --path DIR",
+        )
+    if timeout is not None and timeout <= 0:
+        raise UsageError("--timeout must be a positive number of seconds")
+    artifacts = None
+    if ctx is not None:
+        stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
+        artifacts = ctx.workspace.state_dir / "artifacts" / lab.id / stamp
+    report = run_checks(lab, target, timeout=timeout, seed=seed, artifacts_dir=artifacts)
+    if ctx is None:
+        return CheckOutcome(report, None, recorded=False)
+    ws = ctx.workspace
+    task = ctx.curriculum.task_for_lab(lab.id)
+    inside = _inside(target, ws.root)
+    notices = []
+    if not inside:
+        notices.append(f"{target} is outside the workspace: its code is not committed")
+    task_id = task.id if task else lab.id
+    commit = None
+    newly_done = False
+    with locked(ws.lock_file):
+        progress.record(
+            ws.progress_file,
+            "check",
+            task_id,
+            lab=lab.id,
+            status=report.status,
+            passed=report.passed,
+            total=report.total,
+            seed=report.seed,
+            path=str(target),
+        )
+        if report.ok:
+            newly_done = task is not None and ctx.state(task).status != DONE
+            if newly_done:
+                progress.record(ws.progress_file, "done", task_id, via="check")
+            paths = [ws.progress_file] + ([target] if inside else [])
+            result = vcs.commit_paths(
+                ws.root, paths, f"check: {lab.id} passed {report.passed}/{report.total}"
+            )
+            commit = result.sha
+            if result.warning:
+                notices.append(result.warning)
+    return CheckOutcome(report, task, True, commit, newly_done, tuple(notices))
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.resolve().relative_to(root.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+# --- done ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DoneResult:
+    task: Task
+    already: bool
+    commit: str | None
+    evidence: str | None
+    next: Task | None
+    notices: tuple[str, ...] = ()
+
+
+def done(ctx: Context, task_id: str, evidence: str | None, note: str | None) -> DoneResult:
+    """Complete a task that has no automated checks."""
+    from labpath import vcs
+
+    ws = ctx.workspace
+    task = ctx.curriculum.task(task_id)
+    if task.lab and labs.exists(task.lab):
+        raise UsageError(
+            f"task '{task.id}' is completed by passing its checks",
+            hint=f"run `labpath check {task.lab}`",
+        )
+    notices = []
+    if evidence and not evidence.startswith(("http://", "https://")):
+        epath = Path(evidence).expanduser()
+        if not epath.is_absolute():
+            epath = (Path.cwd() / epath).resolve()
+        if not epath.exists():
+            raise UsageError(
+                f"--evidence {evidence}: no such file or folder",
+                hint="give a URL (https://...) or the path of an existing file",
+            )
+        if _inside(epath, ws.root):
+            evidence = str(epath.relative_to(ws.root.resolve()))
+        else:
+            evidence = str(epath)
+            notices.append(f"{epath} is outside the workspace: recorded by path only")
+    already = ctx.state(task).status == DONE
+    commit = None
+    if not already:
+        with locked(ws.lock_file):
+            fields = {"via": "manual"}
+            if evidence:
+                fields["evidence"] = evidence
+            if note:
+                fields["note"] = note
+            progress.record(ws.progress_file, "done", task.id, **fields)
+            paths = [ws.progress_file]
+            if evidence and _inside(ws.root / evidence, ws.root) and (ws.root / evidence).exists():
+                paths.append(ws.root / evidence)
+            result = vcs.commit_paths(ws.root, paths, f"done: {task.id}")
+            commit = result.sha
+            if result.warning:
+                notices.append(result.warning)
+    states = progress.derive(progress.read_events(ws.progress_file))
+    return DoneResult(
+        task, already, commit, evidence, progress.next_task(ctx.curriculum, states), tuple(notices)
+    )
+
+
+# --- log -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LogResult:
+    entry: journal.JournalEntry
+    commit: str | None
+    notices: tuple[str, ...] = field(default_factory=tuple)
+
+
+def log(
+    ctx: Context,
+    text: str,
+    tags: list[str],
+    lab_id: str | None = None,
+    entry_type: str = "aha",
+    starred: bool = False,
+    when: dt.datetime | None = None,
+) -> LogResult:
+    """Save one journal entry tied to the current work and commit that file alone."""
+    from labpath import vcs
+
+    ws = ctx.workspace
+    text = (text or "").strip()
+    if not text:
+        raise UsageError("the entry is empty; nothing saved", hint='labpath log "what clicked"')
+    if entry_type not in journal.ENTRY_TYPES:
+        raise UsageError(f"unknown entry type '{entry_type}'")
+    vcs.open_repo(ws.root)  # fail before writing anything when git is unusable
+    if lab_id:
+        task = ctx.curriculum.task_for_lab(lab_id)
+        if task is None:
+            known = sorted({t.lab for t in ctx.curriculum.tasks if t.lab})
+            raise UsageError(
+                f"no lab '{lab_id}' in the curriculum",
+                hint=did_you_mean(lab_id, known) or f"labs: {', '.join(known)}",
+            )
+    else:
+        task = ctx.current
+    state = ctx.state(task) if task else None
+    last = state.last_check if state else None
+    check = None
+    if last:
+        check = {k: last.get(k) for k in ("status", "passed", "total", "at") if k in last}
+    when = (when or dt.datetime.now()).astimezone().replace(microsecond=0)
+    entry = journal.JournalEntry(
+        id=journal.new_id(when),
+        created=when.isoformat(),
+        title=journal.title_of(text),
+        body=text,
+        type=entry_type,
+        tags=tuple(dict.fromkeys(t.strip().lstrip("#") for t in tags if t.strip())),
+        starred=starred,
+        phase=task.phase if task else None,
+        week=task.week if task else None,
+        task=task.id if task else None,
+        lab=lab_id or (task.lab if task else None),
+        check=check,
+        commit=vcs.head(ws.root),
+    )
+    notices = []
+    with locked(ws.lock_file):
+        stored = journal.write(ws.journal_dir, entry, when)
+        result = vcs.commit_paths(
+            ws.root, [Path(stored.path)], f'log: {entry.type} "{entry.title[:50]}"'
+        )
+    if result.warning:
+        notices.append(result.warning)
+    return LogResult(stored, result.sha, tuple(notices))
+
+
+# --- status --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Status:
+    context: Context
+    current: Task | None
+    journal_entries: int
+
+    @property
+    def done(self) -> int:
+        return sum(1 for t in self.context.curriculum.tasks if self.context.state(t).status == DONE)
+
+
+def status(ctx: Context) -> Status:
+    return Status(ctx, ctx.current, journal.count(ctx.workspace.journal_dir))

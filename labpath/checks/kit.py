@@ -1,0 +1,368 @@
+"""Helpers for check authors: load the learner's code, compare with references, fail clearly."""
+
+from __future__ import annotations
+
+import importlib
+import math
+import os
+import sys
+import traceback
+from pathlib import Path
+
+_TARGET: Path | None = None
+_MODULES: dict[str, object] = {}
+
+
+class CheckFailure(AssertionError):
+    """A check found the learner's result wrong; carries what a report needs to teach."""
+
+    def __init__(
+        self,
+        what: str,
+        yours=None,
+        expected=None,
+        where: str | None = None,
+        hint: str | None = None,
+        diagnosis: str | None = None,
+        table: list | None = None,
+    ):
+        self.fields = {
+            "what": what,
+            "yours": None if yours is None else _fmt(yours),
+            "expected": None if expected is None else _fmt(expected),
+            "where": where,
+            "hint": hint,
+            "diagnosis": diagnosis,
+            "table": table,
+            "seed": seed(),
+        }
+        parts = [what]
+        if yours is not None or expected is not None:
+            parts.append(f"yours {self.fields['yours']}, expected {self.fields['expected']}")
+        if where:
+            parts.append(f"at {where}")
+        super().__init__("; ".join(parts))
+
+
+class LearnerImportError(Exception):
+    """The learner's file is missing or fails to import."""
+
+
+class LearnerExit(Exception):
+    """The learner's code tried to end the process during a check."""
+
+
+class HarnessError(Exception):
+    """labpath's own check code failed; never the learner's fault."""
+
+
+# --- the learner's code ------------------------------------------------------------
+
+
+def use_target(path: Path) -> None:
+    """Point the loader at the learner's folder (the plugin does this)."""
+    global _TARGET
+    _TARGET = Path(path).resolve()
+
+
+def target() -> Path:
+    if _TARGET is None:
+        env = os.environ.get("LABPATH_TARGET")
+        if not env:
+            raise HarnessError("no learner folder given (LABPATH_TARGET is unset)")
+        use_target(Path(env))
+    return _TARGET
+
+
+def seed() -> int:
+    """The seed of this check run (`labpath check --seed N` reproduces it)."""
+    return int(os.environ.get("LABPATH_SEED", "1337"))
+
+
+def learner_module(name: str, package: str | None = None):
+    """Import the learner's module `name` from their folder.
+
+    Accepts `<folder>/name.py`, `<folder>/<package>/name.py` (a repository root), and a
+    copy of the package folder itself (with `__init__.py`), so files that import each
+    other as `from package.name import X` or `from name import X` share one module.
+    """
+    key = f"{package}.{name}" if package else name
+    if key in _MODULES:
+        return _MODULES[key]
+    root = target()
+    if not root.is_dir():
+        raise LearnerImportError(f"your lab folder {root} does not exist")
+    candidates = [root / f"{name}.py"]
+    if package:
+        candidates.append(root / package / f"{name}.py")
+    file = next((c for c in candidates if c.is_file()), None)
+    if file is None:
+        looked = " or ".join(str(c.relative_to(root)) for c in candidates)
+        raise LearnerImportError(f"no {looked} in {root}")
+    folder = file.parent
+    if (folder / "__init__.py").is_file() and folder.name.isidentifier():
+        # Import as a package so `from micrograd.engine import Value` finds the same module.
+        modname = f"{folder.name}.{name}"
+        _prepend_path(folder.parent)
+    else:
+        modname = name
+    _prepend_path(folder)
+    try:
+        module = importlib.import_module(modname)
+    except NotImplementedError:
+        raise
+    except SyntaxError as exc:
+        where = f"{Path(exc.filename or file).name}:{exc.lineno}"
+        raise LearnerImportError(f"{where}: SyntaxError: {exc.msg}") from None
+    except Exception as exc:
+        loc = learner_location(exc) or file.name
+        raise LearnerImportError(
+            f"importing your {file.name} failed at {loc}: {type(exc).__name__}: {exc}"
+        ) from exc
+    sys.modules.setdefault(name, module)
+    _MODULES[key] = module
+    return module
+
+
+def _prepend_path(folder: Path) -> None:
+    text = str(folder)
+    if text not in sys.path:
+        sys.path.insert(0, text)
+
+
+def has(obj, attr: str) -> bool:
+    """Whether the learner's class or object defines attr at all (an optional feature)."""
+    return getattr(obj, attr, None) is not None
+
+
+def skip_unless(obj, attr: str, what: str) -> None:
+    """Skip the calling check when the learner's code lacks an optional feature."""
+    import pytest
+
+    if not has(obj, attr):
+        pytest.skip(f"your code has no {what}; skipped (optional in this lab)")
+
+
+# --- comparing with a reference ----------------------------------------------------
+
+
+def close(
+    yours,
+    expected,
+    what: str,
+    *,
+    rtol: float = 1e-7,
+    atol: float = 1e-9,
+    dims: str | None = None,
+    hint: str | None = None,
+    diagnose=None,
+) -> None:
+    """Fail unless yours matches expected elementwise within atol + rtol * |expected|.
+
+    dims names the dimensions ("B T C") so a shape error reads "(B, T, C) = (3, 5, 8)".
+    diagnose(yours) may return the name of a known mistake that explains a mismatch.
+    """
+    import torch
+
+    try:
+        y = torch.as_tensor(_plain(yours), dtype=torch.float64)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise CheckFailure(
+            f"{what}: your result is not a number or tensor ({type(yours).__name__}: {exc})",
+            hint=hint,
+        ) from None
+    e = torch.as_tensor(_plain(expected), dtype=torch.float64)
+    if tuple(y.shape) != tuple(e.shape):
+        names = dims.split() if dims else None
+        exp = _shape(e.shape, names)
+        raise CheckFailure(
+            f"{what}: wrong shape, expected {exp}, got {tuple(y.shape)}",
+            hint=hint,
+            diagnosis=_diagnose(diagnose, yours),
+        )
+    if y.numel() == 0:
+        return
+    diff = (y - e).abs()
+    allowed = atol + rtol * e.abs()
+    bad = ~(diff <= allowed)  # NaN counts as bad
+    bad &= ~(torch.isnan(y) & torch.isnan(e))
+    bad &= ~(torch.isinf(y) & torch.isinf(e) & (torch.sign(y) == torch.sign(e)))
+    if not bool(bad.any()):
+        return
+    excess = torch.where(bad, torch.nan_to_num(diff - allowed, nan=math.inf), -math.inf)
+    flat = int(torch.argmax(excess.reshape(-1)))
+    index = tuple(int(i) for i in torch.unravel_index(torch.tensor(flat), e.shape)) if e.dim() else ()
+    yv, ev = y.reshape(-1)[flat].item(), e.reshape(-1)[flat].item()
+    max_abs = float(torch.nan_to_num(diff, nan=math.inf).max())
+    rel = diff / e.abs().clamp_min(1e-12)
+    max_rel = float(torch.nan_to_num(rel, nan=math.inf).max())
+    where = _index(index, dims) if index else None
+    table = [
+        {
+            "tensor": what,
+            "shape": list(e.shape),
+            "max_abs_err": max_abs,
+            "max_rel_err": max_rel,
+            "worst_index": list(index),
+            "yours": yv,
+            "expected": ev,
+            "mismatched": int(bad.sum()),
+            "total": int(e.numel()),
+        }
+    ]
+    raise CheckFailure(
+        f"{what}: {int(bad.sum())} of {e.numel()} values differ "
+        f"(max abs err {max_abs:.3g}, tolerance atol={atol:g} rtol={rtol:g})",
+        yours=yv,
+        expected=ev,
+        where=where,
+        hint=hint,
+        diagnosis=_diagnose(diagnose, yours),
+        table=table,
+    )
+
+
+def fail(what: str, **kwargs) -> None:
+    """Fail the calling check with a structured message."""
+    raise CheckFailure(what, **kwargs)
+
+
+def _diagnose(fn, yours):
+    if fn is None:
+        return None
+    try:
+        return fn(yours)
+    except Exception:  # a diagnosis is a bonus; never let it hide the failure
+        return None
+
+
+def _plain(x):
+    """Convert the learner's numbers (floats, lists, tensors, micrograd Values) to data."""
+    if hasattr(x, "detach"):
+        return x.detach().cpu()
+    if isinstance(x, (list, tuple)):
+        return [_plain(v) for v in x]
+    if hasattr(x, "data") and isinstance(getattr(x, "data"), (int, float)):
+        return float(x.data)
+    return x
+
+
+def _shape(shape, names) -> str:
+    dims = tuple(int(s) for s in shape)
+    if names and len(names) == len(dims):
+        return f"({', '.join(names)}) = {dims}"
+    return str(dims)
+
+
+def _index(index, dims) -> str:
+    names = dims.split() if dims else None
+    if names and len(names) == len(index):
+        return "[" + ", ".join(f"{n}={i}" for n, i in zip(names, index)) + "]"
+    return str(list(index))
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.10g}"
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    text = repr(value)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+# --- artifacts (plots) -------------------------------------------------------------
+
+_ARTIFACTS: dict[str, list[str]] = {}
+
+
+def artifact_path(check: str, filename: str) -> Path:
+    """Where a check saves a figure for this attempt; listed in the report."""
+    root = Path(os.environ.get("LABPATH_ARTIFACTS") or Path.cwd() / "artifacts")
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / filename
+    _ARTIFACTS.setdefault(check, []).append(str(path))
+    return path
+
+
+def artifacts_of(check: str) -> list[str]:
+    return [p for p in _ARTIFACTS.get(check, []) if Path(p).exists()]
+
+
+# --- turning an exception into a result --------------------------------------------
+
+
+def classify(exc: BaseException, when: str) -> dict:
+    """Decide whose failure this is (not started, wrong, labpath's own) and describe it."""
+    chain = list(_chain(exc))
+    for e in chain:
+        if isinstance(e, NotImplementedError):
+            loc = learner_location(e)
+            what = _raiser(e)
+            return {
+                "outcome": "not_started",
+                "message": f"{what} still raises NotImplementedError"
+                + (f" ({loc})" if loc else ""),
+                "learner_location": loc,
+            }
+    if isinstance(exc, CheckFailure):
+        return {"outcome": "failed", **exc.fields}
+    if isinstance(exc, HarnessError):
+        return {"outcome": "error", "message": f"labpath's check failed: {exc}"}
+    if isinstance(exc, (LearnerImportError, LearnerExit)):
+        return {"outcome": "failed", "message": str(exc), "seed": seed()}
+    if isinstance(exc, SystemExit):
+        return {
+            "outcome": "failed",
+            "message": f"your code called sys.exit({exc.code!r}) during the check",
+            "learner_location": learner_location(exc),
+        }
+    loc = learner_location(exc)
+    text = f"{type(exc).__name__}: {exc}".strip()
+    if when == "setup" and loc is None and not isinstance(exc, AssertionError):
+        return {"outcome": "error", "message": f"labpath's check setup failed: {text}"}
+    if isinstance(exc, AssertionError):
+        return {"outcome": "failed", "message": text or "assertion failed", "seed": seed()}
+    return {
+        "outcome": "failed",
+        "message": f"your code raised {text}" if loc else f"while checking your code: {text}",
+        "learner_location": loc,
+        "seed": seed(),
+    }
+
+
+def _chain(exc):
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
+def learner_location(exc: BaseException) -> str | None:
+    """'file.py:LINE in func' of the deepest frame inside the learner's folder."""
+    if _TARGET is None:
+        return None
+    found = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        try:
+            Path(frame.filename).resolve().relative_to(_TARGET)
+        except ValueError:
+            continue
+        found = f"{Path(frame.filename).name}:{frame.lineno} in {frame.name}"
+    return found
+
+
+def _raiser(exc: BaseException) -> str:
+    tb = exc.__traceback__
+    last = None
+    while tb is not None:
+        last = tb
+        tb = tb.tb_next
+    if last is None:
+        return "your code"
+    frame = last.tb_frame
+    name = frame.f_code.co_name
+    owner = frame.f_locals.get("self")
+    if owner is not None and not isinstance(owner, type):
+        name = f"{type(owner).__name__}.{name}"
+    return f"`{name}`"

@@ -1,0 +1,226 @@
+"""Run a lab's pytest checks in a subprocess and turn the results into a CheckReport."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from labpath.labs import Lab
+
+PASSED, FAILED, NOT_STARTED, SKIPPED, ERROR = (
+    "passed", "failed", "not_started", "skipped", "error",
+)  # fmt: skip
+# Overall statuses.
+PASS, FAIL, NOT_DONE, TIMEOUT, CRASH, HARNESS = (
+    "passed", "failed", "not_started", "timeout", "crashed", "harness_error",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    outcome: str  # passed | failed | not_started | skipped | error
+    doc: str = ""
+    duration: float = 0.0
+    what: str | None = None
+    yours: str | None = None
+    expected: str | None = None
+    where: str | None = None
+    seed: int | None = None
+    hint: str | None = None
+    diagnosis: str | None = None
+    message: str | None = None
+    learner_location: str | None = None
+    table: list | None = None
+    artifacts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    lab: str
+    target: str
+    status: str
+    results: tuple[CheckResult, ...] = ()
+    duration: float = 0.0
+    seed: int | None = None
+    message: str | None = None  # for timeout / crash / harness errors
+    output: str = ""  # pytest's own output, kept for --verbose and debugging
+    artifacts: tuple[str, ...] = field(default_factory=tuple)
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for r in self.results if r.outcome == outcome)
+
+    @property
+    def passed(self) -> int:
+        return self.count(PASSED)
+
+    @property
+    def total(self) -> int:
+        return len(self.results)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == PASS
+
+
+def pytest_command(lab: Lab) -> list[str]:
+    """The pytest command line a check run uses (shared with the benchmarks)."""
+    return [
+        sys.executable, "-m", "pytest", str(lab.checks_dir),
+        "-p", "labpath.checks.plugin", "-p", "no:cacheprovider",
+        "-c", str(Path(__file__).with_name("pytest.ini")),
+        "--rootdir", str(lab.checks_dir), "-q", "--no-header", "-rN",
+    ]  # fmt: skip
+
+
+def run_checks(
+    lab: Lab,
+    target: Path,
+    timeout: float | None = None,
+    select: list[str] | None = None,
+    seed: int | None = None,
+    artifacts_dir: Path | None = None,
+) -> CheckReport:
+    """Run the lab's checks against the learner's folder and read the results back."""
+    timeout = timeout or lab.time_limit
+    seed = lab.seed if seed is None else seed
+    with tempfile.TemporaryDirectory(prefix="labpath-check-") as tmp:
+        report_file = Path(tmp) / "report.jsonl"
+        env = dict(os.environ)
+        pkg_parent = str(Path(__file__).resolve().parents[2])
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (pkg_parent, env.get("PYTHONPATH")) if p
+        )
+        env.update(
+            LABPATH_TARGET=str(target.resolve()),
+            LABPATH_REPORT=str(report_file),
+            LABPATH_SEED=str(seed),
+            LABPATH_LAB=lab.id,
+            LABPATH_ARTIFACTS=str(artifacts_dir or Path(tmp) / "artifacts"),
+            PYTHONDONTWRITEBYTECODE="1",
+            PYTHONHASHSEED="0",
+            MPLBACKEND="Agg",
+        )
+        if select:
+            env["LABPATH_SELECT"] = ",".join(select)
+        start = time.perf_counter()
+        proc = subprocess.Popen(
+            pytest_command(lab),
+            cwd=tmp,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        timed_out = False
+        try:
+            out, _ = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            _kill_group(proc)
+            out, _ = proc.communicate()
+        elapsed = time.perf_counter() - start
+        records = _read_records(report_file)
+    output = out.decode("utf-8", "replace")
+    return _build_report(
+        lab, target, records, proc.returncode, timed_out, timeout, elapsed, seed, output
+    )
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        proc.kill()
+
+
+def _read_records(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    records = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # a line cut short by a crash
+    return records
+
+
+def _build_report(lab, target, records, returncode, timed_out, timeout, elapsed, seed, output):
+    results = []
+    started = None
+    finished = None
+    harness = []
+    for rec in records:
+        kind = rec.get("type")
+        if kind == "start":
+            started = rec.get("name")
+        elif kind == "result":
+            fields = {k: v for k, v in rec.items() if k != "type"}
+            fields["artifacts"] = tuple(fields.get("artifacts") or ())
+            results.append(CheckResult(**fields))
+            started = None
+        elif kind == "harness_error":
+            harness.append(rec.get("message", "unknown error"))
+        elif kind == "finished":
+            finished = rec
+    common = dict(
+        lab=lab.id,
+        target=str(target),
+        results=tuple(results),
+        duration=elapsed,
+        seed=seed,
+        output=output,
+    )
+    during = f" while running {started}" if started else ""
+    if timed_out:
+        return CheckReport(
+            status=TIMEOUT,
+            message=f"the checks did not finish within {timeout:g}s{during}; "
+            "an infinite loop or a very slow step in your code?",
+            **common,
+        )
+    if finished is None:
+        how = _describe_exit(returncode)
+        return CheckReport(
+            status=CRASH,
+            message=f"the check process ended early{during} ({how}) - "
+            "does your code call sys.exit(), os._exit() or crash the interpreter?",
+            **common,
+        )
+    if harness:
+        return CheckReport(
+            status=HARNESS,
+            message="labpath's own checks failed to run (not your code): " + harness[0],
+            **common,
+        )
+    if not results:
+        return CheckReport(
+            status=HARNESS, message="no checks ran (labpath's check files found none)", **common
+        )
+    if any(r.outcome in (FAILED, ERROR) for r in results):
+        status = FAIL
+    elif any(r.outcome == NOT_STARTED for r in results):
+        status = NOT_DONE
+    else:
+        status = PASS
+    return CheckReport(status=status, **common)
+
+
+def _describe_exit(code: int | None) -> str:
+    if code is None:
+        return "no exit code"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"

@@ -1,0 +1,244 @@
+"""The command line: Typer commands that resolve the workspace, call the core, render."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from labpath import __version__
+from labpath.errors import CHECKS_FAILED, ENV_ERROR, OK, LabpathError, UsageError
+
+app = typer.Typer(
+    help="Rebuild deep learning from scratch: a plan, labs with checks, and a journal.\n\n"
+    "The weekly loop: labpath next → edit → labpath check → labpath log.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+Workspace = Annotated[
+    Optional[str],
+    typer.Option("--workspace", "-w", help="Workspace folder (default: $LABPATH_HOME, "
+                 "the nearest folder with labpath.yaml, then ~/labpath).",
+                 show_default=False),
+]  # fmt: skip
+CurriculumDir = Annotated[
+    Optional[str],
+    typer.Option("--curriculum", help="Use this curriculum folder instead of the "
+                 "workspace's.", show_default=False),
+]  # fmt: skip
+Json = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+def handled(fn):
+    """Turn labpath errors into one clear line and an exit code; no tracebacks."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from labpath import ui
+
+        try:
+            return fn(*args, **kwargs)
+        except LabpathError as exc:
+            if os.environ.get("LABPATH_DEBUG"):
+                raise
+            ui.error(exc.message, exc.hint)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            ui.error("interrupted")
+            raise typer.Exit(130) from None
+        except (typer.Exit, typer.Abort):
+            raise
+        except Exception as exc:
+            if os.environ.get("LABPATH_DEBUG"):
+                raise
+            ui.error(
+                f"internal error: {type(exc).__name__}: {exc}",
+                "this is a bug in labpath; rerun with LABPATH_DEBUG=1 for the traceback",
+            )
+            raise typer.Exit(ENV_ERROR) from None
+
+    return wrapper
+
+
+def _version(value: bool):
+    if value:
+        print(f"labpath {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+):
+    """Rebuild deep learning from scratch: a plan, labs with checks, and a journal."""
+
+
+@app.command()
+@handled
+def init(
+    directory: Annotated[Optional[str], typer.Argument(help="Folder (default: resolved workspace).")] = None,
+    curriculum: CurriculumDir = None,
+):
+    """Create a workspace: labpath.yaml, labs/, journal/ and a git repository."""
+    from labpath import actions, ui
+
+    result = actions.init(directory, curriculum)
+    if result.warning:
+        ui.warning(result.warning)
+    ui.init_done(result)
+
+
+@app.command("next")
+@handled
+def next_(workspace: Workspace = None, curriculum: CurriculumDir = None, json: Json = False):
+    """Show the current task and scaffold its lab (never overwrites your files)."""
+    from labpath import actions, ui
+
+    ctx, notices = actions.load_context(workspace, curriculum, create=True)
+    for n in notices:
+        ui.notice(n)
+    card, warnings = actions.next_task(ctx)
+    for w in warnings:
+        ui.warning(w)
+    if card is None:
+        if json:
+            ui.print_json({"task": None, "done": True})
+        else:
+            ui.all_done(len(ctx.curriculum.tasks))
+        return
+    if json:
+        ui.print_json(ui.card_json(card))
+    else:
+        ui.task_card(card)
+
+
+@app.command()
+@handled
+def check(
+    lab: Annotated[Optional[str], typer.Argument(help="Lab id (default: the current task's).")] = None,
+    path: Annotated[Optional[str], typer.Option("--path", help="Check this folder instead of labs/LAB.")] = None,
+    timeout: Annotated[Optional[float], typer.Option("--timeout", help="Seconds before the run is stopped.")] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", help="Seed for the random inputs.")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show skips and raw output.")] = False,
+    workspace: Workspace = None,
+    curriculum: CurriculumDir = None,
+    json: Json = False,
+):
+    """Run a lab's checks against your code. Exit 0 pass, 1 fail, 3 crash or timeout."""
+    from labpath import actions, ui
+
+    try:
+        ctx, _ = actions.load_context(workspace, curriculum)
+    except UsageError:
+        if not (lab and path):
+            raise
+        ctx = None  # checking a folder outside any workspace: run, record nothing
+    outcome = actions.check(ctx, lab, path, timeout=timeout, seed=seed)
+    code = _check_exit(outcome.report.status)
+    for n in outcome.notices:
+        ui.notice(n)
+    if json:
+        ui.print_json(ui.check_json(outcome, code))
+    else:
+        ui.check_report(outcome, verbose)
+    raise typer.Exit(code)
+
+
+def _check_exit(status: str) -> int:
+    if status == "passed":
+        return OK
+    if status in ("failed", "not_started"):
+        return CHECKS_FAILED
+    return ENV_ERROR
+
+
+@app.command()
+@handled
+def done(
+    task: Annotated[str, typer.Argument(help="Task id, e.g. domain-predictor.")],
+    evidence: Annotated[Optional[str], typer.Option("--evidence", help="A URL or a file that shows the work.")] = None,
+    note: Annotated[Optional[str], typer.Option("--note", help="A short note kept with the record.")] = None,
+    workspace: Workspace = None,
+    curriculum: CurriculumDir = None,
+    json: Json = False,
+):
+    """Complete a task that has no automated checks (project, practice, milestone)."""
+    from labpath import actions, ui
+
+    ctx, _ = actions.load_context(workspace, curriculum)
+    result = actions.done(ctx, task, evidence, note)
+    for n in result.notices:
+        ui.notice(n)
+    if json:
+        ui.print_json({"task": result.task.id, "already_done": result.already,
+                       "evidence": result.evidence, "commit": result.commit,
+                       "next": result.next.id if result.next else None})  # fmt: skip
+    else:
+        ui.done_result(result)
+
+
+@app.command()
+@handled
+def log(
+    text: Annotated[Optional[str], typer.Argument(help="The entry; '-' reads stdin; omit to use $EDITOR.")] = None,
+    tag: Annotated[Optional[list[str]], typer.Option("--tag", "-t", help="A tag (repeatable).")] = None,
+    lab: Annotated[Optional[str], typer.Option("--lab", help="Tie the entry to this lab's task.")] = None,
+    entry_type: Annotated[str, typer.Option("--type", help="aha, note, failure or review.")] = "aha",
+    star: Annotated[bool, typer.Option("--star", help="Mark the entry as a favourite.")] = False,
+    workspace: Workspace = None,
+    curriculum: CurriculumDir = None,
+    json: Json = False,
+):
+    """Record an "aha" in the journal and commit that entry alone."""
+    from labpath import actions, journal, ui
+
+    ctx, _ = actions.load_context(workspace, curriculum)
+    if text == "-":
+        text = sys.stdin.read()
+    elif text is None:
+        editor = ctx.workspace.settings.editor or os.environ.get("VISUAL") or os.environ.get("EDITOR")
+        if not editor:
+            raise UsageError(
+                "no entry text given and no editor set",
+                hint='pass it: labpath log "what clicked", pipe it: ... | labpath log -, '
+                "or set $EDITOR",
+            )
+        current = ctx.current
+        about = f"task: {current.id}" if current else "all tasks done"
+        text = journal.compose_in_editor(
+            editor, journal.editor_template(about), ctx.workspace.state_dir / "tmp"
+        )
+    result = actions.log(ctx, text, tag or [], lab_id=lab, entry_type=entry_type, starred=star)
+    for n in result.notices:
+        ui.warning(n)
+    if json:
+        ui.print_json({**ui._plain(result.entry), "commit_saved": result.commit})
+    else:
+        ui.log_saved(result)
+
+
+@app.command()
+@handled
+def status(workspace: Workspace = None, curriculum: CurriculumDir = None, json: Json = False):
+    """Phases, weeks and tasks with their status, the current task, the journal size."""
+    from labpath import actions, ui
+
+    ctx, _ = actions.load_context(workspace, curriculum)
+    st = actions.status(ctx)
+    if json:
+        ui.print_json(ui.status_json(st))
+    else:
+        ui.status_view(st)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,143 @@
+"""`labpath dev check`: prove every lab is sound (starter fails, solution passes, bugs caught)."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from labpath import labs
+from labpath.errors import UsageError
+
+
+@dataclass(frozen=True)
+class Bug:
+    id: str
+    summary: str
+    file: str
+    replace: tuple[tuple[str, str], ...]
+    fails: str
+
+
+@dataclass(frozen=True)
+class Finding:
+    lab: str
+    item: str  # "starter", "solution", "brief", "hints", "curriculum", "bug:<id>"
+    ok: bool
+    detail: str = ""
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class LabVerdict:
+    lab: str
+    findings: tuple[Finding, ...] = field(default_factory=tuple)
+
+    @property
+    def ok(self) -> bool:
+        return all(f.ok for f in self.findings)
+
+
+def load_bugs(lab: labs.Lab) -> list[Bug]:
+    """The lab's catalogue of realistic mistakes (bugs.yaml)."""
+    import yaml
+
+    if not lab.bugs_file.is_file():
+        return []
+    data = yaml.safe_load(lab.bugs_file.read_text(encoding="utf-8")) or {}
+    bugs = []
+    for raw in data.get("bugs", []):
+        bugs.append(
+            Bug(
+                id=raw["id"],
+                summary=raw["summary"],
+                file=raw["file"],
+                replace=tuple((r["old"], r["new"]) for r in raw["replace"]),
+                fails=raw["fails"],
+            )
+        )
+    return bugs
+
+
+def apply_bug(lab: labs.Lab, bug: Bug, dest: Path) -> None:
+    """Copy the solution to dest and apply the bug's edits; each edit must match once."""
+    shutil.copytree(lab.solution_dir, dest, ignore=shutil.ignore_patterns("__pycache__"))
+    path = dest / bug.file
+    text = path.read_text(encoding="utf-8")
+    for old, new in bug.replace:
+        n = text.count(old)
+        if n != 1:
+            raise UsageError(
+                f"{lab.bugs_file}: bug '{bug.id}': the text to replace occurs {n} times "
+                f"in solution/{bug.file} (must be exactly once): {old[:60]!r}"
+            )
+        text = text.replace(old, new)
+    path.write_text(text, encoding="utf-8")
+
+
+def check_lab(lab_id: str, curriculum=None, jobs: int = 2) -> LabVerdict:
+    """Run every soundness check of one lab."""
+    from labpath.checks.runner import run_checks
+
+    lab = labs.load(lab_id)
+    findings: list[Finding] = []
+    findings.append(
+        Finding(lab.id, "brief", lab.brief.is_file() and lab.brief.stat().st_size > 200,
+                "README.md with the goal, steps and references")  # fmt: skip
+    )
+    findings.append(
+        Finding(lab.id, "hints", len(lab.hints) >= 3, f"{len(lab.hints)} hint tiers (need 3)")
+    )
+    if curriculum is not None:
+        task = curriculum.task_for_lab(lab.id)
+        findings.append(
+            Finding(lab.id, "curriculum", task is not None,
+                    f"task '{task.id}'" if task else "no curriculum task names this lab")  # fmt: skip
+        )
+    starter = run_checks(lab, lab.starter_dir)
+    findings.append(
+        Finding(lab.id, "starter", starter.status in ("not_started", "failed"),
+                f"{starter.status}: {starter.passed}/{starter.total} passed"
+                + (f" ({starter.message})" if starter.message else ""), starter.duration)  # fmt: skip
+    )
+    solution = run_checks(lab, lab.solution_dir)
+    bad = [r.name for r in solution.results if r.outcome not in ("passed",)]
+    findings.append(
+        Finding(lab.id, "solution", solution.ok and not bad,
+                f"{solution.status}: {solution.passed}/{solution.total} passed"
+                + (f"; not passing: {bad}" if bad else "")
+                + (f" ({solution.message})" if solution.message else ""), solution.duration)  # fmt: skip
+    )
+    bugs = load_bugs(lab)
+    findings.append(Finding(lab.id, "bug catalogue", len(bugs) >= 6, f"{len(bugs)} bugs (need 6)"))
+
+    def run_bug(bug: Bug) -> Finding:
+        with tempfile.TemporaryDirectory(prefix=f"labpath-bug-{bug.id}-") as tmp:
+            dest = Path(tmp) / "code"
+            try:
+                apply_bug(lab, bug, dest)
+            except UsageError as exc:
+                return Finding(lab.id, f"bug:{bug.id}", False, exc.message)
+            report = run_checks(lab, dest, select=[bug.fails])
+        named = [r for r in report.results if r.name.split("[")[0] == bug.fails]
+        caught = any(r.outcome == "failed" for r in named)
+        outcomes = sorted({r.outcome for r in named}) or [report.status]
+        detail = f"{bug.fails}: {', '.join(outcomes)}"
+        if report.message:
+            detail += f" ({report.message})"
+        return Finding(lab.id, f"bug:{bug.id}", caught, detail, report.duration)
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        findings.extend(pool.map(run_bug, bugs))
+    return LabVerdict(lab.id, tuple(findings))
+
+
+def check_curriculum(curriculum) -> list[Finding]:
+    """Every shipped lab is reachable from the curriculum."""
+    named = {t.lab for t in curriculum.tasks if t.lab}
+    return [
+        Finding(lab, "curriculum", lab in named, "" if lab in named else "no task names this lab")
+        for lab in labs.available()
+    ]

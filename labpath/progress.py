@@ -1,0 +1,91 @@
+"""The learner's progress: an append-only event log and what it implies."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from labpath.curriculum import Curriculum, Task
+from labpath.errors import UsageError
+from labpath.fsutil import append_line
+
+DONE, STARTED, PENDING = "done", "started", "pending"
+
+
+@dataclass(frozen=True)
+class TaskState:
+    status: str = PENDING
+    started_at: str | None = None
+    done_at: str | None = None
+    last_check: dict | None = None
+    checks: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+def now() -> str:
+    """The current local time, ISO 8601 with its UTC offset, to the second."""
+    return dt.datetime.now().astimezone().replace(microsecond=0).isoformat()
+
+
+def read_events(path: Path) -> list[dict]:
+    """Every event in the log; a corrupt line is an error naming the line."""
+    if not path.exists():
+        return []
+    events = []
+    with open(path, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError:
+                event = None
+            if not isinstance(event, dict) or "event" not in event or "task" not in event:
+                raise UsageError(
+                    f"{path}:{n}: corrupt progress entry: {line.strip()[:60]!r}",
+                    hint=f"fix or delete that line; `git -C {path.parent.parent} log -p "
+                    "-- .labpath/progress.jsonl` shows its history",
+                )
+            events.append(event)
+    return events
+
+
+def record(path: Path, event: str, task: str, **fields) -> dict:
+    """Append one event to the log and return it."""
+    entry = {"at": now(), "event": event, "task": task, **fields}
+    append_line(path, json.dumps(entry, ensure_ascii=False, sort_keys=False))
+    return entry
+
+
+def derive(events: list[dict]) -> dict[str, TaskState]:
+    """Fold the event log into one state per task id."""
+    states: dict[str, TaskState] = {}
+    for e in events:
+        tid = e["task"]
+        s = states.get(tid, TaskState())
+        kind = e["event"]
+        if kind == "start" and s.status == PENDING:
+            s = TaskState(STARTED, e.get("at"), None, s.last_check, s.checks)
+        elif kind == "check":
+            status = s.status if s.status != PENDING else STARTED
+            s = TaskState(status, s.started_at or e.get("at"), s.done_at, e, s.checks + 1)
+        elif kind == "done" and s.status != DONE:
+            s = TaskState(DONE, s.started_at or e.get("at"), e.get("at"), s.last_check, s.checks)
+        elif kind == "reopen":
+            s = TaskState(STARTED, s.started_at, None, s.last_check, s.checks)
+        states[tid] = s
+    return states
+
+
+def state_of(states: dict[str, TaskState], task: Task) -> TaskState:
+    return states.get(task.id, TaskState())
+
+
+def next_task(curriculum: Curriculum, states: dict[str, TaskState]) -> Task | None:
+    """The current task: the first one not done, in curriculum order."""
+    for task in curriculum.tasks:
+        if state_of(states, task).status != DONE:
+            return task
+    return None

@@ -1,0 +1,313 @@
+"""Everything labpath prints: Rich rendering to stdout, messages to stderr, JSON."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict, is_dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+out = Console(highlight=False, soft_wrap=False)
+err = Console(stderr=True, highlight=False)
+
+MARKS = {
+    "passed": "[green]✓[/]",
+    "failed": "[red]✗[/]",
+    "not_started": "[yellow]…[/]",
+    "skipped": "[dim]-[/]",
+    "error": "[magenta]![/]",
+}
+
+
+def error(message: str, hint: str | None = None) -> None:
+    err.print(f"[bold red]Error:[/] {escape(message)}")
+    if hint:
+        err.print(f"[bold]Hint:[/] {escape(hint)}")
+
+
+def notice(message: str) -> None:
+    err.print(escape(message), style="dim")
+
+
+def warning(message: str) -> None:
+    err.print(f"[yellow]Warning:[/] {escape(message)}")
+
+
+def print_json(data) -> None:
+    """Machine-readable output: one JSON document on stdout."""
+    sys.stdout.write(json.dumps(_plain(data), indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def _plain(data):
+    if is_dataclass(data) and not isinstance(data, type):
+        return _plain(asdict(data))
+    if isinstance(data, dict):
+        return {str(k): _plain(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [_plain(v) for v in data]
+    if isinstance(data, Path):
+        return str(data)
+    return data
+
+
+# --- init / next / done ---------------------------------------------------------------
+
+
+def init_done(result) -> None:
+    if result.created:
+        out.print(f"Created a labpath workspace at [bold]{escape(str(result.root))}[/]")
+        out.print("Next: [bold]labpath next[/]")
+    else:
+        out.print(f"{escape(str(result.root))} is already a labpath workspace")
+
+
+def task_card(card) -> None:
+    t = card.task
+    done, total = card.position
+    out.print(
+        f"[dim]Phase {card.phase.number} · {escape(card.phase.title)} · week {t.week} · "
+        f"{done}/{total} tasks done[/]"
+    )
+    out.print(f"[bold]{escape(t.title)}[/]  [dim]({t.kind}: {t.id}, ~{t.hours:g} h)[/]")
+    out.print(f"\n[bold]Goal[/]  {escape(t.goal)}")
+    if t.steps:
+        out.print("\n[bold]Steps[/]")
+        for n, step in enumerate(t.steps, 1):
+            out.print(f"  {n}. {escape(step)}")
+    if t.deliverables:
+        out.print("\n[bold]Deliverables[/]")
+        for d in t.deliverables:
+            out.print(f"  - {escape(d)}")
+    if t.resources:
+        out.print("\n[bold]Resources[/]")
+        for r in t.resources:
+            out.print(f"  - {escape(r.title)}: {escape(r.url)}")
+    out.print()
+    if card.lab_dir is not None:
+        out.print(f"[bold]Your code[/]  {escape(str(card.lab_dir))}")
+        for path in card.created:
+            out.print(f"  [green]+[/] {escape(str(path))}")
+    elif t.lab:
+        out.print(
+            f"[dim]Automated checks for '{t.lab}' arrive in a later labpath; "
+            "until then, mark it done yourself.[/]"
+        )
+    out.print(f"[bold]When ready[/]  {escape(card.command)}")
+
+
+def all_done(total: int) -> None:
+    out.print(f"Every task of the plan is done ({total}/{total}). Well earned.")
+    out.print("Re-check any lab with [bold]labpath check LAB[/].")
+
+
+def card_json(card) -> dict:
+    t = card.task
+    return {
+        "id": t.id,
+        "title": t.title,
+        "kind": t.kind,
+        "phase": {"number": card.phase.number, "id": card.phase.id, "title": card.phase.title},
+        "week": t.week,
+        "goal": t.goal,
+        "steps": list(t.steps),
+        "deliverables": list(t.deliverables),
+        "resources": [{"title": r.title, "url": r.url} for r in t.resources],
+        "hours": t.hours,
+        "lab": t.lab,
+        "checkable": card.lab_ready,
+        "lab_dir": str(card.lab_dir) if card.lab_dir else None,
+        "created": [str(p) for p in card.created],
+        "status": card.state.status,
+        "command": card.command,
+        "progress": {"done": card.position[0], "total": card.position[1]},
+    }
+
+
+def done_result(result) -> None:
+    if result.already:
+        out.print(f"'{result.task.id}' was already done.")
+    else:
+        out.print(f"[green]Done:[/] {escape(result.task.title)} ({result.task.id})")
+    if result.next is not None:
+        out.print(f"Next: {escape(result.next.title)} — [bold]labpath next[/]")
+
+
+# --- check ----------------------------------------------------------------------------
+
+SUMMARY = {
+    "passed": "[bold green]PASSED[/]",
+    "failed": "[bold red]FAILED[/]",
+    "not_started": "[bold yellow]NOT STARTED[/]",
+    "timeout": "[bold red]TIMED OUT[/]",
+    "crashed": "[bold red]CRASHED[/]",
+    "harness_error": "[bold magenta]LABPATH ERROR[/]",
+}
+
+
+def check_report(outcome, verbose: bool = False) -> None:
+    r = outcome.report
+    out.print(
+        f"[bold]{r.lab}[/] [dim]· {escape(r.target)} · seed {r.seed} · {r.duration:.1f}s[/]"
+    )
+    for res in r.results:
+        mark = MARKS.get(res.outcome, "?")
+        out.print(f" {mark} {res.name}" + (f" [dim]— {escape(res.doc)}[/]" if res.doc else ""))
+        if res.outcome in ("failed", "error"):
+            _failure_detail(res)
+        elif res.outcome == "not_started":
+            out.print(f"     [yellow]not started:[/] {escape(res.message or '')}")
+        elif res.outcome == "skipped" and verbose:
+            out.print(f"     [dim]{escape(res.message or '')}[/]")
+    counts = (
+        f"{r.passed}/{r.total} passed"
+        + (f", {r.count('failed')} failed" if r.count("failed") else "")
+        + (f", {r.count('not_started')} not started" if r.count("not_started") else "")
+        + (f", {r.count('skipped')} skipped" if r.count("skipped") else "")
+    )
+    out.print(f"\n{SUMMARY.get(r.status, r.status)} {counts}")
+    if r.message:
+        out.print(escape(r.message))
+    if r.status in ("crashed", "harness_error") and verbose and r.output:
+        out.print(escape(r.output[-4000:]))
+    artifacts = [a for res in r.results for a in res.artifacts]
+    for a in artifacts:
+        out.print(f"[dim]plot:[/] {escape(a)}")
+    if r.status == "passed":
+        if outcome.newly_done:
+            out.print(f"Task '{outcome.task.id}' is done. Log what clicked: [bold]labpath log[/]")
+        if outcome.commit:
+            out.print(f"[dim]Committed your code as {outcome.commit[:10]}[/]")
+    elif r.status == "failed":
+        first = next(x for x in r.results if x.outcome in ("failed", "error"))
+        out.print(
+            f"Start with {first.name}; rerun [bold]labpath check {r.lab}[/]"
+            + (f" (same inputs: --seed {r.seed})" if r.seed is not None else "")
+        )
+    elif r.status == "not_started":
+        first = next(x for x in r.results if x.outcome == "not_started")
+        out.print(f"Begin where the first gap is: {escape(first.message or first.name)}")
+
+
+def _failure_detail(res) -> None:
+    rows = []
+    if res.what:
+        rows.append(("compared", res.what))
+    if res.yours is not None or res.expected is not None:
+        rows.append(("yours", f"{res.yours}    expected {res.expected}"))
+    if res.where:
+        rows.append(("where", res.where))
+    if res.message:
+        rows.append(("error", res.message))
+    if res.learner_location:
+        rows.append(("in", res.learner_location))
+    if res.diagnosis:
+        rows.append(("diagnosis", res.diagnosis))
+    if res.hint:
+        rows.append(("hint", res.hint))
+    if res.seed is not None:
+        rows.append(("seed", str(res.seed)))
+    for key, value in rows:
+        style = "bold" if key == "diagnosis" else "dim" if key == "seed" else ""
+        text = escape(str(value))
+        out.print(f"     [dim]{key:<9}[/] " + (f"[{style}]{text}[/]" if style else text))
+
+
+def check_json(outcome, exit_code: int) -> dict:
+    r = outcome.report
+    return {
+        "lab": r.lab,
+        "target": r.target,
+        "status": r.status,
+        "exit_code": exit_code,
+        "passed": r.passed,
+        "failed": r.count("failed"),
+        "not_started": r.count("not_started"),
+        "skipped": r.count("skipped"),
+        "total": r.total,
+        "duration": round(r.duration, 3),
+        "seed": r.seed,
+        "message": r.message,
+        "task": outcome.task.id if outcome.task else None,
+        "recorded": outcome.recorded,
+        "newly_done": outcome.newly_done,
+        "commit": outcome.commit,
+        "results": [_plain(x) for x in r.results],
+    }
+
+
+# --- log / status -----------------------------------------------------------------------
+
+
+def log_saved(result) -> None:
+    e = result.entry
+    where = f" · {e.task}" if e.task else ""
+    out.print(f"Saved [bold]{escape(e.title)}[/]{escape(where)}")
+    out.print(f"[dim]{escape(str(e.path))}" + (f" · commit {result.commit[:10]}" if result.commit else "") + "[/]")
+
+
+def status_view(st) -> None:
+    ctx = st.context
+    cur = ctx.curriculum
+    out.print(
+        f"[bold]labpath[/] · {escape(str(ctx.workspace.root))} · "
+        f"{st.done}/{len(cur.tasks)} tasks done · {st.journal_entries} journal entries"
+    )
+    for phase in cur.phases:
+        table = Table(
+            title=f"Phase {phase.number} · {phase.title}", title_justify="left", show_edge=False
+        )
+        table.add_column("week", justify="right")
+        table.add_column("task")
+        table.add_column("kind")
+        table.add_column("status")
+        for week in phase.weeks:
+            for t in week.tasks:
+                s = ctx.state(t).status
+                style = {"done": "green", "started": "yellow"}.get(s, "dim")
+                label = f"[{style}]{s}[/]"
+                if st.current is not None and t.id == st.current.id:
+                    label += " [bold]← current[/]"
+                table.add_row(str(week.number), escape(t.id), t.kind, label)
+        out.print(table)
+    if st.current is not None:
+        out.print(f"Current: [bold]{escape(st.current.title)}[/] — labpath next")
+    else:
+        out.print("Every task is done.")
+
+
+def status_json(st) -> dict:
+    ctx = st.context
+    phases = []
+    for phase in ctx.curriculum.phases:
+        weeks = []
+        for week in phase.weeks:
+            tasks = []
+            for t in week.tasks:
+                s = ctx.state(t)
+                tasks.append(
+                    {
+                        "id": t.id,
+                        "title": t.title,
+                        "kind": t.kind,
+                        "lab": t.lab,
+                        "status": s.status,
+                        "started_at": s.started_at,
+                        "done_at": s.done_at,
+                        "checks": s.checks,
+                    }
+                )
+            weeks.append({"number": week.number, "title": week.title, "tasks": tasks})
+        phases.append({"number": phase.number, "id": phase.id, "title": phase.title, "weeks": weeks})
+    return {
+        "workspace": str(ctx.workspace.root),
+        "current": st.current.id if st.current else None,
+        "done": st.done,
+        "total": len(ctx.curriculum.tasks),
+        "journal_entries": st.journal_entries,
+        "phases": phases,
+    }
