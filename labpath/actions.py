@@ -170,6 +170,8 @@ def check(
     path: str | None,
     timeout: float | None = None,
     seed: int | None = None,
+    data: str | None = None,
+    device: str | None = None,
 ) -> CheckOutcome:
     """Run a lab's checks on the learner's folder; a pass completes the task and commits."""
     from labpath import vcs
@@ -192,13 +194,26 @@ def check(
             "no workspace to find the lab folder in",
             hint=f"pass the folder to check: labpath check {lab.id} --path DIR",
         )
+    if data is not None and not Path(data).expanduser().is_file():
+        raise UsageError(f"--data {data}: no such file", hint="give a text file, one word per line")
+    if device is not None and device not in ("auto", "cpu", "cuda", "mps"):
+        raise UsageError(f"--device {device}: expected auto, cpu, cuda or mps")
     if timeout is not None and timeout <= 0:
         raise UsageError("--timeout must be a positive number of seconds")
     artifacts = None
     if ctx is not None:
         stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
         artifacts = ctx.workspace.state_dir / "artifacts" / lab.id / stamp
-    report = run_checks(lab, target, timeout=timeout, seed=seed, artifacts_dir=artifacts)
+    report = run_checks(
+        lab,
+        target,
+        timeout=timeout,
+        seed=seed,
+        artifacts_dir=artifacts,
+        data=Path(data).expanduser() if data else None,
+        device=device,
+        uses=_used_labs(ctx, lab),
+    )
     if ctx is None:
         return CheckOutcome(report, None, recorded=False)
     ws = ctx.workspace
@@ -234,6 +249,18 @@ def check(
             if result.warning:
                 notices.append(result.warning)
     return CheckOutcome(report, task, True, commit, newly_done, tuple(notices))
+
+
+def _used_labs(ctx: Context | None, lab) -> dict[str, Path]:
+    """The learner's own folders of the labs this lab builds on, where they exist."""
+    if ctx is None:
+        return {}
+    found = {}
+    for name in lab.uses:
+        folder = ctx.workspace.lab_dir(name)
+        if folder.is_dir() and any(folder.glob("*.py")):
+            found[name] = folder
+    return found
 
 
 def _inside(path: Path, root: Path) -> bool:

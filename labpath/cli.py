@@ -127,6 +127,8 @@ def check(
     path: Annotated[Optional[str], typer.Option("--path", help="Check this folder instead of labs/LAB.")] = None,
     timeout: Annotated[Optional[float], typer.Option("--timeout", help="Seconds before the run is stopped.")] = None,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Seed for the random inputs.")] = None,
+    data: Annotated[Optional[str], typer.Option("--data", help="Your own data file for labs that train.")] = None,
+    device: Annotated[Optional[str], typer.Option("--device", help="auto, cpu, cuda or mps for checks that train.")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show skips and raw output.")] = False,
     workspace: Workspace = None,
     curriculum: CurriculumDir = None,
@@ -141,7 +143,9 @@ def check(
         if not (lab and path):
             raise
         ctx = None  # checking a folder outside any workspace: run, record nothing
-    outcome = actions.check(ctx, lab, path, timeout=timeout, seed=seed)
+    outcome = actions.check(
+        ctx, lab, path, timeout=timeout, seed=seed, data=data, device=device
+    )
     code = _check_exit(outcome.report.status)
     for n in outcome.notices:
         ui.notice(n)
@@ -237,6 +241,35 @@ def status(workspace: Workspace = None, curriculum: CurriculumDir = None, json: 
         ui.print_json(ui.status_json(st))
     else:
         ui.status_view(st)
+
+
+dev_app = typer.Typer(help="Tools for lab authors.", no_args_is_help=True)
+app.add_typer(dev_app, name="dev")
+
+
+@dev_app.command("check")
+@handled
+def dev_check(
+    lab: Annotated[Optional[list[str]], typer.Argument(help="Labs to verify (default: all).")] = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Check runs in parallel.")] = 2,
+    json: Json = False,
+):
+    """Prove every lab sound: starter fails, solution passes, each catalogued bug is caught."""
+    from labpath import curriculum as curriculum_mod
+    from labpath import devcheck, labs, ui
+
+    cur = curriculum_mod.load()
+    ids = lab or labs.available()
+    for lab_id in ids:
+        labs.load(lab_id)
+    verdicts = [devcheck.check_lab(lab_id, cur, jobs=jobs) for lab_id in ids]
+    extra = devcheck.check_curriculum(cur) if not lab else []
+    ok = all(v.ok for v in verdicts) and all(f.ok for f in extra)
+    if json:
+        ui.print_json({"ok": ok, "labs": verdicts, "curriculum": extra})
+    else:
+        ui.dev_check(verdicts, extra)
+    raise typer.Exit(OK if ok else CHECKS_FAILED)
 
 
 def main() -> None:

@@ -311,3 +311,18 @@ def status_json(st) -> dict:
         "journal_entries": st.journal_entries,
         "phases": phases,
     }
+
+
+def dev_check(verdicts, extra) -> None:
+    for v in verdicts:
+        head = "[green]ok[/]" if v.ok else "[red]PROBLEMS[/]"
+        out.print(f"[bold]{v.lab}[/] {head}")
+        for f in v.findings:
+            mark = "[green]✓[/]" if f.ok else "[red]✗[/]"
+            secs = f" [dim]{f.seconds:.1f}s[/]" if f.seconds else ""
+            out.print(f"  {mark} {escape(f.item)}: {escape(f.detail)}{secs}")
+    for f in extra:
+        if not f.ok:
+            out.print(f"[red]✗[/] {escape(f.lab)}: {escape(f.detail)}")
+    bad = sum(1 for v in verdicts if not v.ok) + sum(1 for f in extra if not f.ok)
+    out.print("\nAll labs sound." if not bad else f"\n{bad} problem(s) found.")

@@ -79,12 +79,47 @@ def seed() -> int:
     return int(os.environ.get("LABPATH_SEED", "1337"))
 
 
-def learner_module(name: str, package: str | None = None):
+DATA_DIR = Path(__file__).resolve().parents[1] / "data"
+
+
+def data_path(default: str) -> Path:
+    """The data file a check uses: `--data FILE` when given, else labpath's own copy."""
+    given = os.environ.get("LABPATH_DATA")
+    if given:
+        path = Path(given)
+        if not path.is_file():
+            raise HarnessError(f"--data {given}: no such file")
+        return path
+    return DATA_DIR / default
+
+
+def words(default: str = "names.txt") -> list[str]:
+    """A newline-separated word list (lowercased, blank lines dropped)."""
+    text = data_path(default).read_text(encoding="utf-8", errors="replace")
+    return [w.strip().lower() for w in text.splitlines() if w.strip()]
+
+
+def device() -> str:
+    """The device checks that train should use: `--device auto|cpu|cuda|mps`."""
+    import torch
+
+    wanted = os.environ.get("LABPATH_DEVICE", "cpu")
+    if wanted == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        mps = getattr(torch.backends, "mps", None)
+        return "mps" if mps is not None and mps.is_available() else "cpu"
+    return wanted
+
+
+def learner_module(name: str, package: str | None = None, lab: str | None = None):
     """Import the learner's module `name` from their folder.
 
     Accepts `<folder>/name.py`, `<folder>/<package>/name.py` (a repository root), and a
     copy of the package folder itself (with `__init__.py`), so files that import each
     other as `from package.name import X` or `from name import X` share one module.
+    With lab= (a lab this one builds on, listed under `uses:` in lab.yaml), the module
+    is looked for in that lab's folder when the learner's folder lacks it.
     """
     key = f"{package}.{name}" if package else name
     if key in _MODULES:
@@ -95,10 +130,18 @@ def learner_module(name: str, package: str | None = None):
     candidates = [root / f"{name}.py"]
     if package:
         candidates.append(root / package / f"{name}.py")
+    if lab:
+        import json
+
+        other = json.loads(os.environ.get("LABPATH_USES") or "{}").get(lab)
+        if other:
+            candidates += [Path(other) / f"{name}.py"]
+            if package:
+                candidates.append(Path(other) / package / f"{name}.py")
     file = next((c for c in candidates if c.is_file()), None)
     if file is None:
-        looked = " or ".join(str(c.relative_to(root)) for c in candidates)
-        raise LearnerImportError(f"no {looked} in {root}")
+        looked = " or ".join(str(c) for c in candidates)
+        raise LearnerImportError(f"no {name}.py found (looked for {looked})")
     folder = file.parent
     if (folder / "__init__.py").is_file() and folder.name.isidentifier():
         # Import as a package so `from micrograd.engine import Value` finds the same module.

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from labpath.labs import Lab
+from labpath.labs import load as load_lab
 
 PASSED, FAILED, NOT_STARTED, SKIPPED, ERROR = (
     "passed", "failed", "not_started", "skipped", "error",
@@ -87,6 +88,9 @@ def run_checks(
     select: list[str] | None = None,
     seed: int | None = None,
     artifacts_dir: Path | None = None,
+    data: Path | None = None,
+    device: str | None = None,
+    uses: dict[str, Path] | None = None,
 ) -> CheckReport:
     """Run the lab's checks against the learner's folder and read the results back."""
     timeout = timeout or lab.time_limit
@@ -110,6 +114,15 @@ def run_checks(
         )
         if select:
             env["LABPATH_SELECT"] = ",".join(select)
+        if data is not None:
+            env["LABPATH_DATA"] = str(Path(data).resolve())
+        if device:
+            env["LABPATH_DEVICE"] = device
+        # Labs this one builds on: the learner's folder for each, else the reference.
+        used = {name: lab_dir for name, lab_dir in (uses or {}).items()}
+        for name in lab.uses:
+            used.setdefault(name, load_lab(name).solution_dir)
+        env["LABPATH_USES"] = json.dumps({k: str(v) for k, v in used.items()})
         start = time.perf_counter()
         proc = subprocess.Popen(
             pytest_command(lab),

@@ -10,7 +10,7 @@ from labpath.errors import UsageError, did_you_mean
 LABS_ROOT = Path(__file__).resolve().parent
 LAB_KEYS = (
     "format_version", "id", "title", "files", "time_limit", "hints",
-    "forbidden", "seed", "data",
+    "forbidden", "seed", "data", "uses",
 )  # fmt: skip
 
 
@@ -30,6 +30,7 @@ class Lab:
     hints: tuple[str, ...]  # nudge -> concept -> near-solution
     forbidden: tuple[Forbidden, ...]
     seed: int
+    uses: tuple[str, ...] = ()  # labs whose code this one builds on (mlp uses micrograd)
 
     @property
     def starter_dir(self) -> Path:
@@ -85,4 +86,5 @@ def load(lab_id: str) -> Lab:
         hints=tuple(data.get("hints", ())),
         forbidden=tuple(Forbidden(f["name"], f["why"]) for f in data.get("forbidden", ())),
         seed=int(data.get("seed", 1337)),
+        uses=tuple(data.get("uses", ())),
     )
