@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 out = Console(highlight=False, soft_wrap=False)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 MARKS = {
     "passed": "[green]✓[/]",

@@ -253,9 +253,12 @@ def close(
             "total": int(e.numel()),
         }
     ]
+    table[0].update(atol=atol, rtol=rtol)
+    summary = what
+    if e.numel() > 1:
+        summary += f" ({int(bad.sum())} of {e.numel()} values differ, max abs err {max_abs:.3g})"
     raise CheckFailure(
-        f"{what}: {int(bad.sum())} of {e.numel()} values differ "
-        f"(max abs err {max_abs:.3g}, tolerance atol={atol:g} rtol={rtol:g})",
+        summary,
         yours=yv,
         expected=ev,
         where=where,

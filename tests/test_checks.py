@@ -1,0 +1,135 @@
+"""The check runner against real learner folders: passes, failures, crashes, hangs, exits."""
+
+import shutil
+
+import pytest
+
+from labpath import devcheck, labs
+from labpath.checks.runner import run_checks
+
+from .conftest import DATA
+
+LAB = labs.load("micrograd")
+SAMPLES = DATA / "micrograd"
+
+
+def outcomes(report):
+    return {r.name: r.outcome for r in report.results}
+
+
+def test_solution_passes_every_check():
+    report = run_checks(LAB, LAB.solution_dir)
+    assert report.status == "passed", report.output
+    assert report.passed == report.total >= 18
+
+
+def test_starter_is_reported_not_started_not_wrong():
+    report = run_checks(LAB, LAB.starter_dir)
+    assert report.status == "not_started"
+    assert report.count("failed") == 0
+    first = next(r for r in report.results if r.outcome == "not_started")
+    assert "NotImplementedError" in first.message and "engine.py:" in first.message
+
+
+def test_repository_shaped_value_passes_with_missing_ops_skipped():
+    report = run_checks(LAB, SAMPLES / "repo_shape")
+    assert report.status == "passed", report.output
+    assert outcomes(report)["test_tanh_matches_torch"] == "skipped"
+    assert outcomes(report)["test_exp_matches_torch"] == "skipped"
+    assert outcomes(report)["test_random_graphs_match_torch[30]"] == "passed"
+
+
+def test_lecture_shaped_value_passes_with_missing_ops_skipped():
+    report = run_checks(LAB, SAMPLES / "lecture_shape")
+    assert report.status == "passed", report.output
+    got = outcomes(report)
+    for name in ("test_relu_matches_torch", "test_number_minus_value",
+                 "test_number_divided_by_value", "test_readme_expression_matches_torch"):
+        assert got[name] == "skipped"
+    assert got["test_tanh_matches_torch"] == "passed"
+
+
+def test_repository_root_layout_is_found(tmp_path):
+    # <root>/micrograd/engine.py with an __init__.py, as in a clone of the repository
+    (tmp_path / "micrograd").mkdir()
+    (tmp_path / "micrograd" / "__init__.py").write_text("")
+    shutil.copy(SAMPLES / "repo_shape" / "engine.py", tmp_path / "micrograd" / "engine.py")
+    assert run_checks(LAB, tmp_path).status == "passed"
+    assert run_checks(LAB, tmp_path / "micrograd").status == "passed"
+
+
+def test_wrong_gradient_is_a_failure_with_yours_expected_and_diagnosis(tmp_path):
+    bug = next(b for b in devcheck.load_bugs(LAB) if b.id == "mul-overwrites-grad")
+    devcheck.apply_bug(LAB, bug, tmp_path / "code")
+    report = run_checks(LAB, tmp_path / "code", seed=7)
+    assert report.status == "failed"
+    failed = {r.name: r for r in report.results if r.outcome == "failed"}
+    reuse = failed["test_reused_node_accumulates_gradient"]
+    assert reuse.what == "d(a * a)/da at a=3"
+    assert (reuse.yours, reuse.expected) == ("3", "6")
+    assert "+=" in reuse.diagnosis
+    assert reuse.seed == 7
+    assert "test_add_matches_torch" not in failed
+
+
+@pytest.mark.parametrize(
+    "sample, status, words",
+    [
+        ("hang", "timeout", "did not finish within 12s while running test_"),
+        ("segfault", "crashed", "SIGSEGV"),
+    ],
+)
+def test_processes_that_never_report_are_never_a_pass(sample, status, words):
+    report = run_checks(LAB, SAMPLES / sample, timeout=12)
+    assert report.status == status
+    assert words in report.message
+
+
+def test_os_exit_at_import_fails_every_check_by_name():
+    report = run_checks(LAB, SAMPLES / "os_exit_at_import")
+    assert report.status == "failed"
+    assert report.passed == 0
+    assert "your code called os._exit(0)" in report.results[0].message
+
+
+def test_sys_exit_at_import_fails_every_check():
+    report = run_checks(LAB, SAMPLES / "exit_at_import")
+    assert report.status == "failed"
+    assert report.passed == 0
+
+
+def test_os_exit_inside_a_check_is_a_named_failure():
+    report = run_checks(LAB, SAMPLES / "os_exit_in_check")
+    assert report.status == "failed"
+    seeded = {r.name: r for r in report.results}["test_backward_seeds_output_gradient"]
+    assert seeded.outcome == "failed" and "os._exit(0)" in seeded.message
+
+
+def test_syntax_error_names_file_and_line():
+    report = run_checks(LAB, SAMPLES / "syntax_error")
+    assert report.status == "failed"
+    assert "engine.py:2: SyntaxError" in report.results[0].message
+
+
+def test_missing_value_class_and_missing_file_are_failures(tmp_path):
+    report = run_checks(LAB, SAMPLES / "no_value")
+    assert report.status == "failed"
+    assert "no class named Value" in report.results[0].what
+    empty = run_checks(LAB, tmp_path)
+    assert empty.status == "failed"
+    assert "no engine.py found" in empty.results[0].message
+
+
+def test_harness_failure_is_not_blamed_on_the_learner(tmp_path, monkeypatch):
+    broken = tmp_path / "lab"
+    shutil.copytree(LAB.directory, broken)
+    (broken / "checks" / "test_engine.py").write_text("import no_such_module_for_labpath\n")
+    lab = labs.Lab(**{**LAB.__dict__, "directory": broken})
+    report = run_checks(lab, LAB.solution_dir)
+    assert report.status == "harness_error"
+    assert "not your code" in report.message
+
+
+def test_selecting_an_unknown_check_is_a_harness_error():
+    report = run_checks(LAB, LAB.solution_dir, select=["test_does_not_exist"])
+    assert report.status == "harness_error"

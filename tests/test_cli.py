@@ -1,0 +1,304 @@
+"""The learner's loop through the real CLI: next, check, done, log, status."""
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+
+import pytest
+
+from labpath import labs
+
+from .conftest import ROOT, commits, git
+
+SOLUTION = labs.load("micrograd").solution_dir / "engine.py"
+
+
+def test_help_lists_the_loop(cli):
+    result = cli("--help")
+    assert result.exit_code == 0, result.output
+    for command in ("next", "check", "done", "log", "status", "init"):
+        assert command in result.stdout
+
+
+def test_next_outside_any_workspace_creates_home_labpath(cli, isolated, monkeypatch):
+    monkeypatch.delenv("LABPATH_HOME")
+    result = cli("next")
+    assert result.exit_code == 0, result.output
+    home = isolated / "home" / "labpath"
+    assert f"Created a labpath workspace at {home}" in result.stderr
+    assert (home / "labpath.yaml").is_file()
+    assert (home / "labs" / "micrograd" / "engine.py").is_file()
+    assert "A scalar autograd engine" in result.stdout
+    assert "labpath check micrograd" in result.stdout
+    assert commits(home) == ["next: scaffold micrograd micrograd", "labpath: set up the workspace"]
+
+
+def test_next_again_reshows_the_card_and_never_overwrites(cli, ws):
+    assert cli("next").exit_code == 0
+    engine = ws / "labs" / "micrograd" / "engine.py"
+    engine.write_text("# my work in progress\n")
+    result = cli("next")
+    assert result.exit_code == 0, result.output
+    assert "A scalar autograd engine" in result.stdout
+    assert engine.read_text() == "# my work in progress\n"
+    assert len(commits(ws)) == 2
+
+
+def test_next_json_describes_the_task(cli, ws):
+    result = cli("next", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["id"] == "micrograd" and data["checkable"] is True
+    assert data["phase"]["number"] == 1 and data["week"] == 1
+    assert data["command"] == "labpath check micrograd"
+    assert data["status"] == "started"
+    assert data["resources"][0]["url"].startswith("https://")
+
+
+def test_workspace_found_from_a_subfolder(cli, isolated, monkeypatch):
+    assert cli("init", isolated / "mine").exit_code == 0
+    monkeypatch.delenv("LABPATH_HOME")
+    sub = isolated / "mine" / "labs"
+    monkeypatch.chdir(sub)
+    result = cli("status", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["workspace"] == str(isolated / "mine")
+
+
+def test_workspace_option_wins_over_env(cli, isolated):
+    assert cli("init", isolated / "other").exit_code == 0
+    result = cli("status", "--json", "--workspace", isolated / "other")
+    assert json.loads(result.stdout)["workspace"] == str(isolated / "other")
+
+
+def test_status_without_workspace_says_how_to_start(cli):
+    result = cli("status")
+    assert result.exit_code == 2
+    assert "no labpath workspace" in result.stderr
+    assert "labpath next" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_check_pass_marks_done_and_commits_the_code(cli, ws):
+    cli("next")
+    shutil.copy(SOLUTION, ws / "labs" / "micrograd" / "engine.py")
+    result = cli("check")
+    assert result.exit_code == 0, result.output
+    assert "PASSED" in result.stdout
+    assert commits(ws)[0].startswith("check: micrograd passed ")
+    assert "labs/micrograd/engine.py" in git(ws, "show", "--name-only", "--format=", "HEAD")
+    status = json.loads(cli("status", "--json").stdout)
+    assert status["current"] == "mlp"
+    assert status["done"] == 1
+
+
+def test_check_of_the_starter_exits_1_not_started(cli, ws):
+    cli("next")
+    result = cli("check", "micrograd", "--json")
+    assert result.exit_code == 1, result.output
+    data = json.loads(result.stdout)
+    assert data["status"] == "not_started" and data["failed"] == 0
+    assert data["exit_code"] == 1
+    assert json.loads(cli("status", "--json").stdout)["current"] == "micrograd"
+
+
+def test_check_any_folder_outside_a_workspace(cli, isolated, monkeypatch):
+    monkeypatch.delenv("LABPATH_HOME")
+    folder = isolated / "elsewhere"
+    folder.mkdir()
+    shutil.copy(SOLUTION, folder / "engine.py")
+    result = cli("check", "micrograd", "--path", folder)
+    assert result.exit_code == 0, result.output
+    assert not (isolated / "home" / "labpath").exists()
+
+
+def test_check_unknown_lab_suggests_the_closest(cli, ws):
+    cli("next")
+    result = cli("check", "micrograt")
+    assert result.exit_code == 2
+    assert "no lab 'micrograt'" in result.stderr and "did you mean 'micrograd'?" in result.stderr
+
+
+def test_check_missing_path_is_a_usage_error(cli, ws):
+    cli("next")
+    result = cli("check", "micrograd", "--path", "nowhere")
+    assert result.exit_code == 2
+    assert "--path nowhere: no such folder" in result.stderr
+
+
+def test_check_timeout_exits_3(cli, ws):
+    cli("next")
+    hang = ROOT / "tests" / "data" / "micrograd" / "hang"
+    result = cli("check", "micrograd", "--path", hang, "--timeout", "12")
+    assert result.exit_code == 3, result.output
+    assert "TIMED OUT" in result.stdout
+
+
+def test_done_completes_a_task_without_checks(cli, ws):
+    cli("next")
+    evidence = ws / "notes.md"
+    evidence.write_text("what I built\n")
+    result = cli("done", "domain-predictor", "--evidence", evidence, "--note", "works")
+    assert result.exit_code == 0, result.output
+    assert commits(ws)[0] == "done: domain-predictor"
+    assert "notes.md" in git(ws, "show", "--name-only", "--format=", "HEAD")
+    events = (ws / ".labpath" / "progress.jsonl").read_text().splitlines()
+    last = json.loads(events[-1])
+    assert last["event"] == "done" and last["evidence"] == "notes.md" and last["note"] == "works"
+
+
+def test_done_refuses_a_checkable_lab_and_unknown_ids(cli, ws):
+    cli("next")
+    result = cli("done", "micrograd")
+    assert result.exit_code == 2 and "labpath check micrograd" in result.stderr
+    result = cli("done", "domain-predicter")
+    assert result.exit_code == 2 and "did you mean 'domain-predictor'?" in result.stderr
+    result = cli("done", "domain-predictor", "--evidence", "missing.pdf")
+    assert result.exit_code == 2 and "no such file" in result.stderr
+    assert len(commits(ws)) == 2
+
+
+def test_log_writes_one_entry_and_commits_it_alone(cli, ws):
+    cli("next")
+    (ws / "labs" / "micrograd" / "engine.py").write_text("# unfinished\n")
+    result = cli("log", "Reused nodes need +=", "--tag", "backprop", "--tag", "micrograd")
+    assert result.exit_code == 0, result.output
+    entries = list((ws / "journal").glob("*/*/*.md"))
+    assert len(entries) == 1
+    text = entries[0].read_text()
+    assert text.startswith("---\nid: ")
+    assert "title: Reused nodes need +=" in text
+    assert "task: micrograd" in text and "lab: micrograd" in text
+    assert "tags:\n- backprop\n- micrograd" in text
+    assert commits(ws)[0] == 'log: aha "Reused nodes need +="'
+    changed = git(ws, "show", "--name-only", "--format=", "HEAD").split()
+    assert changed == [str(entries[0].relative_to(ws))]
+    assert "engine.py" in git(ws, "status", "--porcelain")
+
+
+def test_log_from_stdin(cli, ws):
+    cli("next")
+    result = cli("log", "-", input="From a pipe\n\nmore lines\n")
+    assert result.exit_code == 0, result.output
+    entry = next((ws / "journal").glob("*/*/*.md")).read_text()
+    assert "From a pipe\n\nmore lines" in entry
+
+
+def test_log_from_the_editor(cli, ws, isolated):
+    cli("next")
+    editor = isolated / "fake-editor"
+    editor.write_text('#!/bin/sh\nprintf "Written in the editor\\n$(cat "$1")" > "$1"\n')
+    editor.chmod(editor.stat().st_mode | stat.S_IEXEC)
+    result = cli("log", env={"EDITOR": str(editor)})
+    assert result.exit_code == 0, result.output
+    entry = next((ws / "journal").glob("*/*/*.md")).read_text()
+    assert "title: Written in the editor" in entry
+    assert "labpath:" not in entry.split("---", 2)[2]
+
+
+def test_empty_entry_saves_nothing(cli, ws, isolated):
+    cli("next")
+    result = cli("log", "   ")
+    assert result.exit_code == 2 and "nothing saved" in result.stderr
+    editor = isolated / "noop-editor"
+    editor.write_text("#!/bin/sh\nexit 0\n")
+    editor.chmod(editor.stat().st_mode | stat.S_IEXEC)
+    result = cli("log", env={"EDITOR": str(editor)})
+    assert result.exit_code == 2
+    result = cli("log")
+    assert result.exit_code == 2 and "$EDITOR" in result.stderr
+    assert not list((ws / "journal").glob("*/*/*.md"))
+
+
+def test_log_without_git_exits_3_and_writes_nothing(cli, ws):
+    cli("next")
+    shutil.rmtree(ws / ".git")
+    result = cli("log", "an idea")
+    assert result.exit_code == 3
+    assert "is not a git repository" in result.stderr and "git -C" in result.stderr
+    assert not list((ws / "journal").glob("*/*/*.md"))
+
+
+def test_log_for_an_unknown_lab(cli, ws):
+    cli("next")
+    result = cli("log", "x", "--lab", "lsmt")
+    assert result.exit_code == 2 and "did you mean 'lstm'?" in result.stderr
+
+
+def test_corrupt_progress_is_reported_with_its_line(cli, ws):
+    cli("next")
+    progress = ws / ".labpath" / "progress.jsonl"
+    before = progress.read_text()
+    progress.write_text(before + "{not json\n")
+    result = cli("status")
+    assert result.exit_code == 2
+    assert "progress.jsonl:2: corrupt progress entry" in result.stderr
+    assert progress.read_text() == before + "{not json\n"
+
+
+def test_broken_curriculum_option_exits_2_without_traceback(cli, ws):
+    bad = ROOT / "tests" / "data" / "curricula" / "unknown_key"
+    result = cli("next", "--curriculum", bad)
+    assert result.exit_code == 2
+    assert "unknown key 'gaol'" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_own_curriculum_from_settings(cli, ws):
+    assert cli("init", ws).exit_code == 0
+    valid = ROOT / "tests" / "data" / "curricula" / "valid"
+    settings = ws / "labpath.yaml"
+    settings.write_text(settings.read_text() + f"curriculum: {valid}\n")
+    data = json.loads(cli("status", "--json").stdout)
+    assert data["total"] == 2
+
+
+def test_git_without_identity_still_commits_with_a_warning(cli, ws, monkeypatch, isolated):
+    for var in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL"):
+        monkeypatch.delenv(var)
+    (isolated / "home" / ".gitconfig").write_text("")
+    result = cli("next")
+    assert result.exit_code == 0, result.output
+    assert "no user.name" in result.stderr
+    assert git(ws, "log", "-1", "--format=%an").strip() == "labpath"
+
+
+def test_settings_typo_is_reported(cli, ws):
+    cli("init", ws)
+    (ws / "labpath.yaml").write_text("format_version: 1\nweekly_hour: [5, 10]\n")
+    result = cli("status")
+    assert result.exit_code == 2
+    assert "unknown setting 'weekly_hour'" in result.stderr
+    assert "did you mean 'weekly_hours'?" in result.stderr
+
+
+def test_version(cli):
+    result = cli("--version")
+    assert result.exit_code == 0 and result.stdout.startswith("labpath ")
+
+
+def test_cli_import_stays_light():
+    code = (
+        "import sys, labpath.cli; "
+        "heavy = [m for m in ('torch', 'pytest', 'git', 'matplotlib', 'numpy') if m in sys.modules]; "
+        "print(heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("args", [["--help"], ["status"], ["log", "x"], ["done", "x"]])
+def test_commands_without_checks_never_import_heavy_modules(args, ws, cli):
+    cli("next")
+    code = (
+        "import sys\nfrom labpath.cli import app\n"
+        f"try:\n    app({args!r})\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('torch', 'pytest', 'matplotlib', 'numpy') if m in sys.modules]\n"
+        "print('HEAVY', heavy)\n"
+    )
+    env = {**os.environ, "LABPATH_HOME": str(ws)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert "HEAVY []" in out.stdout, out.stdout + out.stderr
