@@ -52,10 +52,10 @@ def read_events(path: Path) -> list[dict]:
     return events
 
 
-def record(path: Path, event: str, task: str, **fields) -> dict:
+def record(log_file: Path, event: str, task: str, **fields) -> dict:
     """Append one event to the log and return it."""
     entry = {"at": now(), "event": event, "task": task, **fields}
-    append_line(path, json.dumps(entry, ensure_ascii=False, sort_keys=False))
+    append_line(log_file, json.dumps(entry, ensure_ascii=False, sort_keys=False))
     return entry
 
 
