@@ -156,7 +156,8 @@ def check_report(outcome, verbose: bool = False) -> None:
     )
     for res in r.results:
         mark = MARKS.get(res.outcome, "?")
-        out.print(f" {mark} {res.name}" + (f" [dim]— {escape(res.doc)}[/]" if res.doc else ""))
+        line = f" {mark} {res.name}" + (f" [dim]— {escape(res.doc)}[/]" if res.doc else "")
+        out.print(line, no_wrap=True, overflow="ellipsis")
         if res.outcome in ("failed", "error"):
             _failure_detail(res)
         elif res.outcome == "not_started":
