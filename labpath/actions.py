@@ -116,7 +116,9 @@ def card(ctx: Context, task: Task, states=None, created=()) -> TaskCard:
     states = ctx.states if states is None else states
     lab_ready = bool(task.lab) and labs.exists(task.lab)
     command = f"labpath check {task.lab}" if lab_ready else f"labpath done {task.id}"
-    done = sum(1 for t in ctx.curriculum.tasks if progress.state_of(states, t).status == DONE)
+    done = sum(
+        1 for t in ctx.curriculum.tasks if progress.state_of(states, t).status == DONE
+    )
     return TaskCard(
         task=task,
         phase=ctx.curriculum.phase_of(task),
@@ -147,10 +149,14 @@ def resolve_lab(ctx: Context | None, lab_id: str | None) -> str:
         labs.load(lab_id)  # unknown ids fail here with a did-you-mean
         return lab_id
     if ctx is None:
-        raise UsageError("name the lab to check, e.g. `labpath check micrograd --path DIR`")
+        raise UsageError(
+            "name the lab to check, e.g. `labpath check micrograd --path DIR`"
+        )
     task = ctx.current
     if task is None:
-        raise UsageError("every task is done; name a lab to re-check: labpath check LAB")
+        raise UsageError(
+            "every task is done; name a lab to re-check: labpath check LAB"
+        )
     if not task.lab:
         raise UsageError(
             f"the current task '{task.id}' has no automated checks",
@@ -187,7 +193,7 @@ def check(
         if not target.is_dir():
             raise UsageError(
                 f"no lab folder at {target}",
-                hint=f"run `labpath next` to scaffold it, or pass --path DIR",
+                hint="run `labpath next` to scaffold it, or pass --path DIR",
             )
     else:
         raise UsageError(
@@ -195,7 +201,9 @@ def check(
             hint=f"pass the folder to check: labpath check {lab.id} --path DIR",
         )
     if data is not None and not Path(data).expanduser().is_file():
-        raise UsageError(f"--data {data}: no such file", hint="give a text file, one word per line")
+        raise UsageError(
+            f"--data {data}: no such file", hint="give a text file, one word per line"
+        )
     if device is not None and device not in ("auto", "cpu", "cuda", "mps"):
         raise UsageError(f"--device {device}: expected auto, cpu, cuda or mps")
     if timeout is not None and timeout <= 0:
@@ -284,7 +292,9 @@ class DoneResult:
     notices: tuple[str, ...] = ()
 
 
-def done(ctx: Context, task_id: str, evidence: str | None, note: str | None) -> DoneResult:
+def done(
+    ctx: Context, task_id: str, evidence: str | None, note: str | None
+) -> DoneResult:
     """Complete a task that has no automated checks."""
     from labpath import vcs
 
@@ -321,7 +331,11 @@ def done(ctx: Context, task_id: str, evidence: str | None, note: str | None) -> 
                 fields["note"] = note
             progress.record(ws.progress_file, "done", task.id, **fields)
             paths = [ws.progress_file]
-            if evidence and _inside(ws.root / evidence, ws.root) and (ws.root / evidence).exists():
+            if (
+                evidence
+                and _inside(ws.root / evidence, ws.root)
+                and (ws.root / evidence).exists()
+            ):
                 paths.append(ws.root / evidence)
             result = vcs.commit_paths(ws.root, paths, f"done: {task.id}")
             commit = result.sha
@@ -329,7 +343,12 @@ def done(ctx: Context, task_id: str, evidence: str | None, note: str | None) -> 
                 notices.append(result.warning)
     states = progress.derive(progress.read_events(ws.progress_file))
     return DoneResult(
-        task, already, commit, evidence, progress.next_task(ctx.curriculum, states), tuple(notices)
+        task,
+        already,
+        commit,
+        evidence,
+        progress.next_task(ctx.curriculum, states),
+        tuple(notices),
     )
 
 
@@ -358,7 +377,9 @@ def log(
     ws = ctx.workspace
     text = (text or "").strip()
     if not text:
-        raise UsageError("the entry is empty; nothing saved", hint='labpath log "what clicked"')
+        raise UsageError(
+            "the entry is empty; nothing saved", hint='labpath log "what clicked"'
+        )
     if entry_type not in journal.ENTRY_TYPES:
         raise UsageError(f"unknown entry type '{entry_type}'")
     vcs.open_repo(ws.root)  # fail before writing anything when git is unusable
@@ -376,7 +397,9 @@ def log(
     last = state.last_check if state else None
     check = None
     if last:
-        check = {k: last.get(k) for k in ("status", "passed", "total", "at") if k in last}
+        check = {
+            k: last.get(k) for k in ("status", "passed", "total", "at") if k in last
+        }
     when = (when or dt.datetime.now()).astimezone().replace(microsecond=0)
     entry = journal.JournalEntry(
         id=journal.new_id(when),
@@ -415,7 +438,11 @@ class Status:
 
     @property
     def done(self) -> int:
-        return sum(1 for t in self.context.curriculum.tasks if self.context.state(t).status == DONE)
+        return sum(
+            1
+            for t in self.context.curriculum.tasks
+            if self.context.state(t).status == DONE
+        )
 
 
 def status(ctx: Context) -> Status:

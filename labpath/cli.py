@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -22,13 +22,13 @@ app = typer.Typer(
 )
 
 Workspace = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--workspace", "-w", help="Workspace folder (default: $LABPATH_HOME, "
                  "the nearest folder with labpath.yaml, then ~/labpath).",
                  show_default=False),
 ]  # fmt: skip
 CurriculumDir = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--curriculum", help="Use this curriculum folder instead of the "
                  "workspace's.", show_default=False),
 ]  # fmt: skip
@@ -75,7 +75,10 @@ def _version(value: bool):
 @app.callback()
 def main_options(
     version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Show the version."
+        ),
     ] = False,
 ):
     """Rebuild deep learning from scratch: a plan, labs with checks, and a journal."""
@@ -84,7 +87,9 @@ def main_options(
 @app.command()
 @handled
 def init(
-    directory: Annotated[Optional[str], typer.Argument(help="Folder (default: resolved workspace).")] = None,
+    directory: Annotated[
+        str | None, typer.Argument(help="Folder (default: resolved workspace).")
+    ] = None,
     curriculum: CurriculumDir = None,
 ):
     """Create a workspace: labpath.yaml, labs/, journal/ and a git repository."""
@@ -98,7 +103,9 @@ def init(
 
 @app.command("next")
 @handled
-def next_(workspace: Workspace = None, curriculum: CurriculumDir = None, json: Json = False):
+def next_(
+    workspace: Workspace = None, curriculum: CurriculumDir = None, json: Json = False
+):
     """Show the current task and scaffold its lab (never overwrites your files)."""
     from labpath import actions, ui
 
@@ -123,13 +130,31 @@ def next_(workspace: Workspace = None, curriculum: CurriculumDir = None, json: J
 @app.command()
 @handled
 def check(
-    lab: Annotated[Optional[str], typer.Argument(help="Lab id (default: the current task's).")] = None,
-    path: Annotated[Optional[str], typer.Option("--path", help="Check this folder instead of labs/LAB.")] = None,
-    timeout: Annotated[Optional[float], typer.Option("--timeout", help="Seconds before the run is stopped.")] = None,
-    seed: Annotated[Optional[int], typer.Option("--seed", help="Seed for the random inputs.")] = None,
-    data: Annotated[Optional[str], typer.Option("--data", help="Your own data file for labs that train.")] = None,
-    device: Annotated[Optional[str], typer.Option("--device", help="auto, cpu, cuda or mps for checks that train.")] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show skips and raw output.")] = False,
+    lab: Annotated[
+        str | None, typer.Argument(help="Lab id (default: the current task's).")
+    ] = None,
+    path: Annotated[
+        str | None,
+        typer.Option("--path", help="Check this folder instead of labs/LAB."),
+    ] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option("--timeout", help="Seconds before the run is stopped."),
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Seed for the random inputs.")
+    ] = None,
+    data: Annotated[
+        str | None,
+        typer.Option("--data", help="Your own data file for labs that train."),
+    ] = None,
+    device: Annotated[
+        str | None,
+        typer.Option("--device", help="auto, cpu, cuda or mps for checks that train."),
+    ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show skips and raw output.")
+    ] = False,
     workspace: Workspace = None,
     curriculum: CurriculumDir = None,
     json: Json = False,
@@ -168,8 +193,13 @@ def _check_exit(status: str) -> int:
 @handled
 def done(
     task: Annotated[str, typer.Argument(help="Task id, e.g. domain-predictor.")],
-    evidence: Annotated[Optional[str], typer.Option("--evidence", help="A URL or a file that shows the work.")] = None,
-    note: Annotated[Optional[str], typer.Option("--note", help="A short note kept with the record.")] = None,
+    evidence: Annotated[
+        str | None,
+        typer.Option("--evidence", help="A URL or a file that shows the work."),
+    ] = None,
+    note: Annotated[
+        str | None, typer.Option("--note", help="A short note kept with the record.")
+    ] = None,
     workspace: Workspace = None,
     curriculum: CurriculumDir = None,
     json: Json = False,
@@ -192,11 +222,22 @@ def done(
 @app.command()
 @handled
 def log(
-    text: Annotated[Optional[str], typer.Argument(help="The entry; '-' reads stdin; omit to use $EDITOR.")] = None,
-    tag: Annotated[Optional[list[str]], typer.Option("--tag", "-t", help="A tag (repeatable).")] = None,
-    lab: Annotated[Optional[str], typer.Option("--lab", help="Tie the entry to this lab's task.")] = None,
-    entry_type: Annotated[str, typer.Option("--type", help="aha, note, failure or review.")] = "aha",
-    star: Annotated[bool, typer.Option("--star", help="Mark the entry as a favourite.")] = False,
+    text: Annotated[
+        str | None,
+        typer.Argument(help="The entry; '-' reads stdin; omit to use $EDITOR."),
+    ] = None,
+    tag: Annotated[
+        list[str] | None, typer.Option("--tag", "-t", help="A tag (repeatable).")
+    ] = None,
+    lab: Annotated[
+        str | None, typer.Option("--lab", help="Tie the entry to this lab's task.")
+    ] = None,
+    entry_type: Annotated[
+        str, typer.Option("--type", help="aha, note, failure or review.")
+    ] = "aha",
+    star: Annotated[
+        bool, typer.Option("--star", help="Mark the entry as a favourite.")
+    ] = False,
     workspace: Workspace = None,
     curriculum: CurriculumDir = None,
     json: Json = False,
@@ -208,7 +249,11 @@ def log(
     if text == "-":
         text = sys.stdin.read()
     elif text is None:
-        editor = ctx.workspace.settings.editor or os.environ.get("VISUAL") or os.environ.get("EDITOR")
+        editor = (
+            ctx.workspace.settings.editor
+            or os.environ.get("VISUAL")
+            or os.environ.get("EDITOR")
+        )
         if not editor:
             raise UsageError(
                 "no entry text given and no editor set",
@@ -220,7 +265,9 @@ def log(
         text = journal.compose_in_editor(
             editor, journal.editor_template(about), ctx.workspace.state_dir / "tmp"
         )
-    result = actions.log(ctx, text, tag or [], lab_id=lab, entry_type=entry_type, starred=star)
+    result = actions.log(
+        ctx, text, tag or [], lab_id=lab, entry_type=entry_type, starred=star
+    )
     for n in result.notices:
         ui.warning(n)
     if json:
@@ -231,7 +278,9 @@ def log(
 
 @app.command()
 @handled
-def status(workspace: Workspace = None, curriculum: CurriculumDir = None, json: Json = False):
+def status(
+    workspace: Workspace = None, curriculum: CurriculumDir = None, json: Json = False
+):
     """Phases, weeks and tasks with their status, the current task, the journal size."""
     from labpath import actions, ui
 
@@ -250,8 +299,12 @@ app.add_typer(dev_app, name="dev")
 @dev_app.command("check")
 @handled
 def dev_check(
-    lab: Annotated[Optional[list[str]], typer.Argument(help="Labs to verify (default: all).")] = None,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Check runs in parallel.")] = 2,
+    lab: Annotated[
+        list[str] | None, typer.Argument(help="Labs to verify (default: all).")
+    ] = None,
+    jobs: Annotated[
+        int, typer.Option("--jobs", "-j", help="Check runs in parallel.")
+    ] = 2,
     json: Json = False,
 ):
     """Prove every lab sound: starter fails, solution passes, each catalogued bug is caught."""

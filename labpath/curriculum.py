@@ -108,6 +108,12 @@ def load(directory: str | Path | None = None) -> Curriculum:
             hint="add phase files such as 01-fundamentals.yaml "
             "(see the built-in curriculum/ for the format)",
         )
+    from labpath.cache import memo
+
+    return memo("curriculum", path.resolve(), files, lambda: _build(files, path))
+
+
+def _build(files: list[Path], path: Path) -> Curriculum:
     phases = [_load_file(f) for f in files]
     _check_across(phases)
     return Curriculum(tuple(sorted(phases, key=lambda p: p.number)), str(path))
@@ -147,7 +153,11 @@ def _load_file(file: Path) -> Phase:
     if root is None:
         raise UsageError(f"{file}: the file is empty", hint="add format_version: 1")
     top = _mapping(
-        ctx, root, "(top level)", ("format_version", "phase", "weeks"), ("format_version", "phase", "weeks")
+        ctx,
+        root,
+        "(top level)",
+        ("format_version", "phase", "weeks"),
+        ("format_version", "phase", "weeks"),
     )
     version = _int(ctx, top["format_version"], "format_version")
     if version > FORMAT_VERSION:
@@ -174,7 +184,9 @@ def _load_file(file: Path) -> Phase:
     weeks: list[Week] = []
     for i, wnode in enumerate(weeks_node.value):
         key = f"weeks[{i}]"
-        w = _mapping(ctx, wnode, key, ("number", "title", "tasks"), ("number", "title", "tasks"))
+        w = _mapping(
+            ctx, wnode, key, ("number", "title", "tasks"), ("number", "title", "tasks")
+        )
         wnum = _int(ctx, w["number"], f"{key}.number")
         if wnum < 1:
             raise ctx.error(w["number"], f"{key}.number", "must be 1 or more")
@@ -186,7 +198,9 @@ def _load_file(file: Path) -> Phase:
             )
         tasks_node = w["tasks"]
         if tasks_node.tag != "tag:yaml.org,2002:seq" or not tasks_node.value:
-            raise ctx.error(tasks_node, f"{key}.tasks", "must be a non-empty list of tasks")
+            raise ctx.error(
+                tasks_node, f"{key}.tasks", "must be a non-empty list of tasks"
+            )
         tasks = tuple(
             _task(ctx, tnode, f"{key}.tasks[{j}]", number, wnum)
             for j, tnode in enumerate(tasks_node.value)
@@ -196,7 +210,9 @@ def _load_file(file: Path) -> Phase:
         id=phase_id,
         number=number,
         title=_str(ctx, ph["title"], "phase.title"),
-        duration=_str(ctx, ph["duration"], "phase.duration") if "duration" in ph else "",
+        duration=_str(ctx, ph["duration"], "phase.duration")
+        if "duration" in ph
+        else "",
         summary=_str(ctx, ph["summary"], "phase.summary") if "summary" in ph else "",
         weeks=tuple(weeks),
         source=f"{file}:{root.start_mark.line + 1}",
@@ -210,7 +226,9 @@ TASK_KEYS = (
 
 
 def _task(ctx: _Ctx, node, key: str, phase: int, week: int) -> Task:
-    t = _mapping(ctx, node, key, TASK_KEYS, ("id", "title", "kind", "goal", "resources", "hours"))
+    t = _mapping(
+        ctx, node, key, TASK_KEYS, ("id", "title", "kind", "goal", "resources", "hours")
+    )
     kind = _str(ctx, t["kind"], f"{key}.kind")
     if kind not in KINDS:
         raise ctx.error(
@@ -231,8 +249,15 @@ def _task(ctx: _Ctx, node, key: str, phase: int, week: int) -> Task:
         hours = float(hours_node.value)
     except ValueError:
         hours = -1.0
-    if hours_node.tag not in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float") or hours <= 0:
-        raise ctx.error(hours_node, f"{key}.hours", f"must be a positive number of hours, got {hours_node.value!r}")
+    if (
+        hours_node.tag not in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+        or hours <= 0
+    ):
+        raise ctx.error(
+            hours_node,
+            f"{key}.hours",
+            f"must be a positive number of hours, got {hours_node.value!r}",
+        )
     res_node = t["resources"]
     if res_node.tag != "tag:yaml.org,2002:seq":
         raise ctx.error(res_node, f"{key}.resources", "must be a list of {title, url}")
@@ -256,7 +281,10 @@ def _task(ctx: _Ctx, node, key: str, phase: int, week: int) -> Task:
         steps=steps,
         deliverables=deliverables,
         resources=tuple(resources),
-        requires=tuple(_slug(ctx, n, f"{key}.requires") for n in _seq(ctx, t.get("requires"), f"{key}.requires")),
+        requires=tuple(
+            _slug(ctx, n, f"{key}.requires")
+            for n in _seq(ctx, t.get("requires"), f"{key}.requires")
+        ),
         questions=_strings(ctx, t.get("questions"), f"{key}.questions"),
         source=f"{ctx.file}:{node.start_mark.line + 1}",
     )
@@ -312,7 +340,8 @@ def _mapping(ctx, node, key, allowed, required) -> dict:
                 knode,
                 key,
                 f"unknown key '{name}'",
-                hint=did_you_mean(name, allowed) or f"allowed keys: {', '.join(allowed)}",
+                hint=did_you_mean(name, allowed)
+                or f"allowed keys: {', '.join(allowed)}",
             )
         if name in out:
             raise ctx.error(knode, key, f"key '{name}' appears twice")
@@ -338,7 +367,9 @@ def _int(ctx, node, key) -> int:
 def _slug(ctx, node, key) -> str:
     value = _str(ctx, node, key)
     if not SLUG.match(value):
-        raise ctx.error(node, key, f"'{value}' is not an id (lowercase letters, digits, '-')")
+        raise ctx.error(
+            node, key, f"'{value}' is not an id (lowercase letters, digits, '-')"
+        )
     return value
 
 
@@ -351,7 +382,9 @@ def _seq(ctx, node, key) -> list:
 
 
 def _strings(ctx, node, key) -> tuple[str, ...]:
-    return tuple(_str(ctx, n, f"{key}[{i}]") for i, n in enumerate(_seq(ctx, node, key)))
+    return tuple(
+        _str(ctx, n, f"{key}[{i}]") for i, n in enumerate(_seq(ctx, node, key))
+    )
 
 
 def _describe(node) -> str:

@@ -63,7 +63,9 @@ def load_bugs(lab: labs.Lab) -> list[Bug]:
 
 def apply_bug(lab: labs.Lab, bug: Bug, dest: Path) -> None:
     """Copy the solution to dest and apply the bug's edits; each edit must match once."""
-    shutil.copytree(lab.solution_dir, dest, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        lab.solution_dir, dest, ignore=shutil.ignore_patterns("__pycache__")
+    )
     path = dest / bug.file
     text = path.read_text(encoding="utf-8")
     for old, new in bug.replace:
@@ -84,34 +86,59 @@ def check_lab(lab_id: str, curriculum=None, jobs: int = 2) -> LabVerdict:
     lab = labs.load(lab_id)
     findings: list[Finding] = []
     findings.append(
-        Finding(lab.id, "brief", lab.brief.is_file() and lab.brief.stat().st_size > 200,
-                "README.md with the goal, steps and references")  # fmt: skip
+        Finding(
+            lab.id,
+            "brief",
+            lab.brief.is_file() and lab.brief.stat().st_size > 200,
+            "README.md with the goal, steps and references",
+        )  # fmt: skip
     )
     findings.append(
-        Finding(lab.id, "hints", len(lab.hints) >= 3, f"{len(lab.hints)} hint tiers (need 3)")
+        Finding(
+            lab.id,
+            "hints",
+            len(lab.hints) >= 3,
+            f"{len(lab.hints)} hint tiers (need 3)",
+        )
     )
     if curriculum is not None:
         task = curriculum.task_for_lab(lab.id)
         findings.append(
-            Finding(lab.id, "curriculum", task is not None,
-                    f"task '{task.id}'" if task else "no curriculum task names this lab")  # fmt: skip
+            Finding(
+                lab.id,
+                "curriculum",
+                task is not None,
+                f"task '{task.id}'" if task else "no curriculum task names this lab",
+            )  # fmt: skip
         )
     starter = run_checks(lab, lab.starter_dir)
     findings.append(
-        Finding(lab.id, "starter", starter.status in ("not_started", "failed"),
-                f"{starter.status}: {starter.passed}/{starter.total} passed"
-                + (f" ({starter.message})" if starter.message else ""), starter.duration)  # fmt: skip
+        Finding(
+            lab.id,
+            "starter",
+            starter.status in ("not_started", "failed"),
+            f"{starter.status}: {starter.passed}/{starter.total} passed"
+            + (f" ({starter.message})" if starter.message else ""),
+            starter.duration,
+        )  # fmt: skip
     )
     solution = run_checks(lab, lab.solution_dir)
     bad = [r.name for r in solution.results if r.outcome not in ("passed",)]
     findings.append(
-        Finding(lab.id, "solution", solution.ok and not bad,
-                f"{solution.status}: {solution.passed}/{solution.total} passed"
-                + (f"; not passing: {bad}" if bad else "")
-                + (f" ({solution.message})" if solution.message else ""), solution.duration)  # fmt: skip
+        Finding(
+            lab.id,
+            "solution",
+            solution.ok and not bad,
+            f"{solution.status}: {solution.passed}/{solution.total} passed"
+            + (f"; not passing: {bad}" if bad else "")
+            + (f" ({solution.message})" if solution.message else ""),
+            solution.duration,
+        )  # fmt: skip
     )
     bugs = load_bugs(lab)
-    findings.append(Finding(lab.id, "bug catalogue", len(bugs) >= 6, f"{len(bugs)} bugs (need 6)"))
+    findings.append(
+        Finding(lab.id, "bug catalogue", len(bugs) >= 6, f"{len(bugs)} bugs (need 6)")
+    )
 
     def run_bug(bug: Bug) -> Finding:
         with tempfile.TemporaryDirectory(prefix=f"labpath-bug-{bug.id}-") as tmp:
@@ -138,6 +165,11 @@ def check_curriculum(curriculum) -> list[Finding]:
     """Every shipped lab is reachable from the curriculum."""
     named = {t.lab for t in curriculum.tasks if t.lab}
     return [
-        Finding(lab, "curriculum", lab in named, "" if lab in named else "no task names this lab")
+        Finding(
+            lab,
+            "curriculum",
+            lab in named,
+            "" if lab in named else "no task names this lab",
+        )
         for lab in labs.available()
     ]

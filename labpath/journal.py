@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +12,9 @@ from labpath.errors import UsageError
 
 ENTRY_TYPES = ("aha", "note", "failure", "review")
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-EDITOR_MARKER = "<!-- labpath: write your entry above; lines from here on are ignored -->"
+EDITOR_MARKER = (
+    "<!-- labpath: write your entry above; lines from here on are ignored -->"
+)
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class JournalEntry:
 
 def new_id(when: dt.datetime | None = None) -> str:
     """A ULID: 48 bits of milliseconds then 80 random bits, sortable by time."""
+    import secrets
+
     when = when or dt.datetime.now(dt.timezone.utc)
     value = (int(when.timestamp() * 1000) << 80) | secrets.randbits(80)
     return "".join(_CROCKFORD[(value >> (5 * i)) & 31] for i in reversed(range(26)))
@@ -77,7 +80,7 @@ def compose_in_editor(editor: str, template: str, tmp_dir: Path) -> str:
             raise UsageError(
                 f"editor '{editor}' not found",
                 hint="set $EDITOR (or `editor:` in labpath.yaml), or pass the text: "
-                "labpath log \"...\"",
+                'labpath log "..."',
             ) from None
         if result.returncode != 0:
             raise UsageError(

@@ -42,7 +42,11 @@ def read_events(path: Path) -> list[dict]:
                 event = json.loads(line)
             except json.JSONDecodeError:
                 event = None
-            if not isinstance(event, dict) or "event" not in event or "task" not in event:
+            if (
+                not isinstance(event, dict)
+                or "event" not in event
+                or "task" not in event
+            ):
                 raise UsageError(
                     f"{path}:{n}: corrupt progress entry: {line.strip()[:60]!r}",
                     hint=f"fix or delete that line; `git -C {path.parent.parent} log -p "
@@ -70,9 +74,13 @@ def derive(events: list[dict]) -> dict[str, TaskState]:
             s = TaskState(STARTED, e.get("at"), None, s.last_check, s.checks)
         elif kind == "check":
             status = s.status if s.status != PENDING else STARTED
-            s = TaskState(status, s.started_at or e.get("at"), s.done_at, e, s.checks + 1)
+            s = TaskState(
+                status, s.started_at or e.get("at"), s.done_at, e, s.checks + 1
+            )
         elif kind == "done" and s.status != DONE:
-            s = TaskState(DONE, s.started_at or e.get("at"), e.get("at"), s.last_check, s.checks)
+            s = TaskState(
+                DONE, s.started_at or e.get("at"), e.get("at"), s.last_check, s.checks
+            )
         elif kind == "reopen":
             s = TaskState(STARTED, s.started_at, None, s.last_check, s.checks)
         states[tid] = s

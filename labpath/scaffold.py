@@ -16,7 +16,9 @@ def scaffold(lab: Lab, dest: Path) -> list[Path]:
     if lab.brief.is_file():
         sources.append(lab.brief)
     for src in sources:
-        rel = src.relative_to(lab.starter_dir) if src != lab.brief else Path("README.md")
+        rel = (
+            src.relative_to(lab.starter_dir) if src != lab.brief else Path("README.md")
+        )
         target = dest / rel
         if target.exists():
             continue

@@ -9,7 +9,6 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 out = Console(highlight=False, soft_wrap=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -111,7 +110,11 @@ def card_json(card) -> dict:
         "id": t.id,
         "title": t.title,
         "kind": t.kind,
-        "phase": {"number": card.phase.number, "id": card.phase.id, "title": card.phase.title},
+        "phase": {
+            "number": card.phase.number,
+            "id": card.phase.id,
+            "title": card.phase.title,
+        },
         "week": t.week,
         "goal": t.goal,
         "steps": list(t.steps),
@@ -156,7 +159,9 @@ def check_report(outcome, verbose: bool = False) -> None:
     )
     for res in r.results:
         mark = MARKS.get(res.outcome, "?")
-        line = f" {mark} {res.name}" + (f" [dim]— {escape(res.doc)}[/]" if res.doc else "")
+        line = f" {mark} {res.name}" + (
+            f" [dim]— {escape(res.doc)}[/]" if res.doc else ""
+        )
         out.print(line, no_wrap=True, overflow="ellipsis")
         if res.outcome in ("failed", "error"):
             _failure_detail(res)
@@ -180,7 +185,9 @@ def check_report(outcome, verbose: bool = False) -> None:
         out.print(f"[dim]plot:[/] {escape(a)}")
     if r.status == "passed":
         if outcome.newly_done:
-            out.print(f"Task '{outcome.task.id}' is done. Log what clicked: [bold]labpath log[/]")
+            out.print(
+                f"Task '{outcome.task.id}' is done. Log what clicked: [bold]labpath log[/]"
+            )
         if outcome.commit:
             out.print(f"[dim]Committed your code as {outcome.commit[:10]}[/]")
     elif r.status == "failed":
@@ -191,7 +198,9 @@ def check_report(outcome, verbose: bool = False) -> None:
         )
     elif r.status == "not_started":
         first = next(x for x in r.results if x.outcome == "not_started")
-        out.print(f"Begin where the first gap is: {escape(first.message or first.name)}")
+        out.print(
+            f"Begin where the first gap is: {escape(first.message or first.name)}"
+        )
 
 
 def _failure_detail(res) -> None:
@@ -215,7 +224,9 @@ def _failure_detail(res) -> None:
     for key, value in rows:
         style = "bold" if key == "diagnosis" else "dim" if key == "seed" else ""
         text = escape(str(value))
-        out.print(f"     [dim]{key:<9}[/] " + (f"[{style}]{text}[/]" if style else text))
+        out.print(
+            f"     [dim]{key:<9}[/] " + (f"[{style}]{text}[/]" if style else text)
+        )
 
 
 def check_json(outcome, exit_code: int) -> dict:
@@ -248,37 +259,42 @@ def log_saved(result) -> None:
     e = result.entry
     where = f" · {e.task}" if e.task else ""
     out.print(f"Saved [bold]{escape(e.title)}[/]{escape(where)}")
-    out.print(f"[dim]{escape(str(e.path))}" + (f" · commit {result.commit[:10]}" if result.commit else "") + "[/]")
+    out.print(
+        f"[dim]{escape(str(e.path))}"
+        + (f" · commit {result.commit[:10]}" if result.commit else "")
+        + "[/]"
+    )
 
 
 def status_view(st) -> None:
     ctx = st.context
     cur = ctx.curriculum
-    out.print(
+    lines = [
         f"[bold]labpath[/] · {escape(str(ctx.workspace.root))} · "
         f"{st.done}/{len(cur.tasks)} tasks done · {st.journal_entries} journal entries"
-    )
+    ]
+    width = max(len(t.id) for t in cur.tasks)
     for phase in cur.phases:
-        table = Table(
-            title=f"Phase {phase.number} · {phase.title}", title_justify="left", show_edge=False
-        )
-        table.add_column("week", justify="right")
-        table.add_column("task")
-        table.add_column("kind")
-        table.add_column("status")
+        lines.append(f"\n[bold]Phase {phase.number} · {escape(phase.title)}[/]")
         for week in phase.weeks:
             for t in week.tasks:
                 s = ctx.state(t).status
                 style = {"done": "green", "started": "yellow"}.get(s, "dim")
-                label = f"[{style}]{s}[/]"
-                if st.current is not None and t.id == st.current.id:
-                    label += " [bold]← current[/]"
-                table.add_row(str(week.number), escape(t.id), t.kind, label)
-        out.print(table)
+                mark = (
+                    " [bold]← current[/]"
+                    if st.current is not None and t.id == st.current.id
+                    else ""
+                )
+                lines.append(
+                    f"  week {week.number:>2}  {escape(t.id):<{width}}  {t.kind:<9}  "
+                    f"[{style}]{s}[/]{mark}"
+                )
     if st.current is not None:
-        out.print(f"Current: [bold]{escape(st.current.title)}[/] — labpath next")
+        lines.append(f"\nCurrent: [bold]{escape(st.current.title)}[/] — labpath next")
     else:
-        out.print("Every task is done.")
+        lines.append("\nEvery task is done.")
+    # One print of the whole view: far cheaper than a Rich table per phase.
+    out.print("\n".join(lines), no_wrap=True, overflow="ellipsis")
 
 
 def status_json(st) -> dict:
@@ -303,7 +319,14 @@ def status_json(st) -> dict:
                     }
                 )
             weeks.append({"number": week.number, "title": week.title, "tasks": tasks})
-        phases.append({"number": phase.number, "id": phase.id, "title": phase.title, "weeks": weeks})
+        phases.append(
+            {
+                "number": phase.number,
+                "id": phase.id,
+                "title": phase.title,
+                "weeks": weeks,
+            }
+        )
     return {
         "workspace": str(ctx.workspace.root),
         "current": st.current.id if st.current else None,

@@ -94,7 +94,17 @@ def commit_paths(root: Path, paths: list[Path], message: str) -> CommitResult:
         if not repo.git.status("--porcelain", "--", *pathspecs):
             return CommitResult(None)
         repo.git.execute(
-            ["git", *identity, "commit", "--no-verify", "-q", "-m", message, "--", *pathspecs]
+            [
+                "git",
+                *identity,
+                "commit",
+                "--no-verify",
+                "-q",
+                "-m",
+                message,
+                "--",
+                *pathspecs,
+            ]
         )
     except git.GitCommandError as exc:
         detail = (exc.stderr or str(exc)).strip().splitlines()

@@ -108,10 +108,16 @@ def open_workspace(explicit: str | None = None, cwd: Path | None = None) -> Work
 
 
 def read_settings(root: Path) -> Settings:
-    """Parse and validate labpath.yaml."""
-    import yaml
+    """Parse and validate labpath.yaml (cached while the file is unchanged)."""
+    from labpath.cache import memo
 
     path = root / SETTINGS_FILE
+    return memo("settings", path.resolve(), [path], lambda: _parse_settings(root, path))
+
+
+def _parse_settings(root: Path, path: Path) -> Settings:
+    import yaml
+
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
@@ -215,5 +221,9 @@ def init(root: Path, curriculum: str | None = None, today: dt.date | None = None
     for sub in ("labs", "journal", ".labpath"):
         (root / sub).mkdir(exist_ok=True)
     vcs.init_repo(root)
-    result = vcs.commit_paths(root, written, "labpath: set up the workspace") if written else None
+    result = (
+        vcs.commit_paths(root, written, "labpath: set up the workspace")
+        if written
+        else None
+    )
     return Workspace(root, read_settings(root)), created, result

@@ -1,6 +1,5 @@
 """Every test runs in its own home: LABPATH_HOME in tmp_path, git identity, no colour."""
 
-import os
 import subprocess
 from pathlib import Path
 
@@ -31,7 +30,9 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.delenv("VISUAL", raising=False)
     monkeypatch.delenv("LABPATH_DEBUG", raising=False)
     monkeypatch.chdir(tmp_path)
-    (home / ".gitconfig").write_text("[user]\n\tname = Learner\n\temail = learner@example.com\n")
+    (home / ".gitconfig").write_text(
+        "[user]\n\tname = Learner\n\temail = learner@example.com\n"
+    )
     return tmp_path
 
 

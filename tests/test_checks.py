@@ -43,8 +43,12 @@ def test_lecture_shaped_value_passes_with_missing_ops_skipped():
     report = run_checks(LAB, SAMPLES / "lecture_shape")
     assert report.status == "passed", report.output
     got = outcomes(report)
-    for name in ("test_relu_matches_torch", "test_number_minus_value",
-                 "test_number_divided_by_value", "test_readme_expression_matches_torch"):
+    for name in (
+        "test_relu_matches_torch",
+        "test_number_minus_value",
+        "test_number_divided_by_value",
+        "test_readme_expression_matches_torch",
+    ):
         assert got[name] == "skipped"
     assert got["test_tanh_matches_torch"] == "passed"
 
@@ -53,7 +57,9 @@ def test_repository_root_layout_is_found(tmp_path):
     # <root>/micrograd/engine.py with an __init__.py, as in a clone of the repository
     (tmp_path / "micrograd").mkdir()
     (tmp_path / "micrograd" / "__init__.py").write_text("")
-    shutil.copy(SAMPLES / "repo_shape" / "engine.py", tmp_path / "micrograd" / "engine.py")
+    shutil.copy(
+        SAMPLES / "repo_shape" / "engine.py", tmp_path / "micrograd" / "engine.py"
+    )
     assert run_checks(LAB, tmp_path).status == "passed"
     assert run_checks(LAB, tmp_path / "micrograd").status == "passed"
 
@@ -73,14 +79,14 @@ def test_wrong_gradient_is_a_failure_with_yours_expected_and_diagnosis(tmp_path)
 
 
 @pytest.mark.parametrize(
-    "sample, status, words",
+    "sample, timeout, status, words",
     [
-        ("hang", "timeout", "did not finish within 12s while running test_"),
-        ("segfault", "crashed", "SIGSEGV"),
+        ("hang", 12, "timeout", "did not finish within 12s while running test_"),
+        ("segfault", 300, "crashed", "SIGSEGV"),
     ],
 )
-def test_processes_that_never_report_are_never_a_pass(sample, status, words):
-    report = run_checks(LAB, SAMPLES / sample, timeout=12)
+def test_processes_that_never_report_are_never_a_pass(sample, timeout, status, words):
+    report = run_checks(LAB, SAMPLES / sample, timeout=timeout)
     assert report.status == status
     assert words in report.message
 
@@ -123,7 +129,9 @@ def test_missing_value_class_and_missing_file_are_failures(tmp_path):
 def test_harness_failure_is_not_blamed_on_the_learner(tmp_path, monkeypatch):
     broken = tmp_path / "lab"
     shutil.copytree(LAB.directory, broken)
-    (broken / "checks" / "test_engine.py").write_text("import no_such_module_for_labpath\n")
+    (broken / "checks" / "test_engine.py").write_text(
+        "import no_such_module_for_labpath\n"
+    )
     lab = labs.Lab(**{**LAB.__dict__, "directory": broken})
     report = run_checks(lab, LAB.solution_dir)
     assert report.status == "harness_error"

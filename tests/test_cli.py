@@ -33,7 +33,10 @@ def test_next_outside_any_workspace_creates_home_labpath(cli, isolated, monkeypa
     assert (home / "labs" / "micrograd" / "engine.py").is_file()
     assert "A scalar autograd engine" in result.stdout
     assert "labpath check micrograd" in result.stdout
-    assert commits(home) == ["next: scaffold micrograd micrograd", "labpath: set up the workspace"]
+    assert commits(home) == [
+        "next: scaffold micrograd micrograd",
+        "labpath: set up the workspace",
+    ]
 
 
 def test_next_again_reshows_the_card_and_never_overwrites(cli, ws):
@@ -89,7 +92,9 @@ def test_check_pass_marks_done_and_commits_the_code(cli, ws):
     assert result.exit_code == 0, result.output
     assert "PASSED" in result.stdout
     assert commits(ws)[0].startswith("check: micrograd passed ")
-    assert "labs/micrograd/engine.py" in git(ws, "show", "--name-only", "--format=", "HEAD")
+    assert "labs/micrograd/engine.py" in git(
+        ws, "show", "--name-only", "--format=", "HEAD"
+    )
     status = json.loads(cli("status", "--json").stdout)
     assert status["current"] == "mlp"
     assert status["done"] == 1
@@ -119,7 +124,10 @@ def test_check_unknown_lab_suggests_the_closest(cli, ws):
     cli("next")
     result = cli("check", "micrograt")
     assert result.exit_code == 2
-    assert "no lab 'micrograt'" in result.stderr and "did you mean 'micrograd'?" in result.stderr
+    assert (
+        "no lab 'micrograt'" in result.stderr
+        and "did you mean 'micrograd'?" in result.stderr
+    )
 
 
 def test_check_missing_path_is_a_usage_error(cli, ws):
@@ -147,7 +155,11 @@ def test_done_completes_a_task_without_checks(cli, ws):
     assert "notes.md" in git(ws, "show", "--name-only", "--format=", "HEAD")
     events = (ws / ".labpath" / "progress.jsonl").read_text().splitlines()
     last = json.loads(events[-1])
-    assert last["event"] == "done" and last["evidence"] == "notes.md" and last["note"] == "works"
+    assert (
+        last["event"] == "done"
+        and last["evidence"] == "notes.md"
+        and last["note"] == "works"
+    )
 
 
 def test_done_refuses_a_checkable_lab_and_unknown_ids(cli, ws):
@@ -164,7 +176,9 @@ def test_done_refuses_a_checkable_lab_and_unknown_ids(cli, ws):
 def test_log_writes_one_entry_and_commits_it_alone(cli, ws):
     cli("next")
     (ws / "labs" / "micrograd" / "engine.py").write_text("# unfinished\n")
-    result = cli("log", "Reused nodes need +=", "--tag", "backprop", "--tag", "micrograd")
+    result = cli(
+        "log", "Reused nodes need +=", "--tag", "backprop", "--tag", "micrograd"
+    )
     assert result.exit_code == 0, result.output
     entries = list((ws / "journal").glob("*/*/*.md"))
     assert len(entries) == 1
@@ -190,7 +204,9 @@ def test_log_from_stdin(cli, ws):
 def test_log_from_the_editor(cli, ws, isolated):
     cli("next")
     editor = isolated / "fake-editor"
-    editor.write_text('#!/bin/sh\nprintf "Written in the editor\\n$(cat "$1")" > "$1"\n')
+    editor.write_text(
+        '#!/bin/sh\nprintf "Written in the editor\\n$(cat "$1")" > "$1"\n'
+    )
     editor.chmod(editor.stat().st_mode | stat.S_IEXEC)
     result = cli("log", env={"EDITOR": str(editor)})
     assert result.exit_code == 0, result.output
@@ -256,8 +272,15 @@ def test_own_curriculum_from_settings(cli, ws):
     assert data["total"] == 2
 
 
-def test_git_without_identity_still_commits_with_a_warning(cli, ws, monkeypatch, isolated):
-    for var in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL"):
+def test_git_without_identity_still_commits_with_a_warning(
+    cli, ws, monkeypatch, isolated
+):
+    for var in (
+        "GIT_AUTHOR_NAME",
+        "GIT_AUTHOR_EMAIL",
+        "GIT_COMMITTER_NAME",
+        "GIT_COMMITTER_EMAIL",
+    ):
         monkeypatch.delenv(var)
     (isolated / "home" / ".gitconfig").write_text("")
     result = cli("next")
@@ -286,7 +309,9 @@ def test_cli_import_stays_light():
         "heavy = [m for m in ('torch', 'pytest', 'git', 'matplotlib', 'numpy') if m in sys.modules]; "
         "print(heavy)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip() == "[]"
 
 
@@ -300,5 +325,7 @@ def test_commands_without_checks_never_import_heavy_modules(args, ws, cli):
         "print('HEAVY', heavy)\n"
     )
     env = {**os.environ, "LABPATH_HOME": str(ws)}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env
+    )
     assert "HEAVY []" in out.stdout, out.stdout + out.stderr

@@ -33,7 +33,12 @@ def test_builtin_curriculum_carries_all_three_phases_of_the_plan():
 def test_first_task_is_week_one_micrograd():
     cur = curriculum.load()
     first = cur.tasks[0]
-    assert (first.id, first.week, first.phase, first.lab) == ("micrograd", 1, 1, "micrograd")
+    assert (first.id, first.week, first.phase, first.lab) == (
+        "micrograd",
+        1,
+        1,
+        "micrograd",
+    )
 
 
 def test_a_valid_custom_curriculum_loads():
@@ -46,7 +51,10 @@ def test_a_valid_custom_curriculum_loads():
     "case, words",
     [
         ("malformed", ["01-basics.yaml:20", "malformed YAML"]),
-        ("unknown_key", ["01-basics.yaml:14", "unknown key 'gaol'", "did you mean 'goal'?"]),
+        (
+            "unknown_key",
+            ["01-basics.yaml:14", "unknown key 'gaol'", "did you mean 'goal'?"],
+        ),
         ("duplicate_id", ["duplicate task id 'micrograd'", "01-basics.yaml:10"]),
         ("bad_requires", ["no task 'micrograde'", "did you mean 'micrograd'?"]),
         ("wrong_type", ["01-basics.yaml:29", "hours", "positive number", "'two'"]),
@@ -72,3 +80,25 @@ def test_unknown_task_id_suggests_the_closest():
     with pytest.raises(UsageError) as err:
         curriculum.load().task("micrograde")
     assert err.value.hint == "did you mean 'micrograd'?"
+
+
+def test_parsed_curriculum_is_cached_until_a_file_changes(tmp_path):
+    import shutil
+
+    folder = tmp_path / "cur"
+    shutil.copytree(CURRICULA / "valid", folder)
+    assert curriculum.load(folder).tasks[0].title == "A scalar autograd engine"
+    f = folder / "01-basics.yaml"
+    f.write_text(f.read_text().replace("A scalar autograd engine", "Autograd, renamed"))
+    assert curriculum.load(folder).tasks[0].title == "Autograd, renamed"
+    f.write_text(f.read_text().replace("hours: 6", "hours: six"))
+    with pytest.raises(UsageError, match="hours"):
+        curriculum.load(folder)
+
+
+def test_unreadable_cache_is_rebuilt(tmp_path, monkeypatch):
+    monkeypatch.setenv("LABPATH_CACHE", str(tmp_path / "cache"))
+    curriculum.load(CURRICULA / "valid")
+    for f in (tmp_path / "cache").iterdir():
+        f.write_bytes(b"garbage")
+    assert len(curriculum.load(CURRICULA / "valid").tasks) == 2

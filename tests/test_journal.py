@@ -22,7 +22,9 @@ def test_title_and_slug():
 
 def test_write_never_replaces_an_entry_with_the_same_name(tmp_path):
     when = dt.datetime(2026, 11, 29, 7, 42, 10).astimezone()
-    entry = journal.JournalEntry(id="X", created=when.isoformat(), title="Same", body="Same")
+    entry = journal.JournalEntry(
+        id="X", created=when.isoformat(), title="Same", body="Same"
+    )
     first = journal.write(tmp_path, entry, when)
     second = journal.write(tmp_path, entry, when)
     assert first.path != second.path

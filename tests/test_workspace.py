@@ -26,7 +26,14 @@ def test_resolution_order(tmp_path, monkeypatch):
 def test_init_creates_layout_repo_and_first_commit(tmp_path):
     ws, created, result = workspace.init(tmp_path / "w", today=dt.date(2026, 11, 29))
     assert created and result.sha
-    for name in ("labpath.yaml", ".gitignore", ".gitattributes", "labs", "journal", ".labpath"):
+    for name in (
+        "labpath.yaml",
+        ".gitignore",
+        ".gitattributes",
+        "labs",
+        "journal",
+        ".labpath",
+    ):
         assert (ws.root / name).exists()
     assert ws.settings.start_date == "2026-11-29"
     assert ws.settings.weekly_hours == (5.0, 10.0)

@@ -38,7 +38,9 @@ class CheckFailure(AssertionError):
         }
         parts = [what]
         if yours is not None or expected is not None:
-            parts.append(f"yours {self.fields['yours']}, expected {self.fields['expected']}")
+            parts.append(
+                f"yours {self.fields['yours']}, expected {self.fields['expected']}"
+            )
         if where:
             parts.append(f"at {where}")
         super().__init__("; ".join(parts))
@@ -234,7 +236,11 @@ def close(
         return
     excess = torch.where(bad, torch.nan_to_num(diff - allowed, nan=math.inf), -math.inf)
     flat = int(torch.argmax(excess.reshape(-1)))
-    index = tuple(int(i) for i in torch.unravel_index(torch.tensor(flat), e.shape)) if e.dim() else ()
+    index = (
+        tuple(int(i) for i in torch.unravel_index(torch.tensor(flat), e.shape))
+        if e.dim()
+        else ()
+    )
     yv, ev = y.reshape(-1)[flat].item(), e.reshape(-1)[flat].item()
     max_abs = float(torch.nan_to_num(diff, nan=math.inf).max())
     rel = diff / e.abs().clamp_min(1e-12)
@@ -288,7 +294,7 @@ def _plain(x):
         return x.detach().cpu()
     if isinstance(x, (list, tuple)):
         return [_plain(v) for v in x]
-    if hasattr(x, "data") and isinstance(getattr(x, "data"), (int, float)):
+    if hasattr(x, "data") and isinstance(x.data, (int, float)):
         return float(x.data)
     return x
 
@@ -367,10 +373,16 @@ def classify(exc: BaseException, when: str) -> dict:
     if when == "setup" and loc is None and not isinstance(exc, AssertionError):
         return {"outcome": "error", "message": f"labpath's check setup failed: {text}"}
     if isinstance(exc, AssertionError):
-        return {"outcome": "failed", "message": text or "assertion failed", "seed": seed()}
+        return {
+            "outcome": "failed",
+            "message": text or "assertion failed",
+            "seed": seed(),
+        }
     return {
         "outcome": "failed",
-        "message": f"your code raised {text}" if loc else f"while checking your code: {text}",
+        "message": f"your code raised {text}"
+        if loc
+        else f"while checking your code: {text}",
         "learner_location": loc,
         "seed": seed(),
     }

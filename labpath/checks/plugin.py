@@ -69,7 +69,9 @@ def pytest_runtest_logstart(nodeid, location):
 def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
-    if call.excinfo is not None and not call.excinfo.errisinstance(pytest.skip.Exception):
+    if call.excinfo is not None and not call.excinfo.errisinstance(
+        pytest.skip.Exception
+    ):
         report.labpath = kit.classify(call.excinfo.value, call.when)
     report.labpath_doc = (item.function.__doc__ or "").strip().splitlines()[0:1]
 
@@ -82,7 +84,14 @@ def pytest_runtest_logreport(report):
         _write({**base, "outcome": "skipped", "message": _skip_reason(report)})
     elif report.when in ("setup", "call") and report.failed:
         info = getattr(report, "labpath", None) or {"outcome": "failed"}
-        _write({**base, "duration": report.duration, "artifacts": kit.artifacts_of(name), **info})
+        _write(
+            {
+                **base,
+                "duration": report.duration,
+                "artifacts": kit.artifacts_of(name),
+                **info,
+            }
+        )
     elif report.when == "call" and report.skipped:
         _write({**base, "outcome": "skipped", "message": _skip_reason(report)})
     elif report.when == "call" and report.passed:

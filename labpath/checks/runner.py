@@ -167,7 +167,9 @@ def _read_records(path: Path) -> list[dict]:
     return records
 
 
-def _build_report(lab, target, records, returncode, timed_out, timeout, elapsed, seed, output):
+def _build_report(
+    lab, target, records, returncode, timed_out, timeout, elapsed, seed, output
+):
     results = []
     started = None
     finished = None
@@ -217,7 +219,9 @@ def _build_report(lab, target, records, returncode, timed_out, timeout, elapsed,
         )
     if not results:
         return CheckReport(
-            status=HARNESS, message="no checks ran (labpath's check files found none)", **common
+            status=HARNESS,
+            message="no checks ran (labpath's check files found none)",
+            **common,
         )
     if any(r.outcome in (FAILED, ERROR) for r in results):
         status = FAIL

@@ -30,7 +30,9 @@ class Lab:
     hints: tuple[str, ...]  # nudge -> concept -> near-solution
     forbidden: tuple[Forbidden, ...]
     seed: int
-    uses: tuple[str, ...] = ()  # labs whose code this one builds on (mlp uses micrograd)
+    uses: tuple[
+        str, ...
+    ] = ()  # labs whose code this one builds on (mlp uses micrograd)
 
     @property
     def starter_dir(self) -> Path:
@@ -84,7 +86,9 @@ def load(lab_id: str) -> Lab:
         files=tuple(data["files"]),
         time_limit=float(data.get("time_limit", 60)),
         hints=tuple(data.get("hints", ())),
-        forbidden=tuple(Forbidden(f["name"], f["why"]) for f in data.get("forbidden", ())),
+        forbidden=tuple(
+            Forbidden(f["name"], f["why"]) for f in data.get("forbidden", ())
+        ),
         seed=int(data.get("seed", 1337)),
         uses=tuple(data.get("uses", ())),
     )

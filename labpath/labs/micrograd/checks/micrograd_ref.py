@@ -22,7 +22,9 @@ def run_both(Value, fn, inputs):
             hint="every operation must return a new Value (wrap numbers with Value(...))",
         )
     out.backward()
-    tleaves = [torch.tensor(float(x), dtype=torch.float64, requires_grad=True) for x in inputs]
+    tleaves = [
+        torch.tensor(float(x), dtype=torch.float64, requires_grad=True) for x in inputs
+    ]
     tout = fn(*tleaves)
     tout.backward()
     expected_grads = [0.0 if t.grad is None else t.grad.item() for t in tleaves]
@@ -33,7 +35,14 @@ def compare(Value, fn, inputs, text, names="abcdefgh", hint=None, diagnose=None)
     """Check the forward value and every leaf's gradient of one expression."""
     out, leaves, expected_out, expected_grads = run_both(Value, fn, inputs)
     at = ", ".join(f"{n}={x:g}" for n, x in zip(names, inputs))
-    kit.close(out.data, expected_out, f"value of {text} at {at}", rtol=1e-9, atol=1e-12, hint=hint)
+    kit.close(
+        out.data,
+        expected_out,
+        f"value of {text} at {at}",
+        rtol=1e-9,
+        atol=1e-12,
+        hint=hint,
+    )
     for name, leaf, g in zip(names, leaves, expected_grads):
         kit.close(
             leaf.grad,
@@ -42,7 +51,9 @@ def compare(Value, fn, inputs, text, names="abcdefgh", hint=None, diagnose=None)
             rtol=1e-8,
             atol=1e-10,
             hint=hint,
-            diagnose=(lambda yours, n=name: diagnose(n, yours, inputs)) if diagnose else None,
+            diagnose=(lambda yours, n=name: diagnose(n, yours, inputs))
+            if diagnose
+            else None,
         )
 
 

@@ -21,23 +21,37 @@ def test_value_stores_data_and_starts_with_zero_grad(Value):
     if v.data != 3.5:
         kit.fail("Value(3.5).data", yours=v.data, expected=3.5)
     if v.grad != 0:
-        kit.fail("Value(3.5).grad before any backward()", yours=v.grad, expected=0.0,
-                 hint="gradients start at 0 and only backward() changes them")
+        kit.fail(
+            "Value(3.5).grad before any backward()",
+            yours=v.grad,
+            expected=0.0,
+            hint="gradients start at 0 and only backward() changes them",
+        )
 
 
 def test_add_matches_torch(Value):
     """a + b: value and gradients, alone and inside a larger expression."""
     for a, b in POINTS:
         compare(Value, lambda a, b: a + b, [a, b], "a + b")
-        compare(Value, lambda a, b: (a + b) * b, [a, b], "(a + b) * b",
-                hint="the gradient arriving at the + node (out.grad) must be passed on")
+        compare(
+            Value,
+            lambda a, b: (a + b) * b,
+            [a, b],
+            "(a + b) * b",
+            hint="the gradient arriving at the + node (out.grad) must be passed on",
+        )
 
 
 def test_mul_matches_torch(Value):
     """a * b: value and gradients, alone and inside a larger expression."""
     for a, b in POINTS:
-        compare(Value, lambda a, b: a * b, [a, b], "a * b",
-                hint="d(a*b)/da = b and d(a*b)/db = a")
+        compare(
+            Value,
+            lambda a, b: a * b,
+            [a, b],
+            "a * b",
+            hint="d(a*b)/da = b and d(a*b)/db = a",
+        )
         compare(Value, lambda a, b: (a * b) * (a + 3.0), [a, b], "(a * b) * (a + 3)")
 
 
@@ -54,8 +68,14 @@ def test_pow_by_a_number_matches_torch(Value):
 
     for a, b in POINTS:
         for n in (2, 3, -1):
-            compare(Value, lambda a, b, n=n: a**n, [a, b], f"a ** {n}",
-                    hint="power rule: d(x^n)/dx = n * x^(n-1)", diagnose=power_diagnosis)
+            compare(
+                Value,
+                lambda a, b, n=n: a**n,
+                [a, b],
+                f"a ** {n}",
+                hint="power rule: d(x^n)/dx = n * x^(n-1)",
+                diagnose=power_diagnosis,
+            )
             compare(Value, lambda a, b, n=n: (a**n) * b, [a, b], f"(a ** {n}) * b")
         if a > 0:
             compare(Value, lambda a, b: a**0.5, [a, b], "a ** 0.5")
@@ -65,24 +85,39 @@ def test_neg_and_sub_match_torch(Value):
     """-a and a - b keep the graph connected."""
     for a, b in POINTS:
         compare(Value, lambda a, b: -a, [a, b], "-a")
-        compare(Value, lambda a, b: a - b, [a, b], "a - b",
-                hint="build a - b from operations that record their children, e.g. a + (-b)")
+        compare(
+            Value,
+            lambda a, b: a - b,
+            [a, b],
+            "a - b",
+            hint="build a - b from operations that record their children, e.g. a + (-b)",
+        )
         compare(Value, lambda a, b: (a - b) * a, [a, b], "(a - b) * a")
 
 
 def test_div_matches_torch(Value):
     """a / b keeps the graph connected and has the quotient rule's gradients."""
     for a, b in POINTS:
-        compare(Value, lambda a, b: a / b, [a, b], "a / b",
-                hint="a / b can be written as a * b**-1")
+        compare(
+            Value,
+            lambda a, b: a / b,
+            [a, b],
+            "a / b",
+            hint="a / b can be written as a * b**-1",
+        )
         compare(Value, lambda a, b: (a / b) * a, [a, b], "(a / b) * a")
 
 
 def test_numbers_on_the_right(Value):
     """a + 1, a * 2, a - 1, a / 2: plain numbers are wrapped as constants."""
     for a, b in POINTS:
-        compare(Value, lambda a, b: (a + 1) * (a * 2), [a, b], "(a + 1) * (a * 2)",
-                hint="wrap a plain number in Value(...) before using .data")
+        compare(
+            Value,
+            lambda a, b: (a + 1) * (a * 2),
+            [a, b],
+            "(a + 1) * (a * 2)",
+            hint="wrap a plain number in Value(...) before using .data",
+        )
         compare(Value, lambda a, b: (a - 1) * (a / 2), [a, b], "(a - 1) * (a / 2)")
 
 
@@ -91,34 +126,59 @@ def test_numbers_on_the_left_add_and_mul(Value):
     kit.skip_unless(Value, "__radd__", "__radd__ (1 + a)")
     kit.skip_unless(Value, "__rmul__", "__rmul__ (2 * a)")
     for a, b in POINTS:
-        compare(Value, lambda a, b: (1 + a) * (2 * b), [a, b], "(1 + a) * (2 * b)",
-                hint="1 + a calls a.__radd__(1); 2 * a calls a.__rmul__(2)")
-        compare(Value, lambda a, b: sum([a, b, a * b]), [a, b], "sum([a, b, a * b])",
-                hint="sum() starts from 0, so it needs 0 + a (__radd__)")
+        compare(
+            Value,
+            lambda a, b: (1 + a) * (2 * b),
+            [a, b],
+            "(1 + a) * (2 * b)",
+            hint="1 + a calls a.__radd__(1); 2 * a calls a.__rmul__(2)",
+        )
+        compare(
+            Value,
+            lambda a, b: sum([a, b, a * b]),
+            [a, b],
+            "sum([a, b, a * b])",
+            hint="sum() starts from 0, so it needs 0 + a (__radd__)",
+        )
 
 
 def test_number_minus_value(Value):
     """1 - a needs __rsub__ (optional: the lecture's Value has none)."""
     kit.skip_unless(Value, "__rsub__", "__rsub__ (1 - a)")
     for a, b in POINTS:
-        compare(Value, lambda a, b: (1 - a) * b, [a, b], "(1 - a) * b",
-                hint="1 - a calls a.__rsub__(1): the number is on the left, so it is 1 + (-a)")
+        compare(
+            Value,
+            lambda a, b: (1 - a) * b,
+            [a, b],
+            "(1 - a) * b",
+            hint="1 - a calls a.__rsub__(1): the number is on the left, so it is 1 + (-a)",
+        )
 
 
 def test_number_divided_by_value(Value):
     """2 / a needs __rtruediv__ (optional: the lecture's Value has none)."""
     kit.skip_unless(Value, "__rtruediv__", "__rtruediv__ (2 / a)")
     for a, b in POINTS:
-        compare(Value, lambda a, b: (2 / a) * b, [a, b], "(2 / a) * b",
-                hint="2 / a calls a.__rtruediv__(2): it is 2 * a**-1, not a / 2")
+        compare(
+            Value,
+            lambda a, b: (2 / a) * b,
+            [a, b],
+            "(2 / a) * b",
+            hint="2 / a calls a.__rtruediv__(2): it is 2 * a**-1, not a / 2",
+        )
 
 
 def test_relu_matches_torch(Value):
     """relu passes the gradient only where the input was positive (0 at exactly 0)."""
     kit.skip_unless(Value, "relu", "relu()")
     for x in (-2.5, -0.3, 0.0, 0.7, 3.1):
-        compare(Value, lambda a, b: a.relu() * b, [x, 1.7], "a.relu() * b",
-                hint="relu's local slope is 1 if the output is positive, else 0")
+        compare(
+            Value,
+            lambda a, b: a.relu() * b,
+            [x, 1.7],
+            "a.relu() * b",
+            hint="relu's local slope is 1 if the output is positive, else 0",
+        )
 
 
 def test_tanh_matches_torch(Value):
@@ -126,17 +186,30 @@ def test_tanh_matches_torch(Value):
     kit.skip_unless(Value, "tanh", "tanh()")
 
     def tanh_diagnosis(name, yours, inputs):
-        if name == "a" and math.isclose(yours, (1 - inputs[0] ** 2) * inputs[1], rel_tol=1e-9):
+        if name == "a" and math.isclose(
+            yours, (1 - inputs[0] ** 2) * inputs[1], rel_tol=1e-9
+        ):
             return "your backward uses 1 - x**2 with the input x; it should be 1 - t**2 with the output t"
         return None
 
     for x in (-2.5, -0.3, 0.0, 0.7, 3.1):
-        compare(Value, lambda a, b: a.tanh() * b, [x, 1.7], "a.tanh() * b",
-                diagnose=tanh_diagnosis, hint="d tanh(x)/dx = 1 - tanh(x)**2")
+        compare(
+            Value,
+            lambda a, b: a.tanh() * b,
+            [x, 1.7],
+            "a.tanh() * b",
+            diagnose=tanh_diagnosis,
+            hint="d tanh(x)/dx = 1 - tanh(x)**2",
+        )
     # The lecture's neuron: o = tanh(x1*w1 + x2*w2 + b); o = 0.7071, dx1 = -1.5, dw1 = 1.0.
     neuron = lambda x1, x2, w1, w2, b: (x1 * w1 + x2 * w2 + b).tanh()  # noqa: E731
-    compare(Value, neuron, [2.0, 0.0, -3.0, 1.0, 6.8813735870195432],
-            "tanh(x1*w1 + x2*w2 + b)", names=["x1", "x2", "w1", "w2", "b"])
+    compare(
+        Value,
+        neuron,
+        [2.0, 0.0, -3.0, 1.0, 6.8813735870195432],
+        "tanh(x1*w1 + x2*w2 + b)",
+        names=["x1", "x2", "w1", "w2", "b"],
+    )
 
 
 def test_exp_matches_torch(Value):
@@ -144,13 +217,21 @@ def test_exp_matches_torch(Value):
     kit.skip_unless(Value, "exp", "exp()")
 
     def exp_diagnosis(name, yours, inputs):
-        if name == "a" and math.isclose(yours, inputs[0] * inputs[1], rel_tol=1e-9, abs_tol=1e-12):
+        if name == "a" and math.isclose(
+            yours, inputs[0] * inputs[1], rel_tol=1e-9, abs_tol=1e-12
+        ):
             return "your backward multiplies by the input x (self.data); exp's slope is e**x (out.data)"
         return None
 
     for x in (-2.5, -0.3, 0.0, 0.7, 3.1):
-        compare(Value, lambda a, b: a.exp() * b, [x, 1.7], "a.exp() * b",
-                diagnose=exp_diagnosis, hint="d e^x/dx = e^x")
+        compare(
+            Value,
+            lambda a, b: a.exp() * b,
+            [x, 1.7],
+            "a.exp() * b",
+            diagnose=exp_diagnosis,
+            hint="d e^x/dx = e^x",
+        )
 
 
 def test_backward_seeds_output_gradient(Value):
@@ -159,8 +240,12 @@ def test_backward_seeds_output_gradient(Value):
     out = a * b + a
     out.backward()
     if out.grad != 1:
-        kit.fail("grad of the output after out.backward()", yours=out.grad, expected=1.0,
-                 hint="backward() must start the chain rule with self.grad = 1")
+        kit.fail(
+            "grad of the output after out.backward()",
+            yours=out.grad,
+            expected=1.0,
+            hint="backward() must start the chain rule with self.grad = 1",
+        )
     kit.close([a.grad, b.grad], [-2.0, 2.0], "grads of a, b in a * b + a", dims="leaf")
 
 
@@ -170,20 +255,39 @@ def test_reused_node_accumulates_gradient(Value):
     def overwritten(name, yours, inputs):
         return "a node used twice got one contribution, not the sum: use += in every _backward"
 
-    compare(Value, lambda a: a + a, [3.0], "a + a", diagnose=overwritten,
-            hint="gradients from every use of a node add up (+=), they never replace (=)")
-    compare(Value, lambda a: a * a, [3.0], "a * a", diagnose=overwritten,
-            hint="in a * a both operands are the same node: each side adds its share")
-    compare(Value, lambda a, b: (a * b) * (a + b), [-2.0, 3.0], "(a * b) * (a + b)",
-            diagnose=overwritten)
+    compare(
+        Value,
+        lambda a: a + a,
+        [3.0],
+        "a + a",
+        diagnose=overwritten,
+        hint="gradients from every use of a node add up (+=), they never replace (=)",
+    )
+    compare(
+        Value,
+        lambda a: a * a,
+        [3.0],
+        "a * a",
+        diagnose=overwritten,
+        hint="in a * a both operands are the same node: each side adds its share",
+    )
+    compare(
+        Value,
+        lambda a, b: (a * b) * (a + b),
+        [-2.0, 3.0],
+        "(a * b) * (a + b)",
+        diagnose=overwritten,
+    )
 
 
 def test_diamond_graph_propagates_in_topological_order(Value):
     """Shared intermediate nodes: each node's grad is complete before it is passed on."""
 
     def order(name, yours, inputs):
-        return ("check backward(): visit each node once (a visited set) and call _backward "
-                "from the output to the leaves (reversed topological order)")
+        return (
+            "check backward(): visit each node once (a visited set) and call _backward "
+            "from the output to the leaves (reversed topological order)"
+        )
 
     def diamond(a, b):
         c = a * b  # c feeds three later nodes
@@ -191,8 +295,13 @@ def test_diamond_graph_propagates_in_topological_order(Value):
         e = c * d
         return e + c * b
 
-    compare(Value, diamond, [1.5, -0.8], "the diamond graph c=a*b; d=c+a; e=c*d; e + c*b",
-            diagnose=order)
+    compare(
+        Value,
+        diamond,
+        [1.5, -0.8],
+        "the diamond graph c=a*b; d=c+a; e=c*d; e + c*b",
+        diagnose=order,
+    )
     chain = lambda a, b: ((a * b + a) * b + a) * b  # noqa: E731
     compare(Value, chain, [0.9, 1.3], "((a*b + a)*b + a)*b", diagnose=order)
 
@@ -230,6 +339,11 @@ def test_random_graphs_match_torch(Value, size):
         program = "; ".join(describe(steps, len(leaves)))
         text = f"random graph #{graph_seed} ({program})"
         kit.close(out.data, expected_out, f"output of {text}", rtol=1e-8, atol=1e-10)
-        kit.close([v.grad for v in got], expected_grads,
-                  f"leaf gradients of {text} at leaves {[round(x, 4) for x in leaves]}",
-                  rtol=1e-7, atol=1e-9, dims="leaf")
+        kit.close(
+            [v.grad for v in got],
+            expected_grads,
+            f"leaf gradients of {text} at leaves {[round(x, 4) for x in leaves]}",
+            rtol=1e-7,
+            atol=1e-9,
+            dims="leaf",
+        )

@@ -1,4 +1,5 @@
 """An engine that forgot to define Value."""
 
+
 class Scalar:
     pass
