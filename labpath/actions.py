@@ -178,6 +178,8 @@ def check(
     seed: int | None = None,
     data: str | None = None,
     device: str | None = None,
+    worker=None,
+    on_progress=None,
 ) -> CheckOutcome:
     """Run a lab's checks on the learner's folder; a pass completes the task and commits."""
     from labpath import vcs
@@ -221,6 +223,8 @@ def check(
         data=Path(data).expanduser() if data else None,
         device=device,
         uses=_used_labs(ctx, lab),
+        worker=worker,
+        progress=on_progress,
     )
     if ctx is None:
         return CheckOutcome(report, None, recorded=False)
@@ -244,6 +248,7 @@ def check(
             total=report.total,
             seed=report.seed,
             path=str(target),
+            hints=ctx.state(task).hints if task else 0,
         )
         if report.ok:
             newly_done = task is not None and ctx.state(task).status != DONE
@@ -447,3 +452,214 @@ class Status:
 
 def status(ctx: Context) -> Status:
     return Status(ctx, ctx.current, journal.count(ctx.workspace.journal_dir))
+
+
+# --- hint ----------------------------------------------------------------------------
+
+HINT_NAMES = ("nudge", "concept", "near-solution")
+
+
+@dataclass(frozen=True)
+class HintResult:
+    lab: str
+    level: int  # 1-based
+    total: int
+    text: str
+    name: str
+    repeated: bool  # every hint was already revealed
+
+
+def hint(ctx: Context, lab_id: str | None) -> HintResult:
+    """Reveal the next hint tier of a lab and record it with the task's attempts."""
+    lab = labs.load(resolve_lab(ctx, lab_id))
+    if not lab.hints:
+        raise UsageError(f"lab '{lab.id}' has no hints")
+    task = ctx.curriculum.task_for_lab(lab.id)
+    used = ctx.state(task).hints if task else 0
+    level = min(used + 1, len(lab.hints))
+    if task is not None and used < len(lab.hints):
+        with locked(ctx.workspace.lock_file):
+            progress.record(
+                ctx.workspace.progress_file, "hint", task.id, lab=lab.id, level=level
+            )
+    name = HINT_NAMES[level - 1] if level <= len(HINT_NAMES) else f"hint {level}"
+    return HintResult(
+        lab.id,
+        level,
+        len(lab.hints),
+        lab.hints[level - 1],
+        name,
+        used >= len(lab.hints),
+    )
+
+
+# --- reset ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ResetResult:
+    lab: str
+    folder: Path
+    saved: str | None  # the commit holding the learner's files before the reset
+    restored: tuple[Path, ...]
+    restore_command: str
+    untouched: tuple[
+        str, ...
+    ] = ()  # the learner's other uncommitted changes, left alone
+
+
+def reset(ctx: Context, lab_id: str | None) -> ResetResult:
+    """Save the learner's lab files in a commit, then put the starter back."""
+    import shutil
+
+    from labpath import scaffold, vcs
+
+    lab = labs.load(resolve_lab(ctx, lab_id))
+    ws = ctx.workspace
+    folder = ws.lab_dir(lab.id)
+    if not folder.is_dir():
+        raise UsageError(
+            f"nothing to reset: {folder} does not exist",
+            hint="scaffold the lab with `labpath next` (or check another folder with --path)",
+        )
+    repo = vcs.open_repo(ws.root)  # refuse before touching anything if git is unusable
+    rel = folder.resolve().relative_to(Path(repo.working_tree_dir).resolve())
+    with locked(ws.lock_file):
+        result = vcs.commit_paths(
+            ws.root, [folder], f"reset: save {lab.id} before restoring the starter"
+        )
+        saved = result.sha or vcs.head(ws.root)
+        restored = []
+        for src in sorted(p for p in lab.starter_dir.rglob("*") if p.is_file()):
+            if "__pycache__" in src.parts:
+                continue
+            dest = folder / src.relative_to(lab.starter_dir)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, dest)
+            restored.append(dest)
+        restored += scaffold.scaffold(
+            lab, folder
+        )  # anything else missing, e.g. the brief
+        task = ctx.curriculum.task_for_lab(lab.id)
+        progress.record(
+            ws.progress_file,
+            "reset",
+            task.id if task else lab.id,
+            lab=lab.id,
+            saved=saved,
+        )
+        vcs.commit_paths(
+            ws.root, [folder, ws.progress_file], f"reset: {lab.id} back to the starter"
+        )
+        others = [
+            line[3:]
+            for line in repo.git.status("--porcelain").splitlines()
+            if not line[3:].startswith(str(rel))
+        ]
+    return ResetResult(
+        lab.id,
+        folder,
+        saved,
+        tuple(restored),
+        f"git -C {ws.root} checkout {saved[:12] if saved else 'HEAD~1'} -- {rel}",
+        tuple(others),
+    )
+
+
+# --- solution ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SolutionResult:
+    lab: str
+    files: tuple[tuple[str, str], ...]  # (relative name, text)
+    forced: bool
+    copied_to: Path | None = None
+
+
+def solution(
+    ctx: Context, lab_id: str | None, force: bool, copy_to: str | None
+) -> SolutionResult:
+    """The reference solution, unlocked by a pass (or by --force, which is recorded)."""
+    if lab_id is None:
+        task = ctx.current
+        if task is None or not task.lab:
+            what = f"the current task '{task.id}'" if task else "no current task"
+            raise UsageError(
+                f"{what} has no lab, so there is no reference solution",
+                hint="name a lab: labpath solution LAB",
+            )
+    lab = labs.load(resolve_lab(ctx, lab_id))
+    task = ctx.curriculum.task_for_lab(lab.id)
+    state = ctx.state(task) if task else None
+    passed = bool(state and state.passed)
+    if not passed and not force:
+        raise UsageError(
+            f"the solution to '{lab.id}' unlocks once your checks pass",
+            hint=f"keep going: `labpath hint {lab.id}`; to look anyway: "
+            f"`labpath solution {lab.id} --force` (recorded in your progress)",
+        )
+    files = tuple(
+        (str(p.relative_to(lab.solution_dir)), p.read_text(encoding="utf-8"))
+        for p in sorted(lab.solution_dir.rglob("*.py"))
+        if "__pycache__" not in p.parts
+    )
+    dest = None
+    if copy_to:
+        dest = Path(copy_to).expanduser().resolve()
+        clashes = [name for name, _ in files if (dest / name).exists()]
+        if clashes:
+            raise UsageError(
+                f"--copy {copy_to}: {', '.join(clashes)} already exists there; nothing copied",
+                hint="choose an empty folder",
+            )
+    with locked(ctx.workspace.lock_file):
+        progress.record(
+            ctx.workspace.progress_file,
+            "solution",
+            task.id if task else lab.id,
+            lab=lab.id,
+            forced=not passed,
+        )
+    if dest is not None:
+        for name, text in files:
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            (dest / name).write_text(text, encoding="utf-8")
+    return SolutionResult(lab.id, files, not passed, dest)
+
+
+# --- check --all ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecheckRow:
+    lab: str
+    before: str
+    now: str
+    passed: int
+    total: int
+
+    @property
+    def regressed(self) -> bool:
+        return self.now != "passed"
+
+
+def recheck_all(
+    ctx: Context, timeout: float | None = None, progress_cb=None
+) -> list[RecheckRow]:
+    """Re-run every lab that once passed, against the learner's current code."""
+    rows = []
+    for task in ctx.curriculum.tasks:
+        state = ctx.state(task)
+        if not task.lab or not state.passed or not labs.exists(task.lab):
+            continue
+        folder = ctx.workspace.lab_dir(task.lab)
+        if not folder.is_dir():
+            rows.append(RecheckRow(task.lab, "passed", "missing", 0, 0))
+            continue
+        if progress_cb:
+            progress_cb(task.lab)
+        outcome = check(ctx, task.lab, None, timeout=timeout)
+        r = outcome.report
+        rows.append(RecheckRow(task.lab, "passed", r.status, r.passed, r.total))
+    return rows

@@ -155,6 +155,12 @@ def check(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Show skips and raw output.")
     ] = False,
+    all_labs: Annotated[
+        bool, typer.Option("--all", help="Re-check every lab that once passed.")
+    ] = False,
+    open_plots: Annotated[
+        bool, typer.Option("--open", help="Open the plots the checks saved.")
+    ] = False,
     workspace: Workspace = None,
     curriculum: CurriculumDir = None,
     json: Json = False,
@@ -162,6 +168,26 @@ def check(
     """Run a lab's checks against your code. Exit 0 pass, 1 fail, 3 crash or timeout."""
     from labpath import actions, ui
 
+    if all_labs:
+        if lab or path:
+            raise UsageError(
+                "--all re-checks every passed lab; give no LAB or --path with it"
+            )
+        ctx, _ = actions.load_context(workspace, curriculum)
+        rows = actions.recheck_all(
+            ctx, timeout=timeout, progress_cb=None if json else ui.rechecking
+        )
+        code = CHECKS_FAILED if any(r.regressed for r in rows) else OK
+        if json:
+            ui.print_json(
+                {
+                    "labs": [{**ui._plain(r), "regressed": r.regressed} for r in rows],
+                    "exit_code": code,
+                }
+            )
+        else:
+            ui.recheck_table(rows)
+        raise typer.Exit(code)
     try:
         ctx, _ = actions.load_context(workspace, curriculum)
     except UsageError:
@@ -178,6 +204,14 @@ def check(
         ui.print_json(ui.check_json(outcome, code))
     else:
         ui.check_report(outcome, verbose)
+    if open_plots:
+        from labpath import opener
+
+        plots = [a for r in outcome.report.results for a in r.artifacts]
+        if not plots:
+            ui.notice("this run saved no plots")
+        for problem in opener.open_files(plots):
+            ui.warning(problem)
     raise typer.Exit(code)
 
 
@@ -290,6 +324,166 @@ def status(
         ui.print_json(ui.status_json(st))
     else:
         ui.status_view(st)
+
+
+@app.command()
+@handled
+def watch(
+    lab: Annotated[
+        str | None, typer.Argument(help="Lab id (default: the current task's).")
+    ] = None,
+    path: Annotated[
+        str | None,
+        typer.Option("--path", help="Watch this folder instead of labs/LAB."),
+    ] = None,
+    poll: Annotated[
+        bool,
+        typer.Option(
+            "--poll", help="Poll for changes (network or virtual file systems)."
+        ),
+    ] = False,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", help="Seconds before a run is stopped.")
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Seed for the random inputs.")
+    ] = None,
+    workspace: Workspace = None,
+    curriculum: CurriculumDir = None,
+):
+    """Re-run the checks every time you save a file of the lab. Ctrl-C to stop."""
+    from pathlib import Path
+
+    from labpath import actions, ui
+    from labpath import watch as watcher
+
+    ctx, _ = actions.load_context(workspace, curriculum)
+    lab_id = actions.resolve_lab(ctx, lab)
+    target = (
+        Path(path).expanduser().resolve() if path else ctx.workspace.lab_dir(lab_id)
+    )
+
+    def run_check(worker):
+        with ui.check_progress(lab_id) as update:
+            return actions.check(
+                ctx,
+                lab_id,
+                str(target),
+                timeout=timeout,
+                seed=seed,
+                worker=worker,
+                on_progress=update,
+            )
+
+    runs = watcher.watch(
+        run_check,
+        target,
+        on_start=lambda changed: ui.watch_started(target, changed),
+        on_outcome=lambda outcome: ui.watch_outcome(outcome, target),
+        poll=poll,
+    )
+    ui.notice(f"Stopped watching after {runs} run(s).")
+
+
+@app.command()
+@handled
+def hint(
+    lab: Annotated[
+        str | None, typer.Argument(help="Lab id (default: the current task's).")
+    ] = None,
+    workspace: Workspace = None,
+    curriculum: CurriculumDir = None,
+    json: Json = False,
+):
+    """Reveal the next hint: nudge, then concept, then near-solution."""
+    from labpath import actions, ui
+
+    ctx, _ = actions.load_context(workspace, curriculum)
+    result = actions.hint(ctx, lab)
+    if json:
+        ui.print_json(result)
+    else:
+        ui.hint_view(result)
+
+
+@app.command()
+@handled
+def reset(
+    lab: Annotated[
+        str | None, typer.Argument(help="Lab id (default: the current task's).")
+    ] = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")
+    ] = False,
+    workspace: Workspace = None,
+    curriculum: CurriculumDir = None,
+    json: Json = False,
+):
+    """Put the lab's starter back; your files are committed first, so nothing is lost."""
+    from labpath import actions, ui
+
+    ctx, _ = actions.load_context(workspace, curriculum)
+    lab_id = actions.resolve_lab(ctx, lab)
+    if not yes:
+        if not sys.stdin.isatty() and os.environ.get("LABPATH_ASSUME_TTY") != "1":
+            raise UsageError(
+                "reset asks for confirmation, but no terminal is attached",
+                hint=f"labpath reset {lab_id} --yes",
+            )
+        if not typer.confirm(
+            f"Restore the starter of '{lab_id}'? Your current files are committed first",
+            default=False,
+        ):
+            ui.notice("Nothing changed.")
+            raise typer.Exit(OK)
+    result = actions.reset(ctx, lab_id)
+    if json:
+        ui.print_json(result)
+    else:
+        ui.reset_done(result)
+
+
+@app.command()
+@handled
+def solution(
+    lab: Annotated[
+        str | None, typer.Argument(help="Lab id (default: the current task's).")
+    ] = None,
+    copy: Annotated[
+        str | None, typer.Option("--copy", help="Copy the solution files into DIR.")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Show it before a pass (recorded).")
+    ] = False,
+    workspace: Workspace = None,
+    curriculum: CurriculumDir = None,
+    json: Json = False,
+):
+    """Show the reference solution, once the lab's checks have passed."""
+    from labpath import actions, ui
+
+    ctx, _ = actions.load_context(workspace, curriculum)
+    result = actions.solution(ctx, lab, force, copy)
+    if json:
+        ui.print_json(result)
+    else:
+        ui.solution_view(result)
+
+
+@app.command()
+@handled
+def doctor(workspace: Workspace = None, json: Json = False):
+    """Python, torch and its devices, git, and the workspace's health, with fixes."""
+    from labpath import doctor as doc
+    from labpath import ui
+
+    findings = doc.diagnose(workspace)
+    ok = all(f.ok for f in findings)
+    if json:
+        ui.print_json({"ok": ok, "findings": findings})
+    else:
+        ui.doctor_view(findings)
+    raise typer.Exit(OK if ok else CHECKS_FAILED)
 
 
 dev_app = typer.Typer(help="Tools for lab authors.", no_args_is_help=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from labpath.curriculum import Curriculum, Task
@@ -21,7 +21,9 @@ class TaskState:
     done_at: str | None = None
     last_check: dict | None = None
     checks: int = 0
-    extra: dict = field(default_factory=dict)
+    hints: int = 0  # hint levels revealed so far
+    passed: bool = False  # a check of this task has passed at least once
+    solution_seen: bool = False
 
 
 def now() -> str:
@@ -70,19 +72,26 @@ def derive(events: list[dict]) -> dict[str, TaskState]:
         tid = e["task"]
         s = states.get(tid, TaskState())
         kind = e["event"]
+        at = e.get("at")
         if kind == "start" and s.status == PENDING:
-            s = TaskState(STARTED, e.get("at"), None, s.last_check, s.checks)
+            s = replace(s, status=STARTED, started_at=at)
         elif kind == "check":
-            status = s.status if s.status != PENDING else STARTED
-            s = TaskState(
-                status, s.started_at or e.get("at"), s.done_at, e, s.checks + 1
+            s = replace(
+                s,
+                status=s.status if s.status != PENDING else STARTED,
+                started_at=s.started_at or at,
+                last_check=e,
+                checks=s.checks + 1,
+                passed=s.passed or e.get("status") == "passed",
             )
         elif kind == "done" and s.status != DONE:
-            s = TaskState(
-                DONE, s.started_at or e.get("at"), e.get("at"), s.last_check, s.checks
-            )
+            s = replace(s, status=DONE, started_at=s.started_at or at, done_at=at)
         elif kind == "reopen":
-            s = TaskState(STARTED, s.started_at, None, s.last_check, s.checks)
+            s = replace(s, status=STARTED, done_at=None)
+        elif kind == "hint":
+            s = replace(s, hints=max(s.hints, int(e.get("level", 0))))
+        elif kind == "solution":
+            s = replace(s, solution_seen=True)
         states[tid] = s
     return states
 

@@ -196,6 +196,7 @@ def check_report(outcome, verbose: bool = False) -> None:
             f"Start with {first.name}; rerun [bold]labpath check {r.lab}[/]"
             + (f" (same inputs: --seed {r.seed})" if r.seed is not None else "")
         )
+        out.print(f"Stuck? [bold]labpath hint {r.lab}[/] reveals the next hint.")
     elif r.status == "not_started":
         first = next(x for x in r.results if x.outcome == "not_started")
         out.print(
@@ -221,6 +222,16 @@ def _failure_detail(res) -> None:
         rows.append(("hint", res.hint))
     if res.seed is not None:
         rows.append(("seed", str(res.seed)))
+    for entry in res.table or []:
+        rows.append(
+            (
+                "tensor",
+                f"shape {tuple(entry.get('shape', ()))}: {entry.get('mismatched')} of "
+                f"{entry.get('total')} differ, max abs err {entry.get('max_abs_err', 0):.3g}, "
+                f"max rel err {entry.get('max_rel_err', 0):.3g}, worst at "
+                f"{entry.get('worst_index')}",
+            )
+        )
     for key, value in rows:
         style = "bold" if key == "diagnosis" else "dim" if key == "seed" else ""
         text = escape(str(value))
@@ -350,3 +361,111 @@ def dev_check(verdicts, extra) -> None:
             out.print(f"[red]✗[/] {escape(f.lab)}: {escape(f.detail)}")
     bad = sum(1 for v in verdicts if not v.ok) + sum(1 for f in extra if not f.ok)
     out.print("\nAll labs sound." if not bad else f"\n{bad} problem(s) found.")
+
+
+# --- watch, hint, reset, solution, check --all, doctor ----------------------------------
+
+
+def check_progress(lab: str):
+    """A context manager yielding update(done, total) that draws a progress bar."""
+    from contextlib import contextmanager
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    @contextmanager
+    def bar():
+        progress = Progress(
+            TextColumn(f"checking {lab}"), BarColumn(), MofNCompleteColumn(),
+            console=err, transient=True,
+        )  # fmt: skip
+        task = progress.add_task("checks", total=None)
+        with progress:
+            yield lambda done, total: progress.update(
+                task, completed=done, total=total or None
+            )
+
+    return bar()
+
+
+def watch_started(target, changed) -> None:
+    if out.is_terminal:
+        out.clear()
+    if changed:
+        out.print(f"[dim]changed: {escape(', '.join(changed))}[/]")
+
+
+def watch_outcome(outcome, target) -> None:
+    check_report(outcome)
+    out.print(
+        f"\n[dim]Watching {escape(str(target))} — save a file to re-check; Ctrl-C to stop.[/]"
+    )
+
+
+def hint_view(result) -> None:
+    out.print(
+        f"[bold]Hint {result.level}/{result.total}[/] ({result.name}) for {result.lab}:"
+    )
+    out.print(escape(result.text))
+    if result.repeated:
+        out.print("[dim]That was the last hint. After a pass: labpath solution[/]")
+    elif result.level < result.total:
+        out.print(f"[dim]Run labpath hint {result.lab} again for the next level.[/]")
+
+
+def reset_done(result) -> None:
+    out.print(
+        f"Restored the starter of [bold]{result.lab}[/] in {escape(str(result.folder))}"
+    )
+    if result.saved:
+        out.print(
+            f"Your previous files are in commit {result.saved[:12]}. Get them back with:"
+        )
+        out.print(f"  {escape(result.restore_command)}")
+    if result.untouched:
+        out.print(
+            f"[dim]Left your other uncommitted changes alone: {escape(', '.join(result.untouched))}[/]"
+        )
+
+
+def solution_view(result) -> None:
+    if result.copied_to:
+        out.print(
+            f"Copied the {result.lab} solution to {escape(str(result.copied_to))}"
+        )
+        return
+    from rich.syntax import Syntax
+
+    if result.forced:
+        err.print("[yellow]Shown before a pass (recorded).[/]")
+    for name, text in result.files:
+        out.print(f"[bold]{escape(name)}[/]")
+        out.print(Syntax(text, "python", line_numbers=True, word_wrap=False))
+
+
+def rechecking(lab: str) -> None:
+    err.print(f"[dim]re-checking {lab}...[/]")
+
+
+def recheck_table(rows) -> None:
+    if not rows:
+        out.print("No lab has passed yet, so there is nothing to re-check.")
+        return
+    for r in rows:
+        mark = "[red]REGRESSED[/]" if r.regressed else "[green]still passing[/]"
+        out.print(f"  {r.lab:<16} {r.now:<12} {r.passed}/{r.total}  {mark}")
+    bad = [r.lab for r in rows if r.regressed]
+    out.print(
+        f"\n{len(bad)} regression(s): {', '.join(bad)}"
+        if bad
+        else "\nEvery passed lab still passes."
+    )
+
+
+def doctor_view(findings) -> None:
+    for f in findings:
+        mark = "[green]✓[/]" if f.ok else "[red]✗[/]"
+        out.print(f"{mark} [bold]{escape(f.name)}[/]: {escape(f.detail)}")
+        if f.fix and not f.ok:
+            out.print(f"    fix: {escape(f.fix)}")
+    bad = sum(1 for f in findings if not f.ok)
+    out.print("\nAll good." if not bad else f"\n{bad} problem(s) found.")

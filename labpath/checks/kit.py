@@ -58,6 +58,34 @@ class HarnessError(Exception):
     """labpath's own check code failed; never the learner's fault."""
 
 
+class ForbiddenUse(Exception):
+    """The learner's code used an API the lab forbids."""
+
+
+FORBIDDEN_USED: list[dict] = []
+
+
+def record_forbidden(rule: dict) -> None:
+    """Called by a tripwire: remember the use and stop the learner's code there."""
+    if rule not in FORBIDDEN_USED:
+        FORBIDDEN_USED.append(rule)
+    raise ForbiddenUse(
+        f"your code uses {rule['name']}, which this lab forbids: {rule['why']}"
+    )
+
+
+def forbidden_result() -> dict:
+    names = ", ".join(r["name"] for r in FORBIDDEN_USED)
+    why = FORBIDDEN_USED[0]["why"]
+    return {
+        "outcome": "failed",
+        "message": f"your code uses {names}, which this lab forbids",
+        "diagnosis": f"forbidden shortcut: {why}",
+        "hint": "write it yourself from tensor operations; the checks compare with the library",
+        "seed": seed(),
+    }
+
+
 # --- the learner's code ------------------------------------------------------------
 
 
@@ -346,6 +374,8 @@ def artifacts_of(check: str) -> list[str]:
 def classify(exc: BaseException, when: str) -> dict:
     """Decide whose failure this is (not started, wrong, labpath's own) and describe it."""
     chain = list(_chain(exc))
+    if any(isinstance(e, ForbiddenUse) for e in chain) and FORBIDDEN_USED:
+        return forbidden_result()
     for e in chain:
         if isinstance(e, NotImplementedError):
             loc = learner_location(e)

@@ -12,16 +12,16 @@ import pytest
 
 from labpath.checks import kit
 
-_REPORT = os.environ.get("LABPATH_REPORT")
-_TARGET = os.environ.get("LABPATH_TARGET")
+_REAL_EXIT = os._exit
 
 
 def _write(record: dict) -> None:
-    if not _REPORT:
+    report = os.environ.get("LABPATH_REPORT")
+    if not report:
         return
     line = json.dumps(record, default=str) + "\n"
     # One write per record, flushed at once, so a crash loses at most the running check.
-    with open(_REPORT, "a", encoding="utf-8") as fh:
+    with open(report, "a", encoding="utf-8") as fh:
         fh.write(line)
         fh.flush()
 
@@ -31,10 +31,24 @@ def _refuse_exit(code=0):
 
 
 def pytest_configure(config):
-    if _TARGET:
-        kit.use_target(Path(_TARGET))
+    target = os.environ.get("LABPATH_TARGET")
+    if target:
+        kit.use_target(Path(target))
     # A learner's os._exit would end the run silently; make it a visible failure instead.
     os._exit = _refuse_exit
+    rules = json.loads(os.environ.get("LABPATH_FORBIDDEN") or "[]")
+    if rules and target:
+        from labpath.checks import forbid
+
+        roots = [Path(target)] + [
+            Path(p) for p in json.loads(os.environ.get("LABPATH_USES") or "{}").values()
+        ]
+        checks = Path(str(config.rootpath))
+        forbid.install(rules, roots, checks, kit.record_forbidden)
+
+
+def pytest_unconfigure(config):
+    os._exit = _REAL_EXIT
 
 
 def pytest_collection_modifyitems(session, config, items):

@@ -91,6 +91,8 @@ def run_checks(
     data: Path | None = None,
     device: str | None = None,
     uses: dict[str, Path] | None = None,
+    worker: Worker | None = None,
+    progress=None,
 ) -> CheckReport:
     """Run the lab's checks against the learner's folder and read the results back."""
     timeout = timeout or lab.time_limit
@@ -109,6 +111,9 @@ def run_checks(
             LABPATH_LAB=lab.id,
             LABPATH_ARTIFACTS=str(artifacts_dir or Path(tmp) / "artifacts"),
             PYTHONDONTWRITEBYTECODE="1",
+            # Only labpath's plugin: plugins installed for other projects cost start-up
+            # time (each is re-compiled when bytecode is not written) and could interfere.
+            PYTEST_DISABLE_PLUGIN_AUTOLOAD="1",
             PYTHONHASHSEED="0",
             MPLBACKEND="Agg",
         )
@@ -123,29 +128,130 @@ def run_checks(
         for name in lab.uses:
             used.setdefault(name, load_lab(name).solution_dir)
         env["LABPATH_USES"] = json.dumps({k: str(v) for k, v in used.items()})
-        start = time.perf_counter()
-        proc = subprocess.Popen(
-            pytest_command(lab),
-            cwd=tmp,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+        env["LABPATH_FORBIDDEN"] = json.dumps(
+            [{"name": f.name, "why": f.why} for f in lab.forbidden]
         )
-        timed_out = False
-        try:
-            out, _ = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            _kill_group(proc)
-            out, _ = proc.communicate()
+        start = time.perf_counter()
+        if worker is not None:
+            job = lambda: worker.run(pytest_command(lab)[3:], env, tmp, timeout)  # noqa: E731
+        else:
+            job = lambda: _run_cold(pytest_command(lab), env, tmp, timeout)  # noqa: E731
+        if progress is None:
+            returncode, timed_out, output = job()
+        else:
+            returncode, timed_out, output = _with_progress(job, report_file, progress)
         elapsed = time.perf_counter() - start
         records = _read_records(report_file)
-    output = out.decode("utf-8", "replace")
     return _build_report(
-        lab, target, records, proc.returncode, timed_out, timeout, elapsed, seed, output
+        lab, target, records, returncode, timed_out, timeout, elapsed, seed, output
     )
+
+
+def _with_progress(job, report_file: Path, progress):
+    """Run job in a thread and report (done, total) from the results file as it grows."""
+    import threading
+
+    box = {}
+    thread = threading.Thread(target=lambda: box.update(result=job()), daemon=True)
+    thread.start()
+    while thread.is_alive():
+        thread.join(0.05)
+        records = _read_records(report_file)
+        total = next(
+            (len(r["names"]) for r in records if r.get("type") == "collected"), 0
+        )
+        done = sum(1 for r in records if r.get("type") == "result")
+        progress(done, total)
+    return box["result"]
+
+
+def _run_cold(cmd, env, cwd, timeout) -> tuple[int | None, bool, str]:
+    """One fresh interpreter per run: what `labpath check` does."""
+    proc = subprocess.Popen(
+        cmd,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    timed_out = False
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        _kill_group(proc)
+        out, _ = proc.communicate()
+    return proc.returncode, timed_out, out.decode("utf-8", "replace")
+
+
+class Worker:
+    """A warm process (labpath.checks.worker) that forks one child per check run."""
+
+    def __init__(self):
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        env = dict(os.environ)
+        pkg_parent = str(Path(__file__).resolve().parents[2])
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (pkg_parent, env.get("PYTHONPATH")) if p
+        )
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "labpath.checks.worker"],
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            start_new_session=True,
+        )
+        ready = self.proc.stdout.readline()
+        if not ready:
+            raise RuntimeError("the warm check process failed to start")
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def run(self, args, env, cwd, timeout) -> tuple[int | None, bool, str]:
+        if not self.alive:
+            self.start()
+        output = str(Path(cwd) / "output.txt")
+        request = {
+            "args": args,
+            "env": env,
+            "cwd": str(cwd),
+            "output": output,
+            "timeout": timeout,
+        }
+        self.proc.stdin.write(json.dumps(request) + "\n")
+        self.proc.stdin.flush()
+        reply = self.proc.stdout.readline()
+        if not reply:  # the worker itself died: say so as a crash, restart next time
+            self.stop()
+            return None, False, ""
+        data = json.loads(reply)
+        text = (
+            Path(output).read_text(encoding="utf-8", errors="replace")
+            if Path(output).exists()
+            else ""
+        )
+        return data["returncode"], data["timed_out"], text
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
+            try:
+                self.proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                _kill_group(self.proc)
+            self.proc = None
 
 
 def _kill_group(proc: subprocess.Popen) -> None:

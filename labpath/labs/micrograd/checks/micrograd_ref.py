@@ -119,3 +119,55 @@ def describe(steps, n_leaves):
     for n, (op, i, j, k) in enumerate(steps):
         yield f"n{n} = " + OPS[op][1].format(x=names[i], y=names[j], k=k)
         names.append(f"n{n}")
+
+
+def draw_graph(out, path) -> bool:
+    """Save a picture of the graph behind `out`: each node's op, data and grad.
+
+    Uses only `_prev` and `_op`, which both public interfaces have; returns False
+    (and draws nothing) when the learner's Value lacks them.
+    """
+    if not hasattr(out, "_prev"):
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    # Depth of each node = longest path to the output, so the output sits on the right.
+    depth, order, stack = {out: 0}, [], [out]
+    while stack:
+        node = stack.pop()
+        order.append(node)
+        for child in getattr(node, "_prev", ()):
+            if depth.get(child, -1) < depth[node] + 1:
+                depth[child] = depth[node] + 1
+                stack.append(child)
+    nodes = list(dict.fromkeys(order))
+    levels = max(depth.values()) + 1
+    rows: dict[int, int] = {}
+    pos = {}
+    for node in nodes:
+        col = levels - 1 - depth[node]
+        pos[node] = (col, rows.get(col, 0))
+        rows[col] = rows.get(col, 0) + 1
+    fig, ax = plt.subplots(figsize=(2.2 * levels + 1, 1.2 * max(rows.values()) + 1))
+    for node in nodes:
+        for child in getattr(node, "_prev", ()):
+            (x0, y0), (x1, y1) = pos[child], pos[node]
+            ax.annotate(
+                "", (x1, y1), (x0, y0), arrowprops={"arrowstyle": "->", "color": "0.6"}
+            )
+    for node, (x, y) in pos.items():
+        op = getattr(node, "_op", "") or "leaf"
+        label = f"{op}\ndata {node.data:.4g}\ngrad {node.grad:.4g}"
+        ax.text(x, y, label, ha="center", va="center", fontsize=8,
+                bbox={"boxstyle": "round", "fc": "#eef4ff" if op != "leaf" else "#fff7e0"})  # fmt: skip
+    ax.set_xlim(-0.7, levels - 0.3)
+    ax.set_ylim(-0.7, max(rows.values()) - 0.3)
+    ax.axis("off")
+    ax.set_title("your graph after backward(): op, data, grad of every node")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True

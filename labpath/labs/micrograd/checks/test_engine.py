@@ -8,7 +8,14 @@ import math
 import random
 
 import pytest
-from micrograd_ref import compare, describe, evaluate, random_program, run_both
+from micrograd_ref import (
+    compare,
+    describe,
+    draw_graph,
+    evaluate,
+    random_program,
+    run_both,
+)
 
 from labpath.checks import kit
 
@@ -295,6 +302,14 @@ def test_diamond_graph_propagates_in_topological_order(Value):
         e = c * d
         return e + c * b
 
+    # The picture comes first, so a failing run still shows where the grads went wrong.
+    try:
+        out = diamond(Value(1.5), Value(-0.8))
+        out.backward()
+        draw_graph(out, kit.artifact_path(
+            "test_diamond_graph_propagates_in_topological_order", "micrograd-graph.png"))  # fmt: skip
+    except Exception:  # drawing is a bonus; the comparison below is the check
+        pass
     compare(
         Value,
         diamond,

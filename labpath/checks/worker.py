@@ -1,0 +1,80 @@
+"""A warm check process for watch mode: torch and pytest load once, each run forks.
+
+Protocol: one JSON request per stdin line ({"args", "env", "cwd", "output",
+"timeout"}), one JSON reply per stdout line ({"returncode", "timed_out"}). Each run
+is a forked child, so a learner's crash, hang or exit never takes the worker down,
+and each child imports the learner's code afresh.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+
+
+def _warm_up() -> None:
+    # Import, never compute: a fork after torch has started its thread pools can hang.
+    import pytest  # noqa: F401
+    import torch  # noqa: F401
+
+    from labpath.checks import kit, plugin  # noqa: F401
+
+
+def _child(request: dict) -> None:
+    os.setpgid(0, 0)  # its own group, so a timeout can stop anything it started
+    os.environ.clear()
+    os.environ.update(request["env"])
+    os.chdir(request["cwd"])
+    fd = os.open(request["output"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    sys.stdin = open(os.devnull)
+    code = 3
+    try:
+        import pytest
+
+        code = int(pytest.main(request["args"]))
+    except BaseException:  # the child must end here whatever happens
+        pass
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def _wait(pid: int, timeout: float) -> tuple[int | None, bool]:
+    deadline = time.monotonic() + timeout
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status), False
+        if time.monotonic() > deadline:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            _, status = os.waitpid(pid, 0)
+            return os.waitstatus_to_exitcode(status), True
+        time.sleep(0.005)
+
+
+def main() -> None:
+    _warm_up()
+    real_exit = os._exit
+    print(json.dumps({"ready": True}), flush=True)
+    for line in sys.stdin:
+        request = json.loads(line)
+        pid = os.fork()
+        if pid == 0:
+            _child(request)
+            real_exit(3)
+        code, timed_out = _wait(pid, float(request["timeout"]))
+        print(json.dumps({"returncode": code, "timed_out": timed_out}), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,237 @@
+"""hint, reset, solution, check --all, --open, forbidden APIs, doctor and dev check."""
+
+import json
+import shutil
+import threading
+import time
+
+import pytest
+
+from labpath import labs
+from labpath.checks.runner import run_checks
+
+from .conftest import DATA, commits, git
+
+LAB = labs.load("micrograd")
+SOLUTION = LAB.solution_dir / "engine.py"
+
+
+@pytest.fixture()
+def started(cli, ws):
+    assert cli("next").exit_code == 0
+    return ws
+
+
+def test_hints_come_in_three_tiers_and_are_recorded(cli, started):
+    names = []
+    for _ in range(4):
+        result = cli("hint", "--json")
+        assert result.exit_code == 0, result.output
+        names.append(json.loads(result.stdout)["name"])
+    assert names == ["nudge", "concept", "near-solution", "near-solution"]
+    events = [
+        json.loads(x)
+        for x in (started / ".labpath" / "progress.jsonl").read_text().splitlines()
+    ]
+    assert [e["level"] for e in events if e["event"] == "hint"] == [1, 2, 3]
+
+
+def test_a_failed_check_points_at_hint_and_records_hints_used(cli, started, tmp_path):
+    from labpath import devcheck
+
+    cli("hint")
+    bug = next(b for b in devcheck.load_bugs(LAB) if b.id == "mul-swapped-derivative")
+    devcheck.apply_bug(LAB, bug, tmp_path / "bug")
+    shutil.copy(
+        tmp_path / "bug" / "engine.py", started / "labs" / "micrograd" / "engine.py"
+    )
+    result = cli("check")
+    assert result.exit_code == 1, result.output
+    assert "labpath hint micrograd" in result.stdout
+    last = json.loads(
+        (started / ".labpath" / "progress.jsonl").read_text().splitlines()[-1]
+    )
+    assert last["event"] == "check" and last["hints"] == 1
+
+
+def test_hint_for_a_task_without_a_lab(cli, started):
+    result = cli("hint", "lora")
+    assert result.exit_code == 2 and "no lab 'lora'" in result.stderr
+
+
+def test_reset_commits_first_and_the_old_file_comes_back_from_git(cli, started):
+    engine = started / "labs" / "micrograd" / "engine.py"
+    engine.write_text("# my precious attempt\n")
+    notes = started / "notes.txt"  # a file labpath does not own, left uncommitted
+    notes.write_text("draft\n")
+    result = cli("reset", "--yes")
+    assert result.exit_code == 0, result.output
+    assert "raise NotImplementedError" in engine.read_text()
+    assert commits(started)[:2] == [
+        "reset: micrograd back to the starter",
+        "reset: save micrograd before restoring the starter",
+    ]
+    assert notes.read_text() == "draft\n"
+    assert "?? notes.txt" in git(started, "status", "--porcelain")
+    assert "notes.txt" in result.stdout
+    restore = next(
+        line.strip() for line in result.stdout.splitlines() if "checkout" in line
+    )
+    git(started, *restore.split()[3:])
+    assert engine.read_text() == "# my precious attempt\n"
+
+
+def test_reset_asks_and_no_keeps_everything(cli, started):
+    engine = started / "labs" / "micrograd" / "engine.py"
+    engine.write_text("# mine\n")
+    result = cli("reset", input="n\n", env={"LABPATH_ASSUME_TTY": "1"})
+    assert result.exit_code == 0, result.output
+    assert engine.read_text() == "# mine\n"
+    result = cli("reset")
+    assert result.exit_code == 2 and "--yes" in result.stderr
+
+
+def test_reset_of_a_lab_never_scaffolded(cli, started):
+    shutil.rmtree(started / "labs" / "micrograd")
+    result = cli("reset", "micrograd", "--yes")
+    assert result.exit_code == 2 and "nothing to reset" in result.stderr
+
+
+def test_solution_only_after_a_pass_unless_forced(cli, started, tmp_path):
+    result = cli("solution")
+    assert result.exit_code == 2 and "unlocks once your checks pass" in result.stderr
+    result = cli("solution", "--force", "--copy", tmp_path / "peek")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "peek" / "engine.py").read_text() == SOLUTION.read_text()
+    events = [
+        json.loads(x)
+        for x in (started / ".labpath" / "progress.jsonl").read_text().splitlines()
+    ]
+    assert events[-1]["event"] == "solution" and events[-1]["forced"] is True
+    result = cli("solution", "--force", "--copy", tmp_path / "peek")
+    assert result.exit_code == 2 and "already exists" in result.stderr
+
+
+def test_solution_shows_after_a_pass(cli, started):
+    shutil.copy(SOLUTION, started / "labs" / "micrograd" / "engine.py")
+    assert cli("check", "micrograd").exit_code == 0
+    result = cli("solution", "micrograd")
+    assert result.exit_code == 0, result.output
+    assert "def backward(self):" in result.stdout
+
+
+def test_solution_for_a_task_without_a_lab(cli, started):
+    result = cli("solution", "domain-predictor")
+    assert result.exit_code == 2 and "no lab 'domain-predictor'" in result.stderr
+
+
+def test_check_all_reports_a_regression(cli, started):
+    engine = started / "labs" / "micrograd" / "engine.py"
+    shutil.copy(SOLUTION, engine)
+    assert cli("check", "micrograd").exit_code == 0
+    result = cli("check", "--all")
+    assert result.exit_code == 0, result.output
+    assert "still passing" in result.stdout
+    engine.write_text(engine.read_text().replace("self.grad = 1.0\n", ""))
+    result = cli("check", "--all", "--json")
+    assert result.exit_code == 1, result.output
+    rows = json.loads(result.stdout)["labs"]
+    assert rows[0]["lab"] == "micrograd" and rows[0]["regressed"] is True
+
+
+def test_check_open_opens_the_graph_plot(cli, started, isolated):
+    shutil.copy(SOLUTION, started / "labs" / "micrograd" / "engine.py")
+    log = isolated / "opened.txt"
+    opener = isolated / "opener"
+    opener.write_text(f'#!/bin/sh\necho "$1" >> {log}\n')
+    opener.chmod(0o755)
+    result = cli("check", "micrograd", "--open", env={"LABPATH_OPEN": str(opener)})
+    assert result.exit_code == 0, result.output
+    assert "plot:" in result.stdout
+    for _ in range(50):
+        if log.exists():
+            break
+        time.sleep(0.1)
+    opened = log.read_text().split()
+    assert opened and opened[0].endswith("micrograd-graph.png")
+    assert (started / ".labpath" / "artifacts" / "micrograd").is_dir()
+
+
+def test_forbidden_torch_inside_the_engine_fails_every_check():
+    report = run_checks(LAB, DATA / "micrograd" / "uses_torch")
+    assert report.status == "failed"
+    assert report.passed == 0
+    first = report.results[0]
+    assert "your code uses torch, which this lab forbids" in first.message
+
+
+def test_doctor_reports_versions_and_workspace(cli, started):
+    result = cli("doctor", "--json")
+    assert result.exit_code == 0, result.output
+    names = {f["name"]: f for f in json.loads(result.stdout)["findings"]}
+    assert names["torch"]["ok"] and "cpu" in names["devices"]["detail"]
+    assert names["workspace git"]["ok"]
+
+
+def test_doctor_names_the_fix_for_a_workspace_without_git(cli, started):
+    shutil.rmtree(started / ".git")
+    result = cli("doctor")
+    assert result.exit_code == 1
+    assert "git -C" in result.stdout
+
+
+def test_watch_rechecks_after_a_save(started, tmp_path):
+    from labpath import actions
+    from labpath import watch as watcher
+
+    ctx, _ = actions.load_context()
+    target = started / "labs" / "micrograd"
+    outcomes = []
+    stop = threading.Event()
+
+    def save_fix_later():
+        time.sleep(1.0)  # the learner saves a fix once the watcher is waiting
+        shutil.copy(SOLUTION, target / "engine.py")
+
+    def on_outcome(outcome):
+        outcomes.append(outcome.report.status)
+        if len(outcomes) == 1:
+            threading.Thread(target=save_fix_later, daemon=True).start()
+        else:
+            stop.set()
+
+    guard = threading.Timer(240, stop.set)  # never hang the suite
+    guard.daemon = True
+    guard.start()
+    runs = watcher.watch(
+        lambda worker: actions.check(ctx, "micrograd", None, worker=worker),
+        target,
+        on_start=lambda changed: None,
+        on_outcome=on_outcome,
+        poll=True,
+        stop_event=stop,
+    )
+    guard.cancel()
+    assert runs == 2
+    assert outcomes == ["not_started", "passed"]
+
+
+def test_watch_on_a_deleted_folder(cli, started):
+    shutil.rmtree(started / "labs" / "micrograd")
+    result = cli("watch")
+    assert result.exit_code == 2
+    assert "cannot watch" in result.stderr
+
+
+def test_dev_check_runs_for_one_lab(cli):
+    result = cli("dev", "check", "micrograd", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["ok"] and any(
+        f["item"] == "bug:forgot-reversed" for f in data["labs"][0]["findings"]
+    )
+
+
+def test_dev_check_unknown_lab(cli):
+    result = cli("dev", "check", "micrograt")
+    assert result.exit_code == 2 and "did you mean 'micrograd'?" in result.stderr
