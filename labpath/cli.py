@@ -272,6 +272,155 @@ def dev_check(
     raise typer.Exit(OK if ok else CHECKS_FAILED)
 
 
+# --- journal, sprints and time, pace, sync, reports, review ----------------------------
+
+journal_app = typer.Typer(help="Read, search, edit and export your journal.", no_args_is_help=True)
+app.add_typer(journal_app, name="journal")
+
+Text = Annotated[Optional[list[str]], typer.Argument(help="Words that must all appear.", show_default=False)]
+TagOpt = Annotated[Optional[list[str]], typer.Option("--tag", "-t", help="Only entries with this tag (repeatable).", show_default=False)]
+LabOpt = Annotated[Optional[str], typer.Option("--lab", help="Only entries about this lab.", show_default=False)]
+TaskOpt = Annotated[Optional[str], typer.Option("--task", help="Only entries about this task.", show_default=False)]
+PhaseOpt = Annotated[Optional[int], typer.Option("--phase", help="Only entries of this phase.", show_default=False)]
+WeekOpt = Annotated[Optional[int], typer.Option("--week", help="Only entries of this curriculum week.", show_default=False)]
+TypeOpt = Annotated[Optional[str], typer.Option("--type", help="aha, note, failure or review.", show_default=False)]
+StarredOpt = Annotated[bool, typer.Option("--starred", help="Only starred entries.")]
+SinceOpt = Annotated[Optional[str], typer.Option("--since", help='From this date: 2026-11-01, "last monday", "3 days ago".', show_default=False)]
+UntilOpt = Annotated[Optional[str], typer.Option("--until", help="Up to the end of this date.", show_default=False)]
+LimitOpt = Annotated[Optional[int], typer.Option("-n", help="At most N entries (newest first).", show_default=False)]
+NoPrompt = Annotated[bool, typer.Option("--no-prompt", help="Never ask questions.")]
+
+
+def _journal_query(text, tag, lab, task, phase, week, type_, starred, since, until, n):
+    from labpath import journal
+
+    return journal.make_query(text or (), tag or (), lab, task, phase, week, type_,
+                              starred, since, until, n)  # fmt: skip
+
+
+@journal_app.command("list")
+@handled
+def journal_list(
+    text: Text = None, tag: TagOpt = None, lab: LabOpt = None, task: TaskOpt = None,
+    phase: PhaseOpt = None, week: WeekOpt = None, type_: TypeOpt = None,
+    starred: StarredOpt = False, since: SinceOpt = None, until: UntilOpt = None,
+    n: LimitOpt = None, workspace: Workspace = None, json: Json = False,
+):
+    """List entries, newest first, filtered by text, tag, lab, week, stars and dates."""
+    from labpath import journal, ui, workspace as ws_mod
+
+    ws = ws_mod.open_workspace(workspace)
+    q = _journal_query(text, tag, lab, task, phase, week, type_, starred, since, until, n)
+    found = journal.search(ws, q)
+    if json:
+        ui.print_json(journal.to_json(found, ws.root))
+    else:
+        ui.journal_list(found, q)
+
+
+@journal_app.command("search")
+@handled
+def journal_search(
+    text: Annotated[list[str], typer.Argument(help="Words that must all appear.")],
+    tag: TagOpt = None, lab: LabOpt = None, task: TaskOpt = None, phase: PhaseOpt = None,
+    week: WeekOpt = None, type_: TypeOpt = None, starred: StarredOpt = False,
+    since: SinceOpt = None, until: UntilOpt = None, n: LimitOpt = None,
+    workspace: Workspace = None, json: Json = False,
+):
+    """Find entries containing every word (title, text and tags), newest first."""
+    from labpath import journal, ui, workspace as ws_mod
+
+    ws = ws_mod.open_workspace(workspace)
+    q = _journal_query(text, tag, lab, task, phase, week, type_, starred, since, until, n)
+    found = journal.search(ws, q)
+    if json:
+        ui.print_json(journal.to_json(found, ws.root))
+    else:
+        ui.journal_list(found, q)
+
+
+@journal_app.command("show")
+@handled
+def journal_show(
+    entry: Annotated[str, typer.Argument(help="Entry id (a prefix is enough) or 'last'.")] = "last",
+    workspace: Workspace = None, json: Json = False,
+):
+    """Show one entry in full."""
+    from labpath import journal, ui, workspace as ws_mod
+
+    ws = ws_mod.open_workspace(workspace)
+    found = journal.find(journal.entries(ws), entry)
+    if json:
+        ui.print_json(journal.to_json([found], ws.root)["entries"][0])
+    else:
+        ui.journal_show(found, ws.root)
+
+
+@journal_app.command("edit")
+@handled
+def journal_edit(
+    entry: Annotated[str, typer.Argument(help="Entry id (a prefix is enough) or 'last'.")] = "last",
+    workspace: Workspace = None, json: Json = False,
+):
+    """Open an entry in $EDITOR; saves it with a `modified` time and commits it."""
+    from labpath import journal, ui, workspace as ws_mod
+
+    ws = ws_mod.open_workspace(workspace)
+    editor = ws.settings.editor or os.environ.get("VISUAL") or os.environ.get("EDITOR")
+    if not editor:
+        raise UsageError("no editor set", hint="set $EDITOR (e.g. export EDITOR=nano) or "
+                         "`editor:` in labpath.yaml")  # fmt: skip
+    result = journal.edit_entry(ws, entry, journal.editor_function(editor, ws.state_dir / "tmp"))
+    for n in result.notices:
+        ui.warning(n)
+    if json:
+        ui.print_json({"entry": journal.to_json([result.entry], ws.root)["entries"][0],
+                       "changed": result.changed, "commit": result.commit})  # fmt: skip
+    else:
+        ui.journal_edited(result)
+
+
+@journal_app.command("star")
+@handled
+def journal_star(
+    entry: Annotated[str, typer.Argument(help="Entry id (a prefix is enough) or 'last'.")] = "last",
+    off: Annotated[bool, typer.Option("--off", help="Remove the star instead.")] = False,
+    workspace: Workspace = None,
+):
+    """Star an entry (or --off to unstar it); the file keeps all its other keys."""
+    from labpath import journal, ui, workspace as ws_mod
+
+    ws = ws_mod.open_workspace(workspace)
+    result = journal.set_star(ws, entry, not off)
+    ui.journal_edited(result)
+
+
+@journal_app.command("export")
+@handled
+def journal_export(
+    text: Text = None, tag: TagOpt = None, lab: LabOpt = None, task: TaskOpt = None,
+    phase: PhaseOpt = None, week: WeekOpt = None, type_: TypeOpt = None,
+    starred: StarredOpt = False, since: SinceOpt = None, until: UntilOpt = None,
+    n: LimitOpt = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="md (one document, oldest first) or json.")] = "md",
+    out: Annotated[Optional[str], typer.Option("--out", "-o", help="Write to this file instead of stdout.", show_default=False)] = None,
+    title: Annotated[str, typer.Option("--title", help="The Markdown document's title.")] = "Journal",
+    workspace: Workspace = None,
+):
+    """Export the selected entries as one Markdown document (a blog draft) or JSON."""
+    from labpath import journal, ui, workspace as ws_mod
+
+    if fmt not in ("md", "markdown", "json"):
+        raise UsageError(f"--format {fmt}: expected md or json", hint="labpath journal export --format md")
+    ws = ws_mod.open_workspace(workspace)
+    q = _journal_query(text, tag, lab, task, phase, week, type_, starred, since, until, n)
+    text_out = journal.export(ws, q, fmt, title, out)
+    if out:
+        ui.exported(out, text_out)
+    else:
+        ui.raw(text_out)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

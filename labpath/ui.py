@@ -326,3 +326,67 @@ def dev_check(verdicts, extra) -> None:
             out.print(f"[red]✗[/] {escape(f.lab)}: {escape(f.detail)}")
     bad = sum(1 for v in verdicts if not v.ok) + sum(1 for f in extra if not f.ok)
     out.print("\nAll labs sound." if not bad else f"\n{bad} problem(s) found.")
+
+
+# --- journal, sprints and time, pace, sync, reports, review ----------------------------------
+
+
+def raw(text: str) -> None:
+    """Text exactly as given (exports), without Rich markup or wrapping."""
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def _when(entry) -> str:
+    return (entry.created or "")[:16].replace("T", " ")
+
+
+def journal_list(entries, query=None) -> None:
+    if not entries:
+        out.print("No entries match." if query and query != type(query)() else "The journal is empty.")
+        err.print('Add one with [bold]labpath log "what clicked"[/]', style="dim")
+        return
+    for e in entries:
+        star = "[yellow]★[/] " if e.starred else ""
+        where = f" [dim]· {escape(e.lab or e.task)}[/]" if (e.lab or e.task) else ""
+        tags = f" [cyan]{escape(' '.join('#' + t for t in e.tags))}[/]" if e.tags else ""
+        out.print(
+            f"[dim]{e.id[:12]}[/] {_when(e)} [magenta]{e.type:<7}[/] {star}"
+            f"[bold]{escape(e.title)}[/]{where}{tags}"
+        )
+    err.print(f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}", style="dim")
+
+
+def journal_show(entry, root=None) -> None:
+    star = " [yellow]★[/]" if entry.starred else ""
+    out.print(f"[bold]{escape(entry.title)}[/]{star}")
+    meta = [_when(entry), entry.type]
+    if entry.task:
+        meta.append(f"phase {entry.phase} · week {entry.week} · {entry.task}")
+    if entry.check:
+        c = entry.check
+        meta.append(f"check {c.get('status')} {c.get('passed')}/{c.get('total')}")
+    if entry.commit:
+        meta.append(f"code at {entry.commit[:10]}")
+    out.print(f"[dim]{escape(' · '.join(str(m) for m in meta))}[/]")
+    if entry.tags:
+        out.print(f"[cyan]{escape(' '.join('#' + t for t in entry.tags))}[/]")
+    out.print()
+    out.print(escape(entry.body))
+    for p in entry.plots:
+        out.print(f"[dim]plot:[/] {escape(p)}")
+    out.print(f"\n[dim]{entry.id} · {escape(str(entry.path))}[/]")
+
+
+def journal_edited(result) -> None:
+    if not result.changed:
+        out.print(f"No changes to [bold]{escape(result.entry.title)}[/]")
+        return
+    star = " ★" if result.entry.starred else ""
+    out.print(f"Saved [bold]{escape(result.entry.title)}[/]{star}")
+    if result.commit:
+        out.print(f"[dim]{escape(str(result.entry.path))} · commit {result.commit[:10]}[/]")
+
+
+def exported(path, text: str) -> None:
+    out.print(f"Wrote {escape(str(path))} ({len(text.splitlines())} lines)")
