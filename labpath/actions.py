@@ -412,11 +412,20 @@ class Status:
     context: Context
     current: Task | None
     journal_entries: int
+    pace: object = None  # pace.Pace: calendar week, hours against the target, streaks
 
     @property
     def done(self) -> int:
         return sum(1 for t in self.context.curriculum.tasks if self.context.state(t).status == DONE)
 
 
-def status(ctx: Context) -> Status:
-    return Status(ctx, ctx.current, journal.count(ctx.workspace.journal_dir))
+def status(ctx: Context, today: dt.date | None = None) -> Status:
+    from labpath import pace, timelog
+
+    ws = ctx.workspace
+    log = timelog.read(timelog.time_file(ws))
+    p = pace.compute(
+        ctx.curriculum, ctx.states, log, ws.settings.start_date, ws.settings.weekly_hours,
+        today or dt.date.today(), ctx.current,
+    )
+    return Status(ctx, ctx.current, journal.count(ws.journal_dir), p)

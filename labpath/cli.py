@@ -421,6 +421,120 @@ def journal_export(
         ui.raw(text_out)
 
 
+def _task_or_current(ctx, task: str | None) -> str | None:
+    if task:
+        return ctx.curriculum.task(task).id  # unknown ids fail with a did-you-mean
+    return ctx.current.id if ctx.current else None
+
+
+@app.command()
+@handled
+def sprint(
+    minutes: Annotated[int, typer.Argument(help="Planned length in minutes.")] = 30,
+    task: Annotated[Optional[str], typer.Option("--task", help="Task worked on (default: the current task).", show_default=False)] = None,
+    note: Annotated[Optional[str], typer.Option("--note", help="A note kept with the sprint (else asked at the end).", show_default=False)] = None,
+    no_prompt: NoPrompt = False,
+    workspace: Workspace = None,
+    curriculum: CurriculumDir = None,
+    json: Json = False,
+):
+    """Run a focused sprint with a timer; Ctrl-C stops early and keeps the minutes spent."""
+    from labpath import actions, timelog, ui
+
+    ctx, _ = actions.load_context(workspace, curriculum)
+    for s in timelog.recover(ctx.workspace):
+        ui.notice(f"Recorded an earlier sprint that was cut off: {s.minutes:g} min")
+    task_id = _task_or_current(ctx, task)
+    with ui.sprint_timer(minutes, task_id) as tick:
+        run = timelog.run_sprint(ctx.workspace, minutes, task_id, tick)
+    if note is None and not no_prompt and not json and ui.interactive():
+        try:
+            note = ui.ask("Note for this sprint (Enter to skip)")
+        except (KeyboardInterrupt, EOFError):
+            note = None
+    session, warning = timelog.finish_sprint(ctx.workspace, run, note)
+    if warning:
+        ui.warning(warning)
+    if json:
+        ui.print_json({"session": session, "minutes": run.minutes, "completed": run.completed})
+    else:
+        ui.sprint_done(run, session)
+
+
+time_app = typer.Typer(help="Time spent: add work done away from the keyboard, list it, skip days.",
+                       no_args_is_help=True)  # fmt: skip
+app.add_typer(time_app, name="time")
+
+
+@time_app.command("add")
+@handled
+def time_add(
+    duration: Annotated[str, typer.Argument(help="How long: 45m, 1h30m, 1.5h or 1:30.")],
+    task: Annotated[Optional[str], typer.Option("--task", help="Task worked on (default: the current task).", show_default=False)] = None,
+    note: Annotated[Optional[str], typer.Option("--note", help="What you did.", show_default=False)] = None,
+    on: Annotated[Optional[str], typer.Option("--on", help='When it ended: "yesterday", 2026-11-20, 2026-11-20T21:00 (default now).', show_default=False)] = None,
+    workspace: Workspace = None,
+    curriculum: CurriculumDir = None,
+    json: Json = False,
+):
+    """Record time spent away from the keyboard (reading, a lecture, a walk thinking)."""
+    from labpath import actions, timelog, ui
+
+    ctx, _ = actions.load_context(workspace, curriculum)
+    minutes = timelog.parse_duration(duration)
+    end = timelog.parse_end(on) if on else None
+    session, warning = timelog.add(ctx.workspace, minutes, _task_or_current(ctx, task), note, end)
+    if warning:
+        ui.warning(warning)
+    if json:
+        ui.print_json(session)
+    else:
+        ui.time_added(session)
+
+
+@time_app.command("log")
+@handled
+def time_log(
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    workspace: Workspace = None,
+    json: Json = False,
+):
+    """List sprints and added time (default: this week), with the total."""
+    from labpath import timelog, ui, workspace as ws_mod
+
+    ws = ws_mod.open_workspace(workspace)
+    start, end = timelog.period(since or "this week", until)
+    sessions = timelog.in_range(timelog.read(timelog.time_file(ws)), start, end)
+    if json:
+        ui.print_json({"since": start and start.isoformat(), "until": end and end.isoformat(),
+                       "minutes": sum(s.minutes for s in sessions),
+                       "sessions": sessions})  # fmt: skip
+    else:
+        ui.time_list(sessions, start, end)
+
+
+@time_app.command("skip")
+@handled
+def time_skip(
+    day: Annotated[str, typer.Argument(help='The rest day: today, tomorrow, "saturday", 2026-12-24.')] = "today",
+    reason: Annotated[Optional[str], typer.Option("--reason", help="Why (holiday, ill, ...).", show_default=False)] = None,
+    workspace: Workspace = None,
+    json: Json = False,
+):
+    """Mark a rest day: it neither counts nor breaks the daily sprint streak."""
+    from labpath import timelog, ui, workspace as ws_mod
+
+    ws = ws_mod.open_workspace(workspace)
+    skip, warning = timelog.add_skip(ws, timelog.parse_day(day), reason)
+    if warning:
+        ui.warning(warning)
+    if json:
+        ui.print_json(skip)
+    else:
+        ui.skip_added(skip)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -257,6 +257,8 @@ def status_view(st) -> None:
         f"[bold]labpath[/] · {escape(str(ctx.workspace.root))} · "
         f"{st.done}/{len(cur.tasks)} tasks done · {st.journal_entries} journal entries"
     )
+    if st.pace is not None:
+        pace_view(st.pace)
     for phase in cur.phases:
         table = Table(
             title=f"Phase {phase.number} · {phase.title}", title_justify="left", show_edge=False
@@ -276,6 +278,8 @@ def status_view(st) -> None:
         out.print(table)
     if st.current is not None:
         out.print(f"Current: [bold]{escape(st.current.title)}[/] — labpath next")
+        for reason in st.pace.why if st.pace is not None else ():
+            out.print(f"  [dim]because {escape(reason)}[/]")
     else:
         out.print("Every task is done.")
 
@@ -309,6 +313,7 @@ def status_json(st) -> dict:
         "done": st.done,
         "total": len(ctx.curriculum.tasks),
         "journal_entries": st.journal_entries,
+        "pace": pace_json(st.pace) if st.pace is not None else None,
         "phases": phases,
     }
 
@@ -390,3 +395,136 @@ def journal_edited(result) -> None:
 
 def exported(path, text: str) -> None:
     out.print(f"Wrote {escape(str(path))} ({len(text.splitlines())} lines)")
+
+
+def _hm(minutes: float) -> str:
+    h, m = divmod(int(round(minutes)), 60)
+    return f"{h}h{m:02d}m" if h else f"{m}m"
+
+
+_BARS = " ▁▂▃▄▅▆▇█"
+
+
+def _spark(values, top: float) -> str:
+    top = max([top, *values, 1e-9])
+    return "".join(_BARS[min(8, int(round(8 * v / top)))] for v in values)
+
+
+def pace_view(p) -> None:
+    """The pace block of `labpath status`: calendar, hours this week, streaks."""
+    low, high = p.target_hours
+    if p.current_week is None:
+        where = "every task done"
+    elif p.weeks_ahead > 0:
+        where = f"[green]ahead by {p.weeks_ahead} week{'s' * (p.weeks_ahead != 1)}[/]"
+    elif p.weeks_ahead < 0 or p.hours_behind > 0:
+        n = -p.weeks_ahead
+        weeks = f"{n} week{'s' * (n != 1)}" if n > 0 else "part of a week"
+        where = f"[yellow]behind by {weeks}[/] ({p.hours_behind:g} h of earlier weeks' work left)"
+    else:
+        where = "[green]on track[/]"
+    on = f", on week {p.current_week}'s tasks" if p.current_week else ""
+    out.print(f"Plan week [bold]{p.plan_week}[/] (started {p.start_date}){on} · {where}")
+    pct = int(100 * p.week_minutes / (low * 60)) if low else 0
+    mark = {"stretch": "[green]stretch met[/]", "met": "[green]target met[/]"}.get(
+        p.week_state, f"{pct}% of {low:g} h"
+    )
+    spark = _spark([m for _, m in p.recent_weeks], low * 60)
+    out.print(
+        f"This week [bold]{_hm(p.week_minutes)}[/] of {low:g}-{high:g} h · {mark} · "
+        f"last 8 weeks {spark}"
+    )
+    today = " (today done)" if p.today_counts else ""
+    out.print(
+        f"Streaks: [bold]{p.weekly_streak}[/] week{'s' * (p.weekly_streak != 1)} on target · "
+        f"[bold]{p.daily_streak}[/] sprint day{'s' * (p.daily_streak != 1)}{today} · "
+        f"{p.sprint_days_this_week}/7 sprint days this week"
+    )
+
+
+def pace_json(p) -> dict:
+    data = _plain(p)
+    data["schedule"] = p.schedule
+    data["recent_weeks"] = [{"week": w, "minutes": m} for w, m in p.recent_weeks]
+    return data
+
+
+def interactive() -> bool:
+    """Whether a person is at the terminal (both ends), so questions may be asked."""
+    try:
+        return sys.stdin.isatty() and sys.stdout.isatty()
+    except (ValueError, AttributeError):
+        return False
+
+
+def ask(question: str) -> str:
+    """Ask one question on the terminal; an empty answer is ''."""
+    err.print(f"[bold]{escape(question)}[/] ", end="")
+    line = sys.stdin.readline()
+    if not line:
+        raise EOFError
+    return line.strip()
+
+
+class sprint_timer:
+    """A Rich progress bar for the sprint; the timer itself lives in timelog."""
+
+    def __init__(self, minutes: int, task: str | None):
+        self.minutes = minutes
+        self.task = task
+
+    def __enter__(self):
+        from rich.progress import BarColumn, Progress, TextColumn
+
+        label = f"Sprint {self.minutes} min" + (f" · {self.task}" if self.task else "")
+        self.progress = Progress(
+            TextColumn(escape(label)), BarColumn(), TextColumn("{task.fields[clock]}"),
+            console=err, transient=False,
+        )  # fmt: skip
+        self.progress.start()
+        self.bar = self.progress.add_task("sprint", total=self.minutes * 60, clock="0:00")
+        err.print("[dim]Ctrl-C stops early and keeps the minutes spent.[/]")
+        return self.tick
+
+    def tick(self, elapsed: float, total: float) -> None:
+        left = max(0, int(total - elapsed))
+        self.progress.update(self.bar, completed=elapsed, clock=f"{left // 60}:{left % 60:02d} left")
+
+    def __exit__(self, *exc):
+        self.progress.stop()
+        return False
+
+
+def sprint_done(run, session) -> None:
+    if session is None:
+        out.print("Stopped within the first minute: nothing recorded.")
+        return
+    how = "Sprint done" if run.completed else "Sprint stopped"
+    out.print(f"{how}: [bold]{run.minutes:g} min[/] recorded" + (f" on {escape(run.task)}" if run.task else ""))
+
+
+def time_added(s) -> None:
+    out.print(f"Recorded [bold]{s.minutes:g} min[/]" + (f" on {escape(s.task)}" if s.task else "")
+              + f" [dim]ending {s.end[:16].replace('T', ' ')}[/]")  # fmt: skip
+
+
+def skip_added(skip) -> None:
+    out.print(f"{skip.date} is a rest day: it will not break your daily streak.")
+
+
+def time_list(sessions, start, end) -> None:
+    span = f"{start:%Y-%m-%d}" if start else "the beginning"
+    span += f" to {end:%Y-%m-%d}" if end else " to now"
+    if not sessions:
+        out.print(f"No time recorded from {span}.")
+        err.print("Start one with [bold]labpath sprint[/] or add some: [bold]labpath time add 45m[/]", style="dim")
+        return
+    table = Table(show_edge=False)
+    for col in ("when", "min", "kind", "task", "note"):
+        table.add_column(col, justify="right" if col == "min" else "left")
+    for s in sessions:
+        kind = s.kind + (" (stopped)" if s.interrupted else "")
+        table.add_row(s.start[:16].replace("T", " "), f"{s.minutes:g}", kind,
+                      escape(s.task or ""), escape(s.note or ""))  # fmt: skip
+    out.print(table)
+    out.print(f"Total [bold]{_hm(sum(s.minutes for s in sessions))}[/] from {span}")
