@@ -133,6 +133,7 @@ def check(
     workspace: Workspace = None,
     curriculum: CurriculumDir = None,
     json: Json = False,
+    no_prompt: Annotated[bool, typer.Option("--no-prompt", help="Do not ask what clicked after a first pass.")] = False,
 ):
     """Run a lab's checks against your code. Exit 0 pass, 1 fail, 3 crash or timeout."""
     from labpath import actions, ui
@@ -153,6 +154,8 @@ def check(
         ui.print_json(ui.check_json(outcome, code))
     else:
         ui.check_report(outcome, verbose)
+    if outcome.newly_done and not (json or no_prompt) and ui.interactive():
+        _what_clicked(ctx, outcome)
     raise typer.Exit(code)
 
 
@@ -421,6 +424,20 @@ def journal_export(
         ui.raw(text_out)
 
 
+def _what_clicked(ctx, outcome) -> None:
+    """After a first pass, ask what clicked and keep the answer as an aha entry."""
+    from labpath import actions, ui
+
+    try:
+        answer = ui.ask("What clicked? (Enter to skip)")
+    except (KeyboardInterrupt, EOFError):
+        return
+    if answer:
+        ctx = actions.refreshed(ctx)  # the entry records the check that just passed
+        result = actions.log(ctx, answer, [], lab_id=outcome.report.lab, entry_type="aha")
+        ui.log_saved(result)
+
+
 def _task_or_current(ctx, task: str | None) -> str | None:
     if task:
         return ctx.curriculum.task(task).id  # unknown ids fail with a did-you-mean
@@ -533,6 +550,20 @@ def time_skip(
         ui.print_json(skip)
     else:
         ui.skip_added(skip)
+
+
+@app.command()
+@handled
+def repair(workspace: Workspace = None, json: Json = False):
+    """Recover corrupt progress, time or review logs from git history (keeps a copy)."""
+    from labpath import recovery, ui, workspace as ws_mod
+
+    ws = ws_mod.open_workspace(workspace)
+    done = recovery.repair(ws)
+    if json:
+        ui.print_json({"repaired": done})
+    else:
+        ui.repaired(done)
 
 
 def main() -> None:

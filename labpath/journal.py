@@ -161,6 +161,9 @@ def write(journal_dir: Path, entry: JournalEntry, created: dt.datetime) -> Journ
                 fh.write(render(stored))
                 fh.flush()
                 os.fsync(fh.fileno())
+            from labpath.fsutil import test_pause
+
+            test_pause("journal.write")
             # link() fails if the name exists: a second process logging in the same
             # second takes the next name instead of replacing this entry.
             os.link(tmp, path)

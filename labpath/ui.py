@@ -528,3 +528,14 @@ def time_list(sessions, start, end) -> None:
                       escape(s.task or ""), escape(s.note or ""))  # fmt: skip
     out.print(table)
     out.print(f"Total [bold]{_hm(sum(s.minutes for s in sessions))}[/] from {span}")
+
+
+def repaired(done) -> None:
+    if not done:
+        out.print("Every log reads cleanly; nothing to repair.")
+        return
+    for r in done:
+        lines = ", ".join(str(n) for n, _ in r.bad_lines)
+        out.print(f"Repaired [bold]{escape(str(r.path))}[/]: dropped corrupt line(s) {lines}"
+                  + (f", restored {r.restored} from commit {r.from_commit[:10]}" if r.from_commit else ""))  # fmt: skip
+        out.print(f"  [dim]the damaged file is kept as {escape(str(r.backup))}[/]")
