@@ -566,6 +566,24 @@ def repair(workspace: Workspace = None, json: Json = False):
         ui.repaired(done)
 
 
+@app.command("sync")
+@handled
+def sync_(
+    remote: Annotated[Optional[str], typer.Argument(help="Git remote (default: origin).", show_default=False)] = None,
+    workspace: Workspace = None,
+    json: Json = False,
+):
+    """Pull (fast-forward only) and push the workspace; labpath never pushes otherwise."""
+    from labpath import sync, ui, workspace as ws_mod
+
+    ws = ws_mod.open_workspace(workspace)
+    result = sync.sync(ws.root, remote)
+    if json:
+        ui.print_json(result)
+    else:
+        ui.synced(result)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -539,3 +539,15 @@ def repaired(done) -> None:
         out.print(f"Repaired [bold]{escape(str(r.path))}[/]: dropped corrupt line(s) {lines}"
                   + (f", restored {r.restored} from commit {r.from_commit[:10]}" if r.from_commit else ""))  # fmt: skip
         out.print(f"  [dim]the damaged file is kept as {escape(str(r.backup))}[/]")
+
+
+def synced(r) -> None:
+    where = f"{r.remote}/{r.branch}"
+    if r.created_upstream:
+        out.print(f"Pushed {r.pushed} commit(s) to a new branch {escape(where)}")
+    elif r.pulled:
+        out.print(f"Pulled {r.pulled} commit(s) from {escape(where)} (fast-forward)")
+    elif r.pushed:
+        out.print(f"Pushed {r.pushed} commit(s) to {escape(where)}")
+    else:
+        out.print(f"Up to date with {escape(where)}")
