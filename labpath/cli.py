@@ -584,6 +584,33 @@ def sync_(
         ui.synced(result)
 
 
+@app.command()
+@handled
+def report(
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    lab: Annotated[Optional[str], typer.Option("--lab", help="Draft a blog post for this lab instead.", show_default=False)] = None,
+    out: Annotated[Optional[str], typer.Option("--out", help="Folder for the Markdown and PNGs (default: reports/...).", show_default=False)] = None,
+    workspace: Workspace = None,
+    curriculum: CurriculumDir = None,
+    json: Json = False,
+):
+    """Write a Markdown report with plots (default: the last 30 days), or --lab: a post draft."""
+    from labpath import actions, report as report_mod, ui
+
+    ctx, _ = actions.load_context(workspace, curriculum)
+    if lab:
+        if since or until:
+            raise UsageError("--lab drafts a post from the lab's whole history; drop --since/--until")
+        result = report_mod.lab_post(ctx.workspace, ctx.curriculum, lab, out)
+    else:
+        result = report_mod.progress_report(ctx.workspace, ctx.curriculum, since, until, out)
+    if json:
+        ui.print_json(result)
+    else:
+        ui.report_written(result)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -551,3 +551,8 @@ def synced(r) -> None:
         out.print(f"Pushed {r.pushed} commit(s) to {escape(where)}")
     else:
         out.print(f"Up to date with {escape(where)}")
+
+
+def report_written(r) -> None:
+    out.print(f"Wrote [bold]{escape(str(r.path))}[/] with {len(r.plots)} plot(s)")
+    out.print(f"[dim]{r.entries} journal entries · {r.minutes / 60:.1f} h logged[/]")
