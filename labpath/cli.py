@@ -611,6 +611,41 @@ def report(
         ui.report_written(result)
 
 
+@app.command()
+@handled
+def review(
+    limit: Annotated[int, typer.Option("--limit", "-n", help="At most this many cards.")] = 10,
+    new: Annotated[int, typer.Option("--new", help="At most this many never-seen cards.")] = 5,
+    list_: Annotated[bool, typer.Option("--list", help="Only list the due cards.")] = False,
+    workspace: Workspace = None,
+    curriculum: CurriculumDir = None,
+    json: Json = False,
+):
+    """Review your aha entries and the labs' questions when they are due (FSRS schedule)."""
+    import datetime as dt
+
+    from labpath import actions, journal, review as review_mod, ui
+
+    if limit < 1 or new < 0:
+        raise UsageError("--limit must be at least 1 and --new at least 0", hint="labpath review -n 10")
+    ctx, _ = actions.load_context(workspace, curriculum)
+    ws = ctx.workspace
+    cards = review_mod.cards_from(journal.entries(ws), ctx.curriculum, ctx.states)
+    history = review_mod.read_log(review_mod.review_file(ws))
+    due = review_mod.due_cards(cards, history, dt.datetime.now().astimezone(), limit, new)
+    if json or list_:
+        if json:
+            ui.print_json({"due": due, "cards": len(cards)})
+        else:
+            ui.review_list(due, len(cards))
+        return
+    if not due:
+        ui.review_list(due, len(cards))
+        return
+    result = review_mod.session(ws, due, ui.ask, ui.review_card)
+    ui.review_done(result)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -556,3 +556,33 @@ def synced(r) -> None:
 def report_written(r) -> None:
     out.print(f"Wrote [bold]{escape(str(r.path))}[/] with {len(r.plots)} plot(s)")
     out.print(f"[dim]{r.entries} journal entries · {r.minutes / 60:.1f} h logged[/]")
+
+
+def review_list(due, total: int) -> None:
+    if not due:
+        if total:
+            out.print(f"Nothing to review now ({total} card(s) scheduled). Well kept.")
+        else:
+            out.print("No cards yet: aha entries and the questions of tasks you start become cards.")
+            err.print('Log one: [bold]labpath log "what clicked"[/]', style="dim")
+        return
+    for d in due:
+        when = "new" if d.due is None else f"due {d.due[:10]}"
+        out.print(f"[dim]{when:>14}[/] [magenta]{d.card.kind:<8}[/] {escape(d.card.front)}")
+    err.print(f"{len(due)} card(s) to review · labpath review", style="dim")
+
+
+def review_card(item, part: str) -> None:
+    c = item.card
+    if part == "front":
+        label = "aha" if c.kind == "aha" else f"question · {c.task}"
+        out.print(f"\n[dim]{escape(label)}[/]\n[bold]{escape(c.front)}[/]")
+    elif part == "back":
+        out.print(escape(c.back))
+    elif part.startswith("next:"):
+        out.print(f"[dim]next review {part[5:15]}[/]")
+
+
+def review_done(result) -> None:
+    n = len(result.reviewed)
+    out.print(f"\nReviewed {n} card(s)" + (f"; {result.remaining} left for later" if result.remaining else "."))

@@ -3,13 +3,8 @@
 import json
 import subprocess
 
-from conftest import git
+from conftest import flat, git
 from labpath import journal, sync, timelog, workspace
-
-
-def flat(text: str) -> str:
-    """Output with Rich's line wrapping undone."""
-    return " ".join(text.split())
 
 
 def test_decide():
