@@ -191,7 +191,7 @@ KNOWN_KEYS = (
     "id", "created", "type", "title", "tags", "starred", "phase", "week", "task", "lab",
     "check", "commit", "plots", "modified",
 )  # fmt: skip
-INDEX_VERSION = 1
+INDEX_VERSION = 2
 
 
 def _iso(value) -> str | None:
@@ -296,60 +296,71 @@ def _to_record(entry: JournalEntry) -> dict:
     return {k: (list(v) if isinstance(v, tuple) else v) for k, v in entry.__dict__.items()}
 
 
-def _from_record(rec: dict) -> JournalEntry:
-    return JournalEntry(
-        **{**rec, "tags": tuple(rec.get("tags") or ()), "plots": tuple(rec.get("plots") or ())}
-    )
+def _row(entry: JournalEntry) -> tuple:
+    """The entry as a tuple of plain values in field order, for the index."""
+    return tuple(getattr(entry, f) for f in _FIELDS)
+
+
+_FIELDS = tuple(JournalEntry.__dataclass_fields__)
+
+
+def _read_index(index_file: Path) -> dict:
+    import marshal
+    import sys
+
+    try:
+        data = marshal.loads(index_file.read_bytes())
+        if data.get("version") == (INDEX_VERSION, sys.version_info[:2], _FIELDS):
+            return data["files"]
+    except (ValueError, EOFError, TypeError, OSError, AttributeError, KeyError):
+        pass
+    return {}
 
 
 def load_all(journal_dir: Path, index_file: Path | None = None) -> list[JournalEntry]:
-    """Every entry, oldest first; parsed files are cached in index_file by mtime and size.
+    """Every entry, oldest first (by file name)."""
+    return [JournalEntry(*row) for row in load_rows(journal_dir, index_file)]
 
-    The index is a rebuildable cache outside git: a missing, stale or corrupt index only
-    costs a re-read of the files that changed.
+
+def load_rows(journal_dir: Path, index_file: Path | None = None) -> list[tuple]:
+    """Every entry as a field tuple; parsed files are cached in index_file by mtime and size.
+
+    The index is a rebuildable cache outside git (marshal: fast to load, and it can
+    hold only plain values): a missing, stale or corrupt index only costs a re-read
+    of the files that changed.
     """
-    import json
+    import marshal
+    import sys
 
     files = _scan(journal_dir)
-    cached: dict = {}
-    if index_file is not None and index_file.is_file():
-        try:
-            data = json.loads(index_file.read_text(encoding="utf-8"))
-            if data.get("version") == INDEX_VERSION:
-                cached = data.get("files", {})
-        except (ValueError, OSError, AttributeError):
-            cached = {}
-    entries: list[JournalEntry] = []
+    cached = _read_index(index_file) if index_file is not None and index_file.is_file() else {}
+    rows: list[tuple] = []
     fresh: dict = {}
     changed = len(cached) != len(files)
+    width = len(_FIELDS)
     for path in sorted(files):
-        stamp = list(files[path])
+        stamp = files[path]
         hit = cached.get(path)
-        if hit and hit.get("stamp") == stamp:
-            try:
-                entries.append(_from_record(hit["entry"]))
-                fresh[path] = hit
-                continue
-            except (TypeError, KeyError):
-                pass
+        if hit is not None and hit[0] == stamp and len(hit[1]) == width:
+            rows.append(hit[1])
+            fresh[path] = hit
+            continue
         try:
-            entry = read_entry(Path(path))
+            row = _row(read_entry(Path(path)))
         except (OSError, UnicodeDecodeError):
             continue  # vanished or unreadable mid-scan; the next run sees it
-        entries.append(entry)
-        fresh[path] = {"stamp": stamp, "entry": _to_record(entry)}
+        rows.append(row)
+        fresh[path] = (stamp, row)
         changed = True
     if index_file is not None and changed:
-        from labpath.fsutil import atomic_write
+        from labpath.fsutil import atomic_write_bytes
 
         try:
-            atomic_write(
-                index_file,
-                json.dumps({"version": INDEX_VERSION, "files": fresh}, ensure_ascii=False),
-            )
-        except OSError:
-            pass  # a cache that cannot be written is only slower
-    return entries
+            version = (INDEX_VERSION, sys.version_info[:2], _FIELDS)
+            atomic_write_bytes(index_file, marshal.dumps({"version": version, "files": fresh}))
+        except (OSError, ValueError):
+            pass  # a cache that cannot be written (or holds an odd value) is only slower
+    return rows
 
 
 # --- filtering ------------------------------------------------------------------------
@@ -641,8 +652,15 @@ def entries(ws) -> list[JournalEntry]:
 
 
 def search(ws, q: Query) -> list[JournalEntry]:
-    """The workspace's entries matching q, newest first."""
-    return select(entries(ws), q)
+    """The workspace's entries matching q, newest first.
+
+    Filters run on light named tuples; only the entries returned become dataclasses.
+    """
+    import collections
+
+    view = collections.namedtuple("EntryView", _FIELDS)
+    hits = select([view._make(r) for r in load_rows(ws.journal_dir, index_file(ws))], q)
+    return [JournalEntry(*h) for h in hits]
 
 
 @dataclass(frozen=True)
