@@ -310,7 +310,8 @@ def journal_list(
     n: LimitOpt = None, workspace: Workspace = None, json: Json = False,
 ):
     """List entries, newest first, filtered by text, tag, lab, week, stars and dates."""
-    from labpath import journal, ui, workspace as ws_mod
+    from labpath import journal, ui
+    from labpath import workspace as ws_mod
 
     ws = ws_mod.open_workspace(workspace)
     q = _journal_query(text, tag, lab, task, phase, week, type_, starred, since, until, n)
@@ -331,7 +332,8 @@ def journal_search(
     workspace: Workspace = None, json: Json = False,
 ):
     """Find entries containing every word (title, text and tags), newest first."""
-    from labpath import journal, ui, workspace as ws_mod
+    from labpath import journal, ui
+    from labpath import workspace as ws_mod
 
     ws = ws_mod.open_workspace(workspace)
     q = _journal_query(text, tag, lab, task, phase, week, type_, starred, since, until, n)
@@ -349,7 +351,8 @@ def journal_show(
     workspace: Workspace = None, json: Json = False,
 ):
     """Show one entry in full."""
-    from labpath import journal, ui, workspace as ws_mod
+    from labpath import journal, ui
+    from labpath import workspace as ws_mod
 
     ws = ws_mod.open_workspace(workspace)
     found = journal.find(journal.entries(ws), entry)
@@ -366,7 +369,8 @@ def journal_edit(
     workspace: Workspace = None, json: Json = False,
 ):
     """Open an entry in $EDITOR; saves it with a `modified` time and commits it."""
-    from labpath import journal, ui, workspace as ws_mod
+    from labpath import journal, ui
+    from labpath import workspace as ws_mod
 
     ws = ws_mod.open_workspace(workspace)
     editor = ws.settings.editor or os.environ.get("VISUAL") or os.environ.get("EDITOR")
@@ -391,11 +395,31 @@ def journal_star(
     workspace: Workspace = None,
 ):
     """Star an entry (or --off to unstar it); the file keeps all its other keys."""
-    from labpath import journal, ui, workspace as ws_mod
+    from labpath import journal, ui
+    from labpath import workspace as ws_mod
 
     ws = ws_mod.open_workspace(workspace)
     result = journal.set_star(ws, entry, not off)
     ui.journal_edited(result)
+
+
+@journal_app.command("tags")
+@handled
+def journal_tags(
+    since: SinceOpt = None, until: UntilOpt = None, workspace: Workspace = None,
+    json: Json = False,
+):
+    """Every tag with its number of entries, most used first."""
+    from labpath import journal, ui
+    from labpath import workspace as ws_mod
+
+    ws = ws_mod.open_workspace(workspace)
+    q = journal.make_query(since=since, until=until)
+    counts = journal.tag_counts(journal.search(ws, q))
+    if json:
+        ui.print_json(dict(counts))
+    else:
+        ui.journal_tags(counts)
 
 
 @journal_app.command("export")
@@ -411,7 +435,8 @@ def journal_export(
     workspace: Workspace = None,
 ):
     """Export the selected entries as one Markdown document (a blog draft) or JSON."""
-    from labpath import journal, ui, workspace as ws_mod
+    from labpath import journal, ui
+    from labpath import workspace as ws_mod
 
     if fmt not in ("md", "markdown", "json"):
         raise UsageError(f"--format {fmt}: expected md or json", hint="labpath journal export --format md")
@@ -518,7 +543,8 @@ def time_log(
     json: Json = False,
 ):
     """List sprints and added time (default: this week), with the total."""
-    from labpath import timelog, ui, workspace as ws_mod
+    from labpath import timelog, ui
+    from labpath import workspace as ws_mod
 
     ws = ws_mod.open_workspace(workspace)
     start, end = timelog.period(since or "this week", until)
@@ -540,7 +566,8 @@ def time_skip(
     json: Json = False,
 ):
     """Mark a rest day: it neither counts nor breaks the daily sprint streak."""
-    from labpath import timelog, ui, workspace as ws_mod
+    from labpath import timelog, ui
+    from labpath import workspace as ws_mod
 
     ws = ws_mod.open_workspace(workspace)
     skip, warning = timelog.add_skip(ws, timelog.parse_day(day), reason)
@@ -556,7 +583,8 @@ def time_skip(
 @handled
 def repair(workspace: Workspace = None, json: Json = False):
     """Recover corrupt progress, time or review logs from git history (keeps a copy)."""
-    from labpath import recovery, ui, workspace as ws_mod
+    from labpath import recovery, ui
+    from labpath import workspace as ws_mod
 
     ws = ws_mod.open_workspace(workspace)
     done = recovery.repair(ws)
@@ -574,7 +602,8 @@ def sync_(
     json: Json = False,
 ):
     """Pull (fast-forward only) and push the workspace; labpath never pushes otherwise."""
-    from labpath import sync, ui, workspace as ws_mod
+    from labpath import sync, ui
+    from labpath import workspace as ws_mod
 
     ws = ws_mod.open_workspace(workspace)
     result = sync.sync(ws.root, remote)
@@ -596,7 +625,8 @@ def report(
     json: Json = False,
 ):
     """Write a Markdown report with plots (default: the last 30 days), or --lab: a post draft."""
-    from labpath import actions, report as report_mod, ui
+    from labpath import actions, ui
+    from labpath import report as report_mod
 
     ctx, _ = actions.load_context(workspace, curriculum)
     if lab:
@@ -624,7 +654,8 @@ def review(
     """Review your aha entries and the labs' questions when they are due (FSRS schedule)."""
     import datetime as dt
 
-    from labpath import actions, journal, review as review_mod, ui
+    from labpath import actions, journal, ui
+    from labpath import review as review_mod
 
     if limit < 1 or new < 0:
         raise UsageError("--limit must be at least 1 and --new at least 0", hint="labpath review -n 10")

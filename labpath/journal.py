@@ -616,7 +616,9 @@ def edited(original: JournalEntry, new_text: str, now: dt.datetime) -> JournalEn
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""
-        raise UsageError(f"the edited front matter is not valid YAML{where}; nothing saved")
+        raise UsageError(
+            f"the edited front matter is not valid YAML{where}; nothing saved"
+        ) from None
     if new_text.startswith("---\n") and not front:
         raise UsageError("the edited front matter is not a YAML mapping; nothing saved")
     if not body.strip():
@@ -799,3 +801,12 @@ def export(ws, q: Query, fmt: str, title: str = "Journal", out: str | None = Non
     if target is not None:
         atomic_write(target, text)
     return text
+
+
+def tag_counts(entries) -> list[tuple[str, int]]:
+    """Every tag with its number of entries, most used first (jrnl's --tags)."""
+    counts: dict[str, int] = {}
+    for e in entries:
+        for t in e.tags:
+            counts[t] = counts.get(t, 0) + 1
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))

@@ -138,7 +138,7 @@ def plot_completions(done, total: int, path: Path) -> Path:
     if done:
         days = [d for d, _ in done]
         ax.step(days, list(range(1, len(done) + 1)), where="post", marker="o")
-        for d, (day, task) in zip(range(1, len(done) + 1), done):
+        for d, (day, task) in enumerate(done, 1):
             ax.annotate(task, (day, d), fontsize=7, xytext=(3, 3), textcoords="offset points")
     else:
         ax.text(0.5, 0.5, "no task completed yet", ha="center", transform=ax.transAxes)

@@ -586,3 +586,11 @@ def review_card(item, part: str) -> None:
 def review_done(result) -> None:
     n = len(result.reviewed)
     out.print(f"\nReviewed {n} card(s)" + (f"; {result.remaining} left for later" if result.remaining else "."))
+
+
+def journal_tags(counts) -> None:
+    if not counts:
+        out.print("No tags yet: labpath log \"...\" --tag TAG")
+        return
+    for tag, n in counts:
+        out.print(f"{n:>5}  [cyan]#{escape(tag)}[/]")

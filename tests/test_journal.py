@@ -6,8 +6,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, commits, git
+
 from labpath import journal, workspace
 from labpath.errors import UsageError
 
@@ -260,3 +260,25 @@ def test_star_and_unstar(cli, logged):
     r = cli("journal", "star", "last", "--off")
     assert r.exit_code == 0, r.output
     assert commits(logged)[0].startswith("journal: unstar")
+
+
+def test_tags_with_counts(cli, logged):
+    assert cli("log", "Another about residuals", "-t", "resnet", "-t", "depth").exit_code == 0
+    r = cli("journal", "tags", "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout) == {"resnet": 2, "depth": 1}
+    r = cli("journal", "tags")
+    assert r.exit_code == 0, r.output
+    assert r.stdout.splitlines()[0].split() == ["2", "#resnet"]
+
+
+def test_without_git_commands_that_commit_exit_3(cli, ws):
+    import shutil
+
+    assert cli("init", ws).exit_code == 0
+    assert cli("log", "Before git went away").exit_code == 0
+    shutil.rmtree(ws / ".git")
+    for args in (["journal", "star", "last"], ["time", "add", "10m"], ["repair"]):
+        r = cli(*args)
+        assert r.exit_code == 3, r.output
+        assert "not a git repository" in r.stderr and "Hint:" in r.stderr

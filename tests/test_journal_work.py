@@ -4,9 +4,9 @@ import json
 import shutil
 
 import pytest
-
 from conftest import ROOT, git
-from labpath import actions, journal, progress, ui
+
+from labpath import journal, progress, ui
 
 
 def test_an_entry_records_the_lab_commit_last_check_and_its_plots(cli, ws):

@@ -5,7 +5,7 @@ import json
 
 from labpath import curriculum, pace
 from labpath.progress import derive
-from labpath.timelog import Session, Skip, TimeLog
+from labpath.timelog import Session, TimeLog
 
 D = dt.date
 START = D(2026, 11, 2)  # a Monday

@@ -6,10 +6,10 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from conftest import ROOT, commits, git
-from labpath import journal, recovery, workspace
+
+from labpath import journal, recovery
 
 
 def _env(ws, **extra):

@@ -4,6 +4,7 @@ import datetime as dt
 import json
 
 from conftest import git
+
 from labpath import progress, report
 from labpath.timelog import Session
 

@@ -5,8 +5,8 @@ import json
 import sys
 
 import pytest
-
 from conftest import commits, flat
+
 from labpath import curriculum, journal, review, workspace
 from labpath.errors import UsageError
 from labpath.progress import derive

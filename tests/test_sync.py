@@ -4,6 +4,7 @@ import json
 import subprocess
 
 from conftest import flat, git
+
 from labpath import journal, sync, timelog, workspace
 
 

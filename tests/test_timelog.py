@@ -9,8 +9,8 @@ import sys
 import time
 
 import pytest
-
 from conftest import ROOT, commits
+
 from labpath import timelog, workspace
 from labpath.errors import UsageError
 
