@@ -395,7 +395,9 @@ def log(
     plots: tuple[str, ...] = ()
     if last:
         check = {k: last.get(k) for k in ("status", "passed", "total", "at") if k in last}
-        plots = tuple(p for p in last.get("plots", ()) if (ws.root / p).is_file())
+        plots = tuple(  # plots inside the workspace that still exist; they are committed
+            p for p in last.get("plots", ()) if not Path(p).is_absolute() and (ws.root / p).is_file()
+        )
     when = (when or dt.datetime.now()).astimezone().replace(microsecond=0)
     entry = journal.JournalEntry(
         id=journal.new_id(),  # to the millisecond, so entries of one second keep their order

@@ -524,6 +524,8 @@ def time_add(
 
     ctx, _ = actions.load_context(workspace, curriculum)
     minutes = timelog.parse_duration(duration)
+    for s in timelog.recover(ctx.workspace):
+        ui.notice(f"Recorded an earlier sprint that was cut off: {s.minutes:g} min")
     end = timelog.parse_end(on) if on else None
     session, warning = timelog.add(ctx.workspace, minutes, _task_or_current(ctx, task), note, end)
     if warning:
@@ -548,6 +550,8 @@ def time_log(
 
     ws = ws_mod.open_workspace(workspace)
     start, end = timelog.period(since or "this week", until)
+    for s in timelog.recover(ws):
+        ui.notice(f"Recorded an earlier sprint that was cut off: {s.minutes:g} min")
     sessions = timelog.in_range(timelog.read(timelog.time_file(ws)), start, end)
     if json:
         ui.print_json({"since": start and start.isoformat(), "until": end and end.isoformat(),
@@ -660,20 +664,17 @@ def review(
     if limit < 1 or new < 0:
         raise UsageError("--limit must be at least 1 and --new at least 0", hint="labpath review -n 10")
     ctx, _ = actions.load_context(workspace, curriculum)
-    ws = ctx.workspace
-    cards = review_mod.cards_from(journal.entries(ws), ctx.curriculum, ctx.states)
-    history = review_mod.read_log(review_mod.review_file(ws))
-    due = review_mod.due_cards(cards, history, dt.datetime.now().astimezone(), limit, new)
+    due, cards = review_mod.due_now(ctx, limit, new)
     if json or list_:
         if json:
-            ui.print_json({"due": due, "cards": len(cards)})
+            ui.print_json({"due": due, "cards": cards})
         else:
-            ui.review_list(due, len(cards))
+            ui.review_list(due, cards)
         return
     if not due:
-        ui.review_list(due, len(cards))
+        ui.review_list(due, cards)
         return
-    result = review_mod.session(ws, due, ui.ask, ui.review_card)
+    result = review_mod.session(ctx.workspace, due, ui.ask, ui.review_card)
     ui.review_done(result)
 
 

@@ -126,6 +126,17 @@ def due_cards(cards: list[Card], history: dict[str, list[dict]], now: dt.datetim
     return picked[:limit]
 
 
+def due_now(ctx, limit: int = 10, new_limit: int = 5, now: dt.datetime | None = None):
+    """(the cards due for this workspace now, how many cards there are in all)."""
+    from labpath import journal
+
+    ws = ctx.workspace
+    cards = cards_from(journal.entries(ws), ctx.curriculum, ctx.states)
+    history = read_log(review_file(ws))
+    now = now or dt.datetime.now().astimezone()
+    return due_cards(cards, history, now, limit, new_limit), len(cards)
+
+
 def _scheduler():
     from fsrs import Scheduler
 

@@ -15,9 +15,12 @@ def test_an_entry_records_the_lab_commit_last_check_and_its_plots(cli, ws):
     plot = ws / ".labpath" / "artifacts" / "micrograd" / "20261129T070000" / "loss.png"
     plot.parent.mkdir(parents=True)
     plot.write_bytes(b"\x89PNG fake")
+    outside = ws.parent / "elsewhere.png"  # a check run on a folder outside the workspace
+    outside.write_bytes(b"\x89PNG fake")
     progress.record(ws / ".labpath" / "progress.jsonl", "check", "micrograd", lab="micrograd",
                     status="failed", passed=14, total=20,
-                    plots=[str(plot.relative_to(ws)), ".labpath/artifacts/gone.png"])  # fmt: skip
+                    plots=[str(plot.relative_to(ws)), ".labpath/artifacts/gone.png",
+                           str(outside)])  # fmt: skip
     git(ws, "add", ".labpath/progress.jsonl")
     git(ws, "commit", "-qm", "a check")
     head = git(ws, "rev-parse", "HEAD").strip()
