@@ -158,6 +158,7 @@ def write(journal_dir: Path, entry: JournalEntry, created: dt.datetime) -> Journ
         path = entry_path(journal_dir, created, entry.title)
         stored = JournalEntry(**{**entry.__dict__, "path": str(path)})
         path.parent.mkdir(parents=True, exist_ok=True)
+        _drop_stale_temp_files(path.parent)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".entry-", suffix=".tmp")
         try:
             with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
@@ -175,6 +176,18 @@ def write(journal_dir: Path, entry: JournalEntry, created: dt.datetime) -> Journ
             continue
         finally:
             os.unlink(tmp)
+
+
+def _drop_stale_temp_files(folder: Path, age: float = 300.0) -> None:
+    """Remove what a writer killed mid-write left behind (a live write takes milliseconds)."""
+    import time
+
+    for tmp in folder.glob(".entry-*.tmp"):
+        try:
+            if time.time() - tmp.stat().st_mtime > age:
+                tmp.unlink()
+        except OSError:
+            pass
 
 
 def entry_files(journal_dir: Path) -> list[Path]:
