@@ -88,13 +88,14 @@ def test_sprint_length_is_checked(ws_obj):
         timelog.run_sprint(ws_obj, 0, None, lambda e, t: None)
 
 
-def test_closing_the_terminal_records_the_sprint(ws_obj):
+@pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGINT], ids=["closed terminal", "ctrl-c"])
+def test_stopping_a_running_sprint_process_records_it(ws_obj, sig):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "LABPATH_TEST_MINUTE": "0.5",
            "LABPATH_HOME": str(ws_obj.root)}  # fmt: skip
     proc = subprocess.Popen([sys.executable, "-m", "labpath", "sprint", "30", "--no-prompt"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
     time.sleep(3.0)  # about six sprint minutes at this scale
-    proc.send_signal(signal.SIGHUP)
+    proc.send_signal(sig)
     out, errs = proc.communicate(timeout=30)
     assert proc.returncode == 0, errs.decode()
     (s,) = timelog.read(timelog.time_file(ws_obj)).sessions
