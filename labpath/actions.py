@@ -52,6 +52,12 @@ def load_context(
     return Context(ws, cur, states), notices
 
 
+def refreshed(ctx: Context) -> Context:
+    """The same context with progress read again (after a command recorded events)."""
+    states = progress.derive(progress.read_events(ctx.workspace.progress_file))
+    return Context(ctx.workspace, ctx.curriculum, states)
+
+
 # --- init ----------------------------------------------------------------------------
 
 
@@ -249,6 +255,7 @@ def check(
             seed=report.seed,
             path=str(target),
             hints=ctx.state(task).hints if task else 0,
+            **_plots_field(report, ws.root),
         )
         if report.ok:
             newly_done = task is not None and ctx.state(task).status != DONE
@@ -262,6 +269,18 @@ def check(
             if result.warning:
                 notices.append(result.warning)
     return CheckOutcome(report, task, True, commit, newly_done, tuple(notices))
+
+
+def _plots_field(report, root: Path) -> dict:
+    """The attempt's plots, relative to the workspace, for the progress event."""
+    found = [a for r in report.results for a in r.artifacts] + list(report.artifacts)
+    plots = [
+        str(Path(a).resolve().relative_to(root.resolve()))
+        if _inside(Path(a), root)
+        else a
+        for a in dict.fromkeys(found)
+    ]
+    return {"plots": plots} if plots else {}
 
 
 def _used_labs(ctx: Context | None, lab) -> dict[str, Path]:
@@ -401,13 +420,21 @@ def log(
     state = ctx.state(task) if task else None
     last = state.last_check if state else None
     check = None
+    plots: tuple[str, ...] = ()
     if last:
         check = {
             k: last.get(k) for k in ("status", "passed", "total", "at") if k in last
         }
+        plots = (
+            tuple(  # plots inside the workspace that still exist; they are committed
+                p
+                for p in last.get("plots", ())
+                if not Path(p).is_absolute() and (ws.root / p).is_file()
+            )
+        )
     when = (when or dt.datetime.now()).astimezone().replace(microsecond=0)
     entry = journal.JournalEntry(
-        id=journal.new_id(when),
+        id=journal.new_id(),  # to the millisecond, so entries of one second keep their order
         created=when.isoformat(),
         title=journal.title_of(text),
         body=text,
@@ -420,12 +447,15 @@ def log(
         lab=lab_id or (task.lab if task else None),
         check=check,
         commit=vcs.head(ws.root),
+        plots=plots,
     )
     notices = []
     with locked(ws.lock_file):
         stored = journal.write(ws.journal_dir, entry, when)
         result = vcs.commit_paths(
-            ws.root, [Path(stored.path)], f'log: {entry.type} "{entry.title[:50]}"'
+            ws.root,
+            [Path(stored.path), *(ws.root / p for p in plots)],
+            f'log: {entry.type} "{entry.title[:50]}"',
         )
     if result.warning:
         notices.append(result.warning)
@@ -440,6 +470,7 @@ class Status:
     context: Context
     current: Task | None
     journal_entries: int
+    pace: object = None  # pace.Pace: calendar week, hours against the target, streaks
 
     @property
     def done(self) -> int:
@@ -450,8 +481,21 @@ class Status:
         )
 
 
-def status(ctx: Context) -> Status:
-    return Status(ctx, ctx.current, journal.count(ctx.workspace.journal_dir))
+def status(ctx: Context, today: dt.date | None = None) -> Status:
+    from labpath import pace, timelog
+
+    ws = ctx.workspace
+    log = timelog.read(timelog.time_file(ws))
+    p = pace.compute(
+        ctx.curriculum,
+        ctx.states,
+        log,
+        ws.settings.start_date,
+        ws.settings.weekly_hours,
+        today or dt.date.today(),
+        ctx.current,
+    )
+    return Status(ctx, ctx.current, journal.count(ws.journal_dir), p)
 
 
 # --- hint ----------------------------------------------------------------------------

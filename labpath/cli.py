@@ -164,6 +164,10 @@ def check(
     workspace: Workspace = None,
     curriculum: CurriculumDir = None,
     json: Json = False,
+    no_prompt: Annotated[
+        bool,
+        typer.Option("--no-prompt", help="Do not ask what clicked after a first pass."),
+    ] = False,
 ):
     """Run a lab's checks against your code. Exit 0 pass, 1 fail, 3 crash or timeout."""
     from labpath import actions, ui
@@ -212,6 +216,8 @@ def check(
             ui.notice("this run saved no plots")
         for problem in opener.open_files(plots):
             ui.warning(problem)
+    if outcome.newly_done and not (json or no_prompt) and ui.interactive():
+        _what_clicked(ctx, outcome)
     raise typer.Exit(code)
 
 
@@ -517,6 +523,583 @@ def dev_check(
     else:
         ui.dev_check(verdicts, extra)
     raise typer.Exit(OK if ok else CHECKS_FAILED)
+
+
+# --- journal, sprints and time, pace, sync, reports, review ----------------------------
+
+journal_app = typer.Typer(
+    help="Read, search, edit and export your journal.", no_args_is_help=True
+)
+app.add_typer(journal_app, name="journal")
+
+Text = Annotated[
+    list[str] | None,
+    typer.Argument(help="Words that must all appear.", show_default=False),
+]
+TagOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--tag",
+        "-t",
+        help="Only entries with this tag (repeatable).",
+        show_default=False,
+    ),
+]
+LabOpt = Annotated[
+    str | None,
+    typer.Option("--lab", help="Only entries about this lab.", show_default=False),
+]
+TaskOpt = Annotated[
+    str | None,
+    typer.Option("--task", help="Only entries about this task.", show_default=False),
+]
+PhaseOpt = Annotated[
+    int | None,
+    typer.Option("--phase", help="Only entries of this phase.", show_default=False),
+]
+WeekOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--week", help="Only entries of this curriculum week.", show_default=False
+    ),
+]
+TypeOpt = Annotated[
+    str | None,
+    typer.Option("--type", help="aha, note, failure or review.", show_default=False),
+]
+StarredOpt = Annotated[bool, typer.Option("--starred", help="Only starred entries.")]
+SinceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--since",
+        help='From this date: 2026-11-01, "last monday", "3 days ago".',
+        show_default=False,
+    ),
+]
+UntilOpt = Annotated[
+    str | None,
+    typer.Option("--until", help="Up to the end of this date.", show_default=False),
+]
+LimitOpt = Annotated[
+    int | None,
+    typer.Option("-n", help="At most N entries (newest first).", show_default=False),
+]
+NoPrompt = Annotated[bool, typer.Option("--no-prompt", help="Never ask questions.")]
+
+
+def _journal_query(text, tag, lab, task, phase, week, type_, starred, since, until, n):
+    from labpath import journal
+
+    return journal.make_query(text or (), tag or (), lab, task, phase, week, type_,
+                              starred, since, until, n)  # fmt: skip
+
+
+@journal_app.command("list")
+@handled
+def journal_list(
+    text: Text = None,
+    tag: TagOpt = None,
+    lab: LabOpt = None,
+    task: TaskOpt = None,
+    phase: PhaseOpt = None,
+    week: WeekOpt = None,
+    type_: TypeOpt = None,
+    starred: StarredOpt = False,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    n: LimitOpt = None,
+    workspace: Workspace = None,
+    json: Json = False,
+):
+    """List entries, newest first, filtered by text, tag, lab, week, stars and dates."""
+    from labpath import journal, ui
+    from labpath import workspace as ws_mod
+
+    ws = ws_mod.open_workspace(workspace)
+    q = _journal_query(
+        text, tag, lab, task, phase, week, type_, starred, since, until, n
+    )
+    found = journal.search(ws, q)
+    if json:
+        ui.print_json(journal.to_json(found, ws.root))
+    else:
+        ui.journal_list(found, q)
+
+
+@journal_app.command("search")
+@handled
+def journal_search(
+    text: Annotated[list[str], typer.Argument(help="Words that must all appear.")],
+    tag: TagOpt = None,
+    lab: LabOpt = None,
+    task: TaskOpt = None,
+    phase: PhaseOpt = None,
+    week: WeekOpt = None,
+    type_: TypeOpt = None,
+    starred: StarredOpt = False,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    n: LimitOpt = None,
+    workspace: Workspace = None,
+    json: Json = False,
+):
+    """Find entries containing every word (title, text and tags), newest first."""
+    from labpath import journal, ui
+    from labpath import workspace as ws_mod
+
+    ws = ws_mod.open_workspace(workspace)
+    q = _journal_query(
+        text, tag, lab, task, phase, week, type_, starred, since, until, n
+    )
+    found = journal.search(ws, q)
+    if json:
+        ui.print_json(journal.to_json(found, ws.root))
+    else:
+        ui.journal_list(found, q)
+
+
+@journal_app.command("show")
+@handled
+def journal_show(
+    entry: Annotated[
+        str, typer.Argument(help="Entry id (a prefix is enough) or 'last'.")
+    ] = "last",
+    workspace: Workspace = None,
+    json: Json = False,
+):
+    """Show one entry in full."""
+    from labpath import journal, ui
+    from labpath import workspace as ws_mod
+
+    ws = ws_mod.open_workspace(workspace)
+    found = journal.find(journal.entries(ws), entry)
+    if json:
+        ui.print_json(journal.to_json([found], ws.root)["entries"][0])
+    else:
+        ui.journal_show(found, ws.root)
+
+
+@journal_app.command("edit")
+@handled
+def journal_edit(
+    entry: Annotated[
+        str, typer.Argument(help="Entry id (a prefix is enough) or 'last'.")
+    ] = "last",
+    workspace: Workspace = None,
+    json: Json = False,
+):
+    """Open an entry in $EDITOR; saves it with a `modified` time and commits it."""
+    from labpath import journal, ui
+    from labpath import workspace as ws_mod
+
+    ws = ws_mod.open_workspace(workspace)
+    editor = ws.settings.editor or os.environ.get("VISUAL") or os.environ.get("EDITOR")
+    if not editor:
+        raise UsageError("no editor set", hint="set $EDITOR (e.g. export EDITOR=nano) or "
+                         "`editor:` in labpath.yaml")  # fmt: skip
+    result = journal.edit_entry(
+        ws, entry, journal.editor_function(editor, ws.state_dir / "tmp")
+    )
+    for n in result.notices:
+        ui.warning(n)
+    if json:
+        ui.print_json({"entry": journal.to_json([result.entry], ws.root)["entries"][0],
+                       "changed": result.changed, "commit": result.commit})  # fmt: skip
+    else:
+        ui.journal_edited(result)
+
+
+@journal_app.command("star")
+@handled
+def journal_star(
+    entry: Annotated[
+        str, typer.Argument(help="Entry id (a prefix is enough) or 'last'.")
+    ] = "last",
+    off: Annotated[
+        bool, typer.Option("--off", help="Remove the star instead.")
+    ] = False,
+    workspace: Workspace = None,
+):
+    """Star an entry (or --off to unstar it); the file keeps all its other keys."""
+    from labpath import journal, ui
+    from labpath import workspace as ws_mod
+
+    ws = ws_mod.open_workspace(workspace)
+    result = journal.set_star(ws, entry, not off)
+    ui.journal_edited(result)
+
+
+@journal_app.command("tags")
+@handled
+def journal_tags(
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    workspace: Workspace = None,
+    json: Json = False,
+):
+    """Every tag with its number of entries, most used first."""
+    from labpath import journal, ui
+    from labpath import workspace as ws_mod
+
+    ws = ws_mod.open_workspace(workspace)
+    q = journal.make_query(since=since, until=until)
+    counts = journal.tag_counts(journal.search(ws, q))
+    if json:
+        ui.print_json(dict(counts))
+    else:
+        ui.journal_tags(counts)
+
+
+@journal_app.command("export")
+@handled
+def journal_export(
+    text: Text = None,
+    tag: TagOpt = None,
+    lab: LabOpt = None,
+    task: TaskOpt = None,
+    phase: PhaseOpt = None,
+    week: WeekOpt = None,
+    type_: TypeOpt = None,
+    starred: StarredOpt = False,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    n: LimitOpt = None,
+    fmt: Annotated[
+        str,
+        typer.Option("--format", "-f", help="md (one document, oldest first) or json."),
+    ] = "md",
+    out: Annotated[
+        str | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Write to this file instead of stdout.",
+            show_default=False,
+        ),
+    ] = None,
+    title: Annotated[
+        str, typer.Option("--title", help="The Markdown document's title.")
+    ] = "Journal",
+    workspace: Workspace = None,
+):
+    """Export the selected entries as one Markdown document (a blog draft) or JSON."""
+    from labpath import journal, ui
+    from labpath import workspace as ws_mod
+
+    if fmt not in ("md", "markdown", "json"):
+        raise UsageError(
+            f"--format {fmt}: expected md or json",
+            hint="labpath journal export --format md",
+        )
+    ws = ws_mod.open_workspace(workspace)
+    q = _journal_query(
+        text, tag, lab, task, phase, week, type_, starred, since, until, n
+    )
+    text_out = journal.export(ws, q, fmt, title, out)
+    if out:
+        ui.exported(out, text_out)
+    else:
+        ui.raw(text_out)
+
+
+def _what_clicked(ctx, outcome) -> None:
+    """After a first pass, ask what clicked and keep the answer as an aha entry."""
+    from labpath import actions, ui
+
+    try:
+        answer = ui.ask("What clicked? (Enter to skip)")
+    except (KeyboardInterrupt, EOFError):
+        return
+    if answer:
+        ctx = actions.refreshed(ctx)  # the entry records the check that just passed
+        result = actions.log(
+            ctx, answer, [], lab_id=outcome.report.lab, entry_type="aha"
+        )
+        ui.log_saved(result)
+
+
+def _task_or_current(ctx, task: str | None) -> str | None:
+    if task:
+        return ctx.curriculum.task(task).id  # unknown ids fail with a did-you-mean
+    return ctx.current.id if ctx.current else None
+
+
+@app.command()
+@handled
+def sprint(
+    minutes: Annotated[int, typer.Argument(help="Planned length in minutes.")] = 30,
+    task: Annotated[
+        str | None,
+        typer.Option(
+            "--task",
+            help="Task worked on (default: the current task).",
+            show_default=False,
+        ),
+    ] = None,
+    note: Annotated[
+        str | None,
+        typer.Option(
+            "--note",
+            help="A note kept with the sprint (else asked at the end).",
+            show_default=False,
+        ),
+    ] = None,
+    no_prompt: NoPrompt = False,
+    workspace: Workspace = None,
+    curriculum: CurriculumDir = None,
+    json: Json = False,
+):
+    """Run a focused sprint with a timer; Ctrl-C stops early and keeps the minutes spent."""
+    from labpath import actions, timelog, ui
+
+    ctx, _ = actions.load_context(workspace, curriculum)
+    for s in timelog.recover(ctx.workspace):
+        ui.notice(f"Recorded an earlier sprint that was cut off: {s.minutes:g} min")
+    task_id = _task_or_current(ctx, task)
+    with ui.sprint_timer(minutes, task_id) as tick:
+        run = timelog.run_sprint(ctx.workspace, minutes, task_id, tick)
+    if note is None and not no_prompt and not json and ui.interactive():
+        try:
+            note = ui.ask("Note for this sprint (Enter to skip)")
+        except (KeyboardInterrupt, EOFError):
+            note = None
+    session, warning = timelog.finish_sprint(ctx.workspace, run, note)
+    if warning:
+        ui.warning(warning)
+    if json:
+        ui.print_json(
+            {"session": session, "minutes": run.minutes, "completed": run.completed}
+        )
+    else:
+        ui.sprint_done(run, session)
+
+
+time_app = typer.Typer(help="Time spent: add work done away from the keyboard, list it, skip days.",
+                       no_args_is_help=True)  # fmt: skip
+app.add_typer(time_app, name="time")
+
+
+@time_app.command("add")
+@handled
+def time_add(
+    duration: Annotated[
+        str, typer.Argument(help="How long: 45m, 1h30m, 1.5h or 1:30.")
+    ],
+    task: Annotated[
+        str | None,
+        typer.Option(
+            "--task",
+            help="Task worked on (default: the current task).",
+            show_default=False,
+        ),
+    ] = None,
+    note: Annotated[
+        str | None, typer.Option("--note", help="What you did.", show_default=False)
+    ] = None,
+    on: Annotated[
+        str | None,
+        typer.Option(
+            "--on",
+            help='When it ended: "yesterday", 2026-11-20, 2026-11-20T21:00 (default now).',
+            show_default=False,
+        ),
+    ] = None,
+    workspace: Workspace = None,
+    curriculum: CurriculumDir = None,
+    json: Json = False,
+):
+    """Record time spent away from the keyboard (reading, a lecture, a walk thinking)."""
+    from labpath import actions, timelog, ui
+
+    ctx, _ = actions.load_context(workspace, curriculum)
+    minutes = timelog.parse_duration(duration)
+    for s in timelog.recover(ctx.workspace):
+        ui.notice(f"Recorded an earlier sprint that was cut off: {s.minutes:g} min")
+    end = timelog.parse_end(on) if on else None
+    session, warning = timelog.add(
+        ctx.workspace, minutes, _task_or_current(ctx, task), note, end
+    )
+    if warning:
+        ui.warning(warning)
+    if json:
+        ui.print_json(session)
+    else:
+        ui.time_added(session)
+
+
+@time_app.command("log")
+@handled
+def time_log(
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    workspace: Workspace = None,
+    json: Json = False,
+):
+    """List sprints and added time (default: this week), with the total."""
+    from labpath import timelog, ui
+    from labpath import workspace as ws_mod
+
+    ws = ws_mod.open_workspace(workspace)
+    start, end = timelog.period(since or "this week", until)
+    for s in timelog.recover(ws):
+        ui.notice(f"Recorded an earlier sprint that was cut off: {s.minutes:g} min")
+    sessions = timelog.in_range(timelog.read(timelog.time_file(ws)), start, end)
+    if json:
+        ui.print_json({"since": start and start.isoformat(), "until": end and end.isoformat(),
+                       "minutes": sum(s.minutes for s in sessions),
+                       "sessions": sessions})  # fmt: skip
+    else:
+        ui.time_list(sessions, start, end)
+
+
+@time_app.command("skip")
+@handled
+def time_skip(
+    day: Annotated[
+        str,
+        typer.Argument(help='The rest day: today, tomorrow, "saturday", 2026-12-24.'),
+    ] = "today",
+    reason: Annotated[
+        str | None,
+        typer.Option("--reason", help="Why (holiday, ill, ...).", show_default=False),
+    ] = None,
+    workspace: Workspace = None,
+    json: Json = False,
+):
+    """Mark a rest day: it neither counts nor breaks the daily sprint streak."""
+    from labpath import timelog, ui
+    from labpath import workspace as ws_mod
+
+    ws = ws_mod.open_workspace(workspace)
+    skip, warning = timelog.add_skip(ws, timelog.parse_day(day), reason)
+    if warning:
+        ui.warning(warning)
+    if json:
+        ui.print_json(skip)
+    else:
+        ui.skip_added(skip)
+
+
+@app.command()
+@handled
+def repair(workspace: Workspace = None, json: Json = False):
+    """Recover corrupt progress, time or review logs from git history (keeps a copy)."""
+    from labpath import recovery, ui
+    from labpath import workspace as ws_mod
+
+    ws = ws_mod.open_workspace(workspace)
+    done = recovery.repair(ws)
+    if json:
+        ui.print_json({"repaired": done})
+    else:
+        ui.repaired(done)
+
+
+@app.command("sync")
+@handled
+def sync_(
+    remote: Annotated[
+        str | None,
+        typer.Argument(help="Git remote (default: origin).", show_default=False),
+    ] = None,
+    workspace: Workspace = None,
+    json: Json = False,
+):
+    """Pull (fast-forward only) and push the workspace; labpath never pushes otherwise."""
+    from labpath import sync, ui
+    from labpath import workspace as ws_mod
+
+    ws = ws_mod.open_workspace(workspace)
+    result = sync.sync(ws.root, remote)
+    if json:
+        ui.print_json(result)
+    else:
+        ui.synced(result)
+
+
+@app.command()
+@handled
+def report(
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    lab: Annotated[
+        str | None,
+        typer.Option(
+            "--lab", help="Draft a blog post for this lab instead.", show_default=False
+        ),
+    ] = None,
+    out: Annotated[
+        str | None,
+        typer.Option(
+            "--out",
+            help="Folder for the Markdown and PNGs (default: reports/...).",
+            show_default=False,
+        ),
+    ] = None,
+    workspace: Workspace = None,
+    curriculum: CurriculumDir = None,
+    json: Json = False,
+):
+    """Write a Markdown report with plots (default: the last 30 days), or --lab: a post draft."""
+    from labpath import actions, ui
+    from labpath import report as report_mod
+
+    ctx, _ = actions.load_context(workspace, curriculum)
+    if lab:
+        if since or until:
+            raise UsageError(
+                "--lab drafts a post from the lab's whole history; drop --since/--until"
+            )
+        result = report_mod.lab_post(ctx.workspace, ctx.curriculum, lab, out)
+    else:
+        result = report_mod.progress_report(
+            ctx.workspace, ctx.curriculum, since, until, out
+        )
+    if json:
+        ui.print_json(result)
+    else:
+        ui.report_written(result)
+
+
+@app.command()
+@handled
+def review(
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", help="At most this many cards.")
+    ] = 10,
+    new: Annotated[
+        int, typer.Option("--new", help="At most this many never-seen cards.")
+    ] = 5,
+    list_: Annotated[
+        bool, typer.Option("--list", help="Only list the due cards.")
+    ] = False,
+    workspace: Workspace = None,
+    curriculum: CurriculumDir = None,
+    json: Json = False,
+):
+    """Review your aha entries and the labs' questions when they are due (FSRS schedule)."""
+
+    from labpath import actions, ui
+    from labpath import review as review_mod
+
+    if limit < 1 or new < 0:
+        raise UsageError(
+            "--limit must be at least 1 and --new at least 0",
+            hint="labpath review -n 10",
+        )
+    ctx, _ = actions.load_context(workspace, curriculum)
+    due, cards = review_mod.due_now(ctx, limit, new)
+    if json or list_:
+        if json:
+            ui.print_json({"due": due, "cards": cards})
+        else:
+            ui.review_list(due, cards)
+        return
+    if not due:
+        ui.review_list(due, cards)
+        return
+    result = review_mod.session(ctx.workspace, due, ui.ask, ui.review_card)
+    ui.review_done(result)
 
 
 def main() -> None:

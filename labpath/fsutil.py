@@ -17,6 +17,21 @@ def atomic_write(path: Path, text: str) -> None:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
+        test_pause(f"atomic_write:{path.name}")
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """atomic_write for bytes (caches)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -51,3 +66,18 @@ def locked(lock_file: Path):
             yield
         finally:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def test_pause(point: str) -> None:
+    """Stop here when LABPATH_TEST_PAUSE names this point: the crash tests kill us here.
+
+    The process touches LABPATH_TEST_PAUSE_MARKER so the test knows it has arrived.
+    """
+    if os.environ.get("LABPATH_TEST_PAUSE") != point:
+        return
+    import time
+
+    marker = os.environ.get("LABPATH_TEST_PAUSE_MARKER")
+    if marker:
+        Path(marker).write_text(str(os.getpid()))
+    time.sleep(float(os.environ.get("LABPATH_TEST_PAUSE_SECONDS", "60")))

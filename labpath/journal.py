@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from labpath.errors import UsageError
@@ -32,7 +32,10 @@ class JournalEntry:
     lab: str | None = None
     check: dict | None = None
     commit: str | None = None
+    plots: tuple[str, ...] = ()
+    modified: str | None = None
     path: str | None = None
+    extra: dict = field(default_factory=dict)  # front-matter keys labpath does not own
 
 
 def new_id(when: dt.datetime | None = None) -> str:
@@ -112,8 +115,12 @@ def render(entry: JournalEntry) -> str:
         "lab": entry.lab,
         "check": entry.check,
         "commit": entry.commit,
+        "plots": list(entry.plots) or None,
+        "modified": entry.modified,
     }
     front = {k: v for k, v in front.items() if v is not None}
+    for key, value in entry.extra.items():
+        front.setdefault(key, value)
     head = yaml.safe_dump(front, sort_keys=False, allow_unicode=True, width=1000)
     return f"---\n{head}---\n\n{entry.body.strip()}\n"
 
@@ -127,7 +134,10 @@ def parse(text: str) -> tuple[dict, str]:
     end = text.find("\n---\n", 4)
     if end < 0:
         return {}, text
-    front = yaml.safe_load(text[4:end]) or {}
+    # libyaml's safe loader when present: the same rules, and a cold search over
+    # thousands of entries parses several times faster.
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    front = yaml.load(text[4:end], Loader=loader) or {}
     return (front if isinstance(front, dict) else {}), text[end + 5 :].lstrip("\n")
 
 
@@ -151,12 +161,16 @@ def write(journal_dir: Path, entry: JournalEntry, created: dt.datetime) -> Journ
         path = entry_path(journal_dir, created, entry.title)
         stored = JournalEntry(**{**entry.__dict__, "path": str(path)})
         path.parent.mkdir(parents=True, exist_ok=True)
+        _drop_stale_temp_files(path.parent)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".entry-", suffix=".tmp")
         try:
             with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
                 fh.write(render(stored))
                 fh.flush()
                 os.fsync(fh.fileno())
+            from labpath.fsutil import test_pause
+
+            test_pause("journal.write")
             # link() fails if the name exists: a second process logging in the same
             # second takes the next name instead of replacing this entry.
             os.link(tmp, path)
@@ -165,6 +179,18 @@ def write(journal_dir: Path, entry: JournalEntry, created: dt.datetime) -> Journ
             continue
         finally:
             os.unlink(tmp)
+
+
+def _drop_stale_temp_files(folder: Path, age: float = 300.0) -> None:
+    """Remove what a writer killed mid-write left behind (a live write takes milliseconds)."""
+    import time
+
+    for tmp in folder.glob(".entry-*.tmp"):
+        try:
+            if time.time() - tmp.stat().st_mtime > age:
+                tmp.unlink()
+        except OSError:
+            pass
 
 
 def entry_files(journal_dir: Path) -> list[Path]:
@@ -176,3 +202,687 @@ def entry_files(journal_dir: Path) -> list[Path]:
 
 def count(journal_dir: Path) -> int:
     return len(entry_files(journal_dir))
+
+
+# --- reading entries back -------------------------------------------------------------
+
+KNOWN_KEYS = (
+    "id", "created", "type", "title", "tags", "starred", "phase", "week", "task", "lab",
+    "check", "commit", "plots", "modified",
+)  # fmt: skip
+INDEX_VERSION = 2
+
+
+def _iso(value) -> str | None:
+    """A front-matter time as an ISO string (YAML may have parsed it into a datetime)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.astimezone()
+        return value.isoformat()
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day).astimezone().isoformat()
+    return str(value)
+
+
+def _plain_yaml(value):
+    """Front-matter values made JSON-safe (dates to strings), for the index and exports."""
+    if isinstance(value, (dt.date, dt.datetime)):
+        return _iso(value)
+    if isinstance(value, dict):
+        return {str(k): _plain_yaml(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain_yaml(v) for v in value]
+    return value
+
+
+def _int_or_none(value):
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def from_text(text: str, path: str | None = None) -> JournalEntry:
+    """An entry from its file text; tolerant of hand edits and other tools' keys."""
+    try:
+        front, body = parse(text)
+    except Exception:  # malformed YAML: keep the whole file as the body
+        front, body = {}, text
+    tags = front.get("tags") or ()
+    if isinstance(tags, str):
+        tags = [t.strip() for t in tags.replace(",", " ").split() if t.strip()]
+    created = _iso(front.get("created") or front.get("date"))
+    if created is None and path:
+        created = _created_from_name(Path(path).name)
+    plots = front.get("plots") or ()
+    if isinstance(plots, str):
+        plots = [plots]
+    check = front.get("check")
+    return JournalEntry(
+        id=str(front.get("id") or (Path(path).stem if path else "")),
+        created=created or "",
+        title=str(front.get("title") or title_of(body)),
+        body=body.strip(),
+        type=str(front.get("type") or "note"),
+        tags=tuple(str(t) for t in tags),
+        starred=bool(front.get("starred", False)),
+        phase=_int_or_none(front.get("phase")),
+        week=_int_or_none(front.get("week")),
+        task=str(front["task"]) if front.get("task") else None,
+        lab=str(front["lab"]) if front.get("lab") else None,
+        check=_plain_yaml(check) if isinstance(check, dict) else None,
+        commit=str(front["commit"]) if front.get("commit") else None,
+        plots=tuple(str(p) for p in plots),
+        modified=_iso(front.get("modified")),
+        path=path,
+        extra={k: _plain_yaml(v) for k, v in front.items() if k not in KNOWN_KEYS},
+    )
+
+
+def _created_from_name(name: str) -> str | None:
+    m = re.match(r"(\d{4}-\d{2}-\d{2})T(\d{2})(\d{2})(\d{2})", name)
+    if not m:
+        return None
+    when = dt.datetime.fromisoformat(f"{m[1]}T{m[2]}:{m[3]}:{m[4]}")
+    return when.astimezone().isoformat()
+
+
+def read_entry(path: Path) -> JournalEntry:
+    return from_text(path.read_text(encoding="utf-8"), str(path))
+
+
+def _scan(journal_dir: Path) -> dict[str, tuple[int, int]]:
+    """Every entry file under journal/YYYY/MM/ with its (mtime_ns, size)."""
+    found = {}
+    if not journal_dir.is_dir():
+        return found
+    for year in os.scandir(journal_dir):
+        if not year.is_dir() or year.name.startswith("."):
+            continue
+        for month in os.scandir(year.path):
+            if not month.is_dir() or month.name.startswith("."):
+                continue
+            for f in os.scandir(month.path):
+                if (
+                    f.name.endswith(".md")
+                    and not f.name.startswith(".")
+                    and f.is_file()
+                ):
+                    st = f.stat()
+                    found[f.path] = (st.st_mtime_ns, st.st_size)
+    return found
+
+
+def _to_record(entry: JournalEntry) -> dict:
+    return {
+        k: (list(v) if isinstance(v, tuple) else v) for k, v in entry.__dict__.items()
+    }
+
+
+def _row(entry: JournalEntry) -> tuple:
+    """The entry as a tuple of plain values in field order, for the index."""
+    return tuple(getattr(entry, f) for f in _FIELDS)
+
+
+_FIELDS = tuple(JournalEntry.__dataclass_fields__)
+
+
+def _read_index(index_file: Path) -> dict:
+    import marshal
+    import sys
+
+    try:
+        data = marshal.loads(index_file.read_bytes())
+        if data.get("version") == (INDEX_VERSION, sys.version_info[:2], _FIELDS):
+            return data["files"]
+    except (ValueError, EOFError, TypeError, OSError, AttributeError, KeyError):
+        pass
+    return {}
+
+
+def load_all(journal_dir: Path, index_file: Path | None = None) -> list[JournalEntry]:
+    """Every entry, oldest first (by file name)."""
+    return [JournalEntry(*row) for row in load_rows(journal_dir, index_file)]
+
+
+def load_rows(journal_dir: Path, index_file: Path | None = None) -> list[tuple]:
+    """Every entry as a field tuple; parsed files are cached in index_file by mtime and size.
+
+    The index is a rebuildable cache outside git (marshal: fast to load, and it can
+    hold only plain values): a missing, stale or corrupt index only costs a re-read
+    of the files that changed.
+    """
+    import marshal
+    import sys
+
+    files = _scan(journal_dir)
+    cached = (
+        _read_index(index_file)
+        if index_file is not None and index_file.is_file()
+        else {}
+    )
+    rows: list[tuple] = []
+    fresh: dict = {}
+    changed = len(cached) != len(files)
+    width = len(_FIELDS)
+    for path in sorted(files):
+        stamp = files[path]
+        hit = cached.get(path)
+        if hit is not None and hit[0] == stamp and len(hit[1]) == width:
+            rows.append(hit[1])
+            fresh[path] = hit
+            continue
+        try:
+            row = _row(read_entry(Path(path)))
+        except (OSError, UnicodeDecodeError):
+            continue  # vanished or unreadable mid-scan; the next run sees it
+        rows.append(row)
+        fresh[path] = (stamp, row)
+        changed = True
+    if index_file is not None and changed:
+        from labpath.fsutil import atomic_write_bytes
+
+        try:
+            version = (INDEX_VERSION, sys.version_info[:2], _FIELDS)
+            atomic_write_bytes(
+                index_file, marshal.dumps({"version": version, "files": fresh})
+            )
+        except (OSError, ValueError):
+            pass  # a cache that cannot be written (or holds an odd value) is only slower
+    return rows
+
+
+# --- filtering ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Query:
+    """What `labpath journal list|search|export` selects; every given filter must hold."""
+
+    text: tuple[str, ...] = ()  # each word or phrase must appear (case-insensitive)
+    tags: tuple[str, ...] = ()  # each tag must be on the entry
+    lab: str | None = None
+    task: str | None = None
+    phase: int | None = None
+    week: int | None = None
+    type: str | None = None
+    starred: bool = False
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    limit: int | None = None
+
+
+def created_at(entry: JournalEntry) -> dt.datetime | None:
+    try:
+        when = dt.datetime.fromisoformat(entry.created)
+    except (TypeError, ValueError):
+        return None
+    return when if when.tzinfo else when.astimezone()
+
+
+def matches(entry: JournalEntry, q: Query) -> bool:
+    """Whether one entry passes every filter of the query."""
+    if q.starred and not entry.starred:
+        return False
+    if q.type and entry.type != q.type:
+        return False
+    if q.lab and entry.lab != q.lab:
+        return False
+    if q.task and entry.task != q.task:
+        return False
+    if q.phase is not None and entry.phase != q.phase:
+        return False
+    if q.week is not None and entry.week != q.week:
+        return False
+    if q.tags:
+        have = {t.lower().lstrip("#@") for t in entry.tags}
+        if not all(t.lower().lstrip("#@") in have for t in q.tags):
+            return False
+    if q.since or q.until:
+        when = created_at(entry)
+        if when is None:
+            return False
+        if q.since and when < q.since:
+            return False
+        if q.until and when > q.until:
+            return False
+    if q.text:
+        hay = " ".join((entry.title, entry.body, " ".join(entry.tags))).lower()
+        if not all(word.lower() in hay for word in q.text):
+            return False
+    return True
+
+
+def select(entries: list[JournalEntry], q: Query) -> list[JournalEntry]:
+    """The entries matching q, newest first, at most q.limit of them."""
+    hits = [e for e in entries if matches(e, q)]
+    hits.sort(
+        key=lambda e: (
+            created_at(e) or dt.datetime.min.replace(tzinfo=dt.timezone.utc),
+            e.id,
+        ),
+        reverse=True,
+    )
+    return hits[: q.limit] if q.limit else hits
+
+
+# --- dates people type -----------------------------------------------------------------
+
+_WEEKDAYS = (
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+)
+_UNITS = {"day": 1, "days": 1, "week": 7, "weeks": 7}
+DATE_FORMS = (
+    "2026-12-01, 2026-12-01T08:00, today, yesterday, monday, last monday, "
+    "3 days ago, 2 weeks ago, this week, last week, this month, last month"
+)
+
+
+def parse_when(text: str, now: dt.datetime, end: bool = False) -> dt.datetime:
+    """A point in time from what a person types; `end` gives the end of a named day.
+
+    `now` is injected (aware, local) so tests fix the clock.
+    """
+    raw = text
+    text = text.strip().lower()
+    today = now.date()
+    day: dt.date | None = None
+    if text in ("now",):
+        return now
+    if text == "today":
+        day = today
+    elif text == "yesterday":
+        day = today - dt.timedelta(days=1)
+    elif text in ("this week", "week"):
+        day = today - dt.timedelta(days=today.weekday())
+    elif text == "last week":
+        day = today - dt.timedelta(days=today.weekday() + 7)
+    elif text in ("this month", "month"):
+        day = today.replace(day=1)
+    elif text == "last month":
+        day = (today.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+    else:
+        m = re.fullmatch(r"(last\s+)?(\w+)", text)
+        ago = re.fullmatch(r"(\d+)\s*(days?|weeks?)\s+ago", text)
+        if m and m[2] in _WEEKDAYS:
+            back = (today.weekday() - _WEEKDAYS.index(m[2])) % 7
+            if back == 0 and m[1]:
+                back = 7
+            day = today - dt.timedelta(days=back)
+        elif ago:
+            day = today - dt.timedelta(days=int(ago[1]) * _UNITS[ago[2]])
+        else:
+            try:
+                if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+                    day = dt.date.fromisoformat(text)
+                else:
+                    when = dt.datetime.fromisoformat(raw.strip())
+                    return when if when.tzinfo else when.replace(tzinfo=now.tzinfo)
+            except ValueError:
+                raise UsageError(
+                    f"cannot read the date '{raw}'",
+                    hint=f"use one of: {DATE_FORMS}",
+                ) from None
+    if end:
+        return dt.datetime.combine(day, dt.time(23, 59, 59, 999999), tzinfo=now.tzinfo)
+    return dt.datetime.combine(day, dt.time(0, 0), tzinfo=now.tzinfo)
+
+
+# --- finding one entry ------------------------------------------------------------------
+
+
+def find(entries: list[JournalEntry], ref: str) -> JournalEntry:
+    """The entry an id (or id prefix, or file-name part) names; 'last' is the newest."""
+    if not entries:
+        raise UsageError(
+            "the journal is empty", hint='add an entry: labpath log "what clicked"'
+        )
+    ref = ref.strip()
+    if ref in ("last", "latest", "-1"):
+        return select(entries, Query(limit=1))[0]
+    key = ref.upper()
+    hits = [e for e in entries if e.id.upper() == key]
+    if not hits:
+        hits = [e for e in entries if e.id.upper().startswith(key)]
+    if not hits and len(ref) >= 3:
+        hits = [
+            e for e in entries if e.path and ref.lower() in Path(e.path).name.lower()
+        ]
+    if len(hits) == 1:
+        return hits[0]
+    if not hits:
+        raise UsageError(
+            f"no journal entry '{ref}'",
+            hint="list entries with their ids: labpath journal list",
+        )
+    ids = ", ".join(e.id[:12] for e in hits[:5])
+    raise UsageError(
+        f"'{ref}' matches {len(hits)} entries ({ids}{', ...' if len(hits) > 5 else ''})",
+        hint="give more characters of the id: labpath journal show ID",
+    )
+
+
+# --- export ------------------------------------------------------------------------------
+
+
+def to_json(entries: list[JournalEntry], root: Path | None = None) -> dict:
+    """jrnl's export shape (tags with counts, entries with date/time) plus labpath's keys."""
+    tags: dict[str, int] = {}
+    out = []
+    for e in entries:
+        for t in e.tags:
+            tags[t] = tags.get(t, 0) + 1
+        when = created_at(e)
+        rec = _to_record(e)
+        rec.pop("extra", None)
+        rec.update(e.extra and {"extra": e.extra} or {})
+        rec["date"] = when.strftime("%Y-%m-%d") if when else None
+        rec["time"] = when.strftime("%H:%M") if when else None
+        if root is not None and e.path:
+            rec["path"] = _relative(Path(e.path), root)
+        out.append(rec)
+    return {"tags": tags, "entries": out}
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(root.resolve()))
+    except ValueError:
+        return str(path)
+
+
+def to_markdown(
+    entries: list[JournalEntry],
+    title: str,
+    root: Path | None = None,
+    image_base: Path | None = None,
+) -> str:
+    """One Markdown document, oldest entry first: the raw material of a blog post.
+
+    Plot paths are written relative to image_base (the folder the document goes to).
+    """
+    import os.path
+
+    lines = [f"# {title}", ""]
+    ordered = sorted(entries, key=lambda e: (e.created, e.id))
+    for e in ordered:
+        when = created_at(e)
+        lines.append(f"## {e.title}" + (" ★" if e.starred else ""))
+        lines.append("")
+        meta = [when.strftime("%Y-%m-%d %H:%M") if when else "", e.type]
+        if e.lab or e.task:
+            meta.append(f"lab {e.lab}" if e.lab else f"task {e.task}")
+        if e.check:
+            c = e.check
+            meta.append(f"check {c.get('status')} {c.get('passed')}/{c.get('total')}")
+        if e.tags:
+            meta.append(" ".join(f"#{t}" for t in e.tags))
+        lines.append("*" + " · ".join(m for m in meta if m) + "*")
+        lines.append("")
+        body = e.body.strip()
+        first, _, rest = body.partition("\n")
+        if first.strip().lstrip("#").strip() == e.title:
+            body = rest.strip()  # the title is already the heading
+        if body:
+            lines.append(body)
+            lines.append("")
+        for plot in e.plots:
+            target = Path(plot)
+            if root is not None and not target.is_absolute():
+                target = root / target
+            ref = os.path.relpath(target, image_base) if image_base else str(target)
+            lines.append(f"![{Path(plot).stem}]({ref})")
+            lines.append("")
+    if not ordered:
+        lines.append("*No entries match.*")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+# --- rewriting an entry --------------------------------------------------------------------
+
+
+def rewrite(path: Path, text: str) -> None:
+    """Replace an entry file atomically (readers see the old or the new text)."""
+    from labpath.fsutil import atomic_write
+
+    atomic_write(path, text)
+
+
+def edited(original: JournalEntry, new_text: str, now: dt.datetime) -> JournalEntry:
+    """The entry after the learner edited its file text; keeps id, created and unknown keys.
+
+    A front matter that no longer parses is an error, so nothing is written.
+    """
+    import yaml
+
+    try:
+        front, body = parse(new_text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark else ""
+        raise UsageError(
+            f"the edited front matter is not valid YAML{where}; nothing saved"
+        ) from None
+    if new_text.startswith("---\n") and not front:
+        raise UsageError("the edited front matter is not a YAML mapping; nothing saved")
+    if not body.strip():
+        raise UsageError(
+            "the edited entry has no text; nothing saved",
+            hint=f"to remove an entry, delete its file and commit: git rm {original.path}",
+        )
+    fresh = from_text(new_text, original.path)
+    title = fresh.title
+    if (
+        str(front.get("title") or "") == original.title
+        and title_of(body) != original.title
+    ):
+        title = title_of(body)  # the first line changed and the title was not touched
+    return JournalEntry(
+        **{
+            **fresh.__dict__,
+            "id": original.id,  # review history and links are keyed by the id
+            "created": original.created if not front.get("created") else fresh.created,
+            "title": title,
+            "modified": now.replace(microsecond=0).isoformat(),
+        }
+    )
+
+
+# --- workspace-level operations (what the commands call) ------------------------------------
+
+
+def index_file(ws) -> Path:
+    """The rebuildable search cache; .labpath/tmp/ is git-ignored in every workspace."""
+    return ws.state_dir / "tmp" / "cache" / "journal-index.json"
+
+
+def entries(ws) -> list[JournalEntry]:
+    return load_all(ws.journal_dir, index_file(ws))
+
+
+def search(ws, q: Query) -> list[JournalEntry]:
+    """The workspace's entries matching q, newest first.
+
+    Filters run on light named tuples; only the entries returned become dataclasses.
+    """
+    import collections
+
+    view = collections.namedtuple("EntryView", _FIELDS)
+    hits = select([view._make(r) for r in load_rows(ws.journal_dir, index_file(ws))], q)
+    return [JournalEntry(*h) for h in hits]
+
+
+@dataclass(frozen=True)
+class EditResult:
+    entry: JournalEntry
+    changed: bool
+    commit: str | None = None
+    notices: tuple[str, ...] = ()
+
+
+def edit_entry(ws, ref: str, edit_text, now: dt.datetime | None = None) -> EditResult:
+    """Let the learner edit an entry's file text (edit_text: str -> str), then commit it.
+
+    edit_text is the editor, injected so tests can play the learner.
+    """
+    from labpath import vcs
+    from labpath.fsutil import atomic_write, locked
+
+    vcs.open_repo(ws.root)
+    entry = find(entries(ws), ref)
+    path = Path(entry.path)
+    before = path.read_text(encoding="utf-8")
+    after = edit_text(before)
+    if after is None or after.strip() == before.strip():
+        return EditResult(entry, False)
+    now = now or dt.datetime.now().astimezone()
+    try:
+        new = edited(entry, after, now)
+    except UsageError as exc:
+        keep = ws.state_dir / "tmp" / f"edit-{entry.id}.md"
+        atomic_write(keep, after)
+        raise UsageError(exc.message, hint=f"your text is kept in {keep}; fix it there and "
+                         f"copy it over {path}, or run `labpath journal edit {entry.id[:12]}` "
+                         "again") from None  # fmt: skip
+    notices = []
+    if str(parse(after)[0].get("id", entry.id)) != entry.id:
+        notices.append(f"kept the entry's id {entry.id}: review history is tied to it")
+    with locked(ws.lock_file):
+        if path.read_text(encoding="utf-8") != before:
+            raise UsageError(
+                f"{path} changed while you were editing it; nothing saved",
+                hint=f"run `labpath journal edit {entry.id[:12]}` again",
+            )
+        rewrite(path, render(new))
+        result = vcs.commit_paths(ws.root, [path], f'journal: edit "{new.title[:50]}"')
+    if result.warning:
+        notices.append(result.warning)
+    return EditResult(new, True, result.sha, tuple(notices))
+
+
+def set_star(ws, ref: str, starred: bool) -> EditResult:
+    """Star or unstar an entry in place, keeping every other key."""
+    from labpath import vcs
+    from labpath.fsutil import locked
+
+    vcs.open_repo(ws.root)
+    entry = find(entries(ws), ref)
+    if entry.starred == starred:
+        return EditResult(entry, False)
+    new = JournalEntry(**{**entry.__dict__, "starred": starred})
+    path = Path(entry.path)
+    with locked(ws.lock_file):
+        rewrite(path, render(new))
+        verb = "star" if starred else "unstar"
+        result = vcs.commit_paths(
+            ws.root, [path], f'journal: {verb} "{new.title[:50]}"'
+        )
+    return EditResult(
+        new, True, result.sha, (result.warning,) if result.warning else ()
+    )
+
+
+def editor_function(editor: str, tmp_dir: Path):
+    """An edit_text function that opens the learner's editor on the text."""
+
+    def run(text: str) -> str:
+        import shlex
+        import subprocess
+        import tempfile
+
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix="edit-", suffix=".md", dir=tmp_dir)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        try:
+            try:
+                proc = subprocess.run([*shlex.split(editor), name])
+            except FileNotFoundError:
+                raise UsageError(
+                    f"editor '{editor}' not found",
+                    hint="set $EDITOR (or `editor:` in labpath.yaml)",
+                ) from None
+            if proc.returncode != 0:
+                raise UsageError(f"editor '{editor}' exited with status {proc.returncode}; "
+                                 "nothing saved")  # fmt: skip
+            return Path(name).read_text(encoding="utf-8")
+        finally:
+            os.unlink(name)
+
+    return run
+
+
+def make_query(
+    text=(),
+    tags=(),
+    lab=None,
+    task=None,
+    phase=None,
+    week=None,
+    type=None,
+    starred=False,
+    since=None,
+    until=None,
+    limit=None,
+    now: dt.datetime | None = None,
+) -> Query:
+    """A Query from command-line strings; bad dates, types and counts are usage errors."""
+    now = now or dt.datetime.now().astimezone()
+    if type is not None and type not in ENTRY_TYPES:
+        raise UsageError(
+            f"unknown entry type '{type}'", hint=f"types: {', '.join(ENTRY_TYPES)}"
+        )
+    if limit is not None and limit < 1:
+        raise UsageError("-n must be at least 1")
+    start = parse_when(since, now) if since else None
+    end = parse_when(until, now, end=True) if until else None
+    if start and end and start > end:
+        raise UsageError(f"--since {since} is after --until {until}: nothing can match")
+    words = tuple(w for w in (text or ()) if w.strip())
+    return Query(
+        text=words, tags=tuple(t.lstrip("#@") for t in (tags or ())), lab=lab, task=task,
+        phase=phase, week=week, type=type, starred=starred, since=start, until=end,
+        limit=limit,
+    )  # fmt: skip
+
+
+def export(
+    ws, q: Query, fmt: str, title: str = "Journal", out: str | None = None
+) -> str:
+    """The selected entries as Markdown or JSON text; written atomically to out if given."""
+    import json
+
+    from labpath.fsutil import atomic_write
+
+    found = search(ws, q)
+    target = Path(out).expanduser().resolve() if out else None
+    if target is not None and target.is_dir():
+        raise UsageError(
+            f"--out {out} is a folder", hint=f"give a file: --out {out}/journal.{fmt}"
+        )
+    if fmt == "json":
+        text = json.dumps(to_json(found, ws.root), indent=2, ensure_ascii=False) + "\n"
+    else:
+        base = target.parent if target else Path.cwd()
+        text = to_markdown(found, title, ws.root, base)
+    if target is not None:
+        atomic_write(target, text)
+    return text
+
+
+def tag_counts(entries) -> list[tuple[str, int]]:
+    """Every tag with its number of entries, most used first (jrnl's --tags)."""
+    counts: dict[str, int] = {}
+    for e in entries:
+        for t in e.tags:
+            counts[t] = counts.get(t, 0) + 1
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))

@@ -51,14 +51,14 @@ def read_events(path: Path) -> list[dict]:
             ):
                 raise UsageError(
                     f"{path}:{n}: corrupt progress entry: {line.strip()[:60]!r}",
-                    hint=f"fix or delete that line; `git -C {path.parent.parent} log -p "
-                    "-- .labpath/progress.jsonl` shows its history",
+                    hint="run `labpath repair` to recover it from git history "
+                    "(the damaged file is kept)",
                 )
             events.append(event)
     return events
 
 
-def record(log_file: Path, event: str, task: str, **fields) -> dict:
+def record(log_file: Path, event: str, task: str, /, **fields) -> dict:
     """Append one event to the log and return it."""
     entry = {"at": now(), "event": event, "task": task, **fields}
     append_line(log_file, json.dumps(entry, ensure_ascii=False, sort_keys=False))

@@ -280,10 +280,13 @@ def log_saved(result) -> None:
 def status_view(st) -> None:
     ctx = st.context
     cur = ctx.curriculum
-    lines = [
+    out.print(
         f"[bold]labpath[/] · {escape(str(ctx.workspace.root))} · "
         f"{st.done}/{len(cur.tasks)} tasks done · {st.journal_entries} journal entries"
-    ]
+    )
+    if st.pace is not None:
+        pace_view(st.pace)
+    lines = []
     width = max(len(t.id) for t in cur.tasks)
     for phase in cur.phases:
         lines.append(f"\n[bold]Phase {phase.number} · {escape(phase.title)}[/]")
@@ -291,21 +294,20 @@ def status_view(st) -> None:
             for t in week.tasks:
                 s = ctx.state(t).status
                 style = {"done": "green", "started": "yellow"}.get(s, "dim")
-                mark = (
-                    " [bold]← current[/]"
-                    if st.current is not None and t.id == st.current.id
-                    else ""
-                )
+                current = st.current is not None and t.id == st.current.id
+                mark = " [bold]← current[/]" if current else ""
                 lines.append(
                     f"  week {week.number:>2}  {escape(t.id):<{width}}  {t.kind:<9}  "
                     f"[{style}]{s}[/]{mark}"
                 )
-    if st.current is not None:
-        lines.append(f"\nCurrent: [bold]{escape(st.current.title)}[/] — labpath next")
-    else:
-        lines.append("\nEvery task is done.")
-    # One print of the whole view: far cheaper than a Rich table per phase.
+    # One print of the whole table: far cheaper than a Rich table per phase.
     out.print("\n".join(lines), no_wrap=True, overflow="ellipsis")
+    if st.current is not None:
+        out.print(f"\nCurrent: [bold]{escape(st.current.title)}[/] — labpath next")
+        for reason in st.pace.why if st.pace is not None else ():
+            out.print(f"  [dim]because {escape(reason)}[/]")
+    else:
+        out.print("\nEvery task is done.")
 
 
 def status_json(st) -> dict:
@@ -344,6 +346,7 @@ def status_json(st) -> dict:
         "done": st.done,
         "total": len(ctx.curriculum.tasks),
         "journal_entries": st.journal_entries,
+        "pace": pace_json(st.pace) if st.pace is not None else None,
         "phases": phases,
     }
 
@@ -469,3 +472,295 @@ def doctor_view(findings) -> None:
             out.print(f"    fix: {escape(f.fix)}")
     bad = sum(1 for f in findings if not f.ok)
     out.print("\nAll good." if not bad else f"\n{bad} problem(s) found.")
+
+
+# --- journal, sprints and time, pace, sync, reports, review ----------------------------------
+
+
+def raw(text: str) -> None:
+    """Text exactly as given (exports), without Rich markup or wrapping."""
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def _when(entry) -> str:
+    return (entry.created or "")[:16].replace("T", " ")
+
+
+def journal_list(entries, query=None) -> None:
+    if not entries:
+        out.print(
+            "No entries match."
+            if query and query != type(query)()
+            else "The journal is empty."
+        )
+        err.print('Add one with [bold]labpath log "what clicked"[/]', style="dim")
+        return
+    for e in entries:
+        star = "[yellow]★[/] " if e.starred else ""
+        where = f" [dim]· {escape(e.lab or e.task)}[/]" if (e.lab or e.task) else ""
+        tags = (
+            f" [cyan]{escape(' '.join('#' + t for t in e.tags))}[/]" if e.tags else ""
+        )
+        out.print(
+            f"[dim]{e.id[:12]}[/] {_when(e)} [magenta]{e.type:<7}[/] {star}"
+            f"[bold]{escape(e.title)}[/]{where}{tags}"
+        )
+    err.print(f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}", style="dim")
+
+
+def journal_show(entry, root=None) -> None:
+    star = " [yellow]★[/]" if entry.starred else ""
+    out.print(f"[bold]{escape(entry.title)}[/]{star}")
+    meta = [_when(entry), entry.type]
+    if entry.task:
+        meta.append(f"phase {entry.phase} · week {entry.week} · {entry.task}")
+    if entry.check:
+        c = entry.check
+        meta.append(f"check {c.get('status')} {c.get('passed')}/{c.get('total')}")
+    if entry.commit:
+        meta.append(f"code at {entry.commit[:10]}")
+    out.print(f"[dim]{escape(' · '.join(str(m) for m in meta))}[/]")
+    if entry.tags:
+        out.print(f"[cyan]{escape(' '.join('#' + t for t in entry.tags))}[/]")
+    out.print()
+    out.print(escape(entry.body))
+    for p in entry.plots:
+        out.print(f"[dim]plot:[/] {escape(p)}")
+    out.print(f"\n[dim]{entry.id} · {escape(str(entry.path))}[/]")
+
+
+def journal_edited(result) -> None:
+    if not result.changed:
+        out.print(f"No changes to [bold]{escape(result.entry.title)}[/]")
+        return
+    star = " ★" if result.entry.starred else ""
+    out.print(f"Saved [bold]{escape(result.entry.title)}[/]{star}")
+    if result.commit:
+        out.print(
+            f"[dim]{escape(str(result.entry.path))} · commit {result.commit[:10]}[/]"
+        )
+
+
+def exported(path, text: str) -> None:
+    out.print(f"Wrote {escape(str(path))} ({len(text.splitlines())} lines)")
+
+
+def _hm(minutes: float) -> str:
+    h, m = divmod(int(round(minutes)), 60)
+    return f"{h}h{m:02d}m" if h else f"{m}m"
+
+
+_BARS = " ▁▂▃▄▅▆▇█"
+
+
+def _spark(values, top: float) -> str:
+    top = max([top, *values, 1e-9])
+    return "".join(_BARS[min(8, int(round(8 * v / top)))] for v in values)
+
+
+def pace_view(p) -> None:
+    """The pace block of `labpath status`: calendar, hours this week, streaks."""
+    low, high = p.target_hours
+    if p.current_week is None:
+        where = "every task done"
+    elif p.weeks_ahead > 0:
+        where = f"[green]ahead by {p.weeks_ahead} week{'s' * (p.weeks_ahead != 1)}[/]"
+    elif p.weeks_ahead < 0 or p.hours_behind > 0:
+        n = -p.weeks_ahead
+        weeks = f"{n} week{'s' * (n != 1)}" if n > 0 else "part of a week"
+        where = f"[yellow]behind by {weeks}[/] ({p.hours_behind:g} h of earlier weeks' work left)"
+    else:
+        where = "[green]on track[/]"
+    on = f", on week {p.current_week}'s tasks" if p.current_week else ""
+    out.print(
+        f"Plan week [bold]{p.plan_week}[/] (started {p.start_date}){on} · {where}"
+    )
+    pct = int(100 * p.week_minutes / (low * 60)) if low else 0
+    mark = {"stretch": "[green]stretch met[/]", "met": "[green]target met[/]"}.get(
+        p.week_state, f"{pct}% of {low:g} h"
+    )
+    spark = _spark([m for _, m in p.recent_weeks], low * 60)
+    out.print(
+        f"This week [bold]{_hm(p.week_minutes)}[/] of {low:g}-{high:g} h · {mark} · "
+        f"last 8 weeks {spark}"
+    )
+    today = " (today done)" if p.today_counts else ""
+    out.print(
+        f"Streaks: [bold]{p.weekly_streak}[/] week{'s' * (p.weekly_streak != 1)} on target · "
+        f"[bold]{p.daily_streak}[/] sprint day{'s' * (p.daily_streak != 1)}{today} · "
+        f"{p.sprint_days_this_week}/7 sprint days this week"
+    )
+
+
+def pace_json(p) -> dict:
+    data = _plain(p)
+    data["schedule"] = p.schedule
+    data["recent_weeks"] = [{"week": w, "minutes": m} for w, m in p.recent_weeks]
+    return data
+
+
+def interactive() -> bool:
+    """Whether a person is at the terminal (both ends), so questions may be asked."""
+    try:
+        return sys.stdin.isatty() and sys.stdout.isatty()
+    except (ValueError, AttributeError):
+        return False
+
+
+def ask(question: str) -> str:
+    """Ask one question on the terminal; an empty answer is ''."""
+    err.print(f"[bold]{escape(question)}[/] ", end="")
+    line = sys.stdin.readline()
+    if not line:
+        raise EOFError
+    return line.strip()
+
+
+class sprint_timer:
+    """A Rich progress bar for the sprint; the timer itself lives in timelog."""
+
+    def __init__(self, minutes: int, task: str | None):
+        self.minutes = minutes
+        self.task = task
+
+    def __enter__(self):
+        from rich.progress import BarColumn, Progress, TextColumn
+
+        label = f"Sprint {self.minutes} min" + (f" · {self.task}" if self.task else "")
+        self.progress = Progress(
+            TextColumn(escape(label)), BarColumn(), TextColumn("{task.fields[clock]}"),
+            console=err, transient=False,
+        )  # fmt: skip
+        self.progress.start()
+        self.bar = self.progress.add_task(
+            "sprint", total=self.minutes * 60, clock="0:00"
+        )
+        err.print("[dim]Ctrl-C stops early and keeps the minutes spent.[/]")
+        return self.tick
+
+    def tick(self, elapsed: float, total: float) -> None:
+        left = max(0, int(total - elapsed))
+        self.progress.update(
+            self.bar, completed=elapsed, clock=f"{left // 60}:{left % 60:02d} left"
+        )
+
+    def __exit__(self, *exc):
+        self.progress.stop()
+        return False
+
+
+def sprint_done(run, session) -> None:
+    if session is None:
+        out.print("Stopped within the first minute: nothing recorded.")
+        return
+    how = "Sprint done" if run.completed else "Sprint stopped"
+    out.print(
+        f"{how}: [bold]{run.minutes:g} min[/] recorded"
+        + (f" on {escape(run.task)}" if run.task else "")
+    )
+
+
+def time_added(s) -> None:
+    out.print(f"Recorded [bold]{s.minutes:g} min[/]" + (f" on {escape(s.task)}" if s.task else "")
+              + f" [dim]ending {s.end[:16].replace('T', ' ')}[/]")  # fmt: skip
+
+
+def skip_added(skip) -> None:
+    out.print(f"{skip.date} is a rest day: it will not break your daily streak.")
+
+
+def time_list(sessions, start, end) -> None:
+    span = f"{start:%Y-%m-%d}" if start else "the beginning"
+    span += f" to {end:%Y-%m-%d}" if end else " to now"
+    if not sessions:
+        out.print(f"No time recorded from {span}.")
+        err.print(
+            "Start one with [bold]labpath sprint[/] or add some: [bold]labpath time add 45m[/]",
+            style="dim",
+        )
+        return
+    from rich.table import Table
+
+    table = Table(show_edge=False)
+    for col in ("when", "min", "kind", "task", "note"):
+        table.add_column(col, justify="right" if col == "min" else "left")
+    for s in sessions:
+        kind = s.kind + (" (stopped)" if s.interrupted else "")
+        table.add_row(s.start[:16].replace("T", " "), f"{s.minutes:g}", kind,
+                      escape(s.task or ""), escape(s.note or ""))  # fmt: skip
+    out.print(table)
+    out.print(f"Total [bold]{_hm(sum(s.minutes for s in sessions))}[/] from {span}")
+
+
+def repaired(done) -> None:
+    if not done:
+        out.print("Every log reads cleanly; nothing to repair.")
+        return
+    for r in done:
+        lines = ", ".join(str(n) for n, _ in r.bad_lines)
+        out.print(f"Repaired [bold]{escape(str(r.path))}[/]: dropped corrupt line(s) {lines}"
+                  + (f", restored {r.restored} from commit {r.from_commit[:10]}" if r.from_commit else ""))  # fmt: skip
+        out.print(f"  [dim]the damaged file is kept as {escape(str(r.backup))}[/]")
+
+
+def synced(r) -> None:
+    where = f"{r.remote}/{r.branch}"
+    if r.created_upstream:
+        out.print(f"Pushed {r.pushed} commit(s) to a new branch {escape(where)}")
+    elif r.pulled:
+        out.print(f"Pulled {r.pulled} commit(s) from {escape(where)} (fast-forward)")
+    elif r.pushed:
+        out.print(f"Pushed {r.pushed} commit(s) to {escape(where)}")
+    else:
+        out.print(f"Up to date with {escape(where)}")
+
+
+def report_written(r) -> None:
+    out.print(f"Wrote [bold]{escape(str(r.path))}[/] with {len(r.plots)} plot(s)")
+    out.print(f"[dim]{r.entries} journal entries · {r.minutes / 60:.1f} h logged[/]")
+
+
+def review_list(due, total: int) -> None:
+    if not due:
+        if total:
+            out.print(f"Nothing to review now ({total} card(s) scheduled). Well kept.")
+        else:
+            out.print(
+                "No cards yet: aha entries and the questions of tasks you start become cards."
+            )
+            err.print('Log one: [bold]labpath log "what clicked"[/]', style="dim")
+        return
+    for d in due:
+        when = "new" if d.due is None else f"due {d.due[:10]}"
+        out.print(
+            f"[dim]{when:>14}[/] [magenta]{d.card.kind:<8}[/] {escape(d.card.front)}"
+        )
+    err.print(f"{len(due)} card(s) to review · labpath review", style="dim")
+
+
+def review_card(item, part: str) -> None:
+    c = item.card
+    if part == "front":
+        label = "aha" if c.kind == "aha" else f"question · {c.task}"
+        out.print(f"\n[dim]{escape(label)}[/]\n[bold]{escape(c.front)}[/]")
+    elif part == "back":
+        out.print(escape(c.back))
+    elif part.startswith("next:"):
+        out.print(f"[dim]next review {part[5:15]}[/]")
+
+
+def review_done(result) -> None:
+    n = len(result.reviewed)
+    out.print(
+        f"\nReviewed {n} card(s)"
+        + (f"; {result.remaining} left for later" if result.remaining else ".")
+    )
+
+
+def journal_tags(counts) -> None:
+    if not counts:
+        out.print('No tags yet: labpath log "..." --tag TAG')
+        return
+    for tag, n in counts:
+        out.print(f"{n:>5}  [cyan]#{escape(tag)}[/]")

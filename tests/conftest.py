@@ -61,3 +61,8 @@ def git(root: Path, *args: str) -> str:
 def commits(root: Path) -> list[str]:
     """Commit subjects, newest first."""
     return git(root, "log", "--format=%s").splitlines()
+
+
+def flat(text: str) -> str:
+    """Output with Rich's line wrapping undone, for asserting on long messages."""
+    return " ".join(text.split())

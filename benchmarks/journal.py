@@ -1,0 +1,126 @@
+"""How `labpath log` and `labpath journal search` scale with the journal's size.
+
+Builds two synthetic workspaces (100 and 10,000 entries) in a temporary folder, then times
+real `python -m labpath` processes: wall time and CPU time (the process and the git it
+runs), median of several runs. Run from the repository root:
+
+    python benchmarks/journal.py [--sizes 100 10000] [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from labpath import journal, workspace  # noqa: E402
+
+WORDS = ("gradient tanh residual attention softmax logits batchnorm embedding tokenizer "
+         "backprop kaiming dropout layernorm optimizer learning-rate overfit").split()  # fmt: skip
+
+
+def build(root: Path, n: int) -> None:
+    """A workspace with n entries spread over two years, committed in one go."""
+    env = {"LABPATH_HOME": str(root)}
+    os.environ.update(env)
+    workspace.init(root)
+    rng = random.Random(n)
+    start = dt.datetime(2025, 1, 1, 7, 0).astimezone()
+    for i in range(n):
+        when = start + dt.timedelta(minutes=int(i * 105_000 / max(n, 1)))
+        words = " ".join(rng.choice(WORDS) for _ in range(40))
+        title = f"Entry {i}: {rng.choice(WORDS)} {rng.choice(WORDS)}"
+        e = journal.JournalEntry(
+            id=journal.new_id(when), created=when.isoformat(), title=title,
+            body=f"{title}\n\n{words}\n", tags=(rng.choice(WORDS),), phase=1, week=1 + i % 8,
+            task="micrograd", lab="micrograd",
+        )  # fmt: skip
+        path = journal.entry_path(root / "journal", when, title)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(journal.render(e), encoding="utf-8")
+    git = ["git", "-C", str(root)]
+    subprocess.run([*git, "add", "journal"], check=True)
+    subprocess.run([*git, "commit", "-qm", f"{n} synthetic entries"], check=True)
+    # A real journal of this size grew over thousands of commits and git packed it on
+    # the way; pack now so git's one-off housekeeping is not timed as labpath's cost.
+    subprocess.run([*git, "gc", "-q"], check=True)
+
+
+def timed(args: list[str], root: Path) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the process and its children)."""
+    env = {**os.environ, "LABPATH_HOME": str(root), "PYTHONPATH": str(ROOT)}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "labpath", *args], env=env,
+                          capture_output=True, text=True)  # fmt: skip
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        raise SystemExit(f"labpath {' '.join(args)} failed: {proc.stderr}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+
+def median(pairs):
+    return statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
+
+
+def measure(root: Path, runs: int) -> dict[str, tuple[float, float]]:
+    out = {}
+    out["startup (--version)"] = median([timed(["--version"], root) for _ in range(runs)])
+    out["log"] = median([timed(["log", f"Benchmark insight {i}", "-t", "bench"], root)
+                         for i in range(runs)])  # fmt: skip
+    (root / ".labpath" / "tmp" / "cache" / "journal-index.json").unlink(missing_ok=True)
+    out["search (no cache)"] = timed(["journal", "search", "residual", "tanh", "-n", "20"], root)
+    out["search"] = median([timed(["journal", "search", "residual", "tanh", "-n", "20"], root)
+                            for _ in range(runs)])  # fmt: skip
+    ws = workspace.open_workspace(str(root))
+    t0, c0 = time.perf_counter(), time.process_time()
+    for _ in range(runs):
+        journal.search(ws, journal.Query(text=("residual", "tanh"), limit=20))
+    wall, cpu = (time.perf_counter() - t0) / runs, (time.process_time() - c0) / runs
+    out["search core, in process"] = (wall, cpu)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs=2, default=[100, 10_000])
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    small, large = args.sizes
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="labpath-bench-") as tmp:
+        for n in (small, large):
+            root = Path(tmp) / f"ws{n}"
+            t0 = time.perf_counter()
+            build(root, n)
+            print(f"built {n:,} entries in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
+            results[n] = measure(root, args.runs)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"\nlabpath journal benchmark · median of {args.runs} runs · "
+          f"{os.cpu_count()} CPUs, load {load:.1f} · wall s / CPU s")  # fmt: skip
+    head = f"{'':26}{small:>8,} entries{large:>10,} entries{'ratio':>14}"
+    print(head)
+    print("-" * len(head))
+    for key in results[small]:
+        (ws_, cs), (wl, cl) = results[small][key], results[large][key]
+        print(f"{key:26}{ws_:>7.3f} / {cs:.3f}{wl:>9.3f} / {cl:.3f}"
+              f"{wl / ws_:>8.2f} / {cl / cs:.2f}")  # fmt: skip
+    print("\nlog's cost should not grow with the journal (ratio <= 1.5); both commands "
+          "should stay within 0.5 s at the larger size.")
+
+
+if __name__ == "__main__":
+    main()

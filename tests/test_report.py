@@ -1,0 +1,112 @@
+"""Reports: the figures from data, the Markdown report with its PNGs, a lab's post draft."""
+
+import datetime as dt
+import json
+
+from labpath import progress, report
+from labpath.timelog import Session
+
+from .conftest import git
+
+D = dt.date
+
+
+def test_figures_from_data():
+    weeks = report.weeks_between(D(2026, 11, 4), D(2026, 11, 18))
+    assert weeks == [D(2026, 11, 2), D(2026, 11, 9), D(2026, 11, 16)]
+    s = [
+        Session(
+            "a", "sprint", "2026-11-10T07:00:00+00:00", "2026-11-10T07:30:00+00:00", 30
+        ),
+        Session(
+            "b", "manual", "2026-11-17T07:00:00+00:00", "2026-11-17T09:00:00+00:00", 120
+        ),
+    ]
+    assert report.hours_per_week(s, weeks) == [0, 0.5, 2.0]
+    events = [
+        {"event": "check", "task": "mlp", "lab": "mlp", "status": "failed", "at": "2026-11-10T07:00:00+00:00"},
+        {"event": "check", "task": "mlp", "lab": "mlp", "status": "passed", "at": "2026-11-11T07:00:00+00:00"},
+        {"event": "done", "task": "mlp", "at": "2026-11-11T07:00:00+00:00"},
+        {"event": "check", "task": "mlp", "lab": "mlp", "status": "passed", "at": "2026-11-12T07:00:00+00:00"},
+        {"event": "check", "task": "bigram", "lab": "bigram", "status": "failed", "at": "2026-11-12T08:00:00+00:00"},
+    ]  # fmt: skip
+    assert report.attempts_until_pass(events) == {
+        "mlp": (2, True),
+        "bigram": (1, False),
+    }
+    assert report.completions(events) == [(D(2026, 11, 11), "mlp")]
+
+
+def test_report_writes_markdown_and_four_plots(cli, ws, tmp_path):
+    assert cli("init", ws).exit_code == 0
+    assert cli("time", "add", "2h").exit_code == 0
+    assert cli("log", "Residual paths carry gradients", "--star").exit_code == 0
+    out = tmp_path / "month"
+    r = cli("report", "--since", "last month", "--out", out, "--json")
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert data["entries"] == 1 and data["minutes"] == 120
+    md = (out / "report.md").read_text()
+    assert "Residual paths carry gradients** ★" in md and "2.0 h over" in md
+    for name in (
+        "hours-per-week",
+        "tasks-completed",
+        "check-attempts",
+        "journal-entries",
+    ):
+        png = out / f"{name}.png"
+        assert png.read_bytes()[:4] == b"\x89PNG" and f"({name}.png)" in md
+
+
+def test_lab_post_draft_from_entries_checks_and_plots(cli, ws):
+    assert cli("init", ws).exit_code == 0
+    assert cli("next").exit_code == 0
+    plot = ws / ".labpath" / "artifacts" / "micrograd" / "20261129T070000" / "grads.png"
+    plot.parent.mkdir(parents=True)
+    plot.write_bytes(b"\x89PNG fake")
+    prog = ws / ".labpath" / "progress.jsonl"
+    progress.record(prog, "check", "micrograd", lab="micrograd", status="failed", passed=3,
+                    total=20, plots=[str(plot.relative_to(ws))])  # fmt: skip
+    git(ws, "add", "-A")
+    git(ws, "commit", "-qm", "check")
+    assert (
+        cli("log", "Gradients accumulate\n\nUse += in every backward.").exit_code == 0
+    )
+    progress.record(
+        prog,
+        "check",
+        "micrograd",
+        lab="micrograd",
+        status="passed",
+        passed=20,
+        total=20,
+    )
+    r = cli("report", "--lab", "micrograd")
+    assert r.exit_code == 0, r.output
+    post = (ws / "reports" / "micrograd-post" / "post.md").read_text()
+    assert post.startswith("# A scalar autograd engine")
+    assert (
+        "first pass on attempt 2" in post and "| 1 |" in post and "failed 3/20" in post
+    )
+    assert "### Gradients accumulate" in post and "Use += in every backward." in post
+    assert "(20261129T070000-grads.png)" in post
+    assert (ws / "reports" / "micrograd-post" / "check-history.png").exists()
+    assert "Questions I can now answer" in post
+
+
+def test_report_errors(cli, ws, tmp_path):
+    assert cli("init", ws).exit_code == 0
+    r = cli("report", "--lab", "microgad")
+    assert r.exit_code == 2, r.output
+    assert "did you mean 'micrograd'" in r.stderr
+    r = cli("report", "--lab", "mlp")
+    assert r.exit_code == 2, r.output
+    assert "nothing to write about" in r.stderr
+    f = tmp_path / "afile"
+    f.write_text("x")
+    r = cli("report", "--out", f)
+    assert r.exit_code == 2, r.output
+    r = cli("report", "--since", "tomorrowish")
+    assert r.exit_code == 2, r.output
+    r = cli("report", "--lab", "micrograd", "--since", "today")
+    assert r.exit_code == 2, r.output
