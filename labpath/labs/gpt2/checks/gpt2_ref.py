@@ -16,13 +16,18 @@ GPT2_SMALL_PARAMS = 124_439_808  # shared wte/lm_head counted once
 GPT2_SMALL_NON_EMBEDDING = 123_653_376  # minus wpe (1024 x 768)
 
 # A tiny config with a distinct size per dimension: V=11, T<=8, L=2, H=2, C=12 (hs=6, 4C=48).
-TINY = dict(block_size=8, vocab_size=11, n_layer=2, n_head=2, n_embd=12, dropout=0.0, bias=True)
+TINY = dict(
+    block_size=8, vocab_size=11, n_layer=2, n_head=2, n_embd=12, dropout=0.0, bias=True
+)
 
 
 def param_shapes(block_size, vocab_size, n_layer, n_head, n_embd, bias=True, **_):
     """Every parameter nanoGPT's GPT has, by state_dict key, with its shape."""
     C, V = n_embd, vocab_size
-    shapes = {"transformer.wte.weight": (V, C), "transformer.wpe.weight": (block_size, C)}
+    shapes = {
+        "transformer.wte.weight": (V, C),
+        "transformer.wpe.weight": (block_size, C),
+    }
     for i in range(n_layer):
         p = f"transformer.h.{i}."
         layer = {
@@ -54,19 +59,27 @@ def random_state(cfg, seed, dtype=torch.float64):
     for name, shape in param_shapes(**cfg).items():
         if name == "lm_head.weight":
             sd[name] = sd["transformer.wte.weight"]
-        elif name.endswith("ln_1.weight") or name.endswith("ln_2.weight") or name.endswith("ln_f.weight"):
+        elif (
+            name.endswith("ln_1.weight")
+            or name.endswith("ln_2.weight")
+            or name.endswith("ln_f.weight")
+        ):
             sd[name] = 1.0 + 0.2 * torch.randn(shape, generator=g, dtype=dtype)
         elif name.endswith(".bias"):
             sd[name] = 0.2 * torch.randn(shape, generator=g, dtype=dtype)
         elif "wte" in name or "wpe" in name:
             sd[name] = torch.randn(shape, generator=g, dtype=dtype)
         else:  # a Linear (out, in): unit-variance outputs for unit-variance inputs
-            sd[name] = torch.randn(shape, generator=g, dtype=dtype) / math.sqrt(shape[1])
+            sd[name] = torch.randn(shape, generator=g, dtype=dtype) / math.sqrt(
+                shape[1]
+            )
     return sd
 
 
 def _ln(x, sd, name):
-    return F.layer_norm(x, x.shape[-1:], sd[name + ".weight"], sd.get(name + ".bias"), 1e-5)
+    return F.layer_norm(
+        x, x.shape[-1:], sd[name + ".weight"], sd.get(name + ".bias"), 1e-5
+    )
 
 
 def _lin(x, sd, name):
@@ -91,13 +104,15 @@ def forward(sd, idx, n_layer, n_head, gelu="erf", variant=None):
     for i in range(n_layer):
         p = f"transformer.h.{i}."
 
-        def attn(h):
+        def attn(h, p=p):
             qkv = _lin(h, sd, p + "attn.c_attn")
             q, k, v = qkv.split(C, dim=-1)
             if variant == "kqv":  # the fused projection read in the wrong order
                 k, q = q, k
             q, k, v = (t.reshape(B, T, n_head, hs).transpose(1, 2) for t in (q, k, v))
-            scale = {"embd_scale": 1 / math.sqrt(C), "no_scale": 1.0}.get(variant, 1 / math.sqrt(hs))
+            scale = {"embd_scale": 1 / math.sqrt(C), "no_scale": 1.0}.get(
+                variant, 1 / math.sqrt(hs)
+            )
             att = q @ k.transpose(-2, -1) * scale  # (B, nh, T, T)
             diagonal = 1 if variant == "mask_off_by_one" else 0
             allowed = torch.ones(T, T, dtype=torch.bool).tril(diagonal)
@@ -108,10 +123,12 @@ def forward(sd, idx, n_layer, n_head, gelu="erf", variant=None):
             y = (att @ v).transpose(1, 2).reshape(B, T, C)
             return _lin(y, sd, p + "attn.c_proj")
 
-        def mlp(h):
+        def mlp(h, p=p):
             return _lin(act(_lin(h, sd, p + "mlp.c_fc")), sd, p + "mlp.c_proj")
 
-        if variant == "post_norm":  # the 2017 Transformer's order: normalise after adding
+        if (
+            variant == "post_norm"
+        ):  # the 2017 Transformer's order: normalise after adding
             x = _ln(x + attn(x), sd, p + "ln_1")
             x = _ln(x + mlp(x), sd, p + "ln_2")
         elif variant == "no_residual":
@@ -148,6 +165,8 @@ def fingerprint(yours, sd, idx, n_layer, n_head, atol=1e-6):
     for variant, sentence in VARIANTS.items():
         for gelu in ("erf", "tanh"):
             ref = forward(sd, idx, n_layer, n_head, gelu=gelu, variant=variant)
-            if ref.shape == yours.shape and torch.allclose(yours, ref, rtol=1e-6, atol=atol):
+            if ref.shape == yours.shape and torch.allclose(
+                yours, ref, rtol=1e-6, atol=atol
+            ):
                 return sentence
     return None

@@ -81,11 +81,17 @@ def full_logits(model, idx):
 def test_config_is_a_dataclass_with_nanogpt_fields(gpt):
     """GPTConfig is a dataclass with block_size, vocab_size, n_layer, n_head, n_embd, dropout, bias."""
     if not dataclasses.is_dataclass(gpt.GPTConfig):
-        kit.fail("GPTConfig is not a dataclass", hint="decorate it with @dataclass, as nanoGPT does")
+        kit.fail(
+            "GPTConfig is not a dataclass",
+            hint="decorate it with @dataclass, as nanoGPT does",
+        )
     have = {f.name for f in dataclasses.fields(gpt.GPTConfig)}
     missing = [f for f in FIELDS if f not in have]
     if missing:
-        kit.fail(f"GPTConfig has no field {missing}", hint="nanoGPT's fields: " + ", ".join(FIELDS))
+        kit.fail(
+            f"GPTConfig has no field {missing}",
+            hint="nanoGPT's fields: " + ", ".join(FIELDS),
+        )
     cfg = gpt.GPTConfig(**TINY)
     for k, v in TINY.items():
         if getattr(cfg, k) != v:
@@ -98,7 +104,9 @@ def test_parameters_have_nanogpt_names_and_shapes(gpt, bias):
     torch.manual_seed(kit.seed())
     model = build(gpt, bias=bias)
     expected = param_shapes(**{**TINY, "bias": bias})
-    yours = {n: tuple(p.shape) for n, p in model.named_parameters(remove_duplicate=False)}
+    yours = {
+        n: tuple(p.shape) for n, p in model.named_parameters(remove_duplicate=False)
+    }
     missing = sorted(set(expected) - set(yours))
     extra = sorted(set(yours) - set(expected))
     if missing or extra:
@@ -156,10 +164,18 @@ def test_get_num_params_leaves_out_position_embeddings(gpt):
     total = sum(p.numel() for p in model.parameters())
     yours = model.get_num_params()
     diagnoses = {
-        total - 38_597_376: "you subtract the token embeddings too; they double as lm_head's weights",
-        total - 38_597_376 - 786_432: "you subtract both embeddings; only wpe is left out",
+        total
+        - 38_597_376: "you subtract the token embeddings too; they double as lm_head's weights",
+        total
+        - 38_597_376
+        - 786_432: "you subtract both embeddings; only wpe is left out",
         total: "get_num_params() did not subtract the position embeddings",
     }
+    if (
+        total != GPT2_SMALL_PARAMS
+    ):  # the parameters themselves are off, not the counting
+        diagnoses = {yours: f"your model has {total:,} parameters in all, not {GPT2_SMALL_PARAMS:,}: "
+                     "see test_gpt2_small_has_124M_parameters first"}  # fmt: skip
     if yours != GPT2_SMALL_NON_EMBEDDING:
         kit.fail("get_num_params() (non_embedding=True) of GPT-2 small",
                  yours=f"{yours:,}", expected=f"{GPT2_SMALL_NON_EMBEDDING:,}",
@@ -225,14 +241,20 @@ def test_loss_is_cross_entropy_with_ignore_index(gpt):
     targets = tokens((3, 7), 11, kit.seed() + 1)
     targets[0, 2] = targets[2, 5] = -1  # positions to ignore (e.g. padding)
     logits, loss = run(model, idx, targets)
-    expected = F.cross_entropy(logits.reshape(-1, 11), targets.reshape(-1), ignore_index=-1)
+    expected = F.cross_entropy(
+        logits.reshape(-1, 11), targets.reshape(-1), ignore_index=-1
+    )
 
     def diagnose(yours):
         valid = targets[:, 1:]
-        shifted = F.cross_entropy(logits[:, :-1].reshape(-1, 11), valid.reshape(-1), ignore_index=-1)
+        shifted = F.cross_entropy(
+            logits[:, :-1].reshape(-1, 11), valid.reshape(-1), ignore_index=-1
+        )
         if math.isclose(float(yours), float(shifted), rel_tol=1e-7):
-            return ("you shift the targets inside the model; the batch's y is already x shifted "
-                    "by one, so logits[:, t] is scored against targets[:, t]")
+            return (
+                "you shift the targets inside the model; the batch's y is already x shifted "
+                "by one, so logits[:, t] is scored against targets[:, t]"
+            )
         return None
 
     kit.close(loss, expected, "loss vs F.cross_entropy(logits.view(-1, V), targets.view(-1), ignore_index=-1)",
@@ -250,10 +272,15 @@ def test_matches_reference_gpt_with_the_same_weights(gpt, bias):
     load(model, sd)
     idx = tokens((3, 7), 11, kit.seed() + 2)
     yours = full_logits(model, idx)
-    refs = {g: forward(sd, idx, TINY["n_layer"], TINY["n_head"], gelu=g) for g in ("erf", "tanh")}
+    refs = {
+        g: forward(sd, idx, TINY["n_layer"], TINY["n_head"], gelu=g)
+        for g in ("erf", "tanh")
+    }
     tol = dict(rtol=1e-7, atol=1e-8)
     for gelu, ref in refs.items():
-        if tuple(yours.shape) == tuple(ref.shape) and torch.allclose(yours.detach().double(), ref, **tol):
+        if tuple(yours.shape) == tuple(ref.shape) and torch.allclose(
+            yours.detach().double(), ref, **tol
+        ):
             _note_gelu(gelu, bias, float((yours.detach().double() - ref).abs().max()))
             return
     # Neither GELU matches: compare against the one that is closer, and name the mistake.
@@ -268,10 +295,18 @@ def test_matches_reference_gpt_with_the_same_weights(gpt, bias):
 def _note_gelu(gelu, bias, gap):
     """Record which GELU matched (shown with the check's artifacts)."""
     try:
-        name = "exact erf GELU (nanoGPT's nn.GELU())" if gelu == "erf" else "tanh-approximate GELU (GPT-2, minGPT)"
-        path = kit.artifact_path("test_matches_reference_gpt_with_the_same_weights", "gpt2-gelu.txt")
+        name = (
+            "exact erf GELU (nanoGPT's nn.GELU())"
+            if gelu == "erf"
+            else "tanh-approximate GELU (GPT-2, minGPT)"
+        )
+        path = kit.artifact_path(
+            "test_matches_reference_gpt_with_the_same_weights", "gpt2-gelu.txt"
+        )
         with open(path, "a", encoding="utf-8") as fh:
-            fh.write(f"bias={bias}: your logits match the reference with {name}, max abs gap {gap:.2e}\n")
+            fh.write(
+                f"bias={bias}: your logits match the reference with {name}, max abs gap {gap:.2e}\n"
+            )
     except OSError:
         pass
 
@@ -288,7 +323,9 @@ def test_changing_a_future_token_never_changes_the_past(gpt):
         changed = idx.clone()
         changed[:, t] = (idx[:, t] + 1 + t % 5) % 11
         after = full_logits(model, changed)
-        leak = (after[:, :t] - base[:, :t]).abs().amax(dim=(0, 2))  # per earlier position
+        leak = (
+            (after[:, :t] - base[:, :t]).abs().amax(dim=(0, 2))
+        )  # per earlier position
         if float(leak.max()) > 1e-12:
             first = int(torch.nonzero(leak > 1e-12)[-1])
             diagnosis = ("your mask lets a position see the next token (off by one)" if first == t - 1
@@ -319,7 +356,9 @@ def test_sequence_longer_than_block_size_is_refused(gpt):
 
 # --- training behaviour ------------------------------------------------------------
 
-INIT_CFG = dict(block_size=16, vocab_size=67, n_layer=2, n_head=4, n_embd=32, dropout=0.0, bias=True)
+INIT_CFG = dict(
+    block_size=16, vocab_size=67, n_layer=2, n_head=4, n_embd=32, dropout=0.0, bias=True
+)
 # Measured over seeds 0..19 on 32 x 16 random tokens: the reference (and nanoGPT) stay
 # within 0.018 of ln 67; PyTorch's default init (no _init_weights) gives +0.12 to +0.21,
 # an nn.Embedding N(0, 1) matrix as the tied head +15 to +19.
@@ -344,7 +383,9 @@ def test_loss_at_init_is_near_ln_vocab(gpt):
                  "c_proj weights with std 0.02/sqrt(2 * n_layer)")  # fmt: skip
 
 
-OVERFIT_CFG = dict(block_size=8, vocab_size=11, n_layer=2, n_head=2, n_embd=24, dropout=0.0, bias=True)
+OVERFIT_CFG = dict(
+    block_size=8, vocab_size=11, n_layer=2, n_head=2, n_embd=24, dropout=0.0, bias=True
+)
 OVERFIT_STEPS = 40
 # Measured on the reference (and nanoGPT) over seeds 0..19: final loss 0.018 to 0.110.
 OVERFIT_MAX_LOSS = 0.5
@@ -361,8 +402,10 @@ def test_overfits_a_single_batch(gpt):
     for _ in range(OVERFIT_STEPS):
         _, loss = run(model, x, y)
         if not loss.requires_grad:
-            kit.fail("the loss returned by forward(x, targets) carries no gradient",
-                     hint="only generate runs under torch.no_grad(); forward must stay differentiable")
+            kit.fail(
+                "the loss returned by forward(x, targets) carries no gradient",
+                hint="only generate runs under torch.no_grad(); forward must stay differentiable",
+            )
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -385,9 +428,17 @@ def test_generate_extends_the_prompt(gpt):
     prompt = tokens((3, 4), 11, kit.seed())
     out = model.generate(prompt.clone(), 3)
     if tuple(out.shape) != (3, 7):
-        kit.fail("generate(prompt (3, 4), max_new_tokens=3) shape", yours=tuple(out.shape), expected=(3, 7))
+        kit.fail(
+            "generate(prompt (3, 4), max_new_tokens=3) shape",
+            yours=tuple(out.shape),
+            expected=(3, 7),
+        )
     if not torch.equal(out[:, :4], prompt):
-        kit.fail("the output of generate does not start with the prompt", yours=out[:, :4], expected=prompt)
+        kit.fail(
+            "the output of generate does not start with the prompt",
+            yours=out[:, :4],
+            expected=prompt,
+        )
     if int(out.min()) < 0 or int(out.max()) >= 11:
         kit.fail("generated token ids outside [0, vocab_size)", yours=out)
 
@@ -396,7 +447,10 @@ def _greedy(sd, idx, steps, block_size):
     """Greedy decoding with the reference, cropping the context like nanoGPT."""
     for _ in range(steps):
         cond = idx[:, -block_size:]
-        logits = [forward(sd, cond, TINY["n_layer"], TINY["n_head"], gelu=g)[:, -1] for g in ("erf", "tanh")]
+        logits = [
+            forward(sd, cond, TINY["n_layer"], TINY["n_head"], gelu=g)[:, -1]
+            for g in ("erf", "tanh")
+        ]
         nxt = logits[0].argmax(-1, keepdim=True)
         if not torch.equal(nxt, logits[1].argmax(-1, keepdim=True)):
             return None  # the two GELUs disagree: no unique greedy answer

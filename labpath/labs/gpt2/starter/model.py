@@ -4,7 +4,7 @@ Lab - gpt2: a GPT-2 model to nanoGPT's interface.
 Build a decoder-only Transformer whose module names, config and forward convention are
 nanoGPT's, so a nanoGPT state_dict (and GPT-2's weights) would load into it unchanged.
 Read README.md in this folder first; check your work with `labpath check gpt2`, then
-train it with `labpath run gpt2` (or `python labpath/labs/gpt2/run.py`).
+train it with labpath's labs/gpt2/run.py (see the README).
 
 Every gap below is marked TODO and raises NotImplementedError until you fill it in.
 """
