@@ -442,7 +442,8 @@ def main(argv=None) -> int:
         f"wrote {out / 'gpt2-loss.png'}, {out / 'gpt2-context.png'}, {out / 'gpt2-figures.json'}"
     )
     if args.sample:
-        prompt = torch.tensor([tok.encode("def ")], dtype=torch.long, device=device)
+        start_ids = tok.encode("def ") or [0]  # "def " may not exist in --data text
+        prompt = torch.tensor([start_ids], dtype=torch.long, device=device)
         ids = model.generate(prompt, args.sample, temperature=0.8, top_k=None)[
             0
         ].tolist()
