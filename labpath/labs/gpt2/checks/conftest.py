@@ -1,0 +1,26 @@
+"""Shared fixtures for the gpt2 checks: the learner's model.py (GPTConfig and GPT)."""
+
+import pytest
+import torch
+
+from labpath.checks import kit
+
+
+@pytest.fixture(scope="session")
+def gpt():
+    """The learner's model module; it must define GPTConfig and GPT, as nanoGPT does."""
+    module = kit.learner_module("model")
+    for name in ("GPTConfig", "GPT"):
+        if not hasattr(module, name):
+            kit.fail(f"your model.py defines no {name}",
+                     hint="model.py needs a GPTConfig dataclass and a GPT(config) module")  # fmt: skip
+    return module
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_thread():
+    """The check models are tiny: one thread is faster than several fighting for cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
