@@ -67,11 +67,11 @@ def test_flatten_consecutive(wn):
 
         def interleave(yours, n=n):
             yours = torch.as_tensor(yours)
-            halves = torch.cat([x[:, k::8 // n] for k in range(8 // n)], dim=2)
+            halves = torch.cat([x[:, j * (8 // n):(j + 1) * (8 // n)] for j in range(n)], dim=2)
             if yours.shape == expected.shape and torch.equal(yours, x.transpose(1, 2).reshape(4, 8 // n, 10 * n)):
                 return "you transposed before the view, so channels and time are mixed"
             if yours.shape == expected.shape and torch.equal(yours, halves):
-                return "you join positions 8/n apart (first half with second half), not neighbours"
+                return "you join positions T/n apart (e.g. first half with second half), not neighbours"
             return None
 
         kit.close(y, expected, f"FlattenConsecutive({n}) of (B, T, C) = (4, 8, 10)", dims="B T C",
@@ -89,7 +89,12 @@ def test_sequential_chains_layers_and_collects_parameters(wn):
     _set_linear(l2, W2, 7, 3, b2)
     seq = wn.Sequential([l1, t, l2])
     x = _rand(9, 5, offset=5)
-    kit.close(seq(x), torch.tanh(x @ W1 + b1) @ W2 + b2, "Sequential([Linear(5, 7), Tanh(), Linear(7, 3)]) output",
+    try:
+        out = seq(x)
+    except RuntimeError as exc:
+        kit.fail(f"Sequential([Linear(5, 7), Tanh(), Linear(7, 3)]) on a (9, 5) input raised: {exc}",
+                 hint="feed each layer's output into the next: for layer in self.layers: x = layer(x)")  # fmt: skip
+    kit.close(out, torch.tanh(x @ W1 + b1) @ W2 + b2, "Sequential([Linear(5, 7), Tanh(), Linear(7, 3)]) output",
               rtol=1e-10, atol=1e-12, dims="B C", hint="feed each layer's output into the next: x = layer(x)")  # fmt: skip
     ps, expected = seq.parameters(), l1.parameters() + l2.parameters()
     if len(ps) != len(expected) or any(p is not q for p, q in zip(ps, expected)):
@@ -114,7 +119,12 @@ def test_batchnorm_3d_normalises_over_batch_and_time(wn):
     x = _rand(4, 5, 6, offset=9) * torch.linspace(0.5, 3, 6, dtype=torch.float64) - 0.5
     gamma, beta = 1 + 0.5 * _rand(6, offset=10), 0.5 * _rand(6, offset=11)
     bn = as_float64(wn.BatchNorm1d(6), gamma, beta)
-    y = bn(x)
+    try:
+        y = bn(x)
+    except RuntimeError as exc:
+        kit.fail(f"BatchNorm1d(6) on a (B, T, C) = (4, 5, 6) input raised RuntimeError: {exc}",
+                 hint="for 3-D input take mean and var over dim=(0, 1): one statistic per channel, so "
+                 "they match the (C,) running buffers")  # fmt: skip
     if matches_bn(y, x, gamma, beta, (0, 1)) is None:
         per_step = matches_bn(y, x, gamma, beta, (0,))
         kit.close(y, ref_bn(x, gamma, beta, (0, 1), False), "BatchNorm1d(6) training output on (B, T, C) = (4, 5, 6)",
@@ -161,11 +171,17 @@ def test_layer_shapes(wn):
     model = wn.build_model(V, 8, E, H)
     x = torch.randint(0, V, (B, 8), generator=torch.Generator().manual_seed(kit.seed()))
     shapes = []
-    with torch.no_grad():
-        for layer in model.layers:
-            x = layer(x)
-            shapes.append(tuple(x.shape))
     expected = expected_shapes(B, V, E, H)
+    with torch.no_grad():
+        for i, layer in enumerate(model.layers):
+            try:
+                x = layer(x)
+            except Exception as exc:
+                kit.fail(f"layer {i} ({type(layer).__name__}) failed on an input of shape {tuple(x.shape)}: "
+                         f"{type(exc).__name__}: {exc}", yours=shapes, expected=expected,
+                         hint="Embedding, then 3 x (FlattenConsecutive(2), Linear(bias=False), BatchNorm1d, "
+                         "Tanh), then Linear(H, V)")  # fmt: skip
+            shapes.append(tuple(x.shape))
     if shapes != expected:
         first = next((i for i, (a, b) in enumerate(zip(shapes, expected)) if a != b), min(len(shapes), len(expected)))
         kit.fail(f"layer output shapes (first difference at layer {first}: "
@@ -176,16 +192,17 @@ def test_layer_shapes(wn):
 
 
 def test_initial_loss_is_near_ln_vocab(wn, words):
-    """At init (last layer's weight x 0.1) the loss on a batch of 32 contexts is within 0.2 of ln V."""
+    """At init (last layer's weight x 0.1) the loss on 1,000 train contexts is within 0.08 of ln V."""
     V, (Xtr, Ytr), _ = dataset(words)
     torch.manual_seed(kit.seed())
     model = wn.build_model(V, 8, 24, 128)
-    ix = torch.randint(0, Xtr.shape[0], (32,), generator=torch.Generator().manual_seed(kit.seed()))
+    ix = torch.randint(0, Xtr.shape[0], (1000,), generator=torch.Generator().manual_seed(kit.seed()))
     with torch.no_grad():
         loss = F.cross_entropy(model(Xtr[ix]), Ytr[ix]).item()
-    if abs(loss - math.log(V)) > 0.2:
-        kit.fail("loss of build_model at init", yours=round(loss, 4),
-                 expected=f"{math.log(V):.4f} +- 0.2 (reference 3.27-3.31)",
+    # Measured (seeds 0-5): 3.298-3.303 with the 0.1 scale, 3.47-3.53 without it.
+    if abs(loss - math.log(V)) > 0.08:
+        kit.fail("loss of build_model at init on 1,000 contexts", yours=round(loss, 4),
+                 expected=f"{math.log(V):.4f} +- 0.08 (reference 3.298-3.303; 3.47-3.53 without the 0.1 scale)",
                  hint="scale the last Linear's weight by 0.1 in build_model so the first predictions are near-uniform")  # fmt: skip
 
 
