@@ -10,7 +10,15 @@ import math
 
 import torch
 import torch.nn.functional as F
-from bn_ref import affine, as_float64, bn_variants, call_layers, flat, ref_bn, set_eval
+from batchnorm_ref import (
+    affine,
+    as_float64,
+    bn_variants,
+    call_layers,
+    flat,
+    ref_bn,
+    set_eval,
+)
 
 from labpath.checks import kit
 
@@ -284,7 +292,7 @@ def _deep_bn_net(layers, vocab, n_hidden=100, n_embd=10, block=3):
     C = torch.randn(vocab, n_embd)
     dims = [n_embd * block] + [n_hidden] * 5
     net = []
-    for a, b in zip(dims, dims[1:]):
+    for a, b in zip(dims, dims[1:], strict=False):
         net += [layers.Linear(a, b, bias=False), layers.BatchNorm1d(b), layers.Tanh()]
     net += [layers.Linear(n_hidden, vocab, bias=False), layers.BatchNorm1d(vocab)]
     g, _ = affine(net[-1])
@@ -330,7 +338,7 @@ def test_fan_in_init_keeps_a_plain_tanh_stack_alive(layers):
             fan = 100
             sats.append((x.abs() > 0.97).float().mean().item())
             stds.append(x.std().item())
-    table = ", ".join(f"{100 * s:.1f}% / {d:.2f}" for s, d in zip(sats, stds))
+    table = ", ".join(f"{100 * s:.1f}% / {d:.2f}" for s, d in zip(sats, stds, strict=False))
     if sum(sats) / 5 >= 0.20:
         kit.fail("mean tanh saturation (|t| > 0.97) of a 5-layer Linear+Tanh stack",
                  yours=f"{100 * sum(sats) / 5:.1f}% (per layer saturation / std: {table})",

@@ -244,7 +244,7 @@ def test_gradients_match_autograd_of_reference(mlp):
     mlp.loss_fn(mlp.forward(mine, X), Y).backward()
     ref = [p.detach().clone().requires_grad_(True) for p in params]
     F.cross_entropy(ref_forward(*ref, X), Y).backward()
-    for name, p, r in zip(["C", "W1", "b1", "W2", "b2"], mine, ref):
+    for name, p, r in zip(["C", "W1", "b1", "W2", "b2"], mine, ref, strict=False):
         if p.grad is None:
             kit.fail(f"{name}.grad is None after backward()",
                      hint="compute with the parameters themselves (not .data or a copy) so autograd reaches them")  # fmt: skip
@@ -267,7 +267,7 @@ def test_lr_sweep_covers_the_exponent_range(mlp, words):
     if len(exps) != steps or len(losses) != steps:
         kit.fail("lengths of (exponents, losses) from lr_sweep(steps=300)",
                  yours=(len(exps), len(losses)), expected=(steps, steps))
-    if abs(exps[0] + 3) > 1e-6 or abs(exps[-1]) > 1e-6 or any(b <= a for a, b in zip(exps, exps[1:])):
+    if abs(exps[0] + 3) > 1e-6 or abs(exps[-1]) > 1e-6 or any(b <= a for a, b in zip(exps, exps[1:], strict=False)):
         kit.fail("exponents should rise evenly from -3 to 0", yours=[round(e, 3) for e in exps[:3] + exps[-2:]],
                  expected="[-3.0, -2.99, -2.98, ..., -0.003, 0.0]", hint="torch.linspace(lo, hi, steps)")  # fmt: skip
     t = torch.tensor(losses).nan_to_num(nan=1e9)

@@ -65,7 +65,7 @@ def test_flatten_consecutive(wn):
         # out[b, k] = cat(x[b, n*k], ..., x[b, n*k + n - 1])
         expected = torch.stack([torch.cat([x[:, n * k + j] for j in range(n)], dim=1) for k in range(8 // n)], dim=1)
 
-        def interleave(yours, n=n):
+        def interleave(yours, n=n, expected=expected):
             yours = torch.as_tensor(yours)
             halves = torch.cat([x[:, j * (8 // n):(j + 1) * (8 // n)] for j in range(n)], dim=2)
             if yours.shape == expected.shape and torch.equal(yours, x.transpose(1, 2).reshape(4, 8 // n, 10 * n)):
@@ -97,7 +97,7 @@ def test_sequential_chains_layers_and_collects_parameters(wn):
     kit.close(out, torch.tanh(x @ W1 + b1) @ W2 + b2, "Sequential([Linear(5, 7), Tanh(), Linear(7, 3)]) output",
               rtol=1e-10, atol=1e-12, dims="B C", hint="feed each layer's output into the next: x = layer(x)")  # fmt: skip
     ps, expected = seq.parameters(), l1.parameters() + l2.parameters()
-    if len(ps) != len(expected) or any(p is not q for p, q in zip(ps, expected)):
+    if len(ps) != len(expected) or any(p is not q for p, q in zip(ps, expected, strict=False)):
         kit.fail("Sequential.parameters() should list every layer's parameters in order",
                  yours=[tuple(p.shape) for p in ps], expected=[tuple(p.shape) for p in expected],
                  hint="[p for layer in self.layers for p in layer.parameters()]")  # fmt: skip
@@ -158,7 +158,7 @@ def test_model_parameter_count(wn):
         n, expected = sum(p.numel() for p in ps), hierarchical_params(V, E, H)
         if n != expected:
             kit.fail(f"parameter count of build_model({V}, 8, {E}, {H})", yours=n, expected=expected,
-                     hint=f"V*E + (2E*H + 2H) + 2 * (2H*H + 2H) + (H*V + V): the Linear layers before "
+                     hint="V*E + (2E*H + 2H) + 2 * (2H*H + 2H) + (H*V + V): the Linear layers before "
                      "BatchNorm have no bias; BatchNorm has gamma and beta")  # fmt: skip
         if not all(p.requires_grad for p in ps):
             kit.fail(f"{sum(not p.requires_grad for p in ps)} of the model's parameters have requires_grad False")
@@ -183,7 +183,7 @@ def test_layer_shapes(wn):
                          "Tanh), then Linear(H, V)")  # fmt: skip
             shapes.append(tuple(x.shape))
     if shapes != expected:
-        first = next((i for i, (a, b) in enumerate(zip(shapes, expected)) if a != b), min(len(shapes), len(expected)))
+        first = next((i for i, (a, b) in enumerate(zip(shapes, expected, strict=False)) if a != b), min(len(shapes), len(expected)))
         kit.fail(f"layer output shapes (first difference at layer {first}: "
                  f"{type(model.layers[first]).__name__ if first < len(model.layers) else 'missing layer'})",
                  yours=shapes, expected=expected,
