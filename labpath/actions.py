@@ -707,3 +707,61 @@ def recheck_all(
         r = outcome.report
         rows.append(RecheckRow(task.lab, "passed", r.status, r.passed, r.total))
     return rows
+
+
+# --- run -----------------------------------------------------------------------------
+
+
+def run_lab(
+    lab_id: str,
+    path: str | None,
+    device: str,
+    data: str | None,
+    ws_path: str | None,
+    extra: list[str],
+    notice,
+) -> int:
+    """Run a lab's training script (labs/<lab>/run.py) on the learner's code; its exit code."""
+    import os
+    import subprocess
+    import sys
+
+    lab = labs.load(lab_id)
+    script = lab.directory / "run.py"
+    if not script.is_file():
+        with_runs = [
+            x for x in labs.available() if (labs.load(x).directory / "run.py").is_file()
+        ]
+        raise UsageError(
+            f"lab '{lab.id}' has no training run",
+            hint=f"labs with one: {', '.join(with_runs) or 'none'}; checks: labpath check {lab.id}",
+        )
+    if device not in ("auto", "cpu", "cuda", "mps"):
+        raise UsageError(f"--device {device}: expected auto, cpu, cuda or mps")
+    if data is not None and not Path(data).expanduser().is_file():
+        raise UsageError(f"--data {data}: no such file")
+    out_dir = None
+    if path:
+        target = Path(path).expanduser().resolve()
+    else:
+        ws = workspace.open_workspace(ws_path)
+        target = ws.lab_dir(lab.id)
+        stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
+        out_dir = ws.state_dir / "runs" / lab.id / stamp
+    if not target.is_dir():
+        raise UsageError(
+            f"no folder {target}",
+            hint="scaffold it with `labpath next` or pass --path DIR",
+        )
+    env = dict(os.environ, LABPATH_TARGET=str(target), LABPATH_DEVICE=device)
+    pkg_parent = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (pkg_parent, env.get("PYTHONPATH")) if p
+    )
+    cmd = [sys.executable, str(script), "--device", device]
+    if data:
+        cmd += ["--data", str(Path(data).expanduser().resolve())]
+    if out_dir is not None and "--out" not in extra:
+        cmd += ["--out", str(out_dir)]
+        notice(f"figures and plots go to {out_dir}")
+    return subprocess.run([*cmd, *extra], env=env).returncode

@@ -391,6 +391,33 @@ def watch(
     ui.notice(f"Stopped watching after {runs} run(s).")
 
 
+@app.command(
+    "run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+)
+@handled
+def run_(
+    ctx_: typer.Context,
+    lab: Annotated[str, typer.Argument(help="Lab with a training run, e.g. gpt2.")],
+    path: Annotated[
+        str | None, typer.Option("--path", help="Your code (default: labs/LAB).")
+    ] = None,
+    device: Annotated[
+        str, typer.Option("--device", help="auto, cpu, cuda or mps.")
+    ] = "auto",
+    data: Annotated[
+        str | None, typer.Option("--data", help="Your own text to train on.")
+    ] = None,
+    workspace: Workspace = None,
+):
+    """Run a lab's full training run on your code; other options go to the run."""
+    from labpath import actions, ui
+
+    code = actions.run_lab(
+        lab, path, device, data, workspace, list(ctx_.args), ui.notice
+    )
+    raise typer.Exit(code)
+
+
 @app.command()
 @handled
 def hint(

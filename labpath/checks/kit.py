@@ -177,9 +177,13 @@ def learner_module(name: str, package: str | None = None, lab: str | None = None
         # Import as a package so `from micrograd.engine import Value` finds the same module.
         modname = f"{folder.name}.{name}"
         _prepend_path(folder.parent)
+        # Last on the path: `from engine import X` still works inside the package, but
+        # a package module named like an installed one (minbpe's regex.py) shadows nothing.
+        if str(folder) not in sys.path:
+            sys.path.append(str(folder))
     else:
         modname = name
-    _prepend_path(folder)
+        _prepend_path(folder)
     try:
         module = importlib.import_module(modname)
     except NotImplementedError:
