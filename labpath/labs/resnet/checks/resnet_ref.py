@@ -57,7 +57,7 @@ class RefResNet(nn.Module):
         self.relu = nn.ReLU()
         self.maxpool = nn.MaxPool2d(3, 2, 1)
         cin = 64
-        for i, (w, n) in enumerate(zip(widths, blocks)):
+        for i, (w, n) in enumerate(zip(widths, blocks, strict=True)):
             stride = 1 if i == 0 else 2
             down = projection(cin, w, stride) if stride != 1 or cin != w else None
             stage = [RefBlock(cin, w, stride, down)] + [RefBlock(w, w) for _ in range(n - 1)]

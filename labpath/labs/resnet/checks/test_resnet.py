@@ -63,7 +63,7 @@ def compare_block(BasicBlock, cin, cout, stride, with_downsample, hw, what):
             hint = ("shapes right but values differ? the stride belongs to conv1 (torchvision's "
                     "BasicBlock); conv2 always has stride 1")
         kit.close(got, expected, f"{what} output in {mode} mode", rtol=1e-6, atol=1e-8,
-                  dims="B C H W", hint=hint, diagnose=lambda y: match_variant(y, variants))
+                  dims="B C H W", hint=hint, diagnose=lambda y, v=variants: match_variant(y, v))
 
 
 def test_identity_block_matches_reference(BasicBlock):
@@ -164,7 +164,7 @@ def test_stage_output_shapes(resnet18_10):
     for size in (64, 224):
         seen = {}
         hooks = [getattr(model, n).register_forward_hook(
-            lambda m, i, o, n=n: seen.__setitem__(n, tuple(o.shape))) for n in names]
+            lambda m, i, o, n=n, seen=seen: seen.__setitem__(n, tuple(o.shape))) for n in names]
         try:
             with torch.no_grad():
                 out = model(torch.randn(1, 3, size, size, generator=gen(6)))
