@@ -10,7 +10,7 @@ from labpath.checks import kit
 def pair_counts(ids):
     """{(a, b): count} over consecutive pairs, in first-occurrence order."""
     counts = {}
-    for a, b in zip(ids, ids[1:]):
+    for a, b in zip(ids, ids[1:], strict=False):
         counts[(a, b)] = counts.get((a, b), 0) + 1
     return counts
 

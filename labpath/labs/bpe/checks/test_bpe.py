@@ -9,8 +9,7 @@ import os
 import tempfile
 
 from bpe_ref import encode as ref_encode
-from bpe_ref import pair_counts
-from bpe_ref import replay
+from bpe_ref import pair_counts, replay
 from bpe_ref import train as ref_train
 from bpe_texts import ROUNDTRIP_STRINGS, UNICODE_TEXT
 from hypothesis import given, settings

@@ -7,7 +7,7 @@ you skip (a method that still raises NotImplementedError counts as not started).
 Read README.md in this folder first; check your work with `labpath check bpe`.
 """
 
-import re  # the stdlib re; the `regex` package (if you install it) knows \p{L} and \p{N}
+import re  # noqa: F401  (the stdlib re; the `regex` package (if you install it) knows \p{L} and \p{N})
 
 
 def get_stats(ids, counts=None):
