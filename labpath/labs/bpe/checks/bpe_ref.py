@@ -57,6 +57,15 @@ def encode(text, merges):
     return ids
 
 
+def first_difference(yours, expected, width=6):
+    """'at index i: yours [...], expected [...]' around the first position that differs."""
+    n = next((i for i, (a, b) in enumerate(zip(yours, expected, strict=False)) if a != b),
+             min(len(yours), len(expected)))
+    lo = max(0, n - 2)
+    return (f"first difference at index {n} (lengths {len(yours)} vs {len(expected)}): "
+            f"yours {yours[lo:n + width]!r}, expected {expected[lo:n + width]!r}")
+
+
 def vocab_of(merges):
     vocab = {i: bytes([i]) for i in range(256)}
     for (a, b), idx in sorted(merges.items(), key=lambda kv: kv[1]):
@@ -78,7 +87,8 @@ def replay(text, merges, what):
             if stats and pair == max(stats):
                 diagnosis = "you chose the largest pair (max(stats)), not the most frequent: max(stats, key=stats.get)"
             elif got == 0:
-                diagnosis = "that pair does not occur in the text at that step: are you counting UTF-8 bytes?"
+                diagnosis = ("that pair does not occur in the ids at that step: check merge() "
+                             "(left to right, no overlaps) and that training starts from UTF-8 bytes")
             kit.fail(
                 f"{what}: merge {step + 1} ({pair} -> {idx}) occurs {got} times at that step, "
                 f"but {top} ({vocab.get(top[0], b'?') + vocab.get(top[1], b'?')!r}) occurs {best} times",

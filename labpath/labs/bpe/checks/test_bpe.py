@@ -9,7 +9,7 @@ import os
 import tempfile
 
 from bpe_ref import encode as ref_encode
-from bpe_ref import pair_counts, replay
+from bpe_ref import first_difference, pair_counts, replay
 from bpe_ref import train as ref_train
 from bpe_texts import ROUNDTRIP_STRINGS, UNICODE_TEXT
 from hypothesis import given, settings
@@ -53,8 +53,9 @@ def roundtrip(tok, s, what):
     except UnicodeDecodeError as exc:
         kit.fail(f"{what}: decode raised {exc}", hint="decode with errors='replace'")
     if back != s:
-        kit.fail(f"{what}: decode(encode(s)) differs from s", yours=back, expected=s,
-                 hint=CODE_POINT_HINT)
+        kit.fail(f"{what}: decode(encode(s)) differs from s = {s[:60]!r}; {first_difference(back, s)}",
+                 hint="encode must keep every byte (merge() replaces pairs, never drops or repeats ids); "
+                      + CODE_POINT_HINT)
     bad = [i for i in ids if not isinstance(i, int)]
     if bad:
         kit.fail(f"{what}: encode returned non-integers", yours=bad[:5], expected="a list of ints")
@@ -216,8 +217,7 @@ def test_encode_matches_reference_encoder(BasicTokenizer):
         got = list(tok.encode(s))
         expected = ref_encode(s, merges)
         if got != expected:
-            kit.fail(f"encode({s[:60]!r}) with your trained merges", yours=got[:20],
-                     expected=expected[:20],
+            kit.fail(f"encode({s[:60]!r}) with your trained merges: {first_difference(got, expected)}",
                      hint="keep merging (lowest rank first) until no pair of the current ids is in merges")
 
 

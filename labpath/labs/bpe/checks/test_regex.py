@@ -5,6 +5,7 @@ stdlib approximation is fine), only what every GPT-style pattern guarantees: a c
 never continues after a run of letters or a run of digits, so no learned token does.
 """
 
+from bpe_ref import first_difference
 from bpe_texts import ENGLISH_TEXT, ROUNDTRIP_STRINGS, UNICODE_TEXT
 
 from labpath.checks import kit
@@ -35,10 +36,11 @@ def test_regex_tokens_stay_inside_chunks(RegexTokenizer):
     for s in ROUNDTRIP_STRINGS + [ENGLISH_TEXT, UNICODE_TEXT]:
         back = tok.decode(tok.encode(s))
         if back != s:
-            kit.fail(f"RegexTokenizer: decode(encode(s)) differs from s for s = {s[:50]!r}",
-                     yours=back[:80], expected=s[:80],
-                     hint="every character must land in some chunk: the pattern's last "
-                          "alternatives (\\s+(?!\\S)|\\s+) catch whitespace")
+            kit.fail(f"RegexTokenizer: decode(encode(s)) differs from s = {s[:50]!r}; "
+                     f"{first_difference(back, s)}",
+                     hint="every character must land in some chunk (the pattern's last "
+                          "alternatives catch whitespace), and each chunk's ids must decode back to "
+                          "it: check merge() and the chunk encoding")
 
 
 def test_regex_special_tokens(RegexTokenizer):

@@ -37,6 +37,10 @@ class RefBlock(nn.Module):
             return h + skip
         if variant == "no-bn2":
             return F.relu(self.conv2(F.relu(self.bn1(self.conv1(x)))) + skip)
+        if variant == "stride-on-conv2":
+            h = F.relu(self.bn1(F.conv2d(x, self.conv1.weight, stride=1, padding=1)))
+            h = self.bn2(F.conv2d(h, self.conv2.weight, stride=self.stride, padding=1))
+            return F.relu(h + skip)
         if variant == "no-skip":
             return F.relu(h)
         return F.relu(h + skip)

@@ -23,12 +23,16 @@ def gen(offset=0):
 def block_variants(ref, x):
     """Outputs of known BasicBlock mistakes, for naming the one a learner made."""
     out = {}
-    for v, text in [
+    known = [
         ("relu-before-add", "your block applies ReLU before adding the identity; add first, then ReLU"),
         ("no-final-relu", "your block returns bn2(...) + identity without the final ReLU"),
         ("no-bn2", "your block skips bn2 after conv2 (defined but not applied?)"),
         ("no-skip", "your block never adds the identity (the skip connection is missing)"),
-    ]:
+    ]
+    if ref.stride != 1:
+        known.append(("stride-on-conv2", "your block puts the stride on conv2; torchvision's "
+                                         "BasicBlock strides conv1 (conv2 always has stride 1)"))
+    for v, text in known:
         with torch.no_grad():
             out[text] = ref(x, variant=v)
     return out
