@@ -14,10 +14,10 @@ from resnet_ref import blob_quadrants, conv_grad_norms
 from labpath.checks import kit
 
 DEPTH, WIDTH, SIZE, BATCH = 20, 8, 8, 32
-# Measured on the reference solution over seeds 0-4 (depth 20, width 8):
-# plain first-conv gradient 2e-12 .. 2e-10, residual 1.6 .. 15; ratio >= 3e10.
+# Measured over seeds 1-10 and 1337 (depth 20, width 8, batch 32 of 8x8 images): ratio
+# >= 7.9e9 for the reference's x + relu(conv x), >= 1.5e9 for the relu(x + conv x) form.
 MIN_RATIO = 1e4
-MAX_PLAIN_DECAY = 1e-3  # plain net: first-conv grad / last-conv grad (measured <= 1e-7)
+MAX_PLAIN_DECAY = 1e-3  # plain net: first-conv grad / last-conv grad (measured <= 1e-8)
 
 
 @contextlib.contextmanager
@@ -76,13 +76,13 @@ def test_residual_twin_keeps_first_layer_gradient(builders):
     decay = g_plain[0] / g_plain[-1]
     if decay > MAX_PLAIN_DECAY:
         kit.fail("plain net: first-conv gradient norm / last-conv gradient norm",
-                 yours=decay, expected=f"<= {MAX_PLAIN_DECAY:g} (reference: about 1e-10)",
+                 yours=decay, expected=f"<= {MAX_PLAIN_DECAY:g} (reference: 1e-8 or less)",
                  hint="deep_plain_net must have no skip connections and PyTorch's default init "
                       "(no BatchNorm, no custom init): its gradient should vanish with depth")
     ratio = g_res[0] / max(g_plain[0], 1e-300)
     if ratio < MIN_RATIO:
         kit.fail("first-conv gradient norm, residual twin / plain net",
-                 yours=ratio, expected=f">= {MIN_RATIO:g} (reference: 3e10 or more)",
+                 yours=ratio, expected=f">= {MIN_RATIO:g} (reference: 1e9 or more)",
                  hint="each hidden layer of deep_residual_net computes x + relu(conv(x)): "
                       "the added x lets the gradient skip the layer")
 
