@@ -22,6 +22,14 @@ def _warm_up() -> None:
 
     from labpath.checks import kit, plugin  # noqa: F401
 
+    try:  # checks that draw plots would otherwise pay for matplotlib on every run
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot  # noqa: F401
+    except Exception:
+        pass
+
 
 def _child(request: dict) -> None:
     os.setpgid(0, 0)  # its own group, so a timeout can stop anything it started
