@@ -6,6 +6,7 @@ import shutil
 import stat
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -329,3 +330,54 @@ def test_commands_without_checks_never_import_heavy_modules(args, ws, cli):
         [sys.executable, "-c", code], capture_output=True, text=True, env=env
     )
     assert "HEAVY []" in out.stdout, out.stdout + out.stderr
+
+
+@pytest.mark.parametrize(
+    "weeks, expected",
+    [
+        (
+            (1, 4),
+            [
+                "micrograd",
+                "mlp",
+                "bigram",
+                "mlp-lm",
+                "batchnorm",
+                "backprop-ninja",
+                "wavenet",
+                "lstm",
+            ],
+        ),
+        ((5, 8), ["transformer", "gpt2", "resnet", "bpe"]),
+    ],
+)
+def test_next_walks_the_phase_one_labs_in_order(cli, ws, weeks, expected):
+    from labpath import curriculum, progress
+
+    cur = curriculum.load()
+    assert cli("init", ws).exit_code == 0
+    log = ws / ".labpath" / "progress.jsonl"
+    for task in cur.tasks:  # everything before these weeks is done
+        if task.week < weeks[0] and task.phase == 1:
+            progress.record(log, "done", task.id, via="test")
+    seen = []
+    for _ in expected:
+        result = cli("next", "--json")
+        assert result.exit_code == 0, result.output
+        card = json.loads(result.stdout)
+        if card["kind"] != "lab":
+            progress.record(log, "done", card["id"], via="test")
+            result = cli("next", "--json")
+            card = json.loads(result.stdout)
+        assert card["checkable"], card["id"]
+        assert card["created"], f"{card['id']}: nothing scaffolded"
+        for path in card["created"]:
+            assert (
+                (ws / path).exists()
+                if not path.startswith("/")
+                else Path(path).exists()
+            )
+        seen.append(card["lab"])
+        progress.record(log, "check", card["id"], lab=card["lab"], status="passed")
+        progress.record(log, "done", card["id"], via="check")
+    assert seen == expected
