@@ -6,6 +6,7 @@ you forget to add cannot hide behind a zero.
 """
 
 import contextlib
+import copy
 
 import torch
 import torch.nn as nn
@@ -93,16 +94,18 @@ def test_cell_step_matches_torch(lstm):
 
 def test_cell_state_defaults_to_zeros(lstm):
     """forward(x) with no state starts from h = c = 0."""
-    ref = torch_cell(seed=kit.seed() + 3)
+    # float32, the default dtype: torch.zeros(B, H) and x.new_zeros(B, H) both work here
+    ref = torch_cell(seed=kit.seed() + 3).float()
     cell = lstm.LSTMCell(I, H)
     copy_weights(cell, ref, f"LSTMCell({I}, {H})")
-    x = inputs(kit.seed() + 4, B, I)
+    cell.float()
+    x = inputs(kit.seed() + 4, B, I).float()
     h, c = as_state(cell(x), "LSTMCell.forward(x)")
     with torch.no_grad():
         eh, ec = ref(x)
-    hint = "when state is None use zeros of shape (B, H), with x's dtype and device"
-    kit.close(h, eh, "h' from the zero state", rtol=RTOL, atol=ATOL, dims="B H", hint=hint)
-    kit.close(c, ec, "c' from the zero state", rtol=RTOL, atol=ATOL, dims="B H", hint=hint)
+    hint = "when state is None use zeros of shape (B, H) (x.new_zeros keeps x's dtype)"
+    kit.close(h, eh, "h' from the zero state", rtol=1e-5, atol=1e-6, dims="B H", hint=hint)
+    kit.close(c, ec, "c' from the zero state", rtol=1e-5, atol=1e-6, dims="B H", hint=hint)
 
 
 def test_cell_without_bias_matches_torch(lstm):
@@ -139,36 +142,42 @@ def run_layer(layer, x, state):
     return output, fix(hn), fix(cn)
 
 
-def layer_diagnosis(yours, x, state, ref):
+def layer_diagnosis(yours, x, state, ref_module):
     """Name a known mistake in the output sequence of a layer."""
     if not torch.is_tensor(yours):
         return None
     y = yours.detach().to(DTYPE)
+    x = x.to(DTYPE)
+    if state is not None:
+        state = tuple(v.to(DTYPE) for v in state)
+    ref = nn.LSTM(I, H, batch_first=True).to(DTYPE).requires_grad_(False)
+    ref.load_state_dict(ref_module.state_dict())
     cell = nn.LSTMCell(I, H).to(DTYPE)
     with torch.no_grad():
         for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
             getattr(cell, name).copy_(getattr(ref, name + "_l0"))
         h0, c0 = (None, None) if state is None else (state[0][0], state[1][0])
         h, c = h0, c0
-        hs, cs, fresh = [], [], []
+        hs, cs, fresh, zero = [], [], [], []
         for t in range(T):
             h, c = cell(x[:, t], None if h is None else (h, c))
             hs.append(h)
             cs.append(c)
             fresh.append(cell(x[:, t], None if t or h0 is None else (h0, c0))[0])
-        hs, cs, fresh = (torch.stack(v, 1) for v in (hs, cs, fresh))
+            zero.append(cell(x[:, t])[0])
+        hs, cs, fresh, zero = (torch.stack(v, 1) for v in (hs, cs, fresh, zero))
         time_major = nn.LSTM(I, H).to(DTYPE)
         time_major.load_state_dict(ref.state_dict())
         tm = time_major(x)[0]
-    if y.shape == cs.shape and torch.allclose(y, cs, rtol=1e-7, atol=1e-10):
+    if y.shape == cs.shape and torch.allclose(y, cs, rtol=1e-5, atol=1e-6):
         return "your output sequence holds the cell states c_t; it must hold the hidden states h_t"
-    if y.shape == fresh.shape and torch.allclose(y, fresh, rtol=1e-7, atol=1e-10):
+    if y.shape == fresh.shape and any(torch.allclose(y, v, rtol=1e-5, atol=1e-6) for v in (fresh, zero)):
         return ("every step starts from a fresh zero state: the (h, c) returned at step t "
                 "must be the state passed to step t + 1")  # fmt: skip
-    if y.shape == tm.shape and torch.allclose(y, tm, rtol=1e-7, atol=1e-10):
+    if y.shape == tm.shape and torch.allclose(y, tm, rtol=1e-5, atol=1e-6):
         return ("you read the input as (T, B, I), but batch_first=True means (B, T, I): "
                 "step through x[:, t]")  # fmt: skip
-    if y.shape == hs.shape and torch.allclose(y[:, 0], hs[:, 0], rtol=1e-7, atol=1e-10):
+    if y.shape == hs.shape and torch.allclose(y[:, 0], hs[:, 0], rtol=1e-5, atol=1e-6):
         return "step 0 is right, later steps are not: check how the state is carried over time"
     return None
 
@@ -180,17 +189,23 @@ def test_layer_matches_torch_lstm(lstm):
     copy_weights(layer, ref, f"LSTM({I}, {H})")
     x = inputs(kit.seed() + 10, B, T, I)
     h0, c0 = inputs(kit.seed() + 11, 1, B, H), inputs(kit.seed() + 12, 1, B, H)
+    # no state in float32 (the default dtype, so zeros made with torch.zeros(B, H) work
+    # as well as x.new_zeros), then a random (h_0, c_0) in float64
     for state in (None, (h0, c0)):
         given = "no state" if state is None else "a random (h_0, c_0)"
-        out, hn, cn = run_layer(layer, x, state)
+        rtol, atol = (RTOL, ATOL) if state is not None else (1e-5, 1e-6)
+        m, r, xs = layer, ref, x
+        if state is None:
+            m, r, xs = copy.deepcopy(layer).float(), copy.deepcopy(ref).float(), x.float()
+        out, hn, cn = run_layer(m, xs, state)
         with torch.no_grad():
-            eout, (ehn, ecn) = ref(x, state)
-        kit.close(out, eout, f"output sequence from {given}", rtol=RTOL, atol=ATOL,
+            eout, (ehn, ecn) = r(xs, state)
+        kit.close(out, eout, f"output sequence from {given}", rtol=rtol, atol=atol,
                   dims="B T H", diagnose=lambda y, s=state: layer_diagnosis(y, x, s, ref),
                   hint="output[:, t] is h_t; batch_first=True means x is (B, T, I)")  # fmt: skip
-        kit.close(hn, ehn, f"h_n from {given}", rtol=RTOL, atol=ATOL, dims="layers B H",
+        kit.close(hn, ehn, f"h_n from {given}", rtol=rtol, atol=atol, dims="layers B H",
                   hint="h_n is the hidden state after the last step, shaped (1, B, H)")  # fmt: skip
-        kit.close(cn, ecn, f"c_n from {given}", rtol=RTOL, atol=ATOL, dims="layers B H",
+        kit.close(cn, ecn, f"c_n from {given}", rtol=rtol, atol=atol, dims="layers B H",
                   hint="c_n is the cell state after the last step, shaped (1, B, H)")  # fmt: skip
 
 
@@ -284,9 +299,8 @@ def test_no_torch_lstm_inside(lstm, monkeypatch):
         original = getattr(owner, attr, None)
         if original is not None:
             monkeypatch.setattr(owner, attr, tripwire(label, original), raising=False)
-    x = inputs(kit.seed(), B, T, I)
+    x = inputs(kit.seed(), B, T, I).float()
     for what, module in modules.items():
-        module.to(DTYPE)
         if what.startswith("LSTMCell"):
             module(x[:, 0])
         elif what.startswith("LSTM"):
@@ -313,7 +327,8 @@ def test_gradient_norm_through_time(lstm):
     r = inputs(kit.seed() + 31, B2, H2)
 
     def norms(step, lstm_state=True):
-        hs, state = [], None
+        zeros = x.new_zeros(B2, H2)
+        hs, state = [], (zeros, zeros) if lstm_state else zeros
         for t in range(T2):
             out = step(x[t], state)
             h = out[0] if lstm_state else out
@@ -327,16 +342,24 @@ def test_gradient_norm_through_time(lstm):
         yours = norms(lambda xt, s: tuple(as_state(cell(xt, s), "LSTMCell.forward")))
         expected = norms(lambda xt, s: ref(xt, s))
         plain = norms(lambda xt, s: rnn(xt, s), lstm_state=False)
+        # the same torch LSTM with its forget gates pushed open (bias +3): f near 1
+        # keeps d c_t / d c_(t-1) = f near 1, and the gradient with it
+        remember = nn.LSTMCell(I2, H2).to(DTYPE)
+        remember.load_state_dict(ref.state_dict())
+        with torch.no_grad():
+            remember.bias_ih[H2 : 2 * H2] += 3.0
+        kept = norms(lambda xt, s: remember(xt, s))
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        fig, ax = plt.subplots(figsize=(6, 3.5))
+        fig, ax = plt.subplots(figsize=(6.5, 4))
         ts = range(T2)
         ax.semilogy(ts, yours.detach(), "o-", ms=3, label="your LSTM")
         ax.semilogy(ts, expected.detach(), "--", label="torch LSTMCell")
+        ax.semilogy(ts, kept.detach(), ":", label="torch LSTMCell, forget bias +3")
         ax.semilogy(ts, plain.detach(), "s-", ms=3, label="plain tanh RNN, same size")
         ax.set_xlabel("time step t (loss on the last step)")
         ax.set_ylabel("|d loss / d h_t|")
