@@ -208,10 +208,10 @@ def format_rows(rows):
             lines.append(f"{r['tensor']:<15} exact {str(r['exact']):<5}  "
                          f"approx {str(r['close']):<5}  maxdiff {md}")  # fmt: skip
         elif r["status"] == "shape":
-            lines.append(f"{r['tensor']:<16} wrong shape {tuple(r['shape'])}, "
+            lines.append(f"{r['tensor']:<15} wrong shape {tuple(r['shape'])}, "
                          f"expected {tuple(r['expected_shape'])}")  # fmt: skip
         else:
-            lines.append(f"{r['tensor']:<16} {r['status']}")
+            lines.append(f"{r['tensor']:<15} {r['status']}")
     return ("\n" + " " * 15).join(lines)
 
 
@@ -221,6 +221,9 @@ def fingerprint(name, yours, expected, n):
         return None
     y = yours.detach().to(DTYPE)
     e = expected
+    if e.dim() == 2 and tuple(y.shape) == tuple(reversed(e.shape)) and e.shape[0] != e.shape[1]:
+        return (f"your {name} is transposed: {tuple(y.shape)}, but its tensor is "
+                f"{tuple(e.shape)}; swap the operands of the matrix product (and their .T)")  # fmt: skip
     if y.numel() != e.numel():
         if y.dim() == e.dim() and e.dim() == 2 and y.shape[0] != e.shape[0] and e.shape[0] == 1:
             return (f"your {name} has one row per example {tuple(y.shape)}, but its tensor has "

@@ -99,8 +99,8 @@ def check_group(ninja, reference, group):
     where = None
     if "worst_index" in first:
         where = f"{name}{first['worst_index']}"
-    what = (f"{group} gradients vs autograd of the same steps fed with your upstream "
-            f"gradients; first wrong: {name}\n" + " " * 15 + format_rows(rows))  # fmt: skip
+    what = (f"{name} is wrong ({group} gradients vs autograd of the same forward steps, "
+            f"fed with your own upstream gradients)\n" + " " * 15 + format_rows(rows))  # fmt: skip
     kit.fail(what, yours=first.get("yours"), expected=first.get("expected"), where=where,
              hint=HINTS[name], diagnosis=diagnosis, table=rows)  # fmt: skip
 
@@ -156,7 +156,8 @@ def test_every_gradient_matches_autograd(ninja, reference):
     bad = [r for r in rows if not r["close"]]
     if bad:
         first = bad[0]
-        kit.fail(f"gradients vs loss.backward(); first wrong: {first['tensor']}\n"
+        kit.fail(f"{first['tensor']} is the first of your gradients that differs from "
+                 "loss.backward()'s\n"
                  + " " * 15 + format_rows(rows), yours=first.get("yours"),
                  expected=first.get("expected"), hint=HINTS[first["tensor"]], table=rows)  # fmt: skip
     # the parameters' gradients are the ones an optimizer would use

@@ -189,16 +189,17 @@ def logits_of(model, idx):
     return out
 
 
-def train_char_model(make_model, seed, steps, batch=32, lr=1e-2, words=None):
+def train_char_model(make_model, seed, steps, batch=32, lr=1e-2, words=None, device="cpu"):
     """Train with AdamW on the names; returns (model, train losses, dev loss)."""
     (Xtr, Ytr), (Xdev, Ydev), vocab = name_sequences(words or kit.words(), seed)
+    Xtr, Ytr, Xdev, Ydev = (t.to(device) for t in (Xtr, Ytr, Xdev, Ydev))
     torch.manual_seed(seed)
-    model = make_model(vocab)
+    model = make_model(vocab).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
     g = torch.Generator().manual_seed(seed)
     losses = []
     for _ in range(steps):
-        ix = torch.randint(0, Xtr.shape[0], (batch,), generator=g)
+        ix = torch.randint(0, Xtr.shape[0], (batch,), generator=g).to(device)
         x, y = Xtr[ix], Ytr[ix]
         L = int((y >= 0).sum(1).max())  # trim the padding every row has
         logits = logits_of(model, x[:, :L])

@@ -390,7 +390,7 @@ def test_char_model_learns_names(lstm):
     threshold = DEV_THRESHOLD if not os.environ.get("LABPATH_DATA") else bigram - DATA_MARGIN
     with one_thread():
         model, losses, dev = train_char_model(lambda V: lstm.CharLSTM(V, 16, 64), seed, STEPS,
-                                              words=words)  # fmt: skip
+                                              words=words, device=kit.device())  # fmt: skip
     if not dev < threshold:
         first = sum(losses[:10]) / 10
         last = sum(losses[-20:]) / 20
