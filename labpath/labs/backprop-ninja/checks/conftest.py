@@ -8,7 +8,11 @@ from labpath.checks import kit
 @pytest.fixture(scope="session")
 def ninja():
     """The learner's ninja.py."""
-    return kit.learner_module("ninja")
+    module = kit.learner_module("ninja")
+    for name in ("manual_backward", "cross_entropy_backward", "batchnorm_backward"):
+        if not hasattr(module, name):
+            kit.fail(f"your ninja.py defines no function named {name}")
+    return module
 
 
 @pytest.fixture(scope="session")

@@ -383,7 +383,10 @@ def test_char_model_learns_names(lstm):
     """CharLSTM(vocab, 16, 64), 200 AdamW steps on names: dev loss below 2.20."""
     import os
 
-    kit.skip_unless(lstm, "CharLSTM", "CharLSTM language model")
+    if not kit.has(lstm, "CharLSTM"):
+        kit.fail("your lstm.py defines no class named CharLSTM",
+                 hint="CharLSTM(vocab_size, n_embd, hidden_size): nn.Embedding -> your LSTM "
+                 "-> nn.Linear, forward(idx) -> (logits, loss)")  # fmt: skip
     seed = kit.seed()
     words = kit.words()
     bigram = bigram_dev_loss(words, seed)
