@@ -73,7 +73,7 @@ def test_attention_matches_torch(tf):
         kit.close(yours, ORIGINAL_SDPA(q, k, v), f"attention output, q {sq}, k {sk}, v {sv}",
                   rtol=1e-7, atol=1e-10, dims=dims,
                   hint="softmax(q @ k.transpose(-2, -1) / sqrt(d)) @ v, softmax over the keys",
-                  diagnose=lambda y: first_match(y, attention_variants(q, k, v)))
+                  diagnose=lambda y, q=q, k=k, v=v: first_match(y, attention_variants(q, k, v)))
 
 
 def test_attention_mask_matches_torch(tf):
@@ -84,14 +84,16 @@ def test_attention_mask_matches_torch(tf):
     mask = torch.rand(B, 1, T, S, generator=g) < 0.5  # (B, 1, Tq, Tk), broadcast over heads
     mask[..., 0] |= ~mask.any(-1)  # every query keeps at least one key (else torch gives NaN)
     qc, kc, vc = randn(g, B, H, T, DK), randn(g, B, H, T, DK), randn(g, B, H, T, DV)
-    for (q, k, v, m, text) in [(q, k, v, mask, "a random (B, 1, Tq, Tk) mask"),
-                               (qc, kc, vc, tril(T), "the causal (T, T) mask")]:
+    cases = [(q, k, v, mask, "a random (B, 1, Tq, Tk) mask"),
+             (qc, kc, vc, tril(T), "the causal (T, T) mask")]
+    for q, k, v, m, text in cases:
         yours = unwrap(sdpa(q, k, v, m))
         kit.close(yours, ORIGINAL_SDPA(q, k, v, attn_mask=m), f"attention output with {text}",
                   rtol=1e-7, atol=1e-10, dims="B H Tq dv",
                   hint="masked_fill the scores where the mask is False with -inf (or -1e9) "
                        "before the softmax; True means 'may attend'",
-                  diagnose=lambda y: first_match(y, attention_variants(q, k, v, m)))
+                  diagnose=lambda y, q=q, k=k, v=v, m=m: first_match(
+                      y, attention_variants(q, k, v, m)))
 
 
 def test_causal_mask_is_lower_triangular(tf):
@@ -128,7 +130,17 @@ def test_causal_mask_is_lower_triangular(tf):
 def make_mha(tf):
     cls = need(tf, "MultiHeadAttention")
     torch.manual_seed(kit.seed())
-    module = cls(D, NH).double().eval()
+    try:
+        module = cls(D, NH)
+    except Exception as exc:
+        kit.fail(f"MultiHeadAttention({D}, {NH}) failed: {type(exc).__name__}: {exc}",
+                 hint="the signature is MultiHeadAttention(d_model, n_heads); The Annotated "
+                      "Transformer's MultiHeadedAttention(h, d_model) has them the other way round")
+    bad = forbidden_submodules(module)
+    if bad:
+        kit.fail("your MultiHeadAttention contains torch.nn.MultiheadAttention", yours=bad,
+                 hint="build it from nn.Linear projections and your scaled_dot_product_attention")
+    module = module.double().eval()
     return module, mha_weights(module, D, NH)
 
 
@@ -177,7 +189,7 @@ def test_positional_encoding_matches_formula(tf):
                   rtol=0, atol=2e-5, dims="pos channel",
                   hint="one angle per pair of channels: pos / 10000**(2i/d); sin on even "
                        "channels, cos on odd",
-                  diagnose=lambda y: first_match(y, pe_variants(max_len, d)))
+                  diagnose=lambda y, n=max_len, d=d: first_match(y, pe_variants(n, d)))
 
 
 def test_label_smoothing_matches_torch(tf):
@@ -193,7 +205,7 @@ def test_label_smoothing_matches_torch(tf):
         kit.close(yours, expected, f"label_smoothing_loss with eps={eps} (N=6 rows, K=11 classes)",
                   rtol=1e-7, atol=1e-10,
                   hint="(1 - eps) * nll + eps * mean over all K classes of -log p, averaged over rows",
-                  diagnose=lambda y: first_match(y, smoothing_variants(logits, targets, eps)))
+                  diagnose=lambda y, e=eps: first_match(y, smoothing_variants(logits, targets, e)))
 
 
 # ---- encoder and decoder layers -----------------------------------------------------
@@ -251,7 +263,9 @@ def test_encoder_layer_respects_padding_mask(tf):
     out2 = unwrap(layer(x2, mask))
     kit.close(out2[real], out[real], "EncoderLayer output at real tokens after changing the padding",
               rtol=0, atol=1e-10, dims="token C",
-              hint="pass the mask to the self-attention: x = norm(x + attn(x, x, x, mask))")
+              hint="pass the mask to the self-attention: x = norm(x + attn(x, x, x, mask))",
+              diagnose=lambda y: "padding leaks into real tokens: your self-attention does not "
+                                 "apply the (B, 1, S) mask (check its head axis and polarity)")
     x3 = x.clone()
     x3[:, 0] += randn(g, B, D, scale=3.0)  # change the first (real) token of every row
     out3 = unwrap(layer(x3, mask))
@@ -280,7 +294,9 @@ def test_decoder_layer_is_causal(tf):
         kit.close(out2[:, :t], out[:, :t], f"DecoderLayer output at positions < {t} after changing position {t}",
                   rtol=0, atol=1e-10, dims="B T C",
                   hint="the masked self-attention must get tgt_mask: self_attn(x, x, x, tgt_mask)",
-                  diagnose=lambda y: "your decoder sees the future: its self-attention ignores tgt_mask")
+                  diagnose=lambda y, t=t: f"your decoder sees the future: outputs before position "
+                                          f"{t} depend on position {t}, so its self-attention does "
+                                          "not apply tgt_mask (or applies it the wrong way round)")
         if float((out2[:, t] - out[:, t]).abs().max()) < 1e-6:
             kit.fail(f"DecoderLayer: changing position {t} did not change the output at {t}",
                      hint="a position must see itself: the causal mask keeps the diagonal")
@@ -297,7 +313,9 @@ def test_decoder_layer_attends_to_memory(tf):
     kit.close(unwrap(layer(x, mem2, smask, tmask)), out,
               "DecoderLayer output after changing the memory at padded source positions",
               rtol=0, atol=1e-10, dims="B T C",
-              hint="the cross-attention must get src_mask: cross_attn(x, memory, memory, src_mask)")
+              hint="the cross-attention must get src_mask: cross_attn(x, memory, memory, src_mask)",
+              diagnose=lambda y: "your cross-attention reads padded source positions: it does not "
+                                 "apply src_mask")
     mem3 = mem + randn(g, B, S, D, scale=3.0) * real.unsqueeze(-1)
     if float((unwrap(layer(x, mem3, smask, tmask)) - out).abs().max()) < 1e-6:
         kit.fail("DecoderLayer: changing the memory (the encoder output) did not change the output",
@@ -364,7 +382,7 @@ def test_transformer_is_causal_end_to_end(tf):
 # the copy task: tokens 2..10 (0 is padding, 1 starts the target), length 8
 COPY_V, COPY_L, BOS = 11, 8, 1
 COPY_STEPS, COPY_BATCH, COPY_LR = 300, 64, 3e-3
-COPY_THRESHOLD = 0.9  # reference: 0.97-1.00 over 6 seeds (see README)
+COPY_THRESHOLD = 0.9  # reference: 0.955-1.00 over seeds 1337 and 1-5 (see README)
 
 
 def copy_batch(g, n):
@@ -436,7 +454,7 @@ def _plot_attention(tf, model, src, dev):
 
         def hook(module, args, kwargs, output, name):
             names = ["query", "key", "value", "mask"]
-            got = dict(zip(names, args))
+            got = dict(zip(names, args, strict=False))
             got.update({k: v for k, v in kwargs.items() if k in names})
             seen.append((name, module, got))
 

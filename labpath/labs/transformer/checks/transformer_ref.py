@@ -178,7 +178,7 @@ def mha_weights(mha, d_model, n_heads):
         if len(roles) == 4:
             layout = ", ".join(roles[r][0] for r in "qkvo")
         else:  # unknown names: fall back to the order they were created in
-            roles = dict(zip("qkvo", square))
+            roles = dict(zip("qkvo", square, strict=True))
             layout = (", ".join(n for n, _ in square)
                       + " (names not recognised; taken as q, k, v, out in creation order)")
         return Weights(*_wb(roles["q"][1]), *_wb(roles["k"][1]), *_wb(roles["v"][1]),
@@ -190,7 +190,7 @@ def mha_weights(mha, d_model, n_heads):
             if r in groups:
                 groups[r].append(m)
         if all(len(g) == n_heads for g in groups.values()):
-            cat = {r: [torch.cat(x) for x in zip(*[_wb(m) for m in g])] for r, g in groups.items()}
+            cat = {r: [torch.cat(x) for x in zip(*[_wb(m) for m in g], strict=True)] for r, g in groups.items()}
             return Weights(*cat["q"], *cat["k"], *cat["v"], *_wb(square[0][1]),
                            "per-head query/key/value + output Linear")
     found = ", ".join(f"{n or '(self)'}: {tuple(m.weight.shape)}" for n, m in linears) or "none"
@@ -332,23 +332,24 @@ ORIGINAL_MHA_FORWARD = nn.MultiheadAttention.forward
 
 
 def _from_learner():
-    """Whether a frame of the learner's folder is on the call stack."""
+    """'file.py:LINE in func' of the learner's frame on the call stack, or None."""
     root = kit.target()
     f = sys._getframe(2)
     while f is not None:
         try:
             Path(f.f_code.co_filename).resolve().relative_to(root)
-            return True
+            return f"{Path(f.f_code.co_filename).name}:{f.f_lineno} in {f.f_code.co_name}"
         except ValueError:
             f = f.f_back
-    return False
+    return None
 
 
 def _tripwire(original, name):
     def wrapper(*args, **kwargs):
-        if _from_learner():
+        where = _from_learner()
+        if where:
             kit.fail(
-                f"your code called {name}",
+                f"your code called {name} ({where})",
                 hint="this lab is about writing attention yourself: compute "
                      "softmax(q k^T / sqrt(d)) v with matmuls and a softmax",
                 diagnosis=f"{name} is forbidden in transformer.py (see lab.yaml and the README)",
