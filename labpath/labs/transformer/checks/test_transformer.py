@@ -115,7 +115,8 @@ def test_causal_mask_is_lower_triangular(tf):
         if torch.equal(y, torch.ones(n, n, dtype=torch.bool).tril(1)):
             return "your mask lets position t see t+1: the future leaks by one step"
         if torch.equal(y, expected.T):
-            return "your mask is upper triangular: it lets every position see the future, not the past"
+            return ("your mask is upper triangular: it lets every position see the future, "
+                    "not the past")
         return None
 
     kit.close(m.to(F64), expected.to(F64), f"causal_mask({n}) (1 = may attend)", atol=0, rtol=0,
@@ -169,7 +170,8 @@ def test_multi_head_attention_mask_matches_torch(tf):
     module, W = make_mha(tf)
     g = gen(4)
     x = randn(g, B, T, D)
-    check_mha(module, W, x, x, x, tril(T).unsqueeze(0), "self-attention with a causal (1, T, T) mask")
+    check_mha(module, W, x, x, x, tril(T).unsqueeze(0),
+              "self-attention with a causal (1, T, T) mask")
     query, mem = randn(g, B, T, D), randn(g, B, S, D)
     check_mha(module, W, query, mem, mem, padding_mask(),
               f"cross-attention with a padding (B, 1, S) mask, source lengths {LENGTHS}")
@@ -185,7 +187,8 @@ def test_positional_encoding_matches_formula(tf):
         pe = unwrap(pe_fn(max_len, d))
         if torch.is_tensor(pe) and pe.dim() == 3 and pe.size(0) == 1:  # annotated (1, L, d)
             pe = pe[0]
-        kit.close(pe, positional_encoding(max_len, d), f"sinusoidal_positional_encoding({max_len}, {d})",
+        kit.close(pe, positional_encoding(max_len, d),
+                  f"sinusoidal_positional_encoding({max_len}, {d})",
                   rtol=0, atol=2e-5, dims="pos channel",
                   hint="one angle per pair of channels: pos / 10000**(2i/d); sin on even "
                        "channels, cos on odd",
@@ -204,7 +207,8 @@ def test_label_smoothing_matches_torch(tf):
         expected = F.cross_entropy(logits, targets, label_smoothing=eps)
         kit.close(yours, expected, f"label_smoothing_loss with eps={eps} (N=6 rows, K=11 classes)",
                   rtol=1e-7, atol=1e-10,
-                  hint="(1 - eps) * nll + eps * mean over all K classes of -log p, averaged over rows",
+                  hint="(1 - eps) * nll + eps * mean over all K classes of -log p, "
+                       "averaged over rows",
                   diagnose=lambda y, e=eps: first_match(y, smoothing_variants(logits, targets, e)))
 
 
@@ -228,8 +232,10 @@ def check_residual(x, out, what):
     oc = out - out.mean(-1, keepdim=True)
     a = (oc * xc).sum(-1, keepdim=True) / (xc * xc).sum(-1, keepdim=True)  # (B, T, 1)
     if float(a.min()) < 0.05:
-        kit.fail(f"{what}: with attention and feed-forward zeroed, your layer no longer passes x on",
-                 yours=round(float(a.min()), 6), expected="x (pre-norm) or LayerNorm(x) (post-norm)",
+        kit.fail(f"{what}: with attention and feed-forward zeroed, your layer no longer "
+                 "passes x on (smallest factor between the centred output and x)",
+                 yours=round(float(a.min()), 6),
+                 expected="1 for x (pre-norm), about 1/std(x) for LayerNorm(x) (post-norm)",
                  hint="each sublayer is wrapped as x + sublayer(x) (then LayerNorm in the paper)",
                  diagnosis="the residual connection x + ... is missing: the output is "
                            "(a norm of) the sublayer's output alone")
@@ -261,7 +267,8 @@ def test_encoder_layer_respects_padding_mask(tf):
     real = mask[:, 0, :]  # (B, S)
     x2 = x + randn(g, B, S, D, scale=3.0) * (~real).unsqueeze(-1)  # change padding only
     out2 = unwrap(layer(x2, mask))
-    kit.close(out2[real], out[real], "EncoderLayer output at real tokens after changing the padding",
+    kit.close(out2[real], out[real],
+              "EncoderLayer output at real tokens after changing the padding",
               rtol=0, atol=1e-10, dims="token C",
               hint="pass the mask to the self-attention: x = norm(x + attn(x, x, x, mask))",
               diagnose=lambda y: "padding leaks into real tokens: your self-attention does not "
@@ -271,7 +278,8 @@ def test_encoder_layer_respects_padding_mask(tf):
     out3 = unwrap(layer(x3, mask))
     if float((out3[:, 1] - out[:, 1]).abs().max()) < 1e-6:
         kit.fail("EncoderLayer: changing token 0 did not change token 1's output",
-                 hint="self-attention must mix the tokens: attn(x, x, x, mask) over the whole sequence")
+                 hint="self-attention must mix the tokens: attn(x, x, x, mask) over the "
+                      "whole sequence")
 
 
 def make_decoder(tf):
@@ -283,7 +291,8 @@ def test_decoder_layer_is_causal(tf):
     """DecoderLayer(x, memory, src_mask, tgt_mask): output at t never depends on x at t+1.. ."""
     layer = make_decoder(tf)
     g = gen(8)
-    x, mem, smask, tmask = randn(g, B, T, D), randn(g, B, S, D), padding_mask(), tril(T).unsqueeze(0)
+    x, mem = randn(g, B, T, D), randn(g, B, S, D)
+    smask, tmask = padding_mask(), tril(T).unsqueeze(0)
     out = unwrap(layer(x, mem, smask, tmask))
     if tuple(out.shape) != (B, T, D):
         kit.fail("DecoderLayer output shape", yours=tuple(out.shape), expected=(B, T, D))
@@ -291,7 +300,8 @@ def test_decoder_layer_is_causal(tf):
         x2 = x.clone()
         x2[:, t] += randn(g, B, D, scale=3.0)
         out2 = unwrap(layer(x2, mem, smask, tmask))
-        kit.close(out2[:, :t], out[:, :t], f"DecoderLayer output at positions < {t} after changing position {t}",
+        kit.close(out2[:, :t], out[:, :t],
+                  f"DecoderLayer output at positions < {t} after changing position {t}",
                   rtol=0, atol=1e-10, dims="B T C",
                   hint="the masked self-attention must get tgt_mask: self_attn(x, x, x, tgt_mask)",
                   diagnose=lambda y, t=t: f"your decoder sees the future: outputs before position "
@@ -306,7 +316,8 @@ def test_decoder_layer_attends_to_memory(tf):
     """DecoderLayer uses the encoder output (memory) where src_mask is True, and only there."""
     layer = make_decoder(tf)
     g = gen(9)
-    x, mem, smask, tmask = randn(g, B, T, D), randn(g, B, S, D), padding_mask(), tril(T).unsqueeze(0)
+    x, mem = randn(g, B, T, D), randn(g, B, S, D)
+    smask, tmask = padding_mask(), tril(T).unsqueeze(0)
     out = unwrap(layer(x, mem, smask, tmask))
     real = smask[:, 0, :]  # (B, S)
     mem2 = mem + randn(g, B, S, D, scale=3.0) * (~real).unsqueeze(-1)  # change source padding only
@@ -347,7 +358,8 @@ def make_model(tf, src_vocab, tgt_vocab, d_model, n_heads, d_ff, n_layers):
 
 def logits_of(model, src, tgt, src_mask, tgt_mask, vocab):
     out = unwrap(model(src, tgt, src_mask, tgt_mask))
-    if out.size(-1) != vocab and hasattr(model, "generator"):  # annotated: decoder output + generator
+    # the annotated EncoderDecoder returns the decoder's output and has a separate generator
+    if out.size(-1) != vocab and hasattr(model, "generator"):
         out = model.generator(out)
     return out
 
@@ -376,7 +388,8 @@ def test_transformer_is_causal_end_to_end(tf):
     src2[~smask[:, 0, :]] = (src2[~smask[:, 0, :]] + 1) % SV
     kit.close(logits_of(model, src2, tgt, smask, tmask, TV), out,
               "logits after changing only padded source tokens", rtol=0, atol=1e-9, dims="B T V",
-              hint="pass src_mask to the encoder's self-attention and to the decoder's cross-attention")
+              hint="pass src_mask to the encoder's self-attention and to the decoder's "
+                   "cross-attention")
 
 
 # the copy task: tokens 2..10 (0 is padding, 1 starts the target), length 8
@@ -495,7 +508,8 @@ def _plot_attention(tf, model, src, dev):
         fig.suptitle(f"attention weights (rows: queries, columns: keys), copying {' '.join(toks)}",
                      fontsize=8)
         fig.tight_layout()
-        fig.savefig(kit.artifact_path("test_copy_task_is_learned", "transformer-attention.png"), dpi=110)
+        path = kit.artifact_path("test_copy_task_is_learned", "transformer-attention.png")
+        fig.savefig(path, dpi=110)
         plt.close(fig)
     except Exception:
         return
@@ -504,7 +518,8 @@ def _plot_attention(tf, model, src, dev):
 # ---- torch's own attention is off limits --------------------------------------------
 
 
-@pytest.mark.parametrize("part", ["scaled_dot_product_attention", "MultiHeadAttention", "Transformer"])
+@pytest.mark.parametrize(
+    "part", ["scaled_dot_product_attention", "MultiHeadAttention", "Transformer"])
 def test_builtin_attention_is_not_used(tf, part):
     """Your code computes attention itself: no F.scaled_dot_product_attention, no nn.MultiheadAttention."""
     g = gen(14)

@@ -84,7 +84,7 @@ def attention_variants(q, k, v, mask=None):
          f"here sqrt({d})", lambda: attention(q, k, v, mask, scale=1.0)),
         (f"your output equals attention scaled by 1/d = 1/{d} instead of 1/sqrt(d) = 1/sqrt({d})",
          lambda: attention(q, k, v, mask, scale=1 / d)),
-        (f"your output equals attention scaled by sqrt(d) (multiplied) instead of divided by sqrt({d})",
+        (f"your output equals attention multiplied by sqrt(d) instead of divided by sqrt({d})",
          lambda: attention(q, k, v, mask, scale=math.sqrt(d))),
         ("your softmax runs over the query axis (dim=-2); each query's weights must sum to 1 "
          "over the keys (dim=-1)", lambda: attention(q, k, v, mask, softmax_dim=-2)),
@@ -190,7 +190,8 @@ def mha_weights(mha, d_model, n_heads):
             if r in groups:
                 groups[r].append(m)
         if all(len(g) == n_heads for g in groups.values()):
-            cat = {r: [torch.cat(x) for x in zip(*[_wb(m) for m in g], strict=True)] for r, g in groups.items()}
+            cat = {r: [torch.cat(x) for x in zip(*[_wb(m) for m in g], strict=True)]
+                   for r, g in groups.items()}
             return Weights(*cat["q"], *cat["k"], *cat["v"], *_wb(square[0][1]),
                            "per-head query/key/value + output Linear")
     found = ", ".join(f"{n or '(self)'}: {tuple(m.weight.shape)}" for n, m in linears) or "none"

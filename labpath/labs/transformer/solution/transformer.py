@@ -87,7 +87,8 @@ def sinusoidal_positional_encoding(max_len, d_model):
     angle = pos / 10000 ** (two_i / d_model)  # (T, d/2)
     pe = torch.zeros(max_len, d_model, dtype=torch.float64)
     pe[:, 0::2] = torch.sin(angle)  # even channels
-    pe[:, 1::2] = torch.cos(angle)  # odd channels: the same angle, so PE[pos+k] is a rotation of PE[pos]
+    # odd channels: the same angle, so PE[pos + k] is a fixed rotation of PE[pos]
+    pe[:, 1::2] = torch.cos(angle)
     return pe.float()
 
 
