@@ -312,7 +312,26 @@ def smoothing_variants(logits, targets, eps):
     logp = logits.double().log_softmax(-1)
     nll = -logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
     others = (-logp.sum(-1) - nll) / (K - 1)  # mean of -log p over the K-1 wrong classes
+
+    def annotated(reduce):
+        # The Annotated Transformer's LabelSmoothing: eps / (K - 2) over the classes that are
+        # neither the target nor padding (class 0), padding rows dropped
+        q = torch.full_like(logp, eps / (K - 2))
+        q.scatter_(1, targets.unsqueeze(1), 1 - eps)
+        q[:, 0] = 0
+        q[targets == 0] = 0
+        kl = (q * (torch.log(q.clamp_min(1e-300)) - logp)).sum(-1)
+        ce = -(q * logp).sum(-1)
+        return {"kl_sum": kl.sum(), "ce_mean": ce.mean(), "kl_mean": kl.mean()}[reduce]
+
+    annotated_note = ("you used The Annotated Transformer's convention (eps/(K-2) over the "
+                      "classes other than the target and padding 0); this lab follows "
+                      "F.cross_entropy(label_smoothing=eps): eps/K over all K classes, mean "
+                      "cross-entropy")
     return [
+        (annotated_note, lambda: annotated("ce_mean")),
+        (annotated_note, lambda: annotated("kl_sum")),
+        (annotated_note, lambda: annotated("kl_mean")),
         (f"you spread eps over the K-1 = {K - 1} wrong classes (eps/(K-1) each); "
          f"F.cross_entropy(label_smoothing=eps) spreads eps/K over all K = {K} classes, the "
          "true one included", lambda: ((1 - eps) * nll + eps * others).mean()),
