@@ -22,11 +22,7 @@ def as_float64(bn, gamma=None, beta=None):
     g, b = affine(bn)
     for name, value in ((g, gamma), (b, beta)):
         old = getattr(bn, name)
-        new = (
-            old.detach().double().clone()
-            if value is None
-            else value.double().reshape(old.shape).clone()
-        )
+        new = old.detach().double().clone() if value is None else value.double().reshape(old.shape).clone()
         setattr(bn, name, new.requires_grad_(True))
     for name in ("running_mean", "running_var"):
         if not hasattr(bn, name):

@@ -62,9 +62,7 @@ def _note_convention(conv):
             "N - 1), like the lecture's x.var(0). torch.nn.BatchNorm1d uses the biased one; the "
             "outputs differ by a factor sqrt(N / (N - 1)), 1.6% at N = 32. Both are accepted.\n",
         }[conv]
-        kit.artifact_path(
-            "test_batchnorm_training_output_matches_torch", "batchnorm-variance.txt"
-        ).write_text(text)
+        kit.artifact_path("test_batchnorm_training_output_matches_torch", "batchnorm-variance.txt").write_text(text)
     except Exception:
         pass
 
@@ -102,20 +100,9 @@ def test_linear_matches_torch(layers):
     if getattr(nob, "bias", None) is not None:
         kit.fail("Linear(5, 7, bias=False).bias", yours="a tensor", expected="None")
     nob.weight = lin.weight.clone()
-    kit.close(
-        nob(x),
-        x @ W,
-        "Linear(5, 7, bias=False) output",
-        rtol=1e-10,
-        atol=1e-12,
-        dims="B fan_out",
-    )
+    kit.close(nob(x), x @ W, "Linear(5, 7, bias=False) output", rtol=1e-10, atol=1e-12, dims="B fan_out")
     if len(nob.parameters()) != 1:
-        kit.fail(
-            "Linear(5, 7, bias=False).parameters() length",
-            yours=len(nob.parameters()),
-            expected=1,
-        )
+        kit.fail("Linear(5, 7, bias=False).parameters() length", yours=len(nob.parameters()), expected=1)
 
 
 def test_linear_init_is_scaled_by_fan_in(layers):
@@ -150,23 +137,14 @@ def test_batchnorm_starts_as_identity_with_unit_buffers(layers):
     """BatchNorm1d(7): gamma 1, beta 0, running_mean 0, running_var 1, training True, eps, momentum."""
     bn = layers.BatchNorm1d(D)
     g, b = affine(bn)
-    for name, value in (
-        (g, 1.0),
-        (b, 0.0),
-        ("running_mean", 0.0),
-        ("running_var", 1.0),
-    ):
+    for name, value in ((g, 1.0), (b, 0.0), ("running_mean", 0.0), ("running_var", 1.0)):
         t = getattr(bn, name, None)
         if t is None:
             kit.fail(f"BatchNorm1d has no attribute {name}")
         kit.close(flat(t).double(), torch.full((D,), value, dtype=torch.float64),
                   f"BatchNorm1d(7).{name} at construction (flattened)", dims="D")  # fmt: skip
     if getattr(bn, "training", None) is not True:
-        kit.fail(
-            "BatchNorm1d(7).training at construction",
-            yours=getattr(bn, "training", None),
-            expected=True,
-        )
+        kit.fail("BatchNorm1d(7).training at construction", yours=getattr(bn, "training", None), expected=True)
     if getattr(bn, "eps", None) != 1e-5 or getattr(bn, "momentum", None) != 0.1:
         kit.fail("BatchNorm1d(7) defaults (eps, momentum)",
                  yours=(getattr(bn, "eps", None), getattr(bn, "momentum", None)), expected=(1e-5, 0.1))  # fmt: skip
@@ -192,9 +170,7 @@ def test_batchnorm_training_output_matches_torch(layers):
         def variants(yours):
             yours = torch.as_tensor(yours).detach()
             for text, cand in bn_variants(x, gamma, beta).items():
-                if yours.shape == cand.shape and torch.allclose(
-                    yours, cand, rtol=1e-6, atol=1e-8
-                ):
+                if yours.shape == cand.shape and torch.allclose(yours, cand, rtol=1e-6, atol=1e-8):
                     return text
             return None
 
@@ -213,32 +189,17 @@ def test_batchnorm_gradients_match_autograd(layers):
     bn = as_float64(layers.BatchNorm1d(D), gamma, beta)
     y = bn(x)
     conv = _convention(y, x.detach(), gamma, beta, 1e-5) or "biased"
-    w = torch.randn(
-        N,
-        D,
-        generator=torch.Generator().manual_seed(kit.seed() + 7),
-        dtype=torch.float64,
-    )
+    w = torch.randn(N, D, generator=torch.Generator().manual_seed(kit.seed() + 7), dtype=torch.float64)
     (y * w).sum().backward()
     rx = x.detach().clone().requires_grad_(True)
     rg, rb = gamma.clone().requires_grad_(True), beta.clone().requires_grad_(True)
     (ref_bn(rx, rg, rb, 1e-5, unbiased=conv == "unbiased") * w).sum().backward()
     g, b = affine(bn)
-    for name, mine, ref in (
-        ("x", x.grad, rx.grad),
-        (g, getattr(bn, g).grad, rg.grad),
-        (b, getattr(bn, b).grad, rb.grad),
-    ):
+    for name, mine, ref in (("x", x.grad, rx.grad), (g, getattr(bn, g).grad, rg.grad), (b, getattr(bn, b).grad, rb.grad)):
         if mine is None:
             kit.fail(f"no gradient reached {name} through BatchNorm1d",
                      hint="compute with the tensors themselves; only the running buffers go under no_grad")  # fmt: skip
-        kit.close(
-            flat(mine),
-            flat(ref),
-            f"gradient wrt {name} ({conv} variance)",
-            rtol=1e-6,
-            atol=1e-9,
-        )
+        kit.close(flat(mine), flat(ref), f"gradient wrt {name} ({conv} variance)", rtol=1e-6, atol=1e-9)
 
 
 def test_running_stats_update_with_momentum(layers):
@@ -309,37 +270,18 @@ def test_eval_uses_running_stats(layers):
     def batch_stats(yours):
         yours = torch.as_tensor(yours).detach()
         for unbiased in (False, True):
-            if torch.allclose(
-                yours,
-                ref_bn(x, gamma, beta, 1e-5, unbiased=unbiased),
-                rtol=1e-6,
-                atol=1e-8,
-            ):
-                return (
-                    "in eval mode you still normalise with the batch's own statistics"
-                )
+            if torch.allclose(yours, ref_bn(x, gamma, beta, 1e-5, unbiased=unbiased), rtol=1e-6, atol=1e-8):
+                return "in eval mode you still normalise with the batch's own statistics"
         return None
 
     kit.close(y, expected, "eval-mode output on 5 examples", rtol=1e-9, atol=1e-10, dims="N D",
               diagnose=batch_stats, hint="if not self.training: use self.running_mean and self.running_var")  # fmt: skip
     kit.close(flat(bn.running_mean), rm, "running_mean after an eval-mode call (must not change)", dims="D",
               hint="update the buffers only when self.training is True")  # fmt: skip
-    kit.close(
-        flat(bn.running_var),
-        rv,
-        "running_var after an eval-mode call (must not change)",
-        dims="D",
-    )
+    kit.close(flat(bn.running_var), rv, "running_var after an eval-mode call (must not change)", dims="D")
     with torch.no_grad():
         one = bn(x[:1])
-    kit.close(
-        one,
-        expected[:1],
-        "eval-mode output for a batch of one example",
-        rtol=1e-9,
-        atol=1e-10,
-        dims="N D",
-    )
+    kit.close(one, expected[:1], "eval-mode output for a batch of one example", rtol=1e-9, atol=1e-10, dims="N D")
 
 
 # ---- deep networks --------------------------------------------------------------------
@@ -355,9 +297,7 @@ def _deep_bn_net(layers, vocab, n_hidden=100, n_embd=10, block=3):
     net += [layers.Linear(n_hidden, vocab, bias=False), layers.BatchNorm1d(vocab)]
     g, _ = affine(net[-1])
     with torch.no_grad():
-        setattr(
-            net[-1], g, getattr(net[-1], g) * 0.1
-        )  # the lecture's less confident output
+        setattr(net[-1], g, getattr(net[-1], g) * 0.1)  # the lecture's less confident output
     params = [C] + [p for layer in net for p in layer.parameters()]
     for p in params:
         p.requires_grad = True
@@ -398,9 +338,7 @@ def test_fan_in_init_keeps_a_plain_tanh_stack_alive(layers):
             fan = 100
             sats.append((x.abs() > 0.97).float().mean().item())
             stds.append(x.std().item())
-    table = ", ".join(
-        f"{100 * s:.1f}% / {d:.2f}" for s, d in zip(sats, stds, strict=False)
-    )
+    table = ", ".join(f"{100 * s:.1f}% / {d:.2f}" for s, d in zip(sats, stds, strict=False))
     if sum(sats) / 5 >= 0.20:
         kit.fail("mean tanh saturation (|t| > 0.97) of a 5-layer Linear+Tanh stack",
                  yours=f"{100 * sum(sats) / 5:.1f}% (per layer saturation / std: {table})",
@@ -461,19 +399,12 @@ def test_deep_net_trains_with_proportionate_updates(layers, words):
         with torch.no_grad():
             for p in params:
                 p -= lr * p.grad
-            ud.append(
-                [
-                    math.log10((lr * w.grad).std().item() / w.std().item())
-                    for w in weights
-                ]
-            )
+            ud.append([math.log10((lr * w.grad).std().item() / w.std().item()) for w in weights])
         if step == 0:
             last_acts = [(a.detach().clone(), a.grad.clone()) for a in acts]
     set_eval(net)
     with torch.no_grad():
-        dev = F.cross_entropy(
-            call_layers(net, C[Xdv].view(Xdv.shape[0], -1)), Ydv
-        ).item()
+        dev = F.cross_entropy(call_layers(net, C[Xdv].view(Xdv.shape[0], -1)), Ydv).item()
     _plots(last_acts, ud)
     if not dev < DEV_THRESHOLD:
         kit.fail(f"dev loss (eval mode) after {TRAIN_STEPS} steps of the BatchNorm stack", yours=round(dev, 4),

@@ -60,9 +60,7 @@ class BatchNorm1d:
         else:
             xmean = self.running_mean
             xvar = self.running_var
-        xhat = (x - xmean) / torch.sqrt(
-            xvar + self.eps
-        )  # eps guards a constant feature
+        xhat = (x - xmean) / torch.sqrt(xvar + self.eps)  # eps guards a constant feature
         self.out = self.gamma * xhat + self.beta  # (B, dim)
         if self.training:
             # Running statistics are bookkeeping, not part of the model's computation:
@@ -96,15 +94,8 @@ def deep_bn_mlp(vocab_size=27, n_embd=10, block_size=3, n_hidden=100, generator=
     layers = []
     for a, b in zip(dims, dims[1:]):
         # no bias: BatchNorm's beta right after makes it redundant
-        layers += [
-            Linear(a, b, bias=False, generator=generator),
-            BatchNorm1d(b),
-            Tanh(),
-        ]
-    layers += [
-        Linear(n_hidden, vocab_size, bias=False, generator=generator),
-        BatchNorm1d(vocab_size),
-    ]
+        layers += [Linear(a, b, bias=False, generator=generator), BatchNorm1d(b), Tanh()]
+    layers += [Linear(n_hidden, vocab_size, bias=False, generator=generator), BatchNorm1d(vocab_size)]
     with torch.no_grad():
         layers[-1].gamma *= 0.1  # less confident output at init
     params = [C] + [p for layer in layers for p in layer.parameters()]
@@ -129,6 +120,4 @@ if __name__ == "__main__":
     for i, layer in enumerate(layers):
         if isinstance(layer, Tanh):
             t = layer.out
-            print(
-                f"layer {i}: std {t.std():.2f}, saturated {(t.abs() > 0.97).float().mean():.2%}"
-            )
+            print(f"layer {i}: std {t.std():.2f}, saturated {(t.abs() > 0.97).float().mean():.2%}")

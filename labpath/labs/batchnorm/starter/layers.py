@@ -66,15 +66,8 @@ def deep_bn_mlp(vocab_size=27, n_embd=10, block_size=3, n_hidden=100, generator=
     dims = [n_embd * block_size] + [n_hidden] * 5
     layers = []
     for a, b in zip(dims, dims[1:]):
-        layers += [
-            Linear(a, b, bias=False, generator=generator),
-            BatchNorm1d(b),
-            Tanh(),
-        ]
-    layers += [
-        Linear(n_hidden, vocab_size, bias=False, generator=generator),
-        BatchNorm1d(vocab_size),
-    ]
+        layers += [Linear(a, b, bias=False, generator=generator), BatchNorm1d(b), Tanh()]
+    layers += [Linear(n_hidden, vocab_size, bias=False, generator=generator), BatchNorm1d(vocab_size)]
     with torch.no_grad():
         layers[-1].gamma *= 0.1
     params = [C] + [p for layer in layers for p in layer.parameters()]
@@ -99,6 +92,4 @@ if __name__ == "__main__":
     for i, layer in enumerate(layers):
         if isinstance(layer, Tanh):
             t = layer.out
-            print(
-                f"layer {i}: std {t.std():.2f}, saturated {(t.abs() > 0.97).float().mean():.2%}"
-            )
+            print(f"layer {i}: std {t.std():.2f}, saturated {(t.abs() > 0.97).float().mean():.2%}")

@@ -331,9 +331,7 @@ def test_changing_a_future_token_never_changes_the_past(gpt):
             at = bad[-1]
             diagnosis = None
             if len(bad) == t and t > 1:
-                diagnosis = (
-                    "every earlier position changed: the attention is not masked"
-                )
+                diagnosis = "every earlier position changed: the attention is not masked"
             elif bad == list(range(t - len(bad), t)) and len(bad) <= TINY["n_layer"]:
                 diagnosis = ("the leak reaches back one position per layer: your mask lets each "
                              "position see the next token (tril with diagonal=1?)")  # fmt: skip

@@ -95,9 +95,7 @@ class MLP(nn.Module):
     def __init__(self, config):
         super().__init__()
         self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
-        self.gelu = (
-            nn.GELU()
-        )  # exact (erf) GELU; GPT-2's tanh approximation differs < 5e-4
+        self.gelu = nn.GELU()  # exact (erf) GELU; GPT-2's tanh approximation differs < 5e-4
         self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
         self.dropout = nn.Dropout(config.dropout)
 
@@ -146,9 +144,7 @@ class GPT(nn.Module):
         # sqrt(2 * n_layer): each layer adds two of them, so the sum stays O(1).
         for name, p in self.named_parameters():
             if name.endswith("c_proj.weight"):
-                torch.nn.init.normal_(
-                    p, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layer)
-                )
+                torch.nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layer))
 
     def _init_weights(self, module):
         if isinstance(module, nn.Linear):
@@ -172,9 +168,7 @@ class GPT(nn.Module):
     def forward(self, idx, targets=None):
         B, T = idx.size()
         # wpe has block_size rows: a longer sequence has no position vectors to use
-        assert T <= self.config.block_size, (
-            f"sequence of length {T} > block_size {self.config.block_size}"
-        )
+        assert T <= self.config.block_size, f"sequence of length {T} > block_size {self.config.block_size}"
         pos = torch.arange(0, T, dtype=torch.long, device=idx.device)  # (T,)
 
         tok_emb = self.transformer.wte(idx)  # (B, T, C)
@@ -182,17 +176,13 @@ class GPT(nn.Module):
         x = self.transformer.drop(tok_emb + pos_emb)  # (B, T, C)
         for block in self.transformer.h:
             x = block(x)
-        x = self.transformer.ln_f(
-            x
-        )  # the extra LayerNorm GPT-2 added after the last block
+        x = self.transformer.ln_f(x)  # the extra LayerNorm GPT-2 added after the last block
 
         if targets is not None:
             logits = self.lm_head(x)  # (B, T, V)
             # targets are already the inputs shifted by one (the data gives x and y), so
             # position t is scored against targets[:, t]; -1 marks positions to ignore.
-            loss = F.cross_entropy(
-                logits.view(-1, logits.size(-1)), targets.view(-1), ignore_index=-1
-            )
+            loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1), ignore_index=-1)
         else:
             # sampling only needs the next token: project the last position alone
             logits = self.lm_head(x[:, [-1], :])  # (B, 1, V); the list keeps the T axis

@@ -28,9 +28,7 @@ def ref_dataset(words, stoi, block_size, lag=False):
             ys.append(ix)
             if not lag:
                 ctx = ctx[1:] + [ix]
-    return torch.tensor(xs, dtype=torch.long).view(-1, block_size), torch.tensor(
-        ys, dtype=torch.long
-    )
+    return torch.tensor(xs, dtype=torch.long).view(-1, block_size), torch.tensor(ys, dtype=torch.long)
 
 
 def call_build_dataset(mlp, words, stoi, block_size):

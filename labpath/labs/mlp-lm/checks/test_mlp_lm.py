@@ -105,13 +105,8 @@ def test_build_dataset_for_emma(mlp):
     kit.close(X, eX, "X (contexts) for ['emma']", dims="N block_size", diagnose=lagging,
               hint="start from [0] * block_size and slide after recording each example; "
               "each word ends with the target '.' (index 0)")  # fmt: skip
-    kit.close(
-        Y,
-        eY,
-        "Y (targets) for ['emma']",
-        dims="N",
-        hint="targets are the characters of w + '.'",
-    )
+    kit.close(Y, eY, "Y (targets) for ['emma']", dims="N",
+              hint="targets are the characters of w + '.'")
 
 
 @pytest.mark.parametrize("block_size", [3, 5])
@@ -125,12 +120,7 @@ def test_build_dataset_matches_reference(mlp, words, block_size):
         if not isinstance(t, torch.Tensor) or t.dtype != torch.long:
             kit.fail(f"{name} from build_dataset", yours=str(getattr(t, "dtype", type(t).__name__)),
                      expected="torch.int64", hint="indices must be long to index C and for cross_entropy")  # fmt: skip
-    kit.close(
-        X,
-        eX,
-        f"X for the first 400 words, block_size {block_size}",
-        dims="N block_size",
-    )
+    kit.close(X, eX, f"X for the first 400 words, block_size {block_size}", dims="N block_size")
     kit.close(Y, eY, f"Y for the first 400 words, block_size {block_size}", dims="N")
 
 
@@ -168,11 +158,8 @@ def test_init_params_shapes_and_count(mlp):
         kit.fail("parameter count of init_params(27, 3, 10, 200)", yours=n, expected=11897,
                  hint="27*10 + 30*200 + 200 + 200*27 + 27")  # fmt: skip
     if not all(p.requires_grad for p in ps):
-        kit.fail(
-            "every parameter needs requires_grad=True",
-            yours=[bool(p.requires_grad) for p in ps],
-            expected=[True] * 5,
-        )
+        kit.fail("every parameter needs requires_grad=True",
+                 yours=[bool(p.requires_grad) for p in ps], expected=[True] * 5)
 
 
 def test_initial_loss_is_near_ln_vocab(mlp, words):
@@ -236,9 +223,7 @@ def test_loss_matches_f_cross_entropy(mlp):
 
         def variants(y, logits=logits, Y=Y):
             y = float(torch.as_tensor(y))
-            if math.isclose(
-                y, F.cross_entropy(logits, Y, reduction="sum").item(), rel_tol=1e-6
-            ):
+            if math.isclose(y, F.cross_entropy(logits, Y, reduction="sum").item(), rel_tol=1e-6):
                 return "your loss is the sum over the batch; use the mean"
             if math.isclose(y, double_softmax_loss(logits, Y).item(), rel_tol=1e-6):
                 return "softmax applied before cross_entropy (which applies its own)"
@@ -247,15 +232,8 @@ def test_loss_matches_f_cross_entropy(mlp):
             return None
 
         tol = 1e-7 if dtype == torch.float64 else 1e-5
-        kit.close(
-            yours,
-            expected,
-            f"loss for {dtype} logits of scale {scale:g}",
-            rtol=tol,
-            atol=tol,
-            diagnose=variants,
-            hint="mean over the batch of -log softmax(logits)[i, Y[i]]",
-        )
+        kit.close(yours, expected, f"loss for {dtype} logits of scale {scale:g}", rtol=tol, atol=tol,
+                  diagnose=variants, hint="mean over the batch of -log softmax(logits)[i, Y[i]]")
 
 
 def test_gradients_match_autograd_of_reference(mlp):
@@ -283,22 +261,13 @@ def test_lr_sweep_covers_the_exponent_range(mlp, words):
     g = torch.Generator().manual_seed(kit.seed())
     params = mlp.init_params(len(stoi), 3, 10, 200, generator=g)
     steps = 300
-    exps, losses = mlp.lr_sweep(
-        params, Xtr, Ytr, steps=steps, lo=-3.0, hi=0.0, generator=g
-    )
+    exps, losses = mlp.lr_sweep(params, Xtr, Ytr, steps=steps, lo=-3.0, hi=0.0, generator=g)
     exps = [float(e) for e in exps]
     losses = [float(x) for x in losses]
     if len(exps) != steps or len(losses) != steps:
-        kit.fail(
-            "lengths of (exponents, losses) from lr_sweep(steps=300)",
-            yours=(len(exps), len(losses)),
-            expected=(steps, steps),
-        )
-    if (
-        abs(exps[0] + 3) > 1e-6
-        or abs(exps[-1]) > 1e-6
-        or any(b <= a for a, b in zip(exps, exps[1:], strict=False))
-    ):
+        kit.fail("lengths of (exponents, losses) from lr_sweep(steps=300)",
+                 yours=(len(exps), len(losses)), expected=(steps, steps))
+    if abs(exps[0] + 3) > 1e-6 or abs(exps[-1]) > 1e-6 or any(b <= a for a, b in zip(exps, exps[1:], strict=False)):
         kit.fail("exponents should rise evenly from -3 to 0", yours=[round(e, 3) for e in exps[:3] + exps[-2:]],
                  expected="[-3.0, -2.99, -2.98, ..., -0.003, 0.0]", hint="torch.linspace(lo, hi, steps)")  # fmt: skip
     t = torch.tensor(losses).nan_to_num(nan=1e9)
@@ -326,11 +295,7 @@ def _plot_sweep(exps, losses):
         ax.set_ylabel("mini-batch loss")
         ax.set_title("learning-rate sweep")
         fig.tight_layout()
-        fig.savefig(
-            kit.artifact_path(
-                "test_lr_sweep_covers_the_exponent_range", "mlp-lm-lr-sweep.png"
-            )
-        )
+        fig.savefig(kit.artifact_path("test_lr_sweep_covers_the_exponent_range", "mlp-lm-lr-sweep.png"))
         plt.close(fig)
     except Exception:
         pass
@@ -362,16 +327,7 @@ def test_training_reaches_dev_loss(mlp, words):
     stoi, Xtr, Ytr, Xdv, Ydv = _data(mlp, words)
     g = torch.Generator().manual_seed(kit.seed())
     params = mlp.init_params(len(stoi), 3, 10, 200, generator=g)
-    losses = mlp.train(
-        params,
-        Xtr,
-        Ytr,
-        TRAIN_STEPS,
-        batch_size=32,
-        lr=0.1,
-        decay_at=DECAY_AT,
-        generator=g,
-    )
+    losses = mlp.train(params, Xtr, Ytr, TRAIN_STEPS, batch_size=32, lr=0.1, decay_at=DECAY_AT, generator=g)
     with torch.no_grad():
         dev = mlp.loss_fn(mlp.forward(params, Xdv), Ydv).item()
     _plot_training(losses)
@@ -394,9 +350,7 @@ def _plot_training(losses):
         ax.set_xlabel("step")
         ax.set_ylabel("mini-batch loss")
         fig.tight_layout()
-        fig.savefig(
-            kit.artifact_path("test_training_reaches_dev_loss", "mlp-lm-training.png")
-        )
+        fig.savefig(kit.artifact_path("test_training_reaches_dev_loss", "mlp-lm-training.png"))
         plt.close(fig)
     except Exception:
         pass

@@ -170,9 +170,7 @@ def sample(params, itos, block_size=3, n=5, generator=None):
         context, name = [0] * block_size, []
         while True:
             logits = forward(params, torch.tensor([context]))  # (1, V)
-            ix = torch.multinomial(
-                F.softmax(logits, dim=1), 1, generator=generator
-            ).item()
+            ix = torch.multinomial(F.softmax(logits, dim=1), 1, generator=generator).item()
             context = context[1:] + [ix]
             if ix == 0:
                 break

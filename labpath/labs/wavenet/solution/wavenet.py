@@ -23,9 +23,7 @@ class Linear:
     """y = x @ W (+ b), W of shape (fan_in, fan_out); works on (B, C) and (B, T, C)."""
 
     def __init__(self, fan_in, fan_out, bias=True):
-        self.weight = (
-            torch.randn((fan_in, fan_out)) / fan_in**0.5
-        )  # Kaiming-style scale
+        self.weight = torch.randn((fan_in, fan_out)) / fan_in**0.5  # Kaiming-style scale
         self.bias = torch.zeros(fan_out) if bias else None
 
     def __call__(self, x):
@@ -60,9 +58,7 @@ class BatchNorm1d:
             elif x.ndim == 3:
                 dim = (0, 1)
             else:
-                raise ValueError(
-                    f"BatchNorm1d expects 2-D or 3-D input, got {tuple(x.shape)}"
-                )
+                raise ValueError(f"BatchNorm1d expects 2-D or 3-D input, got {tuple(x.shape)}")
             xmean = x.mean(dim, keepdim=True)  # (1, C) or (1, 1, C)
             xvar = x.var(dim, keepdim=True)  # unbiased, as in the lecture
         else:
