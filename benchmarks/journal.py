@@ -51,7 +51,10 @@ def build(root: Path, n: int) -> None:
         path.write_text(journal.render(e), encoding="utf-8")
     git = ["git", "-C", str(root)]
     subprocess.run([*git, "add", "journal"], check=True)
-    subprocess.run([*git, "commit", "-qm", f"{n} synthetic entries"], check=True)
+    # The commit may start git's own background housekeeping; wait for it to finish
+    # (it takes gc's lock) rather than racing it.
+    subprocess.run([*git, "-c", "maintenance.auto=false", "-c", "gc.auto=0", "commit", "-qm",
+                    f"{n} synthetic entries"], check=True)  # fmt: skip
     # A real journal of this size grew over thousands of commits and git packed it on
     # the way; pack now so git's one-off housekeeping is not timed as labpath's cost.
     subprocess.run([*git, "gc", "-q"], check=True)
