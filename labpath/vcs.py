@@ -53,8 +53,12 @@ def is_repo(root: Path) -> bool:
     return any((p / ".git").exists() for p in (root, *root.parents))
 
 
+_warned = False
+
+
 def _identity_args(repo) -> tuple[list[str], str | None]:
-    """Config overrides when git has no identity, plus a warning to show."""
+    """Config overrides when git has no identity, plus a warning (once per process)."""
+    global _warned
     reader = repo.config_reader()
     name = reader.get_value("user", "name", default="")
     email = reader.get_value("user", "email", default="")
@@ -65,11 +69,14 @@ def _identity_args(repo) -> tuple[list[str], str | None]:
         args += ["-c", f"user.name={FALLBACK_NAME}"]
     if not email:
         args += ["-c", f"user.email={FALLBACK_EMAIL}"]
-    warning = (
-        "git has no user.name/user.email configured; committed as "
-        f"'{FALLBACK_NAME} <{FALLBACK_EMAIL}>' (set them with "
-        "`git config --global user.name ...`)"
-    )
+    warning = None
+    if not _warned:
+        _warned = True
+        warning = (
+            "git has no user.name/user.email configured; committed as "
+            f"'{FALLBACK_NAME} <{FALLBACK_EMAIL}>' (set them with "
+            "`git config --global user.name ...`)"
+        )
     return args, warning
 
 

@@ -30,6 +30,9 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.delenv("VISUAL", raising=False)
     monkeypatch.delenv("LABPATH_DEBUG", raising=False)
     monkeypatch.chdir(tmp_path)
+    from labpath import vcs
+
+    monkeypatch.setattr(vcs, "_warned", False)  # the identity warning is once per process
     (home / ".gitconfig").write_text(
         "[user]\n\tname = Learner\n\temail = learner@example.com\n"
     )
