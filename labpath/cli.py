@@ -671,18 +671,9 @@ def journal_search(
     json: Json = False,
 ):
     """Find entries containing every word (title, text and tags), newest first."""
-    from labpath import journal, ui
-    from labpath import workspace as ws_mod
-
-    ws = ws_mod.open_workspace(workspace)
-    q = _journal_query(
-        text, tag, lab, task, phase, week, type_, starred, since, until, n
-    )
-    found = journal.search(ws, q)
-    if json:
-        ui.print_json(journal.to_json(found, ws.root))
-    else:
-        ui.journal_list(found, q)
+    # `list` with the words required: one implementation for both.
+    journal_list(text, tag, lab, task, phase, week, type_, starred, since, until, n,
+                 workspace, json)  # fmt: skip
 
 
 @journal_app.command("show")
