@@ -361,7 +361,12 @@ _ARTIFACTS: dict[str, list[str]] = {}
 
 def artifact_path(check: str, filename: str) -> Path:
     """Where a check saves a figure for this attempt; listed in the report."""
-    root = Path(os.environ.get("LABPATH_ARTIFACTS") or Path.cwd() / "artifacts")
+    import tempfile
+
+    # Outside a labpath run (plain pytest on a lab's checks), plots go to a temp folder,
+    # never into whatever folder pytest was started from.
+    fallback = Path(tempfile.gettempdir()) / "labpath-artifacts"
+    root = Path(os.environ.get("LABPATH_ARTIFACTS") or fallback)
     root.mkdir(parents=True, exist_ok=True)
     path = root / filename
     _ARTIFACTS.setdefault(check, []).append(str(path))
