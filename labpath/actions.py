@@ -722,7 +722,6 @@ def run_lab(
     notice,
 ) -> int:
     """Run a lab's training script (labs/<lab>/run.py) on the learner's code; its exit code."""
-    import os
     import subprocess
     import sys
 
@@ -753,11 +752,9 @@ def run_lab(
             f"no folder {target}",
             hint="scaffold it with `labpath next` or pass --path DIR",
         )
-    env = dict(os.environ, LABPATH_TARGET=str(target), LABPATH_DEVICE=device)
-    pkg_parent = str(Path(__file__).resolve().parents[1])
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (pkg_parent, env.get("PYTHONPATH")) if p
-    )
+    from labpath.checks.runner import child_env
+
+    env = child_env(LABPATH_TARGET=str(target), LABPATH_DEVICE=device)
     cmd = [sys.executable, str(script), "--device", device]
     if data:
         cmd += ["--data", str(Path(data).expanduser().resolve())]

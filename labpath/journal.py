@@ -68,30 +68,7 @@ def clean_editor_text(text: str) -> str:
 
 def compose_in_editor(editor: str, template: str, tmp_dir: Path) -> str:
     """Open the learner's editor on a temporary file and return what they wrote."""
-    import shlex
-    import subprocess
-    import tempfile
-
-    tmp_dir.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix="entry-", suffix=".md", dir=tmp_dir)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(template)
-    try:
-        try:
-            result = subprocess.run([*shlex.split(editor), name])
-        except FileNotFoundError:
-            raise UsageError(
-                f"editor '{editor}' not found",
-                hint="set $EDITOR (or `editor:` in labpath.yaml), or pass the text: "
-                'labpath log "..."',
-            ) from None
-        if result.returncode != 0:
-            raise UsageError(
-                f"editor '{editor}' exited with status {result.returncode}; nothing saved"
-            )
-        return clean_editor_text(Path(name).read_text(encoding="utf-8"))
-    finally:
-        os.unlink(name)
+    return clean_editor_text(editor_function(editor, tmp_dir)(template))
 
 
 def editor_template(context: str) -> str:
@@ -470,7 +447,7 @@ def select(entries: list[JournalEntry], q: Query) -> list[JournalEntry]:
 
 # --- dates people type -----------------------------------------------------------------
 
-_WEEKDAYS = (
+WEEKDAYS = (
     "monday",
     "tuesday",
     "wednesday",
@@ -512,8 +489,8 @@ def parse_when(text: str, now: dt.datetime, end: bool = False) -> dt.datetime:
     else:
         m = re.fullmatch(r"(last\s+)?(\w+)", text)
         ago = re.fullmatch(r"(\d+)\s*(days?|weeks?)\s+ago", text)
-        if m and m[2] in _WEEKDAYS:
-            back = (today.weekday() - _WEEKDAYS.index(m[2])) % 7
+        if m and m[2] in WEEKDAYS:
+            back = (today.weekday() - WEEKDAYS.index(m[2])) % 7
             if back == 0 and m[1]:
                 back = 7
             day = today - dt.timedelta(days=back)

@@ -374,20 +374,14 @@ def parse_end(text: str, current: dt.datetime | None = None) -> dt.datetime:
 
 
 def parse_day(text: str, current: dt.datetime | None = None) -> dt.date:
-    from labpath.journal import parse_when
+    from labpath.journal import WEEKDAYS, parse_when
 
     current = current or now()
     if text.strip().lower() == "tomorrow":
         return current.date() + dt.timedelta(days=1)
-    if text.strip().lower() in (
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-    ):  # a bare weekday for a rest day means the coming one
+    if (
+        text.strip().lower() in WEEKDAYS
+    ):  # a bare weekday for a rest day: the coming one
         back = parse_when(text, current).date()
         return back if back >= current.date() else back + dt.timedelta(days=7)
     return parse_when(text, current).date()

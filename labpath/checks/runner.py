@@ -71,6 +71,16 @@ class CheckReport:
         return self.status == PASS
 
 
+def child_env(**extra: str) -> dict[str, str]:
+    """This environment, with the labpath being run importable first in a child process."""
+    env = dict(os.environ, **extra)
+    pkg_parent = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (pkg_parent, env.get("PYTHONPATH")) if p
+    )
+    return env
+
+
 def pytest_command(lab: Lab) -> list[str]:
     """The pytest command line a check run uses (shared with the benchmarks)."""
     return [
@@ -99,11 +109,7 @@ def run_checks(
     seed = lab.seed if seed is None else seed
     with tempfile.TemporaryDirectory(prefix="labpath-check-") as tmp:
         report_file = Path(tmp) / "report.jsonl"
-        env = dict(os.environ)
-        pkg_parent = str(Path(__file__).resolve().parents[2])
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (pkg_parent, env.get("PYTHONPATH")) if p
-        )
+        env = child_env()
         env.update(
             LABPATH_TARGET=str(target.resolve()),
             LABPATH_REPORT=str(report_file),
@@ -193,11 +199,7 @@ class Worker:
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
-        env = dict(os.environ)
-        pkg_parent = str(Path(__file__).resolve().parents[2])
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (pkg_parent, env.get("PYTHONPATH")) if p
-        )
+        env = child_env()
         env["PYTHONDONTWRITEBYTECODE"] = "1"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "labpath.checks.worker"],
