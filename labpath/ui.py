@@ -10,7 +10,29 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-out = Console(highlight=False, soft_wrap=False)
+
+class _Out(Console):
+    """stdout: laid out for a terminal; to a pipe or file, lines exactly as written."""
+
+    def print(self, *objects, **kwargs) -> None:
+        if not self.is_terminal:
+            kwargs.pop("no_wrap", None)
+            kwargs.pop("overflow", None)
+            kwargs.update(soft_wrap=True, crop=False)
+        super().print(*objects, **kwargs)
+
+    @property
+    def size(self):
+        size = super().size
+        # Tables lay out to their content, not to a terminal the output never reaches.
+        return size if self.is_terminal else size._replace(width=max(size.width, 400))
+
+    @size.setter
+    def size(self, new_size) -> None:
+        Console.size.fset(self, new_size)
+
+
+out = _Out(highlight=False, soft_wrap=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 MARKS = {
@@ -440,6 +462,12 @@ def solution_view(result) -> None:
 
     if result.forced:
         err.print("[yellow]Shown before a pass (recorded).[/]")
+    if (
+        not out.is_terminal
+    ):  # `> s.py` gives the file itself; several files get a header
+        for name, text in result.files:
+            raw(text if len(result.files) == 1 else f"# ==> {name} <==\n{text}")
+        return
     for name, text in result.files:
         out.print(f"[bold]{escape(name)}[/]")
         out.print(Syntax(text, "python", line_numbers=True, word_wrap=False))

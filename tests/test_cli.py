@@ -381,3 +381,34 @@ def test_next_walks_the_phase_one_labs_in_order(cli, ws, weeks, expected):
         progress.record(log, "check", card["id"], lab=card["lab"], status="passed")
         progress.record(log, "done", card["id"], via="check")
     assert seen == expected
+
+
+def _piped(args, ws, columns="20"):
+    """Run labpath through a real pipe (not a terminal) in a narrow pane."""
+    env = {**os.environ, "LABPATH_HOME": str(ws), "COLUMNS": columns,
+           "PYTHONPATH": str(ROOT)}  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "labpath", *args], env=env, capture_output=True
+    )
+
+
+def test_solution_to_a_pipe_is_exactly_the_files_bytes(cli, ws):
+    assert cli("init", ws).exit_code == 0
+    proc = _piped(["solution", "micrograd", "--force"], ws)
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert proc.stdout == SOLUTION.read_bytes()
+
+
+def test_output_to_a_pipe_is_never_wrapped_or_cut(cli, ws):
+    from labpath import curriculum
+
+    goal = curriculum.load().task("micrograd").goal
+    proc = _piped(["next"], ws)
+    assert proc.returncode == 0, proc.stderr.decode()
+    lines = proc.stdout.decode().splitlines()
+    assert any(goal in line for line in lines), lines
+    assert not any(line != line.rstrip() for line in lines)  # no padding either
+    proc = _piped(["status"], ws)
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert "micrograd" in proc.stdout.decode() and "…" not in proc.stdout.decode()
+
