@@ -243,17 +243,17 @@ def run_sprint(ws, minutes: int, task: str | None, on_tick, clock=now, sleep=tim
         raise KeyboardInterrupt
 
     previous = {}
-    for name in ("SIGHUP", "SIGTERM"):
-        sig = getattr(signal, name, None)
-        if sig is not None:
-            try:
-                previous[sig] = signal.signal(sig, stop)
-            except ValueError:  # not the main thread
-                pass
-    beat(start)
     completed = False
     last_beat = 0.0
     try:
+        for name in ("SIGHUP", "SIGTERM"):
+            sig = getattr(signal, name, None)
+            if sig is not None:
+                try:
+                    previous[sig] = signal.signal(sig, stop)
+                except ValueError:  # not the main thread
+                    pass
+        beat(start)  # the state file also tells a watcher the sprint is running
         while True:
             elapsed = (clock() - start).total_seconds() * scale
             on_tick(min(elapsed, total), total)

@@ -101,7 +101,12 @@ def test_stopping_a_running_sprint_process_records_it(ws_obj, sig):
            "LABPATH_HOME": str(ws_obj.root)}  # fmt: skip
     proc = subprocess.Popen([sys.executable, "-m", "labpath", "sprint", "30", "--no-prompt"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
-    time.sleep(3.0)  # about six sprint minutes at this scale
+    state = ws_obj.state_dir / "tmp" / "sprints" / f"{proc.pid}.json"
+    deadline = time.monotonic() + 120
+    while not state.exists():  # the sprint writes it once its signal handlers are set
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+        time.sleep(0.05)
+    time.sleep(1.5)  # about three sprint minutes at this scale, counted from its start
     proc.send_signal(sig)
     out, errs = proc.communicate(timeout=30)
     assert proc.returncode == 0, errs.decode()
