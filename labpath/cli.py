@@ -10,7 +10,15 @@ from typing import Annotated
 import typer
 
 from labpath import __version__
-from labpath.errors import CHECKS_FAILED, ENV_ERROR, OK, LabpathError, UsageError
+from labpath.dates import WEEKDAY_RULE
+from labpath.errors import (
+    CHECKS_FAILED,
+    ENV_ERROR,
+    OK,
+    USER_ERROR,
+    LabpathError,
+    UsageError,
+)
 
 app = typer.Typer(
     help="Rebuild deep learning from scratch: a plan, labs with checks, and a journal.\n\n"
@@ -599,7 +607,7 @@ SinceOpt = Annotated[
     str | None,
     typer.Option(
         "--since",
-        help='From this date: 2026-11-01, "last monday", "3 days ago".',
+        help='From this date: 2026-11-01, "last monday", "3 days ago". ' + WEEKDAY_RULE,
         show_default=False,
     ),
 ]
@@ -892,8 +900,8 @@ def sprint(
         ui.sprint_done(run, session)
 
 
-time_app = typer.Typer(help="Time spent: add work done away from the keyboard, list it, skip days.",
-                       no_args_is_help=True)  # fmt: skip
+time_app = typer.Typer(help="Time spent: add work done away from the keyboard, list it, skip days."
+                       f"\n\nDays: {WEEKDAY_RULE}", no_args_is_help=True)  # fmt: skip
 app.add_typer(time_app, name="time")
 
 
@@ -918,7 +926,8 @@ def time_add(
         str | None,
         typer.Option(
             "--on",
-            help='When it ended: "yesterday", 2026-11-20, 2026-11-20T21:00 (default now).',
+            help='When it ended: "yesterday", "monday", 2026-11-20, 2026-11-20T21:00 '
+            f"(default now). {WEEKDAY_RULE}",
             show_default=False,
         ),
     ] = None,
@@ -975,7 +984,10 @@ def time_log(
 def time_skip(
     day: Annotated[
         str,
-        typer.Argument(help='The rest day: today, tomorrow, "saturday", 2026-12-24.'),
+        typer.Argument(
+            help='The rest day: today, tomorrow, "next saturday", 2026-12-24. '
+            + WEEKDAY_RULE
+        ),
     ] = "today",
     reason: Annotated[
         str | None,

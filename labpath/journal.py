@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from labpath.dates import DATE_FORMS, WEEKDAYS, parse_when  # noqa: F401 (re-exported)
 from labpath.errors import UsageError
 
 ENTRY_TYPES = ("aha", "note", "failure", "review")
@@ -443,74 +444,6 @@ def select(entries: list[JournalEntry], q: Query) -> list[JournalEntry]:
         reverse=True,
     )
     return hits[: q.limit] if q.limit else hits
-
-
-# --- dates people type -----------------------------------------------------------------
-
-WEEKDAYS = (
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-    "sunday",
-)
-_UNITS = {"day": 1, "days": 1, "week": 7, "weeks": 7}
-DATE_FORMS = (
-    "2026-12-01, 2026-12-01T08:00, today, yesterday, monday, last monday, "
-    "3 days ago, 2 weeks ago, this week, last week, this month, last month"
-)
-
-
-def parse_when(text: str, now: dt.datetime, end: bool = False) -> dt.datetime:
-    """A point in time from what a person types; `end` gives the end of a named day.
-
-    `now` is injected (aware, local) so tests fix the clock.
-    """
-    raw = text
-    text = text.strip().lower()
-    today = now.date()
-    day: dt.date | None = None
-    if text in ("now",):
-        return now
-    if text == "today":
-        day = today
-    elif text == "yesterday":
-        day = today - dt.timedelta(days=1)
-    elif text in ("this week", "week"):
-        day = today - dt.timedelta(days=today.weekday())
-    elif text == "last week":
-        day = today - dt.timedelta(days=today.weekday() + 7)
-    elif text in ("this month", "month"):
-        day = today.replace(day=1)
-    elif text == "last month":
-        day = (today.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
-    else:
-        m = re.fullmatch(r"(last\s+)?(\w+)", text)
-        ago = re.fullmatch(r"(\d+)\s*(days?|weeks?)\s+ago", text)
-        if m and m[2] in WEEKDAYS:
-            back = (today.weekday() - WEEKDAYS.index(m[2])) % 7
-            if back == 0 and m[1]:
-                back = 7
-            day = today - dt.timedelta(days=back)
-        elif ago:
-            day = today - dt.timedelta(days=int(ago[1]) * _UNITS[ago[2]])
-        else:
-            try:
-                if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-                    day = dt.date.fromisoformat(text)
-                else:
-                    when = dt.datetime.fromisoformat(raw.strip())
-                    return when if when.tzinfo else when.replace(tzinfo=now.tzinfo)
-            except ValueError:
-                raise UsageError(
-                    f"cannot read the date '{raw}'",
-                    hint=f"use one of: {DATE_FORMS}",
-                ) from None
-    if end:
-        return dt.datetime.combine(day, dt.time(23, 59, 59, 999999), tzinfo=now.tzinfo)
-    return dt.datetime.combine(day, dt.time(0, 0), tzinfo=now.tzinfo)
 
 
 # --- finding one entry ------------------------------------------------------------------

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from labpath import journal
+from labpath.dates import parse_when
 from labpath.errors import UsageError
 from labpath.fsutil import atomic_write
 from labpath.pace import monday
@@ -209,8 +210,8 @@ def plot_check_history(checks: list[dict], path: Path) -> Path:
 
 
 def _period(since: str | None, until: str | None, now: dt.datetime):
-    start = journal.parse_when(since, now) if since else now - dt.timedelta(days=30)
-    end = journal.parse_when(until, now, end=True) if until else now
+    start = parse_when(since, now) if since else now - dt.timedelta(days=30)
+    end = parse_when(until, now, end=True) if until else now
     if start > end:
         raise UsageError(f"--since {since} is after --until {until}")
     return start, end

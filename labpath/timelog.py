@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from labpath.dates import parse_when
 from labpath.errors import UsageError
 from labpath.fsutil import append_line, atomic_write, locked
 
@@ -356,8 +357,6 @@ def in_range(
 
 def parse_end(text: str, current: dt.datetime | None = None) -> dt.datetime:
     """When added time ended: a date means the evening of that day, a time is taken as is."""
-    from labpath.journal import parse_when
-
     current = current or now()
     when = parse_when(text, current)
     if (
@@ -374,23 +373,12 @@ def parse_end(text: str, current: dt.datetime | None = None) -> dt.datetime:
 
 
 def parse_day(text: str, current: dt.datetime | None = None) -> dt.date:
-    from labpath.journal import WEEKDAYS, parse_when
-
-    current = current or now()
-    if text.strip().lower() == "tomorrow":
-        return current.date() + dt.timedelta(days=1)
-    if (
-        text.strip().lower() in WEEKDAYS
-    ):  # a bare weekday for a rest day: the coming one
-        back = parse_when(text, current).date()
-        return back if back >= current.date() else back + dt.timedelta(days=7)
-    return parse_when(text, current).date()
+    """The day a person names, by the one rule every command uses (dates.WEEKDAY_RULE)."""
+    return parse_when(text, current or now()).date()
 
 
 def period(since: str | None, until: str | None, current: dt.datetime | None = None):
     """(start, end) datetimes from --since/--until strings."""
-    from labpath.journal import parse_when
-
     current = current or now()
     start = parse_when(since, current) if since else None
     end = parse_when(until, current, end=True) if until else None

@@ -13,7 +13,7 @@ import pytest
 from labpath import timelog, workspace
 from labpath.errors import UsageError
 
-from .conftest import ROOT, commits
+from .conftest import ROOT, commits, flat
 
 TZ = dt.timezone.utc
 
@@ -179,3 +179,39 @@ def test_a_corrupt_time_log_refuses_new_records(cli, ws):
     assert r.exit_code == 2, r.output
     assert "time.jsonl:1:" in r.stderr and "corrupt time entry" in r.stderr
     assert (ws / ".labpath" / "time.jsonl").read_text() == "not json\n"
+
+
+@pytest.mark.parametrize("offset", range(7))
+def test_every_command_reads_a_weekday_by_one_rule(offset):
+    from labpath import dates
+
+    now = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.timezone.utc) + dt.timedelta(
+        days=offset
+    )  # a Monday, then each day of that week
+    for name in dates.WEEKDAYS:
+        day = timelog.parse_day(name, now)
+        assert day == timelog.parse_end(name, now).date()
+        assert day == timelog.period(name, None, now)[0].date()
+        assert 0 <= (now.date() - day).days < 7 and day.strftime("%A").lower() == name
+        assert (
+            timelog.parse_day(f"last {name}", now) < now.date() <= day + dt.timedelta(7)
+        )
+        ahead = timelog.parse_day(f"next {name}", now)
+        assert 0 < (ahead - now.date()).days <= 7
+
+
+def test_time_skip_and_time_add_agree_on_a_weekday_and_help_says_the_rule(cli, ws):
+    assert cli("init", ws).exit_code == 0
+    skipped = cli("time", "skip", "monday", "--json")
+    added = cli("time", "add", "10m", "--on", "monday", "--json")
+    assert skipped.exit_code == 0 and added.exit_code == 0, (
+        skipped.output + added.output
+    )
+    assert json.loads(skipped.stdout)["date"] == json.loads(added.stdout)["end"][:10]
+    r = cli("time", "skip", "next monday", "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["date"] > dt.date.today().isoformat()
+    for args in (["time", "skip"], ["time", "add"], ["journal", "list"], ["report"]):
+        assert "the most recent one, today included" in flat(
+            cli(*args, "--help").stdout
+        )
