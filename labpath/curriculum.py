@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,9 @@ from labpath.errors import UsageError, did_you_mean
 FORMAT_VERSION = 1
 KINDS = ("lab", "project", "practice", "milestone")
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+DECIMAL = re.compile(r"^[-+]?[0-9][0-9_]*$")  # not YAML 1.1's 0x1, 0b1 or 1:30
+MAX_HOURS = 1000.0
+LAB_STATUSES = ("planned",)  # a task's lab whose checks are not shipped yet
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,9 @@ class Task:
     requires: tuple[str, ...] = ()
     questions: tuple[str, ...] = ()
     source: str = ""  # "file:line" where the task is defined
+    lab_planned: bool = (
+        False  # `lab_status: planned`: its checks arrive in a later labpath
+    )
 
 
 @dataclass(frozen=True)
@@ -102,6 +109,8 @@ def load(directory: str | Path | None = None) -> Curriculum:
             "`curriculum:` line from labpath.yaml to use the built-in plan",
         )
     files = sorted(path.glob("*.yaml")) + sorted(path.glob("*.yml"))
+    for f in files:
+        _regular(f)
     if not files:
         raise UsageError(
             f"curriculum directory {path} holds no .yaml files",
@@ -111,6 +120,26 @@ def load(directory: str | Path | None = None) -> Curriculum:
     from labpath.cache import memo
 
     return memo("curriculum", path.resolve(), files, lambda: _build(files, path))
+
+
+def _regular(file: Path) -> None:
+    """A curriculum file must be a readable regular file: never wait on a pipe."""
+    import stat
+
+    try:
+        mode = file.stat().st_mode
+    except OSError:
+        mode = None
+    if mode is None or not stat.S_ISREG(mode):
+        what = (
+            "a broken link" if mode is None
+            else "a folder" if stat.S_ISDIR(mode)
+            else "not a regular file"
+        )  # fmt: skip
+        raise UsageError(
+            f"{file}: is {what}, not a curriculum file",
+            hint=f"remove or rename it, so that {file.parent} holds only phase files",
+        )
 
 
 def _build(files: list[Path], path: Path) -> Curriculum:
@@ -137,11 +166,18 @@ def _load_file(file: Path) -> Phase:
 
     ctx = _Ctx(file)
     try:
+        _regular(file)
         text = file.read_text(encoding="utf-8")
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         root = yaml.compose(text, Loader=loader)
     except UnicodeDecodeError:
         raise UsageError(f"{file}: not UTF-8 text") from None
+    except OSError as exc:
+        raise UsageError(f"{file}: cannot be read ({exc.strerror})",
+                         hint="check the file's permissions") from None  # fmt: skip
+    except RecursionError:
+        raise UsageError(f"{file}: nested too deeply to be a curriculum",
+                         hint="phase files nest a few levels: see curriculum/") from None  # fmt: skip
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark else ""
@@ -179,7 +215,7 @@ def _load_file(file: Path) -> Phase:
     phase_id = _slug(ctx, ph["id"], "phase.id")
     number = _int(ctx, ph["number"], "phase.number")
     weeks_node = top["weeks"]
-    if weeks_node.tag != "tag:yaml.org,2002:seq" or not weeks_node.value:
+    if not _is_seq(weeks_node) or not weeks_node.value:
         raise ctx.error(weeks_node, "weeks", "must be a non-empty list of weeks")
     weeks: list[Week] = []
     for i, wnode in enumerate(weeks_node.value):
@@ -197,7 +233,7 @@ def _load_file(file: Path) -> Phase:
                 f"week {wnum} comes after week {weeks[-1].number}; weeks must increase",
             )
         tasks_node = w["tasks"]
-        if tasks_node.tag != "tag:yaml.org,2002:seq" or not tasks_node.value:
+        if not _is_seq(tasks_node) or not tasks_node.value:
             raise ctx.error(
                 tasks_node, f"{key}.tasks", "must be a non-empty list of tasks"
             )
@@ -221,7 +257,7 @@ def _load_file(file: Path) -> Phase:
 
 TASK_KEYS = (
     "id", "title", "kind", "lab", "goal", "steps", "deliverables",
-    "resources", "hours", "requires", "questions",
+    "resources", "hours", "requires", "questions", "lab_status",
 )  # fmt: skip
 
 
@@ -240,6 +276,7 @@ def _task(ctx: _Ctx, node, key: str, phase: int, week: int) -> Task:
     lab = _slug(ctx, t["lab"], f"{key}.lab") if "lab" in t else None
     if kind == "lab" and lab is None:
         raise ctx.error(node, key, "a task of kind 'lab' needs a `lab:` id")
+    planned = _lab_status(ctx, t, key, lab)
     steps = _strings(ctx, t.get("steps"), f"{key}.steps")
     deliverables = _strings(ctx, t.get("deliverables"), f"{key}.deliverables")
     if not steps and not deliverables:
@@ -247,19 +284,22 @@ def _task(ctx: _Ctx, node, key: str, phase: int, week: int) -> Task:
     hours_node = t["hours"]
     try:
         hours = float(hours_node.value)
-    except ValueError:
+    except (ValueError, TypeError):
         hours = -1.0
     if (
         hours_node.tag not in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
-        or hours <= 0
+        or not math.isfinite(hours)
+        or not 0 < hours <= MAX_HOURS
     ):
         raise ctx.error(
             hours_node,
             f"{key}.hours",
-            f"must be a positive number of hours, got {hours_node.value!r}",
+            f"must be a positive number of hours up to {MAX_HOURS:g}, "
+            f"got {_describe(hours_node)}",
+            hint="write it like hours: 6 or hours: 1.5",
         )
     res_node = t["resources"]
-    if res_node.tag != "tag:yaml.org,2002:seq":
+    if not _is_seq(res_node):
         raise ctx.error(res_node, f"{key}.resources", "must be a list of {title, url}")
     resources = []
     for i, rnode in enumerate(res_node.value):
@@ -287,7 +327,37 @@ def _task(ctx: _Ctx, node, key: str, phase: int, week: int) -> Task:
         ),
         questions=_strings(ctx, t.get("questions"), f"{key}.questions"),
         source=f"{ctx.file}:{node.start_mark.line + 1}",
+        lab_planned=planned,
     )
+
+
+def _lab_status(ctx: _Ctx, t: dict, key: str, lab: str | None) -> bool:
+    """Whether the task's lab is declared planned; an unknown, undeclared lab is an error."""
+    from labpath import labs
+
+    if "lab_status" in t:
+        status = _str(ctx, t["lab_status"], f"{key}.lab_status")
+        if status not in LAB_STATUSES or lab is None:
+            raise ctx.error(
+                t["lab_status"],
+                f"{key}.lab_status",
+                f"{status[:40]!r} is not a lab status"
+                if lab is not None
+                else "only a task with a `lab:` can say its lab is planned",
+                hint="write lab_status: planned for a lab whose checks are not "
+                "shipped yet, or remove the line",
+            )
+        return True  # harmless once the lab ships; `labpath dev check` says it is stale
+    if lab is not None and not labs.exists(lab):
+        raise ctx.error(
+            t["lab"],
+            f"{key}.lab",
+            f"no lab '{lab}' in this labpath",
+            hint=did_you_mean(lab, labs.available())
+            or "if its checks are still to come, add `lab_status: planned` to the task; "
+            f"labs available: {', '.join(labs.available())}",
+        )
+    return False
 
 
 def _check_across(phases: list[Phase]) -> None:
@@ -324,16 +394,54 @@ def _check_across(phases: list[Phase]) -> None:
                     f"{t.source}: requires: no task '{ref}'",
                     hint=did_you_mean(ref, tasks) or "list ids of existing tasks",
                 )
+    _check_acyclic(tasks)
+
+
+def _check_acyclic(tasks: dict[str, Task]) -> None:
+    """`requires:` must never lead back to the task itself."""
+    done: set[str] = set()
+    for first in tasks:
+        if first in done:
+            continue
+        path: list[str] = []
+        stack = [(first, iter(tasks[first].requires))]
+        on_path = {first}
+        path.append(first)
+        while stack:
+            tid, refs = stack[-1]
+            ref = next(refs, None)
+            if ref is None:
+                stack.pop()
+                on_path.discard(path.pop())
+                done.add(tid)
+            elif ref in on_path:
+                cycle = path[path.index(ref) :] + [ref]
+                raise UsageError(
+                    f"{tasks[tid].source}: requires: a cycle: {' -> '.join(cycle)}",
+                    hint=f"remove one of these requires: so that '{ref}' does not "
+                    "depend on itself",
+                )
+            elif ref not in done:
+                stack.append((ref, iter(tasks[ref].requires)))
+                on_path.add(ref)
+                path.append(ref)
 
 
 # --- node helpers ---------------------------------------------------------------
 
 
 def _mapping(ctx, node, key, allowed, required) -> dict:
-    if node.tag != "tag:yaml.org,2002:map":
+    import yaml
+
+    if not isinstance(node, yaml.MappingNode) or node.tag != "tag:yaml.org,2002:map":
         raise ctx.error(node, key, "must be a mapping (key: value)")
     out = {}
     for knode, vnode in node.value:
+        if (
+            not isinstance(knode, yaml.ScalarNode)
+            or knode.tag != "tag:yaml.org,2002:str"
+        ):
+            raise ctx.error(knode, key, f"a key must be a name, got {_describe(knode)}")
         name = knode.value
         if name not in allowed:
             raise ctx.error(
@@ -352,16 +460,32 @@ def _mapping(ctx, node, key, allowed, required) -> dict:
     return out
 
 
+def _is_seq(node) -> bool:
+    import yaml
+
+    return isinstance(node, yaml.SequenceNode) and node.tag == "tag:yaml.org,2002:seq"
+
+
 def _str(ctx, node, key) -> str:
-    if node.tag != "tag:yaml.org,2002:str" or not str(node.value).strip():
+    import yaml
+
+    if (
+        not isinstance(node, yaml.ScalarNode)
+        or node.tag != "tag:yaml.org,2002:str"
+        or not node.value.strip()
+    ):
         raise ctx.error(node, key, f"must be a non-empty string, got {_describe(node)}")
-    return str(node.value).strip()
+    if any(ord(c) < 32 and c not in "\t\n\r" or c == "\x7f" for c in node.value):
+        raise ctx.error(node, key, "holds a control character (a NUL or escape?)",
+                        hint="remove it; write plain text")  # fmt: skip
+    return node.value.strip()
 
 
 def _int(ctx, node, key) -> int:
-    if node.tag != "tag:yaml.org,2002:int":
-        raise ctx.error(node, key, f"must be an integer, got {_describe(node)}")
-    return int(node.value)
+    if node.tag != "tag:yaml.org,2002:int" or not DECIMAL.match(str(node.value)):
+        raise ctx.error(node, key, f"must be an integer, got {_describe(node)}",
+                        hint="write a plain decimal number such as 1")  # fmt: skip
+    return int(str(node.value).replace("_", ""))
 
 
 def _slug(ctx, node, key) -> str:
@@ -376,7 +500,7 @@ def _slug(ctx, node, key) -> str:
 def _seq(ctx, node, key) -> list:
     if node is None:
         return []
-    if node.tag != "tag:yaml.org,2002:seq":
+    if not _is_seq(node):
         raise ctx.error(node, key, f"must be a list, got {_describe(node)}")
     return list(node.value)
 
@@ -388,7 +512,12 @@ def _strings(ctx, node, key) -> tuple[str, ...]:
 
 
 def _describe(node) -> str:
-    kind = node.tag.rsplit(":", 1)[-1]
-    if kind in ("map", "seq"):
-        return "a mapping" if kind == "map" else "a list"
-    return f"{kind} {node.value!r}"
+    import yaml
+
+    if isinstance(node, yaml.MappingNode):
+        return "a mapping"
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    kind = str(node.tag).rsplit(":", 1)[-1][:20]
+    value = str(node.value)
+    return f"{kind} {value[:40]!r}" + ("..." if len(value) > 40 else "")

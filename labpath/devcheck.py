@@ -162,9 +162,9 @@ def check_lab(lab_id: str, curriculum=None, jobs: int = 2) -> LabVerdict:
 
 
 def check_curriculum(curriculum) -> list[Finding]:
-    """Every shipped lab is reachable from the curriculum."""
+    """Every shipped lab is reachable from the curriculum, and none is still 'planned'."""
     named = {t.lab for t in curriculum.tasks if t.lab}
-    return [
+    found = [
         Finding(
             lab,
             "curriculum",
@@ -173,3 +173,9 @@ def check_curriculum(curriculum) -> list[Finding]:
         )
         for lab in labs.available()
     ]
+    found += [
+        Finding(t.lab, "curriculum", False, f"{t.source}: task '{t.id}' still says "
+                "`lab_status: planned` although the lab ships; remove that line")
+        for t in curriculum.tasks if t.lab_planned and labs.exists(t.lab)
+    ]  # fmt: skip
+    return found

@@ -104,13 +104,20 @@ def _workspace(workspace_path: str | None) -> list[Finding]:
     except LabpathError as exc:
         return [Finding("workspace", False, exc.message, exc.hint)]
     ws = ctx.workspace
+    later = [t.id for t in ctx.curriculum.tasks if t.lab and t.lab not in _shipped()]
     found = [
         Finding("workspace", True, str(ws.root)),
         Finding(
             "curriculum",
             True,
-            f"{len(ctx.curriculum.tasks)} tasks from {ctx.curriculum.directory}",
-        ),
+            f"{len(ctx.curriculum.tasks)} tasks from {ctx.curriculum.directory}"
+            + (
+                f"; {len(later)} without checks in this labpath yet "
+                f"(labpath done TASK): {', '.join(later)}"
+                if later
+                else ""
+            ),
+        ),  # fmt: skip
     ]
     try:
         vcs.open_repo(ws.root)

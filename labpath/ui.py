@@ -308,8 +308,11 @@ def status_view(st) -> None:
     )
     if st.pace is not None:
         pace_view(st.pace)
+    from labpath import labs
+
     lines = []
     width = max(len(t.id) for t in cur.tasks)
+    unshipped = 0
     for phase in cur.phases:
         lines.append(f"\n[bold]Phase {phase.number} · {escape(phase.title)}[/]")
         for week in phase.weeks:
@@ -318,12 +321,20 @@ def status_view(st) -> None:
                 style = {"done": "green", "started": "yellow"}.get(s, "dim")
                 current = st.current is not None and t.id == st.current.id
                 mark = " [bold]← current[/]" if current else ""
+                if t.lab and not labs.exists(t.lab):
+                    mark += " [dim](checks not in this labpath yet)[/]"
+                    unshipped += 1
                 lines.append(
                     f"  week {week.number:>2}  {escape(t.id):<{width}}  {t.kind:<9}  "
                     f"[{style}]{s}[/]{mark}"
                 )
     # One print of the whole table: far cheaper than a Rich table per phase.
     out.print("\n".join(lines), no_wrap=True, overflow="ellipsis")
+    if unshipped:
+        out.print(
+            f"\n[dim]{unshipped} lab task(s) have no checks in this labpath yet: "
+            "finish them with labpath done TASK.[/]"
+        )
     if st.current is not None:
         out.print(f"\nCurrent: [bold]{escape(st.current.title)}[/] — labpath next")
         for reason in st.pace.why if st.pace is not None else ():
@@ -333,6 +344,8 @@ def status_view(st) -> None:
 
 
 def status_json(st) -> dict:
+    from labpath import labs
+
     ctx = st.context
     phases = []
     for phase in ctx.curriculum.phases:
@@ -347,6 +360,7 @@ def status_json(st) -> dict:
                         "title": t.title,
                         "kind": t.kind,
                         "lab": t.lab,
+                        "checkable": bool(t.lab) and labs.exists(t.lab),
                         "status": s.status,
                         "started_at": s.started_at,
                         "done_at": s.done_at,

@@ -1,5 +1,7 @@
 """Loading and validating curriculum files."""
 
+import json
+
 import pytest
 
 from labpath import curriculum
@@ -102,3 +104,101 @@ def test_unreadable_cache_is_rebuilt(tmp_path, monkeypatch):
     for f in (tmp_path / "cache").iterdir():
         f.write_bytes(b"garbage")
     assert len(curriculum.load(CURRICULA / "valid").tasks) == 2
+
+
+def _variant(tmp_path, *edits):
+    """The valid curriculum with text edits applied: (old, new) pairs."""
+    folder = tmp_path / "cur"
+    folder.mkdir(exist_ok=True)
+    text = (CURRICULA / "valid" / "01-basics.yaml").read_text()
+    for old, new in edits:
+        assert old in text
+        text = text.replace(old, new, 1)
+    (folder / "01-basics.yaml").write_text(text)
+    return folder
+
+
+def _error(folder) -> str:
+    with pytest.raises(UsageError) as err:
+        curriculum.load(folder)
+    return f"{err.value.message} {err.value.hint or ''}"
+
+
+def test_a_lab_id_not_in_the_registry_is_named_with_its_line(tmp_path):
+    text = _error(_variant(tmp_path, ("lab: micrograd", "lab: micrgrad")))
+    assert "01-basics.yaml:13" in text and "no lab 'micrgrad'" in text
+    assert "did you mean 'micrograd'?" in text
+
+
+def test_a_planned_lab_loads_and_stays_harmless_once_it_ships(tmp_path):
+    planned = "lab: lora\n        lab_status: planned"
+    cur = curriculum.load(_variant(tmp_path, ("lab: micrograd", planned)))
+    assert cur.tasks[0].lab == "lora" and cur.tasks[0].lab_planned
+    shipped = "lab: micrograd\n        lab_status: planned"
+    cur = curriculum.load(_variant(tmp_path, ("lab: micrograd", shipped)))
+    assert cur.tasks[0].lab == "micrograd"
+    text = _error(
+        _variant(tmp_path, ("lab: micrograd", "lab: lora\n        lab_status: soon"))
+    )
+    assert "01-basics.yaml:14" in text and "lab_status: planned" in text
+
+
+def test_the_builtin_curriculum_marks_every_unshipped_lab_planned():
+    from labpath import labs
+
+    for t in curriculum.load().tasks:
+        if t.lab:
+            assert labs.exists(t.lab) or t.lab_planned, t.id
+
+
+@pytest.mark.parametrize(
+    "edits, words",
+    [
+        ([("hours: 6", "hours: 1.0e+400")], ["01-basics.yaml:19", "hours", "up to 1000"]),
+        ([("hours: 6", "hours: .inf")], ["01-basics.yaml:19", "hours"]),
+        ([("format_version: 1", "format_version: 0x1")], ["01-basics.yaml:1", "integer"]),
+        ([("number: 1\n  title", "number: 1:30\n  title")], ["phase.number", "integer"]),
+        ([("hours: 6", "hours: 6\n        requires: [write-post]")],
+         ["requires: a cycle", "micrograd -> write-post -> micrograd"]),
+        ([("requires: [micrograd]", "requires: [write-post]")],
+         ["a cycle: write-post -> write-post"]),
+    ],
+)  # fmt: skip
+def test_values_that_cannot_be_meant_are_refused(tmp_path, edits, words):
+    text = _error(_variant(tmp_path, *edits))
+    for w in words:
+        assert w in text, text
+
+
+def test_status_doctor_and_dev_check_tell_which_tasks_have_no_checks(cli, ws):
+    from labpath import devcheck
+
+    assert cli("init", ws).exit_code == 0
+    r = cli("status")
+    assert r.exit_code == 0, r.output
+    line = next(x for x in r.stdout.splitlines() if " lora " in x)
+    assert "checks not in this labpath yet" in line
+    assert "checks not in this labpath" not in next(
+        x for x in r.stdout.splitlines() if " micrograd " in x
+    )
+    data = json.loads(cli("status", "--json").stdout)
+    tasks = {t["id"]: t for p in data["phases"] for w in p["weeks"] for t in w["tasks"]}
+    assert tasks["micrograd"]["checkable"] and not tasks["lora"]["checkable"]
+    r = cli("doctor", "--json")
+    found = {f["name"]: f for f in json.loads(r.stdout)["findings"]}
+    assert "without checks in this labpath yet" in found["curriculum"]["detail"]
+    assert "lora" in found["curriculum"]["detail"]
+    cur = curriculum.load()
+    assert all(f.ok or f.detail == "no task names this lab"
+               for f in devcheck.check_curriculum(cur))  # fmt: skip
+    stale = curriculum.load(_variant(ws.parent, ("lab: micrograd", "lab: micrograd\n        lab_status: planned")))  # fmt: skip
+    (bad,) = [f for f in devcheck.check_curriculum(stale) if "planned" in f.detail]
+    assert not bad.ok and "01-basics.yaml:10" in bad.detail
+
+
+def test_a_misspelt_lab_in_the_workspace_curriculum_exits_2(cli, ws, tmp_path):
+    folder = _variant(tmp_path, ("lab: micrograd", "lab: micrgrad"))
+    assert cli("init", ws).exit_code == 0
+    r = cli("status", "--curriculum", folder)
+    assert r.exit_code == 2, r.output
+    assert "Error:" in r.stderr and "did you mean 'micrograd'?" in r.stderr
