@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 import sys
@@ -62,6 +63,12 @@ def handled(fn):
             raise typer.Exit(130) from None
         except (typer.Exit, typer.Abort):
             raise
+        except OSError as exc:
+            if os.environ.get("LABPATH_DEBUG") or exc.errno not in _FIXABLE_OS:
+                raise _internal(exc) from None
+            message, hint = _os_problem(exc)
+            ui.error(message, hint)
+            raise typer.Exit(USER_ERROR) from None
         except Exception as exc:
             if os.environ.get("LABPATH_DEBUG"):
                 raise
@@ -72,6 +79,82 @@ def handled(fn):
             raise typer.Exit(ENV_ERROR) from None
 
     return wrapper
+
+
+_FIXABLE_OS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+def _internal(exc: Exception):
+    """An unexpected OSError goes on to the internal-error report."""
+    if os.environ.get("LABPATH_DEBUG"):
+        return exc
+    from labpath import ui
+
+    ui.error(
+        f"internal error: {type(exc).__name__}: {exc}",
+        "this is a bug in labpath; rerun with LABPATH_DEBUG=1 for the traceback",
+    )
+    return typer.Exit(ENV_ERROR)
+
+
+def _os_problem(exc: OSError) -> tuple[str, str]:
+    """What a full disk, a read-only folder or a denied permission means, and the fix."""
+    where = exc.filename or "a file"
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return (f"no space left on the disk while writing {where}",
+                "free some space (df -h shows where), then run the command again")  # fmt: skip
+    if exc.errno == errno.EROFS:
+        return (f"{where} is on a read-only file system",
+                "remount it writable, or use a workspace elsewhere: --workspace DIR")  # fmt: skip
+    return (f"permission denied: {where}",
+            f"make it writable (chmod -R u+w {where}) or use --workspace DIR")  # fmt: skip
+
+
+def _entry_text(data: bytes | str, where: str) -> str:
+    """Journal text as typed or piped: UTF-8, no NUL or terminal control bytes."""
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise UsageError(f"the entry from {where} is not UTF-8 text (binary data?)",
+                             hint='pipe text: echo "what clicked" | labpath log -') from None  # fmt: skip
+    bad = sorted({c for c in data if ord(c) < 32 and c not in "\t\n\r" or c == "\x7f"})
+    if bad:
+        raise UsageError(
+            f"the entry from {where} holds control characters "
+            f"({', '.join(f'0x{ord(c):02x}' for c in bad[:5])}); nothing saved",
+            hint="remove them (binary data is not journal text) and log it again",
+        )
+    return data
+
+
+def _run_options(timeout: float | None = None, seed: int | None = None) -> None:
+    """--timeout a finite positive number of seconds, --seed one torch can use."""
+    import math
+
+    if timeout is not None and not (math.isfinite(timeout) and 0 < timeout <= 86400):
+        raise UsageError(f"--timeout must be a positive number of seconds (at most "
+                         f"86400), not {timeout}", hint="e.g. --timeout 120")  # fmt: skip
+    if seed is not None and not 0 <= seed < 2**32:
+        raise UsageError(f"--seed {seed}: give a whole number from 0 to 4294967295",
+                         hint="e.g. --seed 1337")  # fmt: skip
+
+
+def _editor_ok(editor: str) -> None:
+    """An editor command that cannot be split is a clear error, not a crash later."""
+    from labpath.workspace import editor_command
+
+    editor_command(editor, "the editor")
+
+
+def _given(**ids: str | None) -> None:
+    """Refuse an id given as an empty string: `reset ""` must not mean the current lab."""
+    for name, value in ids.items():
+        if value is not None and not value.strip():
+            raise UsageError(
+                f"the {name} given is empty",
+                hint=f"name the {name}, or leave it out to use the current task's",
+            )
 
 
 def _version(value: bool):
@@ -178,6 +261,8 @@ def check(
     ] = False,
 ):
     """Run a lab's checks against your code. Exit 0 pass, 1 fail, 3 crash or timeout."""
+    _given(lab=lab, path=path)
+    _run_options(timeout, seed)
     from labpath import actions, ui
 
     if all_labs:
@@ -253,6 +338,7 @@ def done(
     json: Json = False,
 ):
     """Complete a task that has no automated checks (project, practice, milestone)."""
+    _given(task=task)
     from labpath import actions, ui
 
     ctx, _ = actions.load_context(workspace, curriculum)
@@ -291,12 +377,16 @@ def log(
     json: Json = False,
 ):
     """Record an "aha" in the journal and commit that entry alone."""
+    _given(lab=lab)
     from labpath import actions, journal, ui
 
     ctx, _ = actions.load_context(workspace, curriculum)
     if text == "-":
-        text = sys.stdin.read()
-    elif text is None:
+        stream = getattr(sys.stdin, "buffer", sys.stdin)
+        text = _entry_text(stream.read(), "stdin")
+    elif text is not None:
+        text = _entry_text(text, "the command line")
+    else:
         editor = (
             ctx.workspace.settings.editor
             or os.environ.get("VISUAL")
@@ -308,6 +398,7 @@ def log(
                 hint='pass it: labpath log "what clicked", pipe it: ... | labpath log -, '
                 "or set $EDITOR",
             )
+        _editor_ok(editor)
         current = ctx.current
         about = f"task: {current.id}" if current else "all tasks done"
         text = journal.compose_in_editor(
@@ -366,6 +457,8 @@ def watch(
     curriculum: CurriculumDir = None,
 ):
     """Re-run the checks every time you save a file of the lab. Ctrl-C to stop."""
+    _given(lab=lab, path=path)
+    _run_options(timeout, seed)
     from pathlib import Path
 
     from labpath import actions, ui
@@ -418,6 +511,7 @@ def run_(
     workspace: Workspace = None,
 ):
     """Run a lab's full training run on your code; other options go to the run."""
+    _given(lab=lab, path=path)
     from labpath import actions, ui
 
     code = actions.run_lab(
@@ -437,6 +531,7 @@ def hint(
     json: Json = False,
 ):
     """Reveal the next hint: nudge, then concept, then near-solution."""
+    _given(lab=lab)
     from labpath import actions, ui
 
     ctx, _ = actions.load_context(workspace, curriculum)
@@ -461,6 +556,7 @@ def reset(
     json: Json = False,
 ):
     """Put the lab's starter back; your files are committed first, so nothing is lost."""
+    _given(lab=lab)
     from labpath import actions, ui
 
     ctx, _ = actions.load_context(workspace, curriculum)
@@ -501,6 +597,7 @@ def solution(
     json: Json = False,
 ):
     """Show the reference solution, once the lab's checks have passed."""
+    _given(lab=lab, copy=copy)
     from labpath import actions, ui
 
     ctx, _ = actions.load_context(workspace, curriculum)
@@ -723,6 +820,7 @@ def journal_edit(
     if not editor:
         raise UsageError("no editor set", hint="set $EDITOR (e.g. export EDITOR=nano) or "
                          "`editor:` in labpath.yaml")  # fmt: skip
+    _editor_ok(editor)
     result = journal.edit_entry(
         ws, entry, journal.editor_function(editor, ws.state_dir / "tmp")
     )
@@ -876,6 +974,7 @@ def sprint(
     json: Json = False,
 ):
     """Run a focused sprint with a timer; Ctrl-C stops early and keeps the minutes spent."""
+    _given(task=task)
     from labpath import actions, timelog, ui
 
     ctx, _ = actions.load_context(workspace, curriculum)
@@ -936,6 +1035,7 @@ def time_add(
     json: Json = False,
 ):
     """Record time spent away from the keyboard (reading, a lecture, a walk thinking)."""
+    _given(task=task)
     from labpath import actions, timelog, ui
 
     ctx, _ = actions.load_context(workspace, curriculum)
@@ -1071,6 +1171,7 @@ def report(
     json: Json = False,
 ):
     """Write a Markdown report with plots (default: the last 30 days), or --lab: a post draft."""
+    _given(lab=lab)
     from labpath import actions, ui
     from labpath import report as report_mod
 

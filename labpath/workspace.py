@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -115,19 +117,75 @@ def read_settings(root: Path) -> Settings:
     return memo("settings", path.resolve(), [path], lambda: _parse_settings(root, path))
 
 
+MAX_SETTINGS_BYTES = 64 * 1024
+
+
+def shown(value, limit: int = 40) -> str:
+    """A value from a file, safe to put in a message: repr'd, printable, cut short."""
+    text = repr(value)
+    text = "".join(c if c.isprintable() else "?" for c in text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _settings_loader():
+    """PyYAML's safe loader, but dates stay strings (so 2026-13-45 is ours to refuse)."""
+    import yaml
+
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    resolvers = {
+        first: [(tag, rx) for tag, rx in pairs if tag != "tag:yaml.org,2002:timestamp"]
+        for first, pairs in base.yaml_implicit_resolvers.items()
+    }
+    return type("SettingsLoader", (base,), {"yaml_implicit_resolvers": resolvers})
+
+
 def _parse_settings(root: Path, path: Path) -> Settings:
     import yaml
 
+    restore = f"restore it with `git -C {root} checkout -- {SETTINGS_FILE}`"
+
+    def bad(message: str, hint: str | None = None) -> UsageError:
+        return UsageError(
+            f"{path}: {message}", hint=hint or f"fix that line, or {restore}"
+        )
+
+    if not path.is_file():
+        raise bad("is not a regular file", hint=f"make it a file again: {restore}")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_SETTINGS_BYTES + 1)
+    except OSError as exc:
+        raise bad(
+            f"cannot be read ({exc.strerror})", hint="check its permissions"
+        ) from None
+    if len(raw) > MAX_SETTINGS_BYTES:
+        raise bad(
+            f"is larger than {MAX_SETTINGS_BYTES // 1024} KB; settings are a few lines"
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise bad("is not UTF-8 text") from None
+    if "\0" in text:
+        raise bad("holds a NUL byte")
+    loader = _settings_loader()
+    try:
+        # Aliases could expand a few lines into gigabytes: settings never need them.
+        for event in yaml.parse(text, Loader=loader):
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+                mark = event.start_mark
+                raise bad(f"line {mark.line + 1}: YAML anchors and aliases (&, *) are "
+                          "not allowed in the settings", hint="write each value out")  # fmt: skip
+        data = yaml.load(text, Loader=loader) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark else ""
         raise UsageError(
             f"{path}{line}: malformed YAML in the workspace settings",
-            hint="fix that line, or restore it with "
-            f"`git -C {root} checkout -- {SETTINGS_FILE}`",
+            hint=f"fix that line, or {restore}",
         ) from None
+    except (ValueError, TypeError, OverflowError, RecursionError):
+        raise bad("holds a value YAML cannot build (an explicit !!tag?)") from None
     if not isinstance(data, dict):
         raise UsageError(f"{path}: settings must be a mapping of keys to values")
     from labpath.errors import did_you_mean
@@ -135,47 +193,90 @@ def _parse_settings(root: Path, path: Path) -> Settings:
     for key in data:
         if key not in SETTINGS_KEYS:
             raise UsageError(
-                f"{path}: unknown setting '{key}'",
-                hint=did_you_mean(key, SETTINGS_KEYS)
+                f"{path}: unknown setting {shown(key)}",
+                hint=did_you_mean(str(key)[:40], SETTINGS_KEYS)
                 or f"known settings: {', '.join(SETTINGS_KEYS)}",
             )
     version = data.get("format_version", SETTINGS_VERSION)
-    if not isinstance(version, int) or version > SETTINGS_VERSION:
+    if (
+        isinstance(version, int)
+        and not isinstance(version, bool)
+        and version > SETTINGS_VERSION
+    ):
         raise UsageError(
-            f"{path}: format_version {version!r} is newer than this labpath understands",
+            f"{path}: format_version {version} is newer than this labpath understands",
             hint="upgrade labpath: pip install -U labpath",
         )
+    if version != SETTINGS_VERSION or isinstance(version, bool):
+        raise bad(f"format_version must be the number {SETTINGS_VERSION}, got {shown(version)}",
+                  hint=f"write format_version: {SETTINGS_VERSION} (no quotes)")  # fmt: skip
     start = data.get("start_date") or dt.date.today().isoformat()
     if isinstance(start, dt.date):
         start = start.isoformat()
     try:
-        dt.date.fromisoformat(str(start))
+        if not isinstance(start, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", start):
+            raise ValueError
+        dt.date.fromisoformat(start)
     except ValueError:
         raise UsageError(
-            f"{path}: start_date '{start}' is not a date (YYYY-MM-DD)"
+            f"{path}: start_date {shown(start)} is not a date (YYYY-MM-DD)",
+            hint="write it like start_date: 2026-11-02",
         ) from None
     hours = data.get("weekly_hours", [5, 10])
-    if isinstance(hours, (int, float)):
+    if _number(hours):
         hours = [hours, hours]
     if (
         not isinstance(hours, list)
         or len(hours) != 2
-        or not all(isinstance(h, (int, float)) and h > 0 for h in hours)
+        or not all(_number(h) and 0 < h <= 7 * 24 for h in hours)
         or hours[0] > hours[1]
     ):
         raise UsageError(
-            f"{path}: weekly_hours must be [min, max] hours, e.g. [5, 10]; got {hours!r}"
+            f"{path}: weekly_hours must be [min, max] hours, e.g. [5, 10]; got {shown(hours)}",
+            hint="write it like weekly_hours: [5, 10] (at most 168 hours a week)",
         )
     curriculum = data.get("curriculum")
-    if curriculum is not None and not isinstance(curriculum, str):
-        raise UsageError(f"{path}: curriculum must be a folder path")
+    if curriculum is not None and (
+        not isinstance(curriculum, str) or "\0" in curriculum
+    ):
+        raise UsageError(f"{path}: curriculum must be a folder path",
+                         hint="write it like curriculum: my-curriculum")  # fmt: skip
     editor = data.get("editor")
+    if editor is not None and not isinstance(editor, str):
+        raise bad(f"editor must be a command, got {shown(editor)}",
+                  hint="write it like editor: code --wait")  # fmt: skip
+    if editor:
+        editor_command(editor, f"{path}: editor")
     return Settings(
-        start_date=str(start),
+        start_date=start,
         curriculum=curriculum or None,
         weekly_hours=(float(hours[0]), float(hours[1])),
-        editor=str(editor) if editor else None,
+        editor=editor or None,
     )
+
+
+def _number(value) -> bool:
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+    )
+
+
+def editor_command(editor: str, where: str = "the editor") -> list[str]:
+    """The editor setting split like a shell would, or a clear error."""
+    import shlex
+
+    try:
+        argv = shlex.split(editor)
+    except ValueError as exc:
+        raise UsageError(
+            f"{where} {shown(editor)} cannot be split into a command ({exc})",
+            hint="balance its quotes, e.g. editor: code --wait, or EDITOR=nano",
+        ) from None
+    if not argv:
+        raise UsageError(f"{where} is empty", hint="set it, e.g. export EDITOR=nano")
+    return argv
 
 
 def settings_text(settings: Settings) -> str:

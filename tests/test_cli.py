@@ -411,4 +411,3 @@ def test_output_to_a_pipe_is_never_wrapped_or_cut(cli, ws):
     proc = _piped(["status"], ws)
     assert proc.returncode == 0, proc.stderr.decode()
     assert "micrograd" in proc.stdout.decode() and "…" not in proc.stdout.decode()
-

@@ -87,3 +87,49 @@ def test_workspace_path_that_is_a_file(tmp_path):
         workspace.open_workspace(str(f))
     with pytest.raises(UsageError, match="it is a file"):
         workspace.init(f)
+
+
+def test_settings_refuse_yaml_aliases_before_expanding_them(tmp_path):
+    import time
+
+    root = tmp_path / "w"
+    workspace.init(root)
+    bomb = ['a: &a ["x","x","x","x","x","x","x","x","x"]']
+    for n in range(1, 9):
+        bomb.append(
+            f"{chr(97 + n)}: &{chr(97 + n)} "
+            + "["
+            + ",".join([f"*{chr(96 + n)}"] * 9)
+            + "]"
+        )
+    bomb.append("editor: *i")
+    (root / "labpath.yaml").write_text("\n".join(bomb) + "\n")
+    began = time.process_time()
+    with pytest.raises(UsageError) as err:
+        workspace.read_settings(root)
+    assert time.process_time() - began < 2  # expanding it would take about a minute
+    assert "aliases" in err.value.message and "line 1" in err.value.message
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("format_version: '1'\n", ["format_version must be the number 1, got '1'"]),
+        ("format_version: 0\n", ["format_version must be the number 1"]),
+        ("start_date: 2026-13-45\n", ["start_date '2026-13-45' is not a date"]),
+        ("weekly_hours: [1, .inf]\n", ["weekly_hours"]),
+        ('editor: "code --wait\n', ["malformed YAML"]),
+        ('editor: code "--wait\n', ["cannot be split", "balance its quotes"]),
+        ("x" * 1000 + ": 1\n", ["unknown setting 'xxxxxxxxx", "..."]),
+    ],
+)
+def test_settings_values_are_checked_and_shown_safely(tmp_path, text, words):
+    root = tmp_path / "w"
+    workspace.init(root)
+    (root / "labpath.yaml").write_text(text)
+    with pytest.raises(UsageError) as err:
+        workspace.read_settings(root)
+    message = f"{err.value.message} {err.value.hint}"
+    for w in words:
+        assert w in message
+    assert "upgrade" not in message and len(err.value.message) < 300
