@@ -22,13 +22,14 @@ class Context:
     workspace: Workspace
     curriculum: Curriculum
     states: dict[str, TaskState]
+    focus: str | None = None  # the task `labpath start` made current
 
     def state(self, task: Task) -> TaskState:
         return progress.state_of(self.states, task)
 
     @property
     def current(self) -> Task | None:
-        return progress.next_task(self.curriculum, self.states)
+        return progress.next_task(self.curriculum, self.states, self.focus)
 
 
 def load_context(
@@ -48,14 +49,15 @@ def load_context(
             notices.append(result.warning)
     cdir = curriculum_dir or ws.curriculum_dir()
     cur = curriculum_mod.load(cdir)
-    states = progress.derive(progress.read_events(ws.progress_file))
-    return Context(ws, cur, states), notices
+    events = progress.read_events(ws.progress_file)
+    return Context(ws, cur, progress.derive(events), progress.focus_of(events)), notices
 
 
 def refreshed(ctx: Context) -> Context:
     """The same context with progress read again (after a command recorded events)."""
-    states = progress.derive(progress.read_events(ctx.workspace.progress_file))
-    return Context(ctx.workspace, ctx.curriculum, states)
+    events = progress.read_events(ctx.workspace.progress_file)
+    return Context(ctx.workspace, ctx.curriculum, progress.derive(events),
+                   progress.focus_of(events))  # fmt: skip
 
 
 # --- init ----------------------------------------------------------------------------
@@ -104,7 +106,9 @@ def next_task(ctx: Context) -> tuple[TaskCard | None, list[str]]:
     created: list[Path] = []
     with locked(ws.lock_file):
         if lab_ready:
-            created = scaffold.scaffold(labs.load(task.lab), ws.lab_dir(task.lab))
+            created = scaffold.scaffold(
+                labs.load(task.lab), ws.lab_dir(task.lab), ws.root
+            )
         if ctx.state(task).status == progress.PENDING:
             progress.record(ws.progress_file, "start", task.id)
         if created or ctx.state(task).status == progress.PENDING:
@@ -116,6 +120,34 @@ def next_task(ctx: Context) -> tuple[TaskCard | None, list[str]]:
                 notices.append(result.warning)
     states = progress.derive(progress.read_events(ws.progress_file))
     return card(ctx, task, states, tuple(created)), notices
+
+
+def start(ctx: Context, lab_id: str) -> tuple[TaskCard, list[str]]:
+    """Scaffold any lab and make its task current until it is done."""
+    from labpath import scaffold, vcs
+
+    lab = labs.load(lab_id)
+    task = ctx.curriculum.task_for_lab(lab.id)
+    if task is None:
+        raise UsageError(
+            f"no task of the curriculum uses lab '{lab.id}'",
+            hint=f"check any folder against it: labpath check {lab.id} --path DIR",
+        )
+    ws = ctx.workspace
+    notices: list[str] = []
+    with locked(ws.lock_file):
+        created = scaffold.scaffold(lab, ws.lab_dir(lab.id), ws.root)
+        if ctx.state(task).status == progress.PENDING:
+            progress.record(ws.progress_file, "start", task.id)
+        if ctx.focus != task.id:
+            progress.record(ws.progress_file, "focus", task.id, lab=lab.id)
+        result = vcs.commit_paths(
+            ws.root, [*created, ws.progress_file], f"start: {lab.id} ({task.id})"
+        )
+        if result.warning:
+            notices.append(result.warning)
+    ctx = refreshed(ctx)
+    return card(ctx, task, ctx.states, tuple(created)), notices
 
 
 def card(ctx: Context, task: Task, states=None, created=()) -> TaskCard:
@@ -151,6 +183,8 @@ class CheckOutcome:
 
 
 def resolve_lab(ctx: Context | None, lab_id: str | None) -> str:
+    if lab_id is None and ctx is not None:
+        lab_id = ctx.workspace.lab_at()  # standing in labs/<lab>/ names the lab
     if lab_id:
         labs.load(lab_id)  # unknown ids fail here with a did-you-mean
         return lab_id
@@ -201,7 +235,7 @@ def check(
         if not target.is_dir():
             raise UsageError(
                 f"no lab folder at {target}",
-                hint="run `labpath next` to scaffold it, or pass --path DIR",
+                hint=f"run `labpath start {lab.id}` to scaffold it, or pass --path DIR",
             )
     else:
         raise UsageError(
@@ -554,8 +588,6 @@ class ResetResult:
 
 def reset(ctx: Context, lab_id: str | None) -> ResetResult:
     """Save the learner's lab files in a commit, then put the starter back."""
-    import shutil
-
     from labpath import scaffold, vcs
 
     lab = labs.load(resolve_lab(ctx, lab_id))
@@ -564,8 +596,10 @@ def reset(ctx: Context, lab_id: str | None) -> ResetResult:
     if not folder.is_dir():
         raise UsageError(
             f"nothing to reset: {folder} does not exist",
-            hint="scaffold the lab with `labpath next` (or check another folder with --path)",
+            hint=f"scaffold it with `labpath start {lab.id}` (or check a folder with --path)",
         )
+    # Before the save commit: a link would be saved as a link and its target overwritten.
+    scaffold.refuse_links(lab, folder, ws.root)
     repo = vcs.open_repo(ws.root)  # refuse before touching anything if git is unusable
     rel = folder.resolve().relative_to(Path(repo.working_tree_dir).resolve())
     with locked(ws.lock_file):
@@ -573,16 +607,9 @@ def reset(ctx: Context, lab_id: str | None) -> ResetResult:
             ws.root, [folder], f"reset: save {lab.id} before restoring the starter"
         )
         saved = result.sha or vcs.head(ws.root)
-        restored = []
-        for src in sorted(p for p in lab.starter_dir.rglob("*") if p.is_file()):
-            if "__pycache__" in src.parts:
-                continue
-            dest = folder / src.relative_to(lab.starter_dir)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(src, dest)
-            restored.append(dest)
+        restored = scaffold.restore(lab, folder, ws.root)
         restored += scaffold.scaffold(
-            lab, folder
+            lab, folder, ws.root
         )  # anything else missing, e.g. the brief
         task = ctx.curriculum.task_for_lab(lab.id)
         progress.record(
@@ -750,7 +777,7 @@ def run_lab(
     if not target.is_dir():
         raise UsageError(
             f"no folder {target}",
-            hint="scaffold it with `labpath next` or pass --path DIR",
+            hint=f"scaffold it with `labpath start {lab.id}` or pass --path DIR",
         )
     from labpath.checks.runner import child_env
 

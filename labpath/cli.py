@@ -197,7 +197,9 @@ def init(
 def next_(
     workspace: Workspace = None, curriculum: CurriculumDir = None, json: Json = False
 ):
-    """Show the current task and scaffold its lab (never overwrites your files)."""
+    """Show the current task and scaffold its lab (never overwrites your files).
+
+    To work on another lab first: labpath start LAB."""
     from labpath import actions, ui
 
     ctx, notices = actions.load_context(workspace, curriculum, create=True)
@@ -220,9 +222,36 @@ def next_(
 
 @app.command()
 @handled
+def start(
+    lab: Annotated[str, typer.Argument(help="Lab id, e.g. gpt2.")],
+    workspace: Workspace = None,
+    curriculum: CurriculumDir = None,
+    json: Json = False,
+):
+    """Scaffold any lab and make its task current until it is done (next, check, status)."""
+    _given(lab=lab)
+    from labpath import actions, ui
+
+    ctx, notices = actions.load_context(workspace, curriculum, create=True)
+    for n in notices:
+        ui.notice(n)
+    card, warnings = actions.start(ctx, lab)
+    for w in warnings:
+        ui.warning(w)
+    if json:
+        ui.print_json(ui.card_json(card))
+    else:
+        ui.task_card(card)
+
+
+@app.command()
+@handled
 def check(
     lab: Annotated[
-        str | None, typer.Argument(help="Lab id (default: the current task's).")
+        str | None,
+        typer.Argument(
+            help="Lab id (default: the lab folder you are in, else the current task's)."
+        ),
     ] = None,
     path: Annotated[
         str | None,
@@ -435,7 +464,10 @@ def status(
 @handled
 def watch(
     lab: Annotated[
-        str | None, typer.Argument(help="Lab id (default: the current task's).")
+        str | None,
+        typer.Argument(
+            help="Lab id (default: the lab folder you are in, else the current task's)."
+        ),
     ] = None,
     path: Annotated[
         str | None,
@@ -524,7 +556,10 @@ def run_(
 @handled
 def hint(
     lab: Annotated[
-        str | None, typer.Argument(help="Lab id (default: the current task's).")
+        str | None,
+        typer.Argument(
+            help="Lab id (default: the lab folder you are in, else the current task's)."
+        ),
     ] = None,
     workspace: Workspace = None,
     curriculum: CurriculumDir = None,
@@ -546,7 +581,10 @@ def hint(
 @handled
 def reset(
     lab: Annotated[
-        str | None, typer.Argument(help="Lab id (default: the current task's).")
+        str | None,
+        typer.Argument(
+            help="Lab id (default: the lab folder you are in, else the current task's)."
+        ),
     ] = None,
     yes: Annotated[
         bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")
@@ -584,7 +622,10 @@ def reset(
 @handled
 def solution(
     lab: Annotated[
-        str | None, typer.Argument(help="Lab id (default: the current task's).")
+        str | None,
+        typer.Argument(
+            help="Lab id (default: the lab folder you are in, else the current task's)."
+        ),
     ] = None,
     copy: Annotated[
         str | None, typer.Option("--copy", help="Copy the solution files into DIR.")

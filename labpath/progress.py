@@ -100,8 +100,23 @@ def state_of(states: dict[str, TaskState], task: Task) -> TaskState:
     return states.get(task.id, TaskState())
 
 
-def next_task(curriculum: Curriculum, states: dict[str, TaskState]) -> Task | None:
-    """The current task: the first one not done, in curriculum order."""
+def focus_of(events: list[dict]) -> str | None:
+    """The task `labpath start` last made current (a `focus` event), if any."""
+    found = None
+    for e in events:
+        if e["event"] == "focus":
+            found = e["task"]
+    return found
+
+
+def next_task(
+    curriculum: Curriculum, states: dict[str, TaskState], focus: str | None = None
+) -> Task | None:
+    """The current task: the one `labpath start` chose until it is done, else the
+    first one not done, in curriculum order."""
+    for task in curriculum.tasks:
+        if task.id == focus and state_of(states, task).status != DONE:
+            return task
     for task in curriculum.tasks:
         if state_of(states, task).status != DONE:
             return task

@@ -65,6 +65,18 @@ class Workspace:
     def lab_dir(self, lab: str) -> Path:
         return self.labs_dir / lab
 
+    def lab_at(self, path: Path | None = None) -> str | None:
+        """The shipped lab whose folder (labs/<lab>/...) holds path (default: cwd)."""
+        from labpath import labs
+
+        try:
+            path = Path.cwd() if path is None else path
+            rel = path.resolve().relative_to(self.labs_dir.resolve())
+        except (ValueError, OSError):
+            return None
+        name = rel.parts[0] if rel.parts else None
+        return name if name and labs.exists(name) else None
+
     def curriculum_dir(self) -> Path | None:
         """The learner's own curriculum folder, or None for the built-in plan."""
         if not self.settings.curriculum:

@@ -411,3 +411,38 @@ def test_output_to_a_pipe_is_never_wrapped_or_cut(cli, ws):
     proc = _piped(["status"], ws)
     assert proc.returncode == 0, proc.stderr.decode()
     assert "micrograd" in proc.stdout.decode() and "…" not in proc.stdout.decode()
+
+
+def test_start_scaffolds_any_lab_and_keeps_it_current_until_done(cli, ws):
+    from labpath import curriculum, progress
+
+    gpt2 = curriculum.load().task_for_lab("gpt2")
+    assert cli("init", ws).exit_code == 0
+    r = cli("check", "gpt2")
+    assert r.exit_code == 2 and "labpath start gpt2" in r.stderr, r.output
+    r = cli("start", "gpt2", "--json")
+    assert r.exit_code == 0, r.output
+    card = json.loads(r.stdout)
+    assert card["id"] == gpt2.id and (ws / "labs" / "gpt2" / "model.py").is_file()
+    assert commits(ws)[0] == f"start: gpt2 ({gpt2.id})"
+    assert json.loads(cli("status", "--json").stdout)["current"] == gpt2.id
+    assert json.loads(cli("next", "--json").stdout)["id"] == gpt2.id
+    assert json.loads(cli("hint", "--json").stdout)["lab"] == "gpt2"
+    assert cli("start", "gpt2").exit_code == 0  # again: nothing new recorded
+    events = (ws / ".labpath" / "progress.jsonl").read_text()
+    assert events.count('"focus"') == 1
+    progress.record(ws / ".labpath" / "progress.jsonl", "done", gpt2.id, via="test")
+    assert json.loads(cli("next", "--json").stdout)["id"] == "micrograd"
+    r = cli("start", "micrgrad")
+    assert r.exit_code == 2 and "did you mean 'micrograd'?" in r.stderr
+
+
+def test_with_no_lab_the_folder_you_stand_in_names_it(cli, ws, monkeypatch):
+    assert cli("next").exit_code == 0  # micrograd is current
+    assert cli("start", "mlp").exit_code == 0
+    monkeypatch.chdir(ws / "labs" / "micrograd")
+    r = cli("hint", "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["lab"] == "micrograd"
+    monkeypatch.chdir(ws)
+    assert json.loads(cli("hint", "--json").stdout)["lab"] == "mlp"

@@ -235,3 +235,44 @@ def test_dev_check_runs_for_one_lab(cli):
 def test_dev_check_unknown_lab(cli):
     result = cli("dev", "check", "micrograt")
     assert result.exit_code == 2 and "did you mean 'micrograd'?" in result.stderr
+
+
+def test_reset_never_writes_through_a_symlinked_lab_file(cli, started, tmp_path):
+    real = tmp_path / "elsewhere" / "engine.py"  # the learner's real file, outside
+    real.parent.mkdir()
+    real.write_text("# months of work\n")
+    engine = started / "labs" / "micrograd" / "engine.py"
+    engine.unlink()
+    engine.symlink_to(real)
+    before = commits(started)
+    result = cli("reset", "micrograd", "--yes")
+    assert result.exit_code == 2, result.output
+    assert "symbolic link" in result.stderr and str(real) in result.stderr
+    assert "nothing changed" in result.stderr and "Hint:" in result.stderr
+    assert real.read_text() == "# months of work\n" and engine.is_symlink()
+    assert commits(started) == before
+
+
+def test_next_never_writes_through_a_dangling_symlink(cli, ws, tmp_path):
+    assert cli("init", ws).exit_code == 0
+    folder = ws / "labs" / "micrograd"
+    folder.mkdir(parents=True)
+    gone = tmp_path / "outside" / "engine.py"
+    (folder / "engine.py").symlink_to(gone)
+    result = cli("next")
+    assert result.exit_code == 0, result.output
+    assert not gone.exists() and not gone.parent.exists()
+    assert (folder / "engine.py").is_symlink() and (folder / "README.md").is_file()
+
+
+def test_a_lab_folder_leading_outside_the_workspace_is_refused(cli, ws, tmp_path):
+    assert cli("init", ws).exit_code == 0
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (ws / "labs" / "micrograd").symlink_to(outside, target_is_directory=True)
+    result = cli("next")
+    assert result.exit_code == 2, result.output
+    assert "outside the workspace" in result.stderr
+    assert not list(outside.iterdir())
+    result = cli("reset", "micrograd", "--yes")
+    assert result.exit_code == 2 and "outside the workspace" in result.stderr
