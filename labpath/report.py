@@ -24,6 +24,27 @@ class Report:
     minutes: float
 
 
+@dataclass(frozen=True)
+class Plot:
+    """A saved figure and what its axes show, read back from the axes themselves."""
+
+    path: Path
+    labels: tuple[str, ...] = ()  # the x tick labels of a bar chart
+    xlim: tuple = ()  # the x range: dates for a time axis, else numbers
+
+
+@dataclass(frozen=True)
+class Figures:
+    """The data behind the progress report's plots and figures."""
+
+    weeks: tuple[dt.date, ...]  # Mondays from the later of the period and start_date
+    hours: tuple[float, ...]
+    entries: tuple[int, ...]
+    done: tuple[tuple[dt.datetime, str], ...]  # each task's first completion, by time
+    attempts: dict
+    met: int  # weeks meeting the minimum target
+
+
 # --- the figures, from data alone --------------------------------------------------------------
 
 
@@ -59,14 +80,25 @@ def entries_per_week(entries, weeks: list[dt.date]) -> list[int]:
     return [per[w] for w in weeks]
 
 
-def completions(events: list[dict]) -> list[tuple[dt.date, str]]:
-    """(day, task) for each task's first completion, in time order."""
+def completion_times(events: list[dict]) -> list[tuple[dt.datetime, str]]:
+    """(when, task) for each task's first completion, in time order."""
     seen, out = set(), []
     for e in events:
         if e.get("event") == "done" and e["task"] not in seen and e.get("at"):
+            try:
+                when = dt.datetime.fromisoformat(e["at"])
+            except (TypeError, ValueError):
+                continue
             seen.add(e["task"])
-            out.append((_day(e["at"]), e["task"]))
-    return sorted(out)
+            out.append(
+                ((when if when.tzinfo else when.astimezone()).astimezone(), e["task"])
+            )
+    return sorted(out, key=lambda x: x[0])
+
+
+def completions(events: list[dict]) -> list[tuple[dt.date, str]]:
+    """(day, task) for each task's first completion, in time order."""
+    return [(when.date(), task) for when, task in completion_times(events)]
 
 
 def attempts_until_pass(events: list[dict]) -> dict[str, tuple[int, bool]]:
@@ -116,7 +148,11 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def plot_hours(weeks, hours, target, path: Path) -> Path:
+def _bars(ax, path: Path) -> Plot:
+    return Plot(path, tuple(t.get_text() for t in ax.get_xticklabels()), ax.get_xlim())
+
+
+def plot_hours(weeks, hours, target, path: Path) -> Plot:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 3.2))
     labels = [w.strftime("%m-%d") for w in weeks]
@@ -130,32 +166,45 @@ def plot_hours(weeks, hours, target, path: Path) -> Path:
     ax.set_title("Hours per week")
     ax.legend(loc="upper left", fontsize=8)
     ax.tick_params(axis="x", labelrotation=45, labelsize=8)
-    path = _save(fig, path)
+    plot = _bars(ax, _save(fig, path))
     plt.close(fig)
-    return path
+    return plot
 
 
-def plot_completions(done, total: int, path: Path) -> Path:
+def plot_completions(done, total: int, path: Path) -> Plot:
+    """done: (when, task) in time order; the x axis spans them with a little margin."""
+    import matplotlib.dates as mdates
+
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 3.2))
+    xlim: tuple = ()
     if done:
-        days = [d for d, _ in done]
-        ax.step(days, list(range(1, len(done) + 1)), where="post", marker="o")
-        for d, (day, task) in enumerate(done, 1):
+        times = [w.replace(tzinfo=None) for w, _ in done]  # local wall-clock times
+        ax.step(times, list(range(1, len(done) + 1)), where="post", marker="o")
+        for n, (when, task) in enumerate(zip(times, (t for _, t in done)), 1):
             ax.annotate(
-                task, (day, d), fontsize=7, xytext=(3, 3), textcoords="offset points"
+                task, (when, n), fontsize=7, xytext=(3, 3), textcoords="offset points"
             )
+        span = times[-1] - times[0]
+        pad = max(span * 0.05, dt.timedelta(hours=6))
+        ax.set_xlim(times[0] - pad, times[-1] + pad)
+        locator = mdates.AutoDateLocator(maxticks=8)
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+        ax.set_ylim(0, len(done) + 0.5)
+        lo, hi = ax.get_xlim()
+        xlim = (mdates.num2date(lo).replace(tzinfo=None),
+                mdates.num2date(hi).replace(tzinfo=None))  # fmt: skip
     else:
         ax.text(0.5, 0.5, "no task completed yet", ha="center", transform=ax.transAxes)
     ax.set_ylabel(f"tasks done (of {total})")
     ax.set_title("Labs and tasks completed over time")
-    fig.autofmt_xdate()
-    path = _save(fig, path)
+    plot = Plot(_save(fig, path), (), xlim)
     plt.close(fig)
-    return path
+    return plot
 
 
-def plot_attempts(attempts: dict[str, tuple[int, bool]], path: Path) -> Path:
+def plot_attempts(attempts: dict[str, tuple[int, bool]], path: Path) -> Plot:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 3.2))
     labs = list(attempts)
@@ -168,24 +217,24 @@ def plot_attempts(attempts: dict[str, tuple[int, bool]], path: Path) -> Path:
         ax.text(0.5, 0.5, "no checks run yet", ha="center", transform=ax.transAxes)
     ax.set_title("Check attempts until the first pass (orange: not passed yet)")
     ax.tick_params(axis="x", labelrotation=30, labelsize=8)
-    path = _save(fig, path)
+    plot = _bars(ax, _save(fig, path))
     plt.close(fig)
-    return path
+    return plot
 
 
-def plot_entries(weeks, counts, path: Path) -> Path:
+def plot_entries(weeks, counts, path: Path) -> Plot:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 3.2))
     ax.bar([w.strftime("%m-%d") for w in weeks], counts, color="#5c6bc0")
     ax.set_ylabel("entries")
     ax.set_title("Journal entries per week")
     ax.tick_params(axis="x", labelrotation=45, labelsize=8)
-    path = _save(fig, path)
+    plot = _bars(ax, _save(fig, path))
     plt.close(fig)
-    return path
+    return plot
 
 
-def plot_check_history(checks: list[dict], path: Path) -> Path:
+def plot_check_history(checks: list[dict], path: Path) -> Plot:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 3.2))
     xs = list(range(1, len(checks) + 1))
@@ -201,9 +250,12 @@ def plot_check_history(checks: list[dict], path: Path) -> Path:
     ax.set_ylabel("checks")
     ax.set_title("Checks passing, attempt by attempt")
     ax.legend(fontsize=8)
-    path = _save(fig, path)
+    if len(xs) > 1:
+        ax.set_xlim(0.75, len(xs) + 0.25)
+    ax.set_xticks(xs if len(xs) <= 20 else ax.get_xticks())
+    plot = Plot(_save(fig, path), (), ax.get_xlim())
     plt.close(fig)
-    return path
+    return plot
 
 
 # --- the documents -----------------------------------------------------------------------------
@@ -249,25 +301,18 @@ def progress_report(ws, curriculum, since: str | None = None, until: str | None 
     log = timelog.read(timelog.time_file(ws))
     sessions = timelog.in_range(log, start, end)
     entries = journal.select(journal.entries(ws), journal.Query(since=start, until=end))
-    weeks = weeks_between(start.date(), end.date())
-    hours = hours_per_week(sessions, weeks)
-    done_all = completions(events)
+    fig = figures(ws, events, sessions, entries, start, end)
+    weeks = list(fig.weeks)
+    done_all = [(w.date(), t) for w, t in fig.done]
     done = [(d, t) for d, t in done_all if start.date() <= d <= end.date()]
-    attempts = attempts_until_pass(events)
+    attempts = fig.attempts
     folder = _out_dir(ws, out, f"{end:%Y-%m-%d}")
     low, high = ws.settings.weekly_hours
-    plots = (
-        plot_hours(weeks, hours, (low, high), folder / "hours-per-week.png"),
-        plot_completions(
-            done_all, len(curriculum.tasks), folder / "tasks-completed.png"
-        ),
-        plot_attempts(attempts, folder / "check-attempts.png"),
-        plot_entries(
-            weeks, entries_per_week(entries, weeks), folder / "journal-entries.png"
-        ),
+    plots = tuple(
+        p.path for p in render(fig, (low, high), len(curriculum.tasks), folder)
     )
     minutes = sum(s.minutes for s in sessions)
-    met = sum(1 for h in hours if h >= low)
+    met = fig.met
     ahas = [e for e in entries if e.type == "aha"]
     lines = [
         f"# Learning report: {start:%Y-%m-%d} to {end:%Y-%m-%d}",
@@ -306,6 +351,34 @@ def progress_report(ws, curriculum, since: str | None = None, until: str | None 
     path = folder / "report.md"
     atomic_write(path, "\n".join(lines))
     return Report(path, plots, len(entries), minutes)
+
+
+def figures(
+    ws, events, sessions, entries, start: dt.datetime, end: dt.datetime
+) -> Figures:
+    """The numbers behind each plot; weeks before the workspace's start_date are not shown."""
+    first = max(start.date(), dt.date.fromisoformat(ws.settings.start_date))
+    weeks = weeks_between(first, end.date()) if first <= end.date() else []
+    hours = hours_per_week(sessions, weeks)
+    low = ws.settings.weekly_hours[0]
+    return Figures(
+        weeks=tuple(weeks),
+        hours=tuple(hours),
+        entries=tuple(entries_per_week(entries, weeks)),
+        done=tuple(completion_times(events)),
+        attempts=attempts_until_pass(events),
+        met=sum(1 for h in hours if h >= low),
+    )
+
+
+def render(fig: Figures, target, total: int, folder: Path) -> tuple[Plot, ...]:
+    """Draw the report's four plots from its figures."""
+    return (
+        plot_hours(fig.weeks, fig.hours, target, folder / "hours-per-week.png"),
+        plot_completions(fig.done, total, folder / "tasks-completed.png"),
+        plot_attempts(fig.attempts, folder / "check-attempts.png"),
+        plot_entries(fig.weeks, fig.entries, folder / "journal-entries.png"),
+    )
 
 
 def _lab_of(curriculum, task_id: str) -> str | None:
@@ -347,15 +420,17 @@ def lab_post(ws, curriculum, lab: str, out: str | None = None,
     folder = _out_dir(ws, out, f"{lab}-post")
     plots: list[Path] = []
     if checks:
-        plots.append(plot_check_history(checks, folder / "check-history.png"))
+        plots.append(plot_check_history(checks, folder / "check-history.png").path)
     images: list[str] = []
+    own: dict[str, list[str]] = {}  # entry id -> its plots, each plot under one entry
     for e in entries:
         for p in e.plots:
             src = ws.root / p
-            if src.is_file():
-                dest = folder / f"{Path(p).parent.name}-{Path(p).name}"
-                shutil.copyfile(src, dest)
-                images.append(dest.name)
+            name = f"{Path(p).parent.name}-{Path(p).name}"
+            if src.is_file() and name not in images:
+                shutil.copyfile(src, folder / name)
+                images.append(name)
+                own.setdefault(e.id, []).append(name)
     first_pass = next((c for c in checks if c.get("status") == "passed"), None)
     attempts = checks.index(first_pass) + 1 if first_pass else len(checks)
     lines = [
@@ -390,10 +465,10 @@ def lab_post(ws, curriculum, lab: str, out: str | None = None,
         body = _without_title(e.body, e.title)
         if body:
             lines += [body, ""]
+        for name in own.get(e.id, ()):
+            lines += [f"![{name}]({name})", ""]
     if not entries:
         lines += [f'*No entries yet: labpath log --lab {lab} "what clicked"*', ""]
-    for name in images:
-        lines += [f"![{name}]({name})", ""]
     if task.questions:
         lines += ["## Questions I can now answer", ""]
         lines += [f"- {q}" for q in task.questions] + [""]
