@@ -276,3 +276,48 @@ def test_a_lab_folder_leading_outside_the_workspace_is_refused(cli, ws, tmp_path
     assert not list(outside.iterdir())
     result = cli("reset", "micrograd", "--yes")
     assert result.exit_code == 2 and "outside the workspace" in result.stderr
+
+
+def _gpt2_run():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "gpt2_run", labs.load("gpt2").directory / "run.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_gpt2_run_picks_its_threads_deliberately():
+    choose = _gpt2_run().choose_threads
+    assert choose(0, 2, 0.0, 2)[0] == 1  # two cores: one thread
+    assert choose(0, 1, 0.0, 1)[0] == 1
+    assert choose(0, 8, 7.5, 8)[0] == 1  # a busy machine
+    assert choose(0, 8, 2.0, 8)[0] == 6 and choose(0, 16, 0.0, 8)[0] == 8
+    assert choose(3, 2, 9.0, 2) == (3, "--threads")
+    assert choose(0, 8, 0.0, 8, "2") == (2, "OMP_NUM_THREADS")
+
+
+def test_gpt2_run_says_its_threads_and_labels_wall_and_training_speed(tmp_path):
+    import subprocess
+    import sys
+
+    data = tmp_path / "text.txt"
+    data.write_text("hello world, a tiny corpus for a tiny model\n" * 40)
+    env = {k: v for k, v in __import__("os").environ.items() if k != "OMP_NUM_THREADS"}
+    proc = subprocess.run(
+        [sys.executable, str(labs.load("gpt2").directory / "run.py"),
+         "--path", str(labs.load("gpt2").solution_dir), "--data", str(data),
+         "--steps", "3", "--eval-every", "3", "--eval-iters", "1", "--batch-size", "2",
+         "--block-size", "8", "--n-layer", "1", "--n-head", "1", "--n-embd", "8",
+         "--warmup", "1", "--device", "cpu", "--out", str(tmp_path / "out")],
+        capture_output=True, text=True, env={**env, "COLUMNS": "200"}, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "CPU thread(s) (" in proc.stdout
+    assert "wall clock:" in proc.stdout and "training steps only:" in proc.stdout
+    figures = json.loads((tmp_path / "out" / "gpt2-figures.json").read_text())
+    training = figures["training"]
+    assert training["threads_why"] and training["wall_tokens_per_second"] > 0
+    assert training["wall_tokens_per_second"] <= training["tokens_per_second"]
