@@ -323,7 +323,7 @@ def test_the_weekly_loop_leaves_git_clean_and_files_the_aha_under_the_passed_lab
     assert result.exit_code == 0, result.output
     assert "Committed your code as" in result.stdout
     first = commits(started)
-    result = cli("check")  # a re-pass with no change: recorded, not committed
+    result = cli("check", "micrograd")  # a re-pass, no change: recorded, not committed
     assert result.exit_code == 0, result.output
     assert "Committed your code" not in result.stdout
     assert commits(started) == first
@@ -352,11 +352,11 @@ def test_a_pass_whose_commit_fails_still_prints_its_report(cli, started, quick_l
     data = json.loads(result.stdout)
     assert data["status"] == "passed" and data["commit"] is None
     assert str(lock) in flat(result.stderr)
-    result = cli("check")
+    result = cli("check", "micrograd")
     assert result.exit_code == 0, result.output
     assert "PASSED" in result.stdout and str(lock) in flat(result.stderr)
     lock.unlink()
-    result = cli("check")  # the code was never committed, so this pass commits it
+    result = cli("check", "micrograd")  # the code was never committed: this commits it
     assert result.exit_code == 0, result.output
     assert commits(started)[0].startswith("check: micrograd passed")
     assert "labs/micrograd/engine.py" in git(
