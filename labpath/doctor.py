@@ -133,6 +133,25 @@ def _workspace(workspace_path: str | None) -> list[Finding]:
         found += _index_lock(Path(repo.git_dir))
     except LabpathError as exc:
         found.append(Finding("workspace git", False, exc.message, exc.hint))
+    from labpath import journal
+
+    problems: list[str] = []
+    journal.entries(ws, problems)
+    found.append(
+        Finding(
+            "journal",
+            not problems,
+            f"{journal.count(ws.journal_dir)} entries"
+            if not problems
+            else f"{len(problems)} entry file(s) cannot be read as they are: "
+            + "; ".join(problems[:3])
+            + ("; ..." if len(problems) > 3 else ""),
+            None
+            if not problems
+            else "fix the front matter of each file named (or remove the file), "
+            "then: labpath journal list",
+        )
+    )
     missing = [
         t.lab
         for t in ctx.curriculum.tasks

@@ -91,3 +91,14 @@ def test_duplicate_ids_are_told_apart_by_file_name(cli, odd):
     result = cli("journal", "show", "2026-11-20T100800-duplicate-id-two")
     assert result.exit_code == 0, result.output
     assert "Second of two with one id" in result.stdout
+
+
+def test_doctor_names_the_entry_files_it_cannot_read(cli, odd):
+    result = cli("doctor", "--json")
+    found = {f["name"]: f for f in json.loads(result.stdout)["findings"]}
+    assert not found["journal"]["ok"]
+    assert (
+        "symlinked.md" in found["journal"]["detail"]
+        or "..." in (found["journal"]["detail"])
+    )
+    assert result.exit_code == 1

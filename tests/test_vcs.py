@@ -362,3 +362,19 @@ def test_a_pass_whose_commit_fails_still_prints_its_report(cli, started, quick_l
     assert "labs/micrograd/engine.py" in git(
         started, "show", "--name-only", "--format=", "HEAD"
     )
+
+
+def test_reset_does_not_list_labpaths_own_files_as_the_learners(cli, started):
+    state = started / ".labpath"
+    (state / "time.jsonl").write_text("")
+    git(started, "add", ".labpath/time.jsonl")
+    git(started, "commit", "-q", "-m", "time log")
+    with open(state / "time.jsonl", "a") as fh:  # a record not committed yet
+        fh.write('{"id": "x", "kind": "skip", "date": "2026-12-01"}\n')
+    (state / "artifacts" / "micrograd" / "1").mkdir(parents=True)
+    (state / "artifacts" / "micrograd" / "1" / "plot.png").write_bytes(b"png")
+    (started / "notes.txt").write_text("mine\n")
+    result = cli("reset", "--yes")
+    assert result.exit_code == 0, result.output
+    assert "notes.txt" in result.stdout
+    assert ".labpath" not in result.stdout
