@@ -295,8 +295,8 @@ def commit_or_warn(
         hint = f" ({exc.hint})" if exc.hint else ""
         return CommitResult(
             None,
-            f"{exc.message}; {what} is saved but not committed, and the next labpath "
-            f"command that commits will include it{hint}",
+            f"{exc.message}; {what} is saved but not committed: once git works, run "
+            f"the command again (it saves nothing twice){hint}",
         )
 
 
