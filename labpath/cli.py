@@ -311,7 +311,7 @@ def log(
                 hint='pass it: labpath log "what clicked", pipe it: ... | labpath log -, '
                 "or set $EDITOR",
             )
-        current = ctx.current
+        current = actions.last_worked(ctx) or ctx.current
         about = f"task: {current.id}" if current else "all tasks done"
         text = journal.compose_in_editor(
             editor, journal.editor_template(about), ctx.workspace.state_dir / "tmp"
