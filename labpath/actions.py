@@ -60,6 +60,20 @@ def refreshed(ctx: Context) -> Context:
                    progress.focus_of(events))  # fmt: skip
 
 
+def _guard(ws: Workspace) -> None:
+    """Refuse to record while a rebase, merge or detached HEAD would swallow the commit."""
+    from labpath import vcs
+
+    if vcs.is_repo(ws.root):
+        vcs.ensure_committable(ws.root)
+
+
+def _committable(ws: Workspace) -> bool:
+    from labpath import vcs
+
+    return vcs.is_repo(ws.root) and vcs.blocked(ws.root) is None
+
+
 # --- init ----------------------------------------------------------------------------
 
 
@@ -104,17 +118,27 @@ def next_task(ctx: Context) -> tuple[TaskCard | None, list[str]]:
     ws = ctx.workspace
     lab_ready = bool(task.lab) and labs.exists(task.lab)
     created: list[Path] = []
+    _guard(ws)
     with locked(ws.lock_file):
+        leftover: list[Path] = []
         if lab_ready:
-            created = scaffold.scaffold(
-                labs.load(task.lab), ws.lab_dir(task.lab), ws.root
+            lab = labs.load(task.lab)
+            created = scaffold.scaffold(lab, ws.lab_dir(task.lab), ws.root)
+            # starter files an earlier, interrupted `next` copied but never committed
+            leftover = vcs.uncommitted(
+                ws.root, _starter_targets(lab, ws.lab_dir(lab.id))
             )
-        if ctx.state(task).status == progress.PENDING:
+            leftover = [p for p in leftover if p not in created]
+        pending = ctx.state(task).status == progress.PENDING
+        if pending:
             progress.record(ws.progress_file, "start", task.id)
-        if created or ctx.state(task).status == progress.PENDING:
-            what = f"scaffold {task.lab}" if created else "start"
-            result = vcs.commit_paths(
-                ws.root, [*created, ws.progress_file], f"next: {what} {task.id}"
+        if created or leftover or pending or vcs.dirty(ws.root, [ws.progress_file]):
+            what = f"scaffold {task.lab}" if created or leftover else "start"
+            result = vcs.commit_or_warn(
+                ws.root,
+                [*created, *leftover, ws.progress_file],
+                f"next: {what} {task.id}",
+                "the task's start",
             )
             if result.warning:
                 notices.append(result.warning)
@@ -135,19 +159,33 @@ def start(ctx: Context, lab_id: str) -> tuple[TaskCard, list[str]]:
         )
     ws = ctx.workspace
     notices: list[str] = []
+    _guard(ws)
     with locked(ws.lock_file):
         created = scaffold.scaffold(lab, ws.lab_dir(lab.id), ws.root)
         if ctx.state(task).status == progress.PENDING:
             progress.record(ws.progress_file, "start", task.id)
         if ctx.focus != task.id:
             progress.record(ws.progress_file, "focus", task.id, lab=lab.id)
-        result = vcs.commit_paths(
-            ws.root, [*created, ws.progress_file], f"start: {lab.id} ({task.id})"
+        result = vcs.commit_or_warn(
+            ws.root,
+            [*created, ws.progress_file],
+            f"start: {lab.id} ({task.id})",
+            "the lab's start",
         )
         if result.warning:
             notices.append(result.warning)
     ctx = refreshed(ctx)
     return card(ctx, task, ctx.states, tuple(created)), notices
+
+
+def _starter_targets(lab, dest: Path) -> list[Path]:
+    """Where scaffolding puts each of the lab's starter files (and its brief)."""
+    found = [
+        dest / p.relative_to(lab.starter_dir)
+        for p in sorted(lab.starter_dir.rglob("*"))
+        if p.is_file() and "__pycache__" not in p.parts
+    ]
+    return found + ([dest / "README.md"] if lab.brief.is_file() else [])
 
 
 def card(ctx: Context, task: Task, states=None, created=()) -> TaskCard:
@@ -220,12 +258,20 @@ def check(
     device: str | None = None,
     worker=None,
     on_progress=None,
+    on_report=None,
 ) -> CheckOutcome:
-    """Run a lab's checks on the learner's folder; a pass completes the task and commits."""
+    """Run a lab's checks on the learner's folder; a pass completes the task and commits.
+
+    on_report(outcome) is called once the result is recorded and before the commit, so
+    the learner sees the report even when git is slow or fails.
+    A re-pass with no change to the lab's files is recorded without a commit.
+    """
     from labpath import vcs
     from labpath.checks.runner import run_checks
 
     lab = labs.load(resolve_lab(ctx, lab_id))
+    if ctx is not None:
+        _guard(ctx.workspace)
     if path:
         target = Path(path).expanduser().resolve()
         if not target.is_dir():
@@ -295,9 +341,17 @@ def check(
             newly_done = task is not None and ctx.state(task).status != DONE
             if newly_done:
                 progress.record(ws.progress_file, "done", task_id, via="check")
+        if on_report is not None:
+            on_report(
+                CheckOutcome(report, task, True, None, newly_done, tuple(notices))
+            )
+        if report.ok and (newly_done or (inside and vcs.dirty(ws.root, [target]))):
             paths = [ws.progress_file] + ([target] if inside else [])
-            result = vcs.commit_paths(
-                ws.root, paths, f"check: {lab.id} passed {report.passed}/{report.total}"
+            result = vcs.commit_or_warn(
+                ws.root,
+                paths,
+                f"check: {lab.id} passed {report.passed}/{report.total}",
+                "the pass",
             )
             commit = result.sha
             if result.warning:
@@ -378,8 +432,18 @@ def done(
         else:
             evidence = str(epath)
             notices.append(f"{epath} is outside the workspace: recorded by path only")
+    _guard(ws)
     already = ctx.state(task).status == DONE
     commit = None
+    if already and vcs.dirty(ws.root, [ws.progress_file]):
+        # an earlier `done` recorded the task and was stopped before its commit
+        with locked(ws.lock_file):
+            result = vcs.commit_or_warn(
+                ws.root, [ws.progress_file], f"done: {task.id}", "the record"
+            )
+        commit = result.sha
+        if result.warning:
+            notices.append(result.warning)
     if not already:
         with locked(ws.lock_file):
             fields = {"via": "manual"}
@@ -395,7 +459,9 @@ def done(
                 and (ws.root / evidence).exists()
             ):
                 paths.append(ws.root / evidence)
-            result = vcs.commit_paths(ws.root, paths, f"done: {task.id}")
+            result = vcs.commit_or_warn(
+                ws.root, paths, f"done: {task.id}", "the record"
+            )
             commit = result.sha
             if result.warning:
                 notices.append(result.warning)
@@ -441,6 +507,7 @@ def log(
     if entry_type not in journal.ENTRY_TYPES:
         raise UsageError(f"unknown entry type '{entry_type}'")
     vcs.open_repo(ws.root)  # fail before writing anything when git is unusable
+    _guard(ws)
     if lab_id:
         task = ctx.curriculum.task_for_lab(lab_id)
         if task is None:
@@ -450,7 +517,7 @@ def log(
                 hint=did_you_mean(lab_id, known) or f"labs: {', '.join(known)}",
             )
     else:
-        task = ctx.current
+        task = last_worked(ctx) or ctx.current
     state = ctx.state(task) if task else None
     last = state.last_check if state else None
     check = None
@@ -485,15 +552,56 @@ def log(
     )
     notices = []
     with locked(ws.lock_file):
-        stored = journal.write(ws.journal_dir, entry, when)
-        result = vcs.commit_paths(
+        stored = _unsaved_twin(ws, entry)
+        if stored is not None:
+            notices.append(
+                f"this entry was already saved as {stored.path} by an earlier "
+                "`labpath log` whose commit failed; committing that one"
+            )
+        else:
+            stored = journal.write(ws.journal_dir, entry, when)
+        result = vcs.commit_or_warn(
             ws.root,
-            [Path(stored.path), *(ws.root / p for p in plots)],
+            [Path(stored.path), *(ws.root / p for p in stored.plots)],
             f'log: {entry.type} "{entry.title[:50]}"',
+            f"the entry ({stored.path})",
         )
     if result.warning:
         notices.append(result.warning)
     return LogResult(stored, result.sha, tuple(notices))
+
+
+def last_worked(ctx: Context) -> Task | None:
+    """The task of the lab the learner last checked or scaffolded, per the progress log."""
+    events = progress.read_events(ctx.workspace.progress_file)
+    for e in reversed(events):
+        if e.get("event") == "check" and isinstance(e.get("lab"), str):
+            task = ctx.curriculum.task_for_lab(e["lab"])
+        elif e.get("event") in ("start", "reset"):
+            task = next((t for t in ctx.curriculum.tasks if t.id == e["task"]), None)
+        else:
+            continue
+        if task is not None:
+            return task
+    return None
+
+
+def _unsaved_twin(ws: Workspace, entry: journal.JournalEntry):
+    """An uncommitted entry with the same text, left by a log whose commit failed."""
+    from labpath import vcs
+
+    for path in vcs.uncommitted(ws.root, [ws.journal_dir]):
+        if path.suffix != ".md" or path.is_symlink():
+            continue
+        try:
+            old = journal.read_entry(path)
+        except (OSError, UnicodeDecodeError):
+            continue
+        same = (old.body, old.type, old.lab, old.task, old.tags, old.starred)
+        if same == (entry.body, entry.type, entry.lab, entry.task, entry.tags,
+                    entry.starred):  # fmt: skip
+            return old
+    return None
 
 
 # --- status --------------------------------------------------------------------------
@@ -556,10 +664,15 @@ def hint(ctx: Context, lab_id: str | None) -> HintResult:
     used = ctx.state(task).hints if task else 0
     level = min(used + 1, len(lab.hints))
     if task is not None and used < len(lab.hints):
-        with locked(ctx.workspace.lock_file):
-            progress.record(
-                ctx.workspace.progress_file, "hint", task.id, lab=lab.id, level=level
-            )
+        from labpath import vcs
+
+        ws = ctx.workspace
+        with locked(ws.lock_file):
+            progress.record(ws.progress_file, "hint", task.id, lab=lab.id, level=level)
+            if _committable(ws):
+                vcs.commit_or_warn(
+                    ws.root, [ws.progress_file], f"hint: {lab.id} level {level}"
+                )
     name = HINT_NAMES[level - 1] if level <= len(HINT_NAMES) else f"hint {level}"
     return HintResult(
         lab.id,
@@ -601,6 +714,7 @@ def reset(ctx: Context, lab_id: str | None) -> ResetResult:
     # Before the save commit: a link would be saved as a link and its target overwritten.
     scaffold.refuse_links(lab, folder, ws.root)
     repo = vcs.open_repo(ws.root)  # refuse before touching anything if git is unusable
+    _guard(ws)
     rel = folder.resolve().relative_to(Path(repo.working_tree_dir).resolve())
     with locked(ws.lock_file):
         result = vcs.commit_paths(
@@ -622,10 +736,11 @@ def reset(ctx: Context, lab_id: str | None) -> ResetResult:
         vcs.commit_paths(
             ws.root, [folder, ws.progress_file], f"reset: {lab.id} back to the starter"
         )
+        own = (f"{rel.as_posix()}/", f"{_rel(ws.state_dir, repo)}/")
         others = [
             line[3:]
             for line in repo.git.status("--porcelain").splitlines()
-            if not line[3:].startswith(str(rel))
+            if not (line[3:] + "/").startswith(own)
         ]
     return ResetResult(
         lab.id,
@@ -635,6 +750,10 @@ def reset(ctx: Context, lab_id: str | None) -> ResetResult:
         f"git -C {ws.root} checkout {saved[:12] if saved else 'HEAD~1'} -- {rel}",
         tuple(others),
     )
+
+
+def _rel(path: Path, repo) -> str:
+    return path.resolve().relative_to(Path(repo.working_tree_dir).resolve()).as_posix()
 
 
 # --- solution ------------------------------------------------------------------------
@@ -684,14 +803,23 @@ def solution(
                 f"--copy {copy_to}: {', '.join(clashes)} already exists there; nothing copied",
                 hint="choose an empty folder",
             )
-    with locked(ctx.workspace.lock_file):
+    ws = ctx.workspace
+    with locked(ws.lock_file):
         progress.record(
-            ctx.workspace.progress_file,
+            ws.progress_file,
             "solution",
             task.id if task else lab.id,
             lab=lab.id,
             forced=not passed,
         )
+        if _committable(ws):
+            from labpath import vcs
+
+            vcs.commit_or_warn(
+                ws.root,
+                [ws.progress_file],
+                f"solution: {lab.id}" + (" (before a pass)" if not passed else ""),
+            )
     if dest is not None:
         for name, text in files:
             (dest / name).parent.mkdir(parents=True, exist_ok=True)

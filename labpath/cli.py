@@ -320,16 +320,27 @@ def check(
         if not (lab and path):
             raise
         ctx = None  # checking a folder outside any workspace: run, record nothing
+    early: list[int] = []  # notices already shown with the report
+
+    def show(first):  # the report, printed before labpath commits
+        early.append(len(first.notices))
+        for n in first.notices:
+            ui.notice(n)
+        ui.check_report(first, verbose)
+
     outcome = actions.check(
-        ctx, lab, path, timeout=timeout, seed=seed, data=data, device=device
-    )
+        ctx, lab, path, timeout=timeout, seed=seed, data=data, device=device,
+        on_report=None if json else show,
+    )  # fmt: skip
     code = _check_exit(outcome.report.status)
-    for n in outcome.notices:
+    for n in outcome.notices[sum(early) :]:
         ui.notice(n)
     if json:
         ui.print_json(ui.check_json(outcome, code))
-    else:
+    elif not early:
         ui.check_report(outcome, verbose)
+    else:
+        ui.check_committed(outcome)
     if open_plots:
         from labpath import opener
 
@@ -428,7 +439,7 @@ def log(
                 "or set $EDITOR",
             )
         _editor_ok(editor)
-        current = ctx.current
+        current = actions.last_worked(ctx) or ctx.current
         about = f"task: {current.id}" if current else "all tasks done"
         text = journal.compose_in_editor(
             editor, journal.editor_template(about), ctx.workspace.state_dir / "tmp"
@@ -792,7 +803,10 @@ def journal_list(
     q = _journal_query(
         text, tag, lab, task, phase, week, type_, starred, since, until, n
     )
-    found = journal.search(ws, q)
+    problems: list[str] = []
+    found = journal.search(ws, q, problems)
+    for p in problems:
+        ui.warning(p)
     if json:
         ui.print_json(journal.to_json(found, ws.root))
     else:

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 from labpath.errors import LabpathError
 
@@ -23,7 +24,7 @@ def diagnose(workspace_path: str | None = None) -> list[Finding]:
     """Every finding, healthy or not, in a stable order."""
     found = [_python()]
     found += _torch()
-    found += _git()
+    found += _git(workspace_path)
     found += _workspace(workspace_path)
     return found
 
@@ -67,7 +68,7 @@ def _torch() -> list[Finding]:
     return found
 
 
-def _git() -> list[Finding]:
+def _git(workspace_path: str | None = None) -> list[Finding]:
     exe = shutil.which("git")
     if exe is None:
         return [
@@ -78,22 +79,36 @@ def _git() -> list[Finding]:
     version = subprocess.run(
         [exe, "--version"], capture_output=True, text=True
     ).stdout.strip()
-    name = subprocess.run(
-        [exe, "config", "user.name"], capture_output=True, text=True
-    ).stdout.strip()
-    email = subprocess.run(
-        [exe, "config", "user.email"], capture_output=True, text=True
-    ).stdout.strip()
+    idents = [
+        subprocess.run(
+            [exe, "var", var], capture_output=True, text=True, cwd=_here(workspace_path)
+        )
+        for var in ("GIT_AUTHOR_IDENT", "GIT_COMMITTER_IDENT")
+    ]
+    ok = all(p.returncode == 0 for p in idents)
+    # "Name <email> 1700000000 +0000": the identity is what precedes the time stamp.
+    who = idents[0].stdout.strip().rsplit(" ", 2)[0] if ok else ""
     ident = Finding(
         "git identity",
-        bool(name and email),
-        f"{name} <{email}>" if name and email else "user.name or user.email is not set",
+        ok,
+        who if ok else "user.name or user.email is not set",
         None
-        if name and email
+        if ok
         else 'git config --global user.name "Your Name" && '
         "git config --global user.email you@example.com",
     )
     return [Finding("git", True, version), ident]
+
+
+def _here(workspace_path: str | None) -> str | None:
+    """The workspace folder when it exists (its git config counts), else None."""
+    from labpath import workspace
+
+    try:
+        root = workspace.find(workspace_path)
+    except Exception:
+        return None
+    return str(root) if root and root.is_dir() else None
 
 
 def _workspace(workspace_path: str | None) -> list[Finding]:
@@ -120,10 +135,30 @@ def _workspace(workspace_path: str | None) -> list[Finding]:
         ),  # fmt: skip
     ]
     try:
-        vcs.open_repo(ws.root)
+        repo = vcs.open_repo(ws.root)
         found.append(Finding("workspace git", True, "history is saved"))
+        found += _index_lock(Path(repo.git_dir))
     except LabpathError as exc:
         found.append(Finding("workspace git", False, exc.message, exc.hint))
+    from labpath import journal
+
+    problems: list[str] = []
+    journal.entries(ws, problems)
+    found.append(
+        Finding(
+            "journal",
+            not problems,
+            f"{journal.count(ws.journal_dir)} entries"
+            if not problems
+            else f"{len(problems)} entry file(s) cannot be read as they are: "
+            + "; ".join(problems[:3])
+            + ("; ..." if len(problems) > 3 else ""),
+            None
+            if not problems
+            else "fix the front matter of each file named (or remove the file), "
+            "then: labpath journal list",
+        )
+    )
     missing = [
         t.lab
         for t in ctx.curriculum.tasks
@@ -145,6 +180,35 @@ def _workspace(workspace_path: str | None) -> list[Finding]:
         )
     )
     return found
+
+
+STALE_LOCK = 60.0  # seconds: no labpath or editor commit holds git's lock this long
+
+
+def _index_lock(git_dir: Path, now: float | None = None) -> list[Finding]:
+    """A git index.lock old enough that the process holding it has surely gone."""
+    import time
+
+    lock = git_dir / "index.lock"
+    try:
+        age = (now or time.time()) - lock.stat().st_mtime
+    except OSError:
+        return []
+    if age < STALE_LOCK:
+        return []
+    return [
+        Finding(
+            "git lock",
+            False,
+            f"{lock} is {_age(age)} old: a git program was stopped while it "
+            "held it, and every commit fails until it is gone",
+            f"if no git program is running: rm {lock}",
+        )
+    ]
+
+
+def _age(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
 
 
 def _shipped() -> set[str]:

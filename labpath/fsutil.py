@@ -5,13 +5,46 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import time
 from pathlib import Path
+
+STALE_TEMP = 300.0  # seconds: a live atomic write takes milliseconds
+
+
+def _mode_for(path: Path) -> int:
+    """The mode a new file gets from the umask, or the mode of the file it replaces."""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except OSError:
+        mask = os.umask(0)
+        os.umask(mask)
+        return 0o666 & ~mask
+
+
+def sweep(folder: Path, pattern: str, age: float = STALE_TEMP) -> None:
+    """Remove temp files a writer killed mid-write left behind."""
+    now = time.time()
+    if not folder.is_dir():
+        return
+    for tmp in folder.glob(pattern):
+        with contextlib.suppress(OSError):
+            if now - tmp.lstat().st_mtime > age:
+                tmp.unlink()
+
+
+def temp_file(path: Path) -> tuple[int, str]:
+    """A temp file beside path with the mode path will have; old leftovers swept."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sweep(path.parent, f".{path.name}.*.tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with contextlib.suppress(OSError):
+        os.fchmod(fd, _mode_for(path))
+    return fd, tmp
 
 
 def atomic_write(path: Path, text: str) -> None:
     """Write text to path so readers see the old file or the new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = temp_file(path)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
@@ -27,8 +60,7 @@ def atomic_write(path: Path, text: str) -> None:
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """atomic_write for bytes (caches)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = temp_file(path)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -40,13 +72,34 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 
 def append_line(path: Path, line: str) -> None:
-    """Append one line with a single write, so concurrent appenders never interleave."""
+    """Append one whole line, or nothing: a short write (a full disk) is rolled back.
+
+    One write call in the common case, so concurrent appenders never interleave.
+    """
+    from labpath.errors import EnvironmentFailure
+
     path.parent.mkdir(parents=True, exist_ok=True)
     data = (line.rstrip("\n") + "\n").encode("utf-8")
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
     try:
-        os.write(fd, data)
-        os.fsync(fd)
+        size = os.fstat(fd).st_size
+        written = 0
+        try:
+            while written < len(data):
+                n = os.write(fd, data[written:])
+                if n <= 0:
+                    raise OSError(28, "No space left on device")
+                written += n
+            os.fsync(fd)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, size)
+            raise EnvironmentFailure(
+                f"could not append to {path}: {exc.strerror or exc}; nothing was "
+                "recorded and the file is as it was",
+                hint="free some disk space (or fix the folder's permissions), then run "
+                "the command again",
+            ) from None
     finally:
         os.close(fd)
 
@@ -75,7 +128,6 @@ def test_pause(point: str) -> None:
     """
     if os.environ.get("LABPATH_TEST_PAUSE") != point:
         return
-    import time
 
     marker = os.environ.get("LABPATH_TEST_PAUSE_MARKER")
     if marker:

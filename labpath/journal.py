@@ -103,8 +103,12 @@ def render(entry: JournalEntry) -> str:
     return f"---\n{head}---\n\n{entry.body.strip()}\n"
 
 
+class AliasRefused(ValueError):
+    """Front matter with YAML anchors or aliases (a few lines can expand to gigabytes)."""
+
+
 def parse(text: str) -> tuple[dict, str]:
-    """Split an entry file into its front matter and body."""
+    """Split an entry file into its front matter and body; anchors and aliases refused."""
     import yaml
 
     if not text.startswith("---\n"):
@@ -115,7 +119,15 @@ def parse(text: str) -> tuple[dict, str]:
     # libyaml's safe loader when present: the same rules, and a cold search over
     # thousands of entries parses several times faster.
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    front = yaml.load(text[4:end], Loader=loader) or {}
+    head = text[4:end]
+    if "&" in head or "*" in head:  # only then can there be an anchor or an alias
+        for event in yaml.parse(head, Loader=loader):
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+                raise AliasRefused(
+                    "its front matter uses YAML anchors or aliases, which labpath "
+                    "does not expand"
+                )
+    front = yaml.load(head, Loader=loader) or {}
     return (front if isinstance(front, dict) else {}), text[end + 5 :].lstrip("\n")
 
 
@@ -141,6 +153,7 @@ def write(journal_dir: Path, entry: JournalEntry, created: dt.datetime) -> Journ
         path.parent.mkdir(parents=True, exist_ok=True)
         _drop_stale_temp_files(path.parent)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".entry-", suffix=".tmp")
+        os.fchmod(fd, _new_file_mode())
         try:
             with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
                 fh.write(render(stored))
@@ -159,6 +172,12 @@ def write(journal_dir: Path, entry: JournalEntry, created: dt.datetime) -> Journ
             os.unlink(tmp)
 
 
+def _new_file_mode() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def _drop_stale_temp_files(folder: Path, age: float = 300.0) -> None:
     """Remove what a writer killed mid-write left behind (a live write takes milliseconds)."""
     import time
@@ -175,7 +194,7 @@ def entry_files(journal_dir: Path) -> list[Path]:
     """Every entry file, oldest first by name."""
     if not journal_dir.is_dir():
         return []
-    return sorted(p for p in journal_dir.glob("*/*/*.md"))
+    return sorted(p for p in journal_dir.glob("*/*/*.md") if not p.is_symlink())
 
 
 def count(journal_dir: Path) -> int:
@@ -188,7 +207,7 @@ KNOWN_KEYS = (
     "id", "created", "type", "title", "tags", "starred", "phase", "week", "task", "lab",
     "check", "commit", "plots", "modified",
 )  # fmt: skip
-INDEX_VERSION = 2
+INDEX_VERSION = 3
 
 
 def _iso(value) -> str | None:
@@ -216,47 +235,112 @@ def _plain_yaml(value):
 
 
 def _int_or_none(value):
-    try:
-        return int(value) if value is not None else None
-    except (TypeError, ValueError):
+    """A whole number from front matter; anything else (inf, a list, true) is None."""
+    if isinstance(value, bool):
         return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and re.fullmatch(r"\s*-?\d{1,9}\s*", value):
+        return int(value)
+    return None
+
+
+# C0 and C1 control characters (escape sequences among them) never reach a terminal.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_LINE_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _line(value) -> str:
+    """A one-line front-matter value as clean text."""
+    if isinstance(value, (dict, list, tuple, set)):
+        return ""
+    return _LINE_CONTROL.sub(" ", str(_iso(value) if isinstance(value, dt.date)
+                                      else value)).strip()  # fmt: skip
+
+
+def _opt_line(value) -> str | None:
+    return (_line(value) or None) if value not in (None, "", False) else None
+
+
+_SAFE_ID = re.compile(r"[0-9A-Za-z][0-9A-Za-z._-]{0,79}")
+_SAFE_TYPE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,19}")
+
+
+def _check_field(value) -> dict | None:
+    """The check summary with each field of its expected type; others dropped."""
+    if not isinstance(value, dict):
+        return None
+    out = {}
+    for key, kind in (("status", str), ("passed", int), ("total", int), ("at", str)):
+        v = value.get(key)
+        if key == "at" and isinstance(v, dt.date):
+            v = _iso(v)
+        if isinstance(v, kind) and not isinstance(v, bool):
+            out[key] = _line(v) if kind is str else v
+    return out or None
 
 
 def from_text(text: str, path: str | None = None) -> JournalEntry:
     """An entry from its file text; tolerant of hand edits and other tools' keys."""
+    return checked_from_text(text, path)[0]
+
+
+def checked_from_text(
+    text: str, path: str | None = None
+) -> tuple[JournalEntry, str | None]:
+    """from_text, plus what was wrong with the file's front matter (None: nothing)."""
+    problem = None
     try:
         front, body = parse(text)
+    except AliasRefused as exc:
+        front, body, problem = {}, text, str(exc)
     except Exception:  # malformed YAML: keep the whole file as the body
         front, body = {}, text
+        problem = "its front matter is not valid YAML; the whole file is shown as text"
     tags = front.get("tags") or ()
     if isinstance(tags, str):
         tags = [t.strip() for t in tags.replace(",", " ").split() if t.strip()]
+    if not isinstance(tags, (list, tuple)):
+        tags = ()
     created = _iso(front.get("created") or front.get("date"))
+    if not isinstance(front.get("created") or front.get("date") or "", (str, dt.date)):
+        created = None
     if created is None and path:
         created = _created_from_name(Path(path).name)
     plots = front.get("plots") or ()
     if isinstance(plots, str):
         plots = [plots]
-    check = front.get("check")
-    return JournalEntry(
-        id=str(front.get("id") or (Path(path).stem if path else "")),
-        created=created or "",
-        title=str(front.get("title") or title_of(body)),
+    if not isinstance(plots, (list, tuple)):
+        plots = ()
+    stem = Path(path).stem if path else ""
+    ident = _line(front.get("id") or "")
+    if not _SAFE_ID.fullmatch(ident):
+        ident = stem
+    kind = _line(front.get("type") or "note")
+    body = _CONTROL.sub("", body)
+    title = _line(front.get("title") or "") or title_of(body)
+    entry = JournalEntry(
+        id=ident,
+        created=_line(created or ""),
+        title=title,
         body=body.strip(),
-        type=str(front.get("type") or "note"),
-        tags=tuple(str(t) for t in tags),
-        starred=bool(front.get("starred", False)),
+        type=kind if _SAFE_TYPE.fullmatch(kind) else "note",
+        tags=tuple(t for t in (_line(t) for t in tags) if t),
+        starred=front.get("starred") is True,
         phase=_int_or_none(front.get("phase")),
         week=_int_or_none(front.get("week")),
-        task=str(front["task"]) if front.get("task") else None,
-        lab=str(front["lab"]) if front.get("lab") else None,
-        check=_plain_yaml(check) if isinstance(check, dict) else None,
-        commit=str(front["commit"]) if front.get("commit") else None,
-        plots=tuple(str(p) for p in plots),
-        modified=_iso(front.get("modified")),
+        task=_opt_line(front.get("task")),
+        lab=_opt_line(front.get("lab")),
+        check=_check_field(front.get("check")),
+        commit=_opt_line(front.get("commit")),
+        plots=tuple(p for p in (_line(p) for p in plots) if p),
+        modified=_opt_line(_iso(front.get("modified"))),
         path=path,
-        extra={k: _plain_yaml(v) for k, v in front.items() if k not in KNOWN_KEYS},
+        extra={str(k): _plain_yaml(v) for k, v in front.items() if k not in KNOWN_KEYS},
     )
+    return entry, problem
 
 
 def _created_from_name(name: str) -> str | None:
@@ -271,26 +355,57 @@ def read_entry(path: Path) -> JournalEntry:
     return from_text(path.read_text(encoding="utf-8"), str(path))
 
 
-def _scan(journal_dir: Path) -> dict[str, tuple[int, int]]:
-    """Every entry file under journal/YYYY/MM/ with its (mtime_ns, size)."""
+def read_checked(path: Path) -> tuple[JournalEntry, str | None]:
+    """An entry and what is wrong with its file; invalid UTF-8 is read with U+FFFD."""
+    data = path.read_bytes()
+    try:
+        text, problem = data.decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        text = data.decode("utf-8", errors="replace")
+        problem = (
+            f"it is not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset "
+            f"{exc.start}); shown with \ufffd in place of the bad bytes"
+        )
+    entry, other = checked_from_text(text, str(path))
+    return entry, problem or other
+
+
+LINKED = "it is a symbolic link, and labpath does not follow links in the journal"
+
+
+def _scan(
+    journal_dir: Path, problems: list | None = None
+) -> dict[str, tuple[int, int]]:
+    """Every entry file under journal/YYYY/MM/ with its (mtime_ns, size); links skipped."""
     found = {}
     if not journal_dir.is_dir():
         return found
     for year in os.scandir(journal_dir):
-        if not year.is_dir() or year.name.startswith("."):
+        if year.name.startswith(".") or not year.is_dir():
+            continue
+        if year.is_symlink():
+            _note(problems, year.path, LINKED)
             continue
         for month in os.scandir(year.path):
-            if not month.is_dir() or month.name.startswith("."):
+            if month.name.startswith(".") or not month.is_dir():
+                continue
+            if month.is_symlink():
+                _note(problems, month.path, LINKED)
                 continue
             for f in os.scandir(month.path):
-                if (
-                    f.name.endswith(".md")
-                    and not f.name.startswith(".")
-                    and f.is_file()
-                ):
-                    st = f.stat()
+                if not f.name.endswith(".md") or f.name.startswith("."):
+                    continue
+                if f.is_symlink():
+                    _note(problems, f.path, LINKED)
+                elif f.is_file(follow_symlinks=False):
+                    st = f.stat(follow_symlinks=False)
                     found[f.path] = (st.st_mtime_ns, st.st_size)
     return found
+
+
+def _note(problems: list | None, path: str, what: str) -> None:
+    if problems is not None:
+        problems.append(f"{path}: {what}")
 
 
 def _to_record(entry: JournalEntry) -> dict:
@@ -320,22 +435,26 @@ def _read_index(index_file: Path) -> dict:
     return {}
 
 
-def load_all(journal_dir: Path, index_file: Path | None = None) -> list[JournalEntry]:
+def load_all(
+    journal_dir: Path, index_file: Path | None = None, problems: list | None = None
+) -> list[JournalEntry]:
     """Every entry, oldest first (by file name)."""
-    return [JournalEntry(*row) for row in load_rows(journal_dir, index_file)]
+    return [JournalEntry(*row) for row in load_rows(journal_dir, index_file, problems)]
 
 
-def load_rows(journal_dir: Path, index_file: Path | None = None) -> list[tuple]:
+def load_rows(
+    journal_dir: Path, index_file: Path | None = None, problems: list | None = None
+) -> list[tuple]:
     """Every entry as a field tuple; parsed files are cached in index_file by mtime and size.
 
     The index is a rebuildable cache outside git (marshal: fast to load, and it can
     hold only plain values): a missing, stale or corrupt index only costs a re-read
-    of the files that changed.
+    of the files that changed. What is wrong with a file is appended to problems.
     """
     import marshal
     import sys
 
-    files = _scan(journal_dir)
+    files = _scan(journal_dir, problems)
     cached = (
         _read_index(index_file)
         if index_file is not None and index_file.is_file()
@@ -351,13 +470,19 @@ def load_rows(journal_dir: Path, index_file: Path | None = None) -> list[tuple]:
         if hit is not None and hit[0] == stamp and len(hit[1]) == width:
             rows.append(hit[1])
             fresh[path] = hit
+            if hit[2]:
+                _note(problems, path, hit[2])
             continue
         try:
-            row = _row(read_entry(Path(path)))
-        except (OSError, UnicodeDecodeError):
-            continue  # vanished or unreadable mid-scan; the next run sees it
+            entry, problem = read_checked(Path(path))
+        except OSError as exc:
+            _note(problems, path, f"it cannot be read ({exc.strerror or exc})")
+            continue
+        row = _row(entry)
+        if problem:
+            _note(problems, path, problem)
         rows.append(row)
-        fresh[path] = (stamp, row)
+        fresh[path] = (stamp, row, problem)
         changed = True
     if index_file is not None and changed:
         from labpath.fsutil import atomic_write_bytes
@@ -460,6 +585,15 @@ def find(entries: list[JournalEntry], ref: str) -> JournalEntry:
         return select(entries, Query(limit=1))[0]
     key = ref.upper()
     hits = [e for e in entries if e.id.upper() == key]
+    if len(hits) > 1:  # two files claim one id (a copy, a merge): name one by its file
+        names = ", ".join(Path(e.path).stem for e in hits if e.path)
+        raise UsageError(
+            f"{len(hits)} journal entries have the id {hits[0].id} ({names})",
+            hint="name one by its file: labpath journal show "
+            f"{Path(hits[0].path).stem if hits[0].path else 'FILE'}",
+        )
+    if not hits:
+        hits = [e for e in entries if e.path and Path(e.path).stem == ref]
     if not hits:
         hits = [e for e in entries if e.id.upper().startswith(key)]
     if not hits and len(ref) >= 3:
@@ -576,6 +710,10 @@ def edited(original: JournalEntry, new_text: str, now: dt.datetime) -> JournalEn
 
     try:
         front, body = parse(new_text)
+    except AliasRefused:
+        raise UsageError(
+            "the edited front matter uses YAML anchors or aliases; nothing saved"
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""
@@ -615,11 +753,11 @@ def index_file(ws) -> Path:
     return ws.state_dir / "tmp" / "cache" / "journal-index.json"
 
 
-def entries(ws) -> list[JournalEntry]:
-    return load_all(ws.journal_dir, index_file(ws))
+def entries(ws, problems: list | None = None) -> list[JournalEntry]:
+    return load_all(ws.journal_dir, index_file(ws), problems)
 
 
-def search(ws, q: Query) -> list[JournalEntry]:
+def search(ws, q: Query, problems: list | None = None) -> list[JournalEntry]:
     """The workspace's entries matching q, newest first.
 
     Filters run on light named tuples; only the entries returned become dataclasses.
@@ -627,7 +765,8 @@ def search(ws, q: Query) -> list[JournalEntry]:
     import collections
 
     view = collections.namedtuple("EntryView", _FIELDS)
-    hits = select([view._make(r) for r in load_rows(ws.journal_dir, index_file(ws))], q)
+    rows = load_rows(ws.journal_dir, index_file(ws), problems)
+    hits = select([view._make(r) for r in rows], q)
     return [JournalEntry(*h) for h in hits]
 
 

@@ -91,8 +91,18 @@ def _history(root: Path, path: Path, check) -> tuple[list[str] | None, str | Non
     return None, None
 
 
+def _lost_committed_lines(root: Path, path: Path) -> bool:
+    """Whether the file no longer starts with its committed version (lines were removed)."""
+    from labpath import vcs
+
+    try:
+        return vcs.shrunk(vcs.open_repo(root), path) > 0
+    except EnvironmentFailure:
+        return False
+
+
 def repair(ws, now: dt.datetime | None = None) -> list[Repair]:
-    """Repair every log of the workspace that has corrupt lines; commit the result.
+    """Repair every log that has corrupt lines or lost committed ones; commit the result.
 
     Nothing is deleted: the corrupt file is kept as <name>.corrupt-<time> and committed.
     """
@@ -108,7 +118,8 @@ def repair(ws, now: dt.datetime | None = None) -> list[Repair]:
                 continue
             text = path.read_text(encoding="utf-8", errors="replace")
             current = text.splitlines()
-            if all(valid(line, check) for line in current if line.strip()):
+            intact = all(valid(line, check) for line in current if line.strip())
+            if intact and not _lost_committed_lines(ws.root, path):
                 continue
             history, sha = _history(ws.root, path, check)
             merged, bad, restored = plan(current, history, check)
@@ -116,11 +127,14 @@ def repair(ws, now: dt.datetime | None = None) -> list[Repair]:
             atomic_write(backup, text)
             atomic_write(path, "".join(line + "\n" for line in merged))
             lines = ", ".join(str(n) for n, _ in bad)
+            what = f"had corrupt line(s) {lines}" if bad else "had lost committed lines"
+            origin = sha[:10] if sha else "no earlier commit"
             try:
                 result = vcs.commit_paths(
                     ws.root, [path, backup],
-                    f"repair: {name} had corrupt line(s) {lines}; kept a copy, restored "
-                    f"{restored} line(s) from {sha[:10] if sha else 'no earlier commit'}",
+                    f"repair: {name} {what}; kept a copy, restored {restored} line(s) "
+                    f"from {origin}",
+                    rewrites=True,
                 )  # fmt: skip
             except EnvironmentFailure:
                 result = None

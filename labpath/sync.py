@@ -73,6 +73,7 @@ def sync(root: Path, remote: str | None = None) -> SyncResult:
             "a merge is in progress in the workspace",
             hint=f"finish it (git -C {top} commit) or abort it (git -C {top} merge --abort)",
         )
+    saved = _save_own_state(root, top)
     try:
         repo.git.fetch(remote)
     except git.GitCommandError as exc:
@@ -90,12 +91,16 @@ def sync(root: Path, remote: str | None = None) -> SyncResult:
     ahead, behind = int(counts[0]), int(counts[1])
     action = decide(ahead, behind)
     if action == "diverged":
+        # the same identity labpath commits with, so the merge commit can be made
+        ident = " ".join(vcs.identity_args(repo))
         raise UsageError(
             f"this workspace and {tracking} have both moved on ({ahead} local, {behind} remote "
-            "commits); nothing was changed",
-            hint=f"merge them (entries and logs never conflict): git -C {top} merge "
-            f"--no-edit {tracking}   then: labpath sync",
-        )
+            "commits); "
+            + ("labpath committed its own records first, nothing else was changed"
+               if saved else "nothing was changed"),
+            hint=f"merge them (entries and logs never conflict): git -C {top} "
+            f"{ident + ' ' if ident else ''}merge --no-edit {tracking}   then: labpath sync",
+        )  # fmt: skip
     pulled = pushed = 0
     if action == "pull":
         try:
@@ -117,6 +122,20 @@ def sync(root: Path, remote: str | None = None) -> SyncResult:
             raise _fail(exc, "push", top) from None
         pushed = ahead
     return SyncResult(remote, branch, pulled, pushed)
+
+
+OWN_STATE = (".labpath/progress.jsonl", ".labpath/time.jsonl", ".labpath/review.jsonl",
+             "journal")  # fmt: skip
+
+
+def _save_own_state(root: Path, top: Path) -> str | None:
+    """Commit labpath's records a command left uncommitted, so a pull or merge can run."""
+    from labpath import vcs
+
+    paths = [root / p for p in OWN_STATE if (root / p).exists()]
+    if not paths or not vcs.dirty(root, paths):
+        return None
+    return vcs.commit_paths(root, paths, "sync: save labpath's records first").sha
 
 
 def _merge_in_progress(repo) -> bool:

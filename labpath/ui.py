@@ -210,8 +210,7 @@ def check_report(outcome, verbose: bool = False) -> None:
             out.print(
                 f"Task '{outcome.task.id}' is done. Log what clicked: [bold]labpath log[/]"
             )
-        if outcome.commit:
-            out.print(f"[dim]Committed your code as {outcome.commit[:10]}[/]")
+        check_committed(outcome)
     elif r.status == "failed":
         first = next(x for x in r.results if x.outcome in ("failed", "error"))
         out.print(
@@ -260,6 +259,11 @@ def _failure_detail(res) -> None:
         out.print(
             f"     [dim]{key:<9}[/] " + (f"[{style}]{text}[/]" if style else text)
         )
+
+
+def check_committed(outcome) -> None:
+    if outcome.commit:
+        out.print(f"[dim]Committed your code as {outcome.commit[:10]}[/]")
 
 
 def check_json(outcome, exit_code: int) -> dict:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from labpath.errors import EnvironmentFailure
+from labpath.errors import EnvironmentFailure, UsageError
 
 FALLBACK_NAME = "labpath"
 FALLBACK_EMAIL = "labpath@localhost"
+LOCK_WAIT = 2.0  # seconds to wait for another git process to release index.lock
 
 
 @dataclass(frozen=True)
@@ -56,19 +58,30 @@ def is_repo(root: Path) -> bool:
 _warned = False
 
 
+def has_identity(repo) -> bool:
+    """Whether git itself can name an author and a committer (config or environment)."""
+    git = _git_module()
+    try:
+        repo.git.var("GIT_AUTHOR_IDENT")
+        repo.git.var("GIT_COMMITTER_IDENT")
+    except git.GitCommandError:
+        return False
+    return True
+
+
+def identity_args(repo) -> list[str]:
+    """The `-c` options that give git labpath's fallback identity, when it has none."""
+    if has_identity(repo):
+        return []
+    return ["-c", f"user.name={FALLBACK_NAME}", "-c", f"user.email={FALLBACK_EMAIL}"]
+
+
 def _identity_args(repo) -> tuple[list[str], str | None]:
     """Config overrides when git has no identity, plus a warning (once per process)."""
     global _warned
-    reader = repo.config_reader()
-    name = reader.get_value("user", "name", default="")
-    email = reader.get_value("user", "email", default="")
-    if name and email:
+    args = identity_args(repo)
+    if not args:
         return [], None
-    args = []
-    if not name:
-        args += ["-c", f"user.name={FALLBACK_NAME}"]
-    if not email:
-        args += ["-c", f"user.email={FALLBACK_EMAIL}"]
     warning = None
     if not _warned:
         _warned = True
@@ -80,8 +93,167 @@ def _identity_args(repo) -> tuple[list[str], str | None]:
     return args, warning
 
 
-def commit_paths(root: Path, paths: list[Path], message: str) -> CommitResult:
-    """Stage and commit exactly these paths; the learner's other changes stay untouched."""
+def fatal_line(stderr: str) -> str:
+    """The line of git's error output that says what went wrong (its `fatal:` line)."""
+    lines = [line.strip() for line in _unwrap(stderr).splitlines() if line.strip()]
+    for prefix in ("fatal:", "error:"):
+        for line in lines:
+            if line.startswith(prefix):
+                return line
+    return lines[-1] if lines else "git gave no reason"
+
+
+def _unwrap(stderr: str) -> str:
+    text = (stderr or "").strip()
+    if text.startswith("stderr: '") and text.endswith("'"):  # GitPython's wrapping
+        text = text[len("stderr: '") : -1]
+    return text
+
+
+def _lock_path(stderr: str) -> str | None:
+    import re
+
+    m = re.search(r"Unable to create '([^']+\.lock)'", stderr or "")
+    return m[1] if m else None
+
+
+def _run(repo, args: list[str]):
+    """Run a git command, retrying briefly while another process holds the index lock."""
+    git = _git_module()
+    deadline = time.monotonic() + LOCK_WAIT
+    pause = 0.05
+    while True:
+        try:
+            return repo.git.execute(["git", *args])
+        except git.GitCommandError as exc:
+            if _lock_path(exc.stderr or "") is None or time.monotonic() > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.4)
+
+
+def _failure(exc, top: Path) -> EnvironmentFailure:
+    stderr = _unwrap(exc.stderr or str(exc))
+    line = fatal_line(stderr)
+    lock = _lock_path(stderr)
+    if lock:
+        hint = (
+            f"another git program (an editor, a terminal) is using the workspace's "
+            f"repository; if none is running, remove the stale lock: rm {lock}"
+        )
+    elif "gpg" in stderr:
+        detail = [x.strip() for x in stderr.splitlines() if "gpg" in x]
+        line = f"{line} ({detail[0]})"
+        hint = (
+            "git is set to sign commits (commit.gpgsign) but gpg cannot sign: fix gpg, "
+            f"or turn signing off here: git -C {top} config commit.gpgsign false"
+        )
+    else:
+        hint = f"run `git -C {top} status` to see what git objects to"
+    return EnvironmentFailure(f"git commit failed: {line}", hint=hint)
+
+
+def blocked(root: Path) -> UsageError | None:
+    """Why a commit made now could vanish (rebase, merge, detached HEAD), or None."""
+    repo = open_repo(root)
+    top = Path(repo.working_tree_dir)
+    gd = Path(repo.git_dir)
+    again = "; nothing was recorded"
+    if (gd / "rebase-merge").is_dir() or (gd / "rebase-apply").is_dir():
+        return UsageError(
+            "a rebase is in progress in the workspace, and what labpath commits now "
+            f"would vanish with `git rebase --abort`{again}",
+            hint=f"finish it: git -C {top} rebase --continue   or abort it: "
+            f"git -C {top} rebase --abort   then run the command again",
+        )
+    for name, verb in (("MERGE_HEAD", "merge"), ("CHERRY_PICK_HEAD", "cherry-pick"),
+                       ("REVERT_HEAD", "revert")):  # fmt: skip
+        if (gd / name).exists():
+            finish = f"git -C {top} commit" if verb == "merge" else (
+                f"git -C {top} {verb} --continue")  # fmt: skip
+            return UsageError(
+                f"a {verb} is in progress in the workspace, and what labpath commits "
+                f"now would be mixed into it{again}",
+                hint=f"finish it: {finish}   or abort it: git -C {top} {verb} --abort"
+                "   then run the command again",
+            )
+    if repo.head.is_detached:
+        if (gd / "BISECT_LOG").exists():
+            back = f"git -C {top} bisect reset"
+        else:
+            back = f"git -C {top} switch {_home_branch(repo)}"
+        return UsageError(
+            f"the workspace is on a detached HEAD ({repo.head.commit.hexsha[:10]}), and "
+            f"what labpath commits there would vanish when you switch back{again}",
+            hint=f"go back to your branch: {back}   then run the command again",
+        )
+    return None
+
+
+def _home_branch(repo) -> str:
+    names = [h.name for h in repo.heads]
+    for name in ("main", "master"):
+        if name in names:
+            return name
+    return names[0] if names else "main"
+
+
+def ensure_committable(root: Path) -> None:
+    """Refuse, before anything is written, when a commit now could vanish."""
+    problem = blocked(root)
+    if problem is not None:
+        raise problem
+
+
+APPEND_ONLY = ".jsonl"  # labpath's logs under .labpath/ only ever grow
+
+
+def shrunk(repo, path: Path) -> int:
+    """How many committed lines of an append-only log the working file lost (0: none)."""
+    top = Path(repo.working_tree_dir).resolve()
+    return _shrunk(repo, path.resolve().relative_to(top).as_posix(), path)
+
+
+def _shrunk(repo, rel: str, path: Path) -> int:
+    git = _git_module()
+    try:
+        committed = repo.git.execute(
+            ["git", "show", f"HEAD:{rel}"], strip_newline_in_stdout=False,
+            as_process=False, stdout_as_string=False,
+        )  # fmt: skip
+    except git.GitCommandError:
+        return 0  # not committed yet (or no commit at all)
+    current = path.read_bytes()
+    if current.startswith(committed):
+        return 0
+    have = set(current.splitlines())
+    return max(1, sum(1 for line in committed.splitlines() if line not in have))
+
+
+def _check_logs(repo, top: Path, rel: list[str]) -> None:
+    for r in rel:
+        p = Path(r)
+        if p.suffix != APPEND_ONLY or p.parent.name != ".labpath":
+            continue
+        lost = _shrunk(repo, r, top / r)
+        if lost:
+            raise UsageError(
+                f"{top / r} no longer starts with its committed version ({lost} "
+                "committed line(s) changed or gone: something other than labpath "
+                "rewrote it); nothing was committed",
+                hint=f"see what changed: git -C {top} diff -- {r}   then restore the "
+                "committed lines and keep the new ones: labpath repair",
+            )
+
+
+def commit_paths(
+    root: Path, paths: list[Path], message: str, rewrites: bool = False
+) -> CommitResult:
+    """Stage and commit exactly these paths; the learner's other changes stay untouched.
+
+    An append-only log is committed only when it extends its committed version
+    (rewrites=True is for `repair`, which rebuilds one on purpose).
+    """
     git = _git_module()
     repo = open_repo(root)
     top = Path(repo.working_tree_dir).resolve()
@@ -93,33 +265,60 @@ def commit_paths(root: Path, paths: list[Path], message: str) -> CommitResult:
         return CommitResult(None)
     identity, warning = _identity_args(repo)
     try:
-        if rel:
-            repo.git.add("--", *rel)
+        if not rewrites:
+            _check_logs(repo, top, rel)
+        files = [r for r in rel if not (top / r).is_dir()]
+        folders = [r for r in rel if (top / r).is_dir()]
+        if files:  # named one by one: added even where .gitignore covers them (plots)
+            _run(repo, ["add", "-f", "--", *files])
+        if folders:
+            _run(repo, ["add", "--", *folders])
         pathspecs = rel + [g for g in gone if _tracked(repo, g)]
         if not pathspecs:
             return CommitResult(None, warning)
         if not repo.git.status("--porcelain", "--", *pathspecs):
             return CommitResult(None)
-        repo.git.execute(
-            [
-                "git",
-                *identity,
-                "commit",
-                "--no-verify",
-                "-q",
-                "-m",
-                message,
-                "--",
-                *pathspecs,
-            ]
-        )
+        _run(repo, [*identity, "commit", "--no-verify", "-q", "-m", message, "--",
+                    *pathspecs])  # fmt: skip
     except git.GitCommandError as exc:
-        detail = (exc.stderr or str(exc)).strip().splitlines()
-        raise EnvironmentFailure(
-            f"git commit failed: {detail[-1] if detail else exc}",
-            hint=f"run `git -C {top} status` to see what git objects to",
-        ) from None
+        raise _failure(exc, top) from None
     return CommitResult(repo.head.commit.hexsha, warning)
+
+
+def commit_or_warn(
+    root: Path, paths: list[Path], message: str, what: str = "it"
+) -> CommitResult:
+    """commit_paths, with a failing commit turned into a warning: what was written stays."""
+    try:
+        return commit_paths(root, paths, message)
+    except EnvironmentFailure as exc:
+        hint = f" ({exc.hint})" if exc.hint else ""
+        return CommitResult(
+            None,
+            f"{exc.message}; {what} is saved but not committed: once git works, run "
+            f"the command again (it saves nothing twice){hint}",
+        )
+
+
+def dirty(root: Path, paths: list[Path]) -> bool:
+    """Whether git sees any change (or untracked file) under these paths."""
+    repo = open_repo(root)
+    top = Path(repo.working_tree_dir).resolve()
+    rel = [str(Path(p).resolve().relative_to(top)) for p in paths]
+    return bool(rel) and bool(repo.git.status("--porcelain", "--", *rel).strip())
+
+
+def uncommitted(root: Path, paths: list[Path]) -> list[Path]:
+    """Files under these paths that no commit holds yet (new, or staged by a failed commit)."""
+    repo = open_repo(root)
+    top = Path(repo.working_tree_dir).resolve()
+    rel = [str(Path(p).resolve().relative_to(top)) for p in paths if Path(p).exists()]
+    if not rel:
+        return []
+    out = repo.git.status("--porcelain", "--untracked-files=all", "--", *rel)
+    return [
+        top / line[3:] for line in out.splitlines() if line[:2] in ("??", "A ", "AM")
+    ]
 
 
 def _tracked(repo, rel: str) -> bool:

@@ -16,11 +16,15 @@ SETTINGS_FILE = "labpath.yaml"
 SETTINGS_VERSION = 1
 SETTINGS_KEYS = ("format_version", "curriculum", "start_date", "weekly_hours", "editor")
 
+# State (the logs, journal, labs) is committed; these are caches and scratch.
 GITIGNORE = """\
 __pycache__/
 *.pyc
 .labpath/lock
 .labpath/tmp/
+.labpath/artifacts/
+.labpath/runs/
+.*.tmp
 """
 # Append-only logs merge line by line, so two machines never conflict on them.
 GITATTRIBUTES = """\
@@ -118,7 +122,38 @@ def open_workspace(explicit: str | None = None, cwd: Path | None = None) -> Work
             f"no labpath workspace at {root}",
             hint="run `labpath next` to start one there, or `labpath init DIR`",
         )
-    return Workspace(root, read_settings(root))
+    ws = Workspace(root, read_settings(root))
+    migrate(ws)
+    return ws
+
+
+def migrate(ws: Workspace) -> None:
+    """Bring an older workspace's .gitignore up to date (committed); never fails a command."""
+    path = ws.root / ".gitignore"
+    try:
+        have = path.read_text(encoding="utf-8") if path.exists() else ""
+    except (OSError, UnicodeDecodeError):
+        return
+    from labpath.fsutil import sweep
+
+    sweep(ws.root, f".{SETTINGS_FILE}.*.tmp")  # what a killed atomic write left
+    sweep(ws.state_dir, ".*.tmp")
+    present = {line.strip() for line in have.splitlines()}
+    missing = [line for line in GITIGNORE.splitlines() if line not in present]
+    if not missing or not os.access(ws.root, os.W_OK):
+        return
+    from labpath import vcs
+
+    try:
+        if not vcs.is_repo(ws.root) or vcs.blocked(ws.root) is not None:
+            return
+        text = have.rstrip("\n") + ("\n" if have.strip() else "") + "\n".join(missing)
+        atomic_write(path, text + "\n")
+        vcs.commit_paths(
+            ws.root, [path], "labpath: ignore its caches (check artifacts, runs)"
+        )
+    except Exception:  # an ignore rule is never worth failing the command
+        pass
 
 
 def read_settings(root: Path) -> Settings:

@@ -283,7 +283,8 @@ def test_git_without_identity_still_commits_with_a_warning(
         "GIT_COMMITTER_EMAIL",
     ):
         monkeypatch.delenv(var)
-    (isolated / "home" / ".gitconfig").write_text("")
+    # useConfigOnly: git may not guess a name from the host, so it has no identity
+    (isolated / "home" / ".gitconfig").write_text("[user]\n\tuseConfigOnly = true\n")
     result = cli("next")
     assert result.exit_code == 0, result.output
     assert "no user.name" in result.stderr

@@ -107,3 +107,37 @@ def test_sync_never_overwrites_local_changes(cli, tmp_path):
     r = cli("sync", "--workspace", b)
     assert r.exit_code == 2, r.output
     assert (b / "labs" / "notes.py").read_text() == "my unsaved work\n"
+
+
+def test_the_advice_for_a_diverged_history_works_with_records_pending_and_no_identity(
+    cli, tmp_path, monkeypatch, isolated
+):
+    import re
+    import shlex
+
+    from labpath import progress
+
+    _, a, b = _two_machines(cli, tmp_path)
+    for ws, who in ((a, "laptop"), (b, "desktop")):
+        assert cli("log", f"Insight on the {who}", "--workspace", ws).exit_code == 0
+        # what a failed check or a hint leaves: a progress line not yet committed
+        progress.record(ws / ".labpath" / "progress.jsonl", "check", "micrograd")
+    assert cli("sync", "--workspace", a).exit_code == 0
+    for var in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME",
+                "GIT_COMMITTER_EMAIL"):  # fmt: skip
+        monkeypatch.delenv(var)
+    (isolated / "home" / ".gitconfig").write_text("[user]\n\tuseConfigOnly = true\n")
+    r = cli("sync", "--workspace", b)
+    assert r.exit_code == 2, r.output
+    advice = re.search(r"(git -C \S+ (?:-c \S+ )*merge --no-edit \S+)", flat(r.stderr))
+    assert advice, r.stderr
+    run = subprocess.run(shlex.split(advice[1]), capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    r = cli("sync", "--workspace", b)
+    assert r.exit_code == 0, r.output
+    assert cli("sync", "--workspace", a).exit_code == 0
+    for ws in (a, b):
+        assert len(journal.entry_files(ws / "journal")) == 2
+        lines = (ws / ".labpath" / "progress.jsonl").read_text().splitlines()
+        assert sum('"check"' in line for line in lines) == 2
+        assert git(ws, "status", "--porcelain") == ""
