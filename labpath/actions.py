@@ -9,7 +9,7 @@ from pathlib import Path
 from labpath import curriculum as curriculum_mod
 from labpath import journal, labs, progress, workspace
 from labpath.curriculum import Curriculum, Phase, Task
-from labpath.errors import UsageError, did_you_mean
+from labpath.errors import EnvironmentFailure, UsageError, did_you_mean
 from labpath.fsutil import locked
 from labpath.progress import DONE, TaskState
 from labpath.workspace import Workspace
@@ -298,8 +298,7 @@ def check(
         raise UsageError("--timeout must be a positive number of seconds")
     artifacts = None
     if ctx is not None:
-        stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
-        artifacts = ctx.workspace.state_dir / "artifacts" / lab.id / stamp
+        artifacts = attempt_dir(ctx.workspace.state_dir / "artifacts" / lab.id)
     report = run_checks(
         lab,
         target,
@@ -312,6 +311,11 @@ def check(
         worker=worker,
         progress=on_progress,
     )
+    if artifacts is not None:
+        try:
+            artifacts.rmdir()  # only when the attempt saved nothing
+        except OSError:
+            pass
     if ctx is None:
         return CheckOutcome(report, None, recorded=False)
     ws = ctx.workspace
@@ -357,6 +361,35 @@ def check(
             if result.warning:
                 notices.append(result.warning)
     return CheckOutcome(report, task, True, commit, newly_done, tuple(notices))
+
+
+def attempt_dir(parent: Path, now: dt.datetime | None = None) -> Path:
+    """A new folder for one attempt's plots, named by time, never shared with another.
+
+    Two checks started in the same second (two terminals, `watch` and `check`) each
+    create their own: the first takes the bare timestamp, the next `-2`, `-3`, ...
+    """
+    stamp = (now or dt.datetime.now()).strftime("%Y%m%dT%H%M%S")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise EnvironmentFailure(
+            f"cannot create {parent}: {exc.strerror or exc}",
+            hint="check that the workspace is writable and the disk has space",
+        ) from None
+    for n in range(1, 10_000):
+        folder = parent / (stamp if n == 1 else f"{stamp}-{n}")
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise EnvironmentFailure(
+                f"cannot create {folder}: {exc.strerror or exc}",
+                hint="check that the workspace is writable and the disk has space",
+            ) from None
+        return folder
+    raise EnvironmentFailure(f"too many attempts in one second under {parent}")
 
 
 def _plots_field(report, root: Path) -> dict:

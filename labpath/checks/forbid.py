@@ -1,4 +1,4 @@
-"""Tripwires for a lab's forbidden APIs, fired only when the learner's code calls them."""
+"""Tripwires for a lab's forbidden APIs, fired only when the learner's code uses them."""
 
 from __future__ import annotations
 
@@ -6,9 +6,33 @@ import builtins
 import functools
 import importlib
 import sys
+import types
 from pathlib import Path
 
 _LEARNER_FILES: dict[str, bool] = {}
+
+# The same kernels under other names: a forbidden public API is forbidden through these.
+PRIVATE_ROUTES = {
+    "torch.nn.LSTM": ["torch.lstm", "torch._VF.lstm", "torch.ops.aten.lstm"],
+    "torch.nn.LSTMCell": [
+        "torch.lstm_cell",
+        "torch._VF.lstm_cell",
+        "torch.ops.aten.lstm_cell",
+    ],
+    "torch.nn.functional.scaled_dot_product_attention": [
+        "torch._C._nn.scaled_dot_product_attention",
+        "torch.ops.aten.scaled_dot_product_attention",
+        "torch._scaled_dot_product_attention_math",
+        "torch.ops.aten._scaled_dot_product_attention_math",
+        "torch._scaled_dot_product_flash_attention_for_cpu",
+        "torch.ops.aten._scaled_dot_product_flash_attention_for_cpu",
+    ],
+    "torch.nn.MultiheadAttention": [
+        "torch.nn.functional.multi_head_attention_forward",
+        "torch._native_multi_head_attention",
+        "torch.ops.aten._native_multi_head_attention",
+    ],
+}
 
 
 def _is_learner_file(
@@ -29,11 +53,29 @@ def _is_learner_file(
     return known
 
 
+def _resolve(name: str):
+    """(owner, attribute name, value) for a dotted name, importing what it needs."""
+    parts = name.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        try:
+            for part in parts[cut:-1]:
+                obj = getattr(obj, part)
+            return obj, parts[-1], getattr(obj, parts[-1], None)
+        except AttributeError:
+            return None, parts[-1], None
+    return None, parts[-1], None
+
+
 def install(rules: list[dict], roots: list[Path], checks: Path | None, on_use) -> None:
     """Arm every rule: {name: dotted name, why: reason}; on_use(rule) when tripped.
 
-    A module name (torch) trips when learner code imports it; a class (torch.nn.LSTM)
-    when learner code constructs or runs one; a function when learner code calls it.
+    A module (torch) trips when learner code touches anything in it (importing it
+    alone does not); a class (torch.nn.LSTM) when learner code constructs or runs one;
+    a function when learner code calls it, by its public or a private name.
     Calls made by the checks themselves (their references) never trip.
     """
     roots_t = tuple(Path(r).resolve() for r in roots)
@@ -49,23 +91,34 @@ def install(rules: list[dict], roots: list[Path], checks: Path | None, on_use) -
 
     modules = []
     for rule in rules:
-        name = rule["name"]
-        owner_name, _, attr = name.rpartition(".")
-        target = None
-        if owner_name:
-            try:
-                owner = importlib.import_module(owner_name)
-                target = getattr(owner, attr, None)
-            except ImportError:
-                owner = None
-        if target is None or isinstance(target, type(sys)):
+        owner, attr, target = _resolve(rule["name"])
+        if target is None or isinstance(target, types.ModuleType):
             modules.append(rule)
-        elif isinstance(target, type):
-            _wrap_class(target, rule, learner_on_stack, on_use)
-        elif callable(target):
-            setattr(owner, attr, _wrap_function(target, rule, learner_on_stack, on_use))
+            continue
+        _arm(owner, attr, target, rule, learner_on_stack, on_use)
+        for route in PRIVATE_ROUTES.get(rule["name"], ()):
+            r_owner, r_attr, r_target = _resolve(route)
+            if r_target is not None:
+                named = {**rule, "name": f"{rule['name']} (as {route})"}
+                _arm(r_owner, r_attr, r_target, named, learner_on_stack, on_use)
     if modules:
-        _wrap_import(modules, roots_t, checks_r, on_use)
+        _wrap_import(modules, roots_t, checks_r, on_use, learner_on_stack)
+
+
+def _arm(owner, attr, target, rule, learner_on_stack, on_use) -> None:
+    if isinstance(target, type):
+        _wrap_class(target, rule, learner_on_stack, on_use)
+        return
+    if not callable(target):
+        return
+    if type(target).__name__ == "OpOverloadPacket":
+        wrapped = _TrippingOp(target, rule, learner_on_stack, on_use)
+    else:
+        wrapped = _wrap_function(target, rule, learner_on_stack, on_use)
+    try:
+        setattr(owner, attr, wrapped)
+    except (AttributeError, TypeError):
+        pass  # a read-only C namespace: nothing to arm there
 
 
 def _wrap_function(fn, rule, learner_on_stack, on_use):
@@ -76,6 +129,25 @@ def _wrap_function(fn, rule, learner_on_stack, on_use):
         return fn(*args, **kwargs)
 
     return tripwire
+
+
+class _TrippingOp:
+    """torch.ops.aten.NAME and its overloads (.default, .input, ...), armed."""
+
+    def __init__(self, op, rule, learner_on_stack, on_use):
+        self._op, self._rule = op, rule
+        self._on_stack, self._on_use = learner_on_stack, on_use
+
+    def __call__(self, *args, **kwargs):
+        if self._on_stack():
+            self._on_use(self._rule)
+        return self._op(*args, **kwargs)
+
+    def __getattr__(self, name):
+        value = getattr(self._op, name)
+        if name.startswith("_") or not callable(value):
+            return value
+        return _wrap_function(value, self._rule, self._on_stack, self._on_use)
 
 
 def _wrap_class(cls, rule, learner_on_stack, on_use) -> None:
@@ -96,17 +168,72 @@ def _wrap_class(cls, rule, learner_on_stack, on_use) -> None:
         setattr(cls, method, make(original))
 
 
-def _wrap_import(rules, roots, checks, on_use) -> None:
+class _ForbiddenModule(types.ModuleType):
+    """What the learner's code gets for a forbidden module: touching it trips the rule.
+
+    Importing alone costs nothing (a package may import a module its checked code
+    never calls); the real module is imported only for labpath's own lookups.
+    """
+
+    def __getattr__(self, attr):
+        state = self.__dict__["_labpath_state"]
+        name, rule, learner_on_stack, on_use = state
+        if not (attr.startswith("__") and attr.endswith("__")) and learner_on_stack():
+            on_use(rule)
+        try:
+            real = importlib.import_module(name)
+        except ImportError:
+            raise AttributeError(attr) from None
+        return getattr(real, attr)
+
+
+def _wrap_import(rules, roots, checks, on_use, learner_on_stack) -> None:
     original = builtins.__import__
+    original_import_module = importlib.import_module
+    proxies: dict[str, _ForbiddenModule] = {}
+
+    def rule_for(name: str):
+        for rule in rules:
+            banned = rule["name"]
+            if name == banned or name.startswith(banned + "."):
+                return rule
+        return None
+
+    def proxy(name: str, rule) -> _ForbiddenModule:
+        if name not in proxies:
+            module = _ForbiddenModule(name)
+            module.__dict__["_labpath_state"] = (name, rule, learner_on_stack, on_use)
+            proxies[name] = module
+        return proxies[name]
+
+    def from_learner(globals, depth: int) -> bool:
+        importer = (globals or {}).get("__file__") if globals is not None else None
+        if importer is None:  # __import__("x") called by hand: look at the caller
+            importer = sys._getframe(depth).f_code.co_filename
+        return _is_learner_file(importer, roots, checks)
 
     def guarded_import(name, globals=None, locals=None, fromlist=(), level=0):
-        importer = (globals or {}).get("__file__")
-        if level == 0 and importer and _is_learner_file(importer, roots, checks):
+        if level == 0 and from_learner(globals, 2):
+            top = name if fromlist else name.partition(".")[0]
+            rule = rule_for(top)
+            if rule is not None:
+                return proxy(top, rule)
+            # `import torch.autograd` or `from torch import autograd` with
+            # torch.autograd forbidden: the statement names it, so it is used.
             wanted = [name] + [f"{name}.{f}" for f in (fromlist or ()) if f != "*"]
-            for rule in rules:
-                banned = rule["name"]
-                if any(w == banned or w.startswith(banned + ".") for w in wanted):
+            for w in wanted:
+                rule = rule_for(w)
+                if rule is not None:
                     on_use(rule)
         return original(name, globals, locals, fromlist, level)
 
+    def guarded_import_module(name, package=None):
+        if not name.startswith(".") and from_learner(None, 2):
+            rule = rule_for(name)
+            if rule is not None:
+                return proxy(name, rule)
+        return original_import_module(name, package)
+
     builtins.__import__ = guarded_import
+    importlib.import_module = guarded_import_module
+    importlib.__import__ = guarded_import

@@ -1,11 +1,16 @@
-"""The pytest plugin loaded into every check run: learner import path and JSON results."""
+"""The pytest plugin loaded into every check run: learner import path and signed results."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
+import signal
 import sys
+import threading
 import time
+import unittest
 from pathlib import Path
 
 import pytest
@@ -13,24 +18,81 @@ import pytest
 from labpath.checks import kit
 
 _REAL_EXIT = os._exit
+# The pytest process itself (set when the run begins); a process the learner's code
+# forks is never guarded and never writes results.
+_GUARDED_PID = -1
 
 
-def _write(record: dict) -> None:
-    report = os.environ.get("LABPATH_REPORT")
-    if not report:
+def _die_with_parent() -> None:
+    """End this process when labpath does (Linux), even if labpath is killed outright."""
+    parent = os.environ.pop("LABPATH_PARENT", None)
+    if not parent or not sys.platform.startswith("linux"):
         return
-    line = json.dumps(record, default=str) + "\n"
-    # One write per record, flushed at once, so a crash loses at most the running check.
-    with open(report, "a", encoding="utf-8") as fh:
-        fh.write(line)
-        fh.flush()
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if str(os.getppid()) != parent:  # labpath died before the line above
+        _REAL_EXIT(3)
+
+
+def _take_key() -> bytes | None:
+    """The run's signing key, read from the pipe labpath handed over, which then closes."""
+    fd = os.environ.pop("LABPATH_KEY_FD", None)
+    if fd is None:
+        return None
+    fd = int(fd)
+    key = b""
+    try:
+        while len(key) < 32:
+            chunk = os.read(fd, 32 - len(key))
+            if not chunk:
+                break
+            key += chunk
+    finally:
+        os.close(fd)
+    return key
+
+
+def _make_writer(key: bytes | None, path: str | None):
+    seq = [0]
+
+    def write(record: dict) -> None:
+        if not path or os.getpid() != _GUARDED_PID:
+            return
+        body = json.dumps({**record, "seq": seq[0]}, default=str)
+        mac = hmac.new(key or b"", body.encode("utf-8"), hashlib.sha256).hexdigest()
+        seq[0] += 1
+        line = json.dumps({"body": body, "mac": mac}) + "\n"
+        # One write per record, flushed at once, so a crash loses at most the running check.
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(line)
+            fh.flush()
+
+    return write
+
+
+_write = _make_writer(None, None)
+
+
+def _begin() -> None:
+    global _GUARDED_PID, _write
+    _GUARDED_PID = os.getpid()
+    _die_with_parent()
+    _write = _make_writer(_take_key(), os.environ.get("LABPATH_REPORT"))
 
 
 def _refuse_exit(code=0):
+    if os.getpid() != _GUARDED_PID:  # a forked worker ends as it means to
+        _REAL_EXIT(code)
     raise kit.LearnerExit(f"your code called os._exit({code}) during a check")
 
 
 def pytest_configure(config):
+    _begin()
     target = os.environ.get("LABPATH_TARGET")
     if target:
         kit.use_target(Path(target))
@@ -47,8 +109,19 @@ def pytest_configure(config):
         forbid.install(rules, roots, checks, kit.record_forbidden)
 
 
+_STATE = {"exitstatus": None}
+
+
 def pytest_unconfigure(config):
     os._exit = _REAL_EXIT
+    # A thread the learner's code left running (not a daemon) would hold the
+    # interpreter open after every check has reported: end here instead.
+    main = threading.main_thread()
+    others = [t for t in threading.enumerate() if t is not main and not t.daemon]
+    if others and _STATE["exitstatus"] is not None and os.getpid() == _GUARDED_PID:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        _REAL_EXIT(_STATE["exitstatus"])
 
 
 def pytest_collection_modifyitems(session, config, items):
@@ -64,6 +137,10 @@ def pytest_collection_modifyitems(session, config, items):
     _write({"type": "collected", "names": [i.name for i in items]})
 
 
+def pytest_collection_finish(session):
+    _INTEGRITY.snapshot(Path(str(session.config.rootpath)))
+
+
 def pytest_collectreport(report):
     if report.failed:
         text = str(report.longrepr).strip().splitlines()
@@ -75,42 +152,85 @@ def pytest_internalerror(excrepr, excinfo):
     _write({"type": "harness_error", "message": str(excinfo.value)[:500]})
 
 
+def pytest_keyboard_interrupt(excinfo):
+    exc = excinfo.value
+    if isinstance(exc, (pytest.Session.Interrupted, pytest.Session.Failed)):
+        return  # pytest's own stop after a collection error, reported as such
+    if isinstance(exc, pytest.exit.Exception):
+        what = f"pytest.exit({exc.msg!r}, returncode={exc.returncode!r})"
+    else:
+        what = f"{type(exc).__name__}"
+    _write({"type": "interrupted", "what": what, "name": _STATE.get("running"),
+            "where": kit.learner_location(exc)})  # fmt: skip
+
+
 def pytest_runtest_logstart(nodeid, location):
-    _write({"type": "start", "name": nodeid.split("::")[-1], "at": time.time()})
+    _STATE["running"] = nodeid.split("::")[-1]
+    _write({"type": "start", "name": _STATE["running"], "at": time.time()})
+
+
+def _is_skip(exc) -> bool:
+    return isinstance(exc, (pytest.skip.Exception, unittest.SkipTest))
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
+    excinfo = call.excinfo  # before pytest turns a unittest.SkipTest into its own skip
     outcome = yield
     report = outcome.get_result()
-    if call.excinfo is not None and not call.excinfo.errisinstance(
-        pytest.skip.Exception
-    ):
-        report.labpath = kit.classify(call.excinfo.value, call.when)
+    if excinfo is not None and _is_skip(excinfo.value):
+        where = kit.learner_location(excinfo.value)
+        if where is not None:  # only labpath's checks may skip a check
+            kind = type(excinfo.value).__name__
+            report.outcome = "failed"
+            report.longrepr = f"the learner's code skipped the check ({kind})"
+            report.labpath = {
+                "outcome": "failed",
+                "message": f"your code skipped this check ({kind}: {excinfo.value}); "
+                "only labpath skips a check, for an optional feature you left out",
+                "learner_location": where,
+                "seed": kit.seed(),
+            }
+    elif excinfo is not None:
+        report.labpath = kit.classify(excinfo.value, call.when)
     report.labpath_doc = (item.function.__doc__ or "").strip().splitlines()[0:1]
+
+
+_PENDING: dict[str, dict] = {}
 
 
 def pytest_runtest_logreport(report):
     name = report.nodeid.split("::")[-1]
     doc = (getattr(report, "labpath_doc", None) or [""])[0]
     base = {"type": "result", "name": name, "doc": doc}
-    if report.when == "setup" and report.skipped:
-        _write({**base, "outcome": "skipped", "message": _skip_reason(report)})
+    record = None
+    if report.when in ("setup", "call") and report.skipped:
+        record = {**base, "outcome": "skipped", "message": _skip_reason(report)}
     elif report.when in ("setup", "call") and report.failed:
         info = getattr(report, "labpath", None) or {"outcome": "failed"}
-        _write(
-            {
-                **base,
-                "duration": report.duration,
-                "artifacts": kit.artifacts_of(name),
-                **info,
-            }
-        )
-    elif report.when == "call" and report.skipped:
-        _write({**base, "outcome": "skipped", "message": _skip_reason(report)})
+        record = {**base, "duration": report.duration,
+                  "artifacts": kit.artifacts_of(name), **info}  # fmt: skip
     elif report.when == "call" and report.passed:
-        _write({**base, "outcome": "passed", "duration": report.duration,
-                "artifacts": kit.artifacts_of(name)})  # fmt: skip
+        record = {**base, "outcome": "passed", "duration": report.duration,
+                  "artifacts": kit.artifacts_of(name)}  # fmt: skip
+    if record is not None:
+        _PENDING.setdefault(report.nodeid, record)
+    if report.when != "teardown":
+        return
+    # The result is written after teardown, once the check's own patches are undone,
+    # and only if labpath's and torch's functions are still the ones they were.
+    record = _PENDING.pop(report.nodeid, None) or {**base, "outcome": "failed"}
+    changed = _INTEGRITY.changed()
+    if changed:
+        record = {**base, "outcome": "failed", "seed": kit.seed(),
+                  "message": f"your code replaced {changed[0]}, which the checks rely "
+                  "on; no result can be trusted after that (restored for later checks)"}  # fmt: skip
+    elif report.failed and record.get("outcome") in ("passed", "skipped"):
+        info = getattr(report, "labpath", None) or {}
+        record = {**base, "outcome": "failed", "seed": kit.seed(),
+                  "message": "cleaning up after the check failed: "
+                  + str(info.get("message") or "error in teardown")}  # fmt: skip
+    _write(record)
 
 
 def _skip_reason(report) -> str:
@@ -121,5 +241,66 @@ def _skip_reason(report) -> str:
 
 
 def pytest_sessionfinish(session, exitstatus):
+    _STATE["exitstatus"] = int(exitstatus)
     _write({"type": "finished", "exitstatus": int(exitstatus)})
     sys.stdout.flush()
+
+
+class _Integrity:
+    """The functions the checks trust, by identity, so a replacement is noticed."""
+
+    def __init__(self):
+        self.entries: list[tuple[str, dict, str, object]] = []
+        self.modules: list[tuple[str, object]] = []
+
+    def snapshot(self, checks: Path) -> None:
+        import builtins
+        import math
+
+        spaces = [("builtins", builtins), ("math", math), ("os", os),
+                  ("labpath.checks.kit", kit), ("labpath.checks.plugin", sys.modules[__name__]),
+                  ("pytest", pytest)]  # fmt: skip
+        for name in ("torch", "torch.nn.functional", "torch.testing", "torch.linalg",
+                     "numpy", "labpath.checks.forbid"):  # fmt: skip
+            if name in sys.modules:
+                spaces.append((name, sys.modules[name]))
+        root = str(checks.resolve()) + os.sep
+        for name, mod in list(sys.modules.items()):
+            file = getattr(mod, "__file__", None)
+            if isinstance(file, str) and file.startswith(root):
+                spaces.append((name, mod))
+        torch = sys.modules.get("torch")
+        classes = (
+            [("torch.Tensor", torch.Tensor), ("torch.nn.Module", torch.nn.Module)]
+            if torch
+            else []
+        )
+        classes.append(("kit.CheckFailure", kit.CheckFailure))
+        for name, obj in spaces + classes:
+            self.modules.append((name, obj))
+            space = vars(obj)
+            for key, value in list(space.items()):
+                if callable(value) or isinstance(
+                    value, (staticmethod, classmethod, property)
+                ):
+                    self.entries.append((name, obj, key, value))
+        self.modules = [(n, m) for n, m in spaces if sys.modules.get(n) is m]
+
+    def changed(self) -> list[str]:
+        found = []
+        for name, mod in self.modules:
+            if sys.modules.get(name) is not mod:
+                found.append(f"the module {name}")
+                sys.modules[name] = mod
+        for name, obj, key, value in self.entries:
+            if vars(obj).get(key, _MISSING) is not value:
+                found.append(f"{name}.{key}")
+                try:
+                    setattr(obj, key, value)
+                except (AttributeError, TypeError):
+                    pass
+        return found
+
+
+_MISSING = object()
+_INTEGRITY = _Integrity()

@@ -1,9 +1,10 @@
 """A warm check process for watch mode: torch and pytest load once, each run forks.
 
 Protocol: one JSON request per stdin line ({"args", "env", "cwd", "output",
-"timeout"}), one JSON reply per stdout line ({"returncode", "timed_out"}). Each run
-is a forked child, so a learner's crash, hang or exit never takes the worker down,
-and each child imports the learner's code afresh.
+"timeout", "key"}), two JSON lines back per run: {"pid"} once the child is forked
+(labpath stops its group if labpath is stopped), then {"returncode", "timed_out"}.
+Each run is a forked child, so a learner's crash, hang or exit never takes the
+worker down, and each child imports the learner's code afresh.
 """
 
 from __future__ import annotations
@@ -31,10 +32,31 @@ def _warm_up() -> None:
         pass
 
 
-def _child(request: dict) -> None:
+def _die_with_parent(parent: int) -> None:
+    """Linux: this process gets SIGKILL when its parent dies, even by SIGKILL."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:
+        os._exit(3)
+
+
+def _child(request: dict, parent: int) -> None:
     os.setpgid(0, 0)  # its own group, so a timeout can stop anything it started
+    _die_with_parent(parent)
     os.environ.clear()
     os.environ.update(request["env"])
+    # The signing key goes to the plugin through a pipe, as in a cold run.
+    read_fd, write_fd = os.pipe()
+    os.write(write_fd, bytes.fromhex(request.pop("key", "")))
+    os.close(write_fd)
+    os.environ["LABPATH_KEY_FD"] = str(read_fd)
+    os.environ["LABPATH_PARENT"] = str(parent)
     os.chdir(request["cwd"])
     fd = os.open(request["output"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     os.dup2(fd, 1)
@@ -71,15 +93,24 @@ def _wait(pid: int, timeout: float) -> tuple[int | None, bool]:
 
 
 def main() -> None:
+    labpath = os.environ.pop("LABPATH_PARENT", None)
+    if labpath:
+        _die_with_parent(int(labpath))
     _warm_up()
     real_exit = os._exit
     print(json.dumps({"ready": True}), flush=True)
     for line in sys.stdin:
         request = json.loads(line)
+        me = os.getpid()
         pid = os.fork()
         if pid == 0:
-            _child(request)
+            _child(request, me)
             real_exit(3)
+        try:  # as the child does, so a stop from labpath finds the group at once
+            os.setpgid(pid, pid)
+        except OSError:
+            pass
+        print(json.dumps({"pid": pid}), flush=True)
         code, timed_out = _wait(pid, float(request["timeout"]))
         print(json.dumps({"returncode": code, "timed_out": timed_out}), flush=True)
 

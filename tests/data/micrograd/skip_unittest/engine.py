@@ -1,0 +1,20 @@
+"""The reference engine, but tanh() raises unittest.SkipTest: never a pass."""
+
+import unittest
+import importlib.util
+from pathlib import Path
+
+import labpath
+
+_file = Path(labpath.__file__).parent / "labs" / "micrograd" / "solution" / "engine.py"
+_spec = importlib.util.spec_from_file_location("micrograd_solution", _file)
+_solution = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_solution)
+Value = _solution.Value
+
+
+def _tanh(self):
+    raise unittest.SkipTest("tanh comes later")
+
+
+Value.tanh = _tanh

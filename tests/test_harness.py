@@ -1,0 +1,294 @@
+"""The check harness against learner code that fights it: no false pass, nothing left running."""
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from labpath import actions, labs
+from labpath.checks import runner
+from labpath.checks.runner import run_checks
+
+from .conftest import DATA, ROOT
+
+LAB = labs.load("micrograd")
+SAMPLES = DATA / "micrograd"
+# A check before tanh, tanh, and one after it: enough to see a run cut short.
+AROUND_TANH = [
+    "test_add_matches_torch",
+    "test_tanh_matches_torch",
+    "test_exp_matches_torch",
+]
+
+
+def by_name(report):
+    return {r.name: r for r in report.results}
+
+
+def _dead(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    try:  # a zombie waiting for its (new) parent to reap it has stopped running
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def _wait_dead(pids, seconds=15.0) -> list[int]:
+    deadline = time.monotonic() + seconds
+    alive = list(pids)
+    while alive and time.monotonic() < deadline:
+        alive = [p for p in alive if not _dead(p)]
+        time.sleep(0.05)
+    for p in alive:  # never leave them behind, even when the test fails
+        os.kill(p, signal.SIGKILL)
+    return alive
+
+
+@pytest.mark.parametrize(
+    "sample, what",
+    [
+        ("stop_keyboard_interrupt", "KeyboardInterrupt"),
+        ("stop_sigint", "KeyboardInterrupt"),
+        ("stop_pytest_exit", "pytest.exit('all good', returncode=0)"),
+    ],
+)
+def test_learner_code_that_stops_the_run_is_never_a_pass(sample, what):
+    report = run_checks(LAB, SAMPLES / sample, select=AROUND_TANH)
+    assert report.status == "failed", (report.status, report.message)
+    got = by_name(report)
+    assert got["test_add_matches_torch"].outcome == "passed"
+    stopped = got["test_tanh_matches_torch"]
+    assert stopped.outcome == "failed"
+    assert f"your code stopped the check run: {what}" in stopped.message
+    assert stopped.learner_location.startswith("engine.py:")
+    assert "1 check(s) did not run" in report.message
+
+
+@pytest.mark.parametrize("sample", ["skip_pytest", "skip_unittest"])
+def test_a_skip_raised_by_learner_code_is_a_named_failure(sample):
+    report = run_checks(LAB, SAMPLES / sample, select=AROUND_TANH)
+    assert report.status == "failed", report.message
+    tanh = by_name(report)["test_tanh_matches_torch"]
+    assert tanh.outcome == "failed"
+    assert "your code skipped this check" in tanh.message
+    assert "tanh comes later" in tanh.message
+    assert tanh.learner_location.startswith("engine.py:")
+
+
+def test_labpaths_own_skip_for_a_missing_optional_feature_still_skips():
+    report = run_checks(LAB, SAMPLES / "repo_shape", select=["test_tanh_matches_torch"])
+    assert report.status == "passed"
+    assert by_name(report)["test_tanh_matches_torch"].outcome == "skipped"
+
+
+def test_correct_code_that_forks_passes_and_its_children_report_nothing():
+    report = run_checks(
+        LAB,
+        SAMPLES / "forks",
+        select=["test_mul_matches_torch", "test_add_matches_torch"],
+    )
+    assert report.status == "passed", (report.message, report.output[-3000:])
+    assert sorted(r.name for r in report.results) == [
+        "test_add_matches_torch",
+        "test_mul_matches_torch",
+    ]
+
+
+def test_processes_the_learner_code_started_are_stopped_after_the_run(
+    tmp_path, monkeypatch
+):
+    pidfile = tmp_path / "pids"
+    monkeypatch.setenv("LABPATH_TEST_PIDFILE", str(pidfile))
+    report = run_checks(
+        LAB, SAMPLES / "grandchildren", select=["test_add_matches_torch"]
+    )
+    assert report.status == "passed", report.message
+    pids = [int(p) for p in pidfile.read_text().split()]
+    assert len(pids) == 2
+    assert _wait_dead(pids, 5) == [], "a process started by the learner's code survived"
+
+
+def test_a_non_daemon_thread_left_by_correct_code_does_not_turn_a_pass_into_a_timeout():
+    report = run_checks(
+        LAB, SAMPLES / "leaves_thread", select=["test_add_matches_torch"], timeout=45
+    )
+    assert report.status == "passed", report.message
+    assert report.duration < 40
+
+
+def test_forged_result_records_are_rejected():
+    report = run_checks(LAB, SAMPLES / "forges_results", select=AROUND_TANH)
+    assert report.status == "crashed"
+    assert "not written by labpath" in report.message
+    assert report.passed < len(AROUND_TANH)
+
+
+def test_code_that_switches_the_checks_off_fails():
+    report = run_checks(LAB, SAMPLES / "patches_checks", select=AROUND_TANH)
+    assert report.status == "failed"
+    first = report.results[0]
+    assert first.outcome == "failed"
+    assert "your code replaced" in first.message
+    assert any(
+        name in first.message
+        for name in ("labpath.checks.kit.close", "kit.fail", "torch.Tensor.any")
+    )
+
+
+def test_a_changed_installed_check_file_stops_the_run(monkeypatch):
+    import base64
+    import hashlib
+
+    manifest = {}
+    for path in LAB.checks_dir.rglob("*.py"):
+        digest = hashlib.sha256(path.read_bytes()).digest()
+        manifest[str(path.resolve())] = (
+            base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+        )
+    assert runner.changed_check_files(LAB, manifest) == []
+    check = str((LAB.checks_dir / "test_engine.py").resolve())
+    tampered = {**manifest, check: "A" * 43}
+    assert runner.changed_check_files(LAB, tampered) == [check]
+    monkeypatch.setattr(runner, "installed_manifest", lambda: tampered)
+    report = run_checks(LAB, LAB.solution_dir)
+    assert report.status == "harness_error"
+    assert "test_engine.py differs from the one installed" in report.message
+    assert "pip install --force-reinstall labpath" in report.message
+
+
+def test_records_are_signed_in_sequence(tmp_path):
+    key = b"k" * 32
+    good = runner.sign(key, '{"type": "start", "seq": 0}')
+    path = tmp_path / "r.jsonl"
+    path.write_text(
+        f'{{"body": "{{\\"type\\": \\"start\\", \\"seq\\": 0}}", "mac": "{good}"}}\n'
+        f'{{"body": "{{\\"type\\": \\"start\\", \\"seq\\": 0}}", "mac": "{good}"}}\n'
+        '{"type": "finished"}\n'
+    )
+    records, forged = runner.read_records(path, key)
+    assert records == [{"type": "start", "seq": 0}]
+    assert forged == 2  # the replayed line and the unsigned one
+
+
+def test_attempt_folders_are_unique_within_one_second(tmp_path):
+    now = dt.datetime(2026, 3, 4, 5, 6, 7)
+    made = [actions.attempt_dir(tmp_path / "artifacts", now) for _ in range(3)]
+    assert [p.name for p in made] == [
+        "20260304T050607",
+        "20260304T050607-2",
+        "20260304T050607-3",
+    ]
+    assert all(p.is_dir() for p in made)
+
+
+def test_two_checks_at_once_save_their_plots_in_separate_folders(cli, ws):
+    assert cli("init", ws).exit_code == 0
+    lab = labs.load("micrograd")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "LABPATH_HOME": str(ws)}
+    cmd = [sys.executable, "-m", "labpath", "check", "micrograd", "--path",
+           str(lab.solution_dir), "--json", "--no-prompt"]  # fmt: skip
+    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE) for _ in range(2)]
+    outs = [p.communicate(timeout=600)[0] for p in procs]
+    import json
+
+    plots = [
+        tuple(a for r in json.loads(o)["results"] for a in r["artifacts"]) for o in outs
+    ]
+    assert all(plots), plots
+    assert set(plots[0]).isdisjoint(plots[1])
+    folders = {os.path.dirname(p[0]) for p in plots}
+    assert len(folders) == 2
+
+
+@pytest.mark.parametrize("how", ["check", "watch"])
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM", "SIGHUP", "SIGKILL"])
+def test_stopping_labpath_stops_the_learner_code(how, sig, cli, ws, tmp_path):
+    assert cli("init", ws).exit_code == 0
+    pidfile = tmp_path / "pids"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "LABPATH_HOME": str(ws),
+           "LABPATH_TEST_PIDFILE": str(pidfile)}  # fmt: skip
+    args = [
+        how,
+        "micrograd",
+        "--path",
+        str(SAMPLES / "hang_with_child"),
+        "--timeout",
+        "300",
+    ]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "labpath", *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # a terminal's Ctrl-C reaches labpath alone, as here
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while not pidfile.exists():
+            assert proc.poll() is None, proc.communicate()[1].decode()
+            assert time.monotonic() < deadline, "the learner's code never started"
+            time.sleep(0.05)
+        learner, child = (int(p) for p in pidfile.read_text().split())
+        proc.send_signal(getattr(signal, sig))
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    # After SIGKILL labpath runs no code: the kernel ends the check process, which
+    # it was told to at start; the learner's own child is swept by the next run.
+    expect_dead = [learner] if sig == "SIGKILL" else [learner, child]
+    assert _wait_dead(expect_dead) == [], f"learner code survived {sig} during {how}"
+    if sig == "SIGKILL":
+        runner.sweep_orphans()  # what every run does first
+        assert _wait_dead([child], 5) == []
+
+
+def test_an_lstm_that_zeroes_the_given_state_in_place_fails():
+    lstm = labs.load("lstm")
+    check = ["test_layer_matches_torch_lstm"]
+    report = run_checks(lstm, DATA / "lstm" / "zeroes_state", select=check)
+    assert report.status == "failed", report.message
+    assert "from a random (h_0, c_0)" in report.results[0].what
+    assert run_checks(lstm, lstm.solution_dir, select=check).status == "passed"
+
+
+def test_torch_reached_through_importlib_is_forbidden_use():
+    report = run_checks(LAB, SAMPLES / "torch_via_importlib", select=AROUND_TANH)
+    assert report.status == "failed"
+    first = report.results[0]
+    assert "your code uses torch, which this lab forbids" in first.message
+
+
+def test_torchs_lstm_kernel_by_its_aten_name_is_forbidden_use():
+    lstm = labs.load("lstm")
+    check = ["test_layer_matches_torch_lstm"]
+    report = run_checks(lstm, DATA / "lstm" / "private_kernel", select=check)
+    assert report.status == "failed", report.message
+    assert "torch.ops.aten.lstm" in report.results[0].message
+
+
+def test_no_writable_temporary_folder_is_an_environment_error_not_the_code(tmp_path):
+    # A file-size limit of 0 makes every temporary folder unusable, as a full disk does.
+    code = (
+        "import resource, signal, sys\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))\n"
+        "from labpath.cli import main\n"
+        "sys.argv = ['labpath', 'check', 'micrograd', '--path', sys.argv[1]]\n"
+        "main()\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TMPDIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", code, str(LAB.solution_dir)], env=env,
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert done.returncode == 3, done.stderr
+    assert "Error: cannot create a temporary folder in" in done.stderr
+    assert "(not your code)" in done.stderr and "Hint: point TMPDIR" in done.stderr
+    assert "Traceback" not in done.stderr and "bug in labpath" not in done.stderr
