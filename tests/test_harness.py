@@ -457,3 +457,22 @@ def test_a_shape_mistake_met_while_building_the_reference_is_the_learners(monkey
         {}["labpath's own bug"]
     except KeyError as exc:
         assert kit.classify(exc, "setup")["outcome"] == "error"
+
+
+def test_one_interface_mistake_is_named_once_not_as_a_cascade_of_type_errors():
+    mlp = labs.load("mlp")
+    interface = "test_layer_returns_value_for_one_neuron"
+    later = ["test_forward_matches_torch_mlp", "test_gradients_match_torch"]
+    report = run_checks(
+        mlp, DATA / "mlp" / "layer_returns_list", select=[interface, *later]
+    )
+    assert report.status == "failed", report.message
+    got = by_name(report)
+    assert got[interface].outcome == "failed"
+    assert "must be a single Value" in got[interface].what
+    for name in later:
+        assert got[name].outcome == "skipped"
+        assert (
+            got[name].message
+            == f"skipped: fix {interface} first (this check builds on it)"
+        )
