@@ -351,12 +351,15 @@ def check(
             )
         if report.ok and (newly_done or (inside and vcs.dirty(ws.root, [target]))):
             paths = [ws.progress_file] + ([target] if inside else [])
-            result = vcs.commit_or_warn(
-                ws.root,
-                paths,
-                f"check: {lab.id} passed {report.passed}/{report.total}",
-                "the pass",
-            )
+            try:
+                result = vcs.commit_or_warn(
+                    ws.root,
+                    paths,
+                    f"check: {lab.id} passed {report.passed}/{report.total}",
+                    "the pass",
+                )
+            except UsageError as exc:  # a rewritten log: refused, the report shows
+                result = vcs.CommitResult(None, f"{exc.message} ({exc.hint})")
             commit = result.sha
             if result.warning:
                 notices.append(result.warning)

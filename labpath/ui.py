@@ -189,7 +189,9 @@ def check_report(outcome, verbose: bool = False) -> None:
             _failure_detail(res)
         elif res.outcome == "not_started":
             out.print(f"     [yellow]not started:[/] {escape(res.message or '')}")
-        elif res.outcome == "skipped" and verbose:
+        elif res.outcome == "skipped" and (
+            verbose or "fix " in (res.message or "")[:13]
+        ):
             out.print(f"     [dim]{escape(res.message or '')}[/]")
     counts = (
         f"{r.passed}/{r.total} passed"
@@ -212,7 +214,7 @@ def check_report(outcome, verbose: bool = False) -> None:
             )
         check_committed(outcome)
     elif r.status == "failed":
-        first = next(x for x in r.results if x.outcome in ("failed", "error"))
+        first = r.lead
         out.print(
             f"Start with {first.name}; rerun [bold]labpath check {r.lab}[/]"
             + (f" (same inputs: --seed {r.seed})" if r.seed is not None else "")

@@ -292,3 +292,187 @@ def test_no_writable_temporary_folder_is_an_environment_error_not_the_code(tmp_p
     assert "Error: cannot create a temporary folder in" in done.stderr
     assert "(not your code)" in done.stderr and "Hint: point TMPDIR" in done.stderr
     assert "Traceback" not in done.stderr and "bug in labpath" not in done.stderr
+
+
+# --- whose mistake, reported once, and what to fix first -----------------------------
+
+
+def _learner_file(tmp_path, text):
+    (tmp_path / "learner.py").write_text(text)
+    spec = __import__("importlib.util").util.spec_from_file_location(
+        "learner_for_classify", tmp_path / "learner.py"
+    )
+    module = __import__("importlib.util").util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_not_implemented_inside_torch_is_a_mistake_not_a_gap(tmp_path, monkeypatch):
+    from labpath.checks import kit
+
+    monkeypatch.setattr(kit, "_TARGET", None)
+    kit.use_target(tmp_path)
+    module = _learner_file(
+        tmp_path,
+        "import torch\n\n"
+        "def todo():\n    raise NotImplementedError\n\n"
+        "def wrong():\n    return torch.nn.Module()(torch.zeros(2))\n",
+    )
+    for fn, outcome in ((module.todo, "not_started"), (module.wrong, "failed")):
+        try:
+            fn()
+        except NotImplementedError as exc:
+            result = kit.classify(exc, "call")
+        assert result["outcome"] == outcome, result
+    assert "learner.py:7 in wrong" in result["learner_location"]
+    assert "NotImplementedError" in result["message"]
+
+
+def test_one_import_error_is_reported_once_with_file_and_line():
+    report = run_checks(LAB, SAMPLES / "syntax_error")
+    assert report.status == "failed"
+    assert report.count("failed") == 1
+    assert "engine.py:2: SyntaxError" in report.results[0].message
+    first = report.results[0].name
+    rest = report.results[1:]
+    assert rest and all(r.outcome == "skipped" for r in rest)
+    assert all(f"fix {first} first" in r.message for r in rest)
+
+
+def test_a_check_that_builds_on_a_failed_one_is_skipped_without_running(tmp_path):
+    import shutil
+
+    lab_dir = tmp_path / "lab"
+    shutil.copytree(LAB.directory, lab_dir)
+    ran = tmp_path / "ran"
+    (lab_dir / "checks" / "test_engine.py").write_text(
+        "from labpath.checks import kit\n\n"
+        "def test_value_exists(Value):\n"
+        "    kit.fail('Value(1) has no .data')\n\n"
+        "@kit.after('test_value_exists')\n"
+        "def test_slow_training(Value):\n"
+        f"    open({str(ran)!r}, 'w').close()\n\n"
+        "@kit.after('test_value_exists')\n"
+        "def test_not_selected(Value):\n"
+        "    pass\n"
+    )
+    lab = labs.Lab(**{**LAB.__dict__, "directory": lab_dir})
+    report = run_checks(lab, LAB.solution_dir)
+    assert report.status == "failed"
+    slow = by_name(report)["test_slow_training"]
+    assert slow.outcome == "skipped"
+    assert (
+        slow.message == "skipped: fix test_value_exists first (this check builds on it)"
+    )
+    assert not ran.exists()
+    # run alone (as `dev check` runs a bug's named check) it runs
+    alone = run_checks(lab, LAB.solution_dir, select=["test_slow_training"])
+    assert alone.status == "passed" and ran.exists()
+
+
+def test_the_summary_leads_with_the_first_failure_that_names_a_mistake():
+    from labpath.checks.runner import CheckReport, CheckResult
+
+    plain = CheckResult("test_a", "failed", message="TypeError")
+    named = CheckResult("test_b", "failed", diagnosis="`=` instead of `+=`")
+    report = CheckReport("micrograd", ".", "failed", (plain, named))
+    assert report.lead is named
+    assert CheckReport("micrograd", ".", "failed", (plain,)).lead is plain
+
+
+# --- loading the learner's modules -------------------------------------------------
+
+
+def _load(target, code, *paths):
+    env = {**os.environ, "LABPATH_TARGET": str(target),
+           "PYTHONPATH": os.pathsep.join([str(ROOT), *map(str, paths)])}  # fmt: skip
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+
+
+def test_a_flat_regex_py_is_checked_and_the_installed_regex_stays_itself():
+    loader = DATA / "loader"
+    code = (
+        "import regex\n"  # the installed package is imported first, as a library would
+        "from labpath.checks import kit\n"
+        "m = kit.learner_module('regex', package='minbpe')\n"
+        "t = m.RegexTokenizer()\n"
+        "import sys\n"
+        "assert t.uses_installed_regex, 'regex.py imported itself'\n"
+        "assert sys.modules['regex'].INSTALLED\n"
+        "print('ok', type(t).__mro__[1].__name__)\n"
+    )
+    done = _load(loader / "flat_regex", code, loader / "site")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok Tokenizer"
+
+
+def test_a_namespace_package_repository_imports_itself():
+    loader = DATA / "loader"
+    code = (
+        "from labpath.checks import kit\n"
+        "m = kit.learner_module('basic', package='minbpe')\n"
+        "print(m.BasicTokenizer.__mro__[1].__module__)\n"
+    )
+    for target in (loader / "namespace_repo", loader / "namespace_repo" / "minbpe"):
+        done = _load(target, code)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == "minbpe.base"
+
+
+def test_a_forbidden_module_only_imported_by_the_package_does_not_trip():
+    target = DATA / "loader" / "imports_forbidden"
+    code = (
+        "import os\n"
+        "from pathlib import Path\n"
+        "from labpath.checks import forbid, kit\n"
+        "root = Path(os.environ['LABPATH_TARGET'])\n"
+        "forbid.install([{'name': 'tiktoken', 'why': 'write BPE'}], [root], None,\n"
+        "               kit.record_forbidden)\n"
+        "m = kit.learner_module('basic', package='minbpe')\n"
+        "assert m.BasicTokenizer().encode('hi') == [104, 105]\n"
+        "gpt4 = kit.learner_module('gpt4', package='minbpe')\n"
+        "try:\n"
+        "    gpt4.GPT4Tokenizer()\n"
+        "except kit.ForbiddenUse as exc:\n"
+        "    print(exc)\n"
+    )
+    done = _load(target, code)
+    assert done.returncode == 0, done.stderr
+    assert "your code uses tiktoken, which this lab forbids" in done.stdout
+
+
+def test_a_shape_mistake_met_while_building_the_reference_is_the_learners(monkeypatch):
+    import torch
+
+    from labpath.checks import kit
+
+    try:  # what building a twin from a (4, 3) weight given as (3, 4) raises
+        torch.zeros(2, 3) @ torch.zeros(4, 5)
+    except RuntimeError as exc:
+        result = kit.classify(exc, "setup")
+    assert result["outcome"] == "failed", result
+    assert "your model's parameter shapes do not fit" in result["message"]
+    try:
+        {}["labpath's own bug"]
+    except KeyError as exc:
+        assert kit.classify(exc, "setup")["outcome"] == "error"
+
+
+def test_one_interface_mistake_is_named_once_not_as_a_cascade_of_type_errors():
+    mlp = labs.load("mlp")
+    interface = "test_layer_returns_value_for_one_neuron"
+    later = ["test_forward_matches_torch_mlp", "test_gradients_match_torch"]
+    report = run_checks(
+        mlp, DATA / "mlp" / "layer_returns_list", select=[interface, *later]
+    )
+    assert report.status == "failed", report.message
+    got = by_name(report)
+    assert got[interface].outcome == "failed"
+    assert "must be a single Value" in got[interface].what
+    for name in later:
+        assert got[name].outcome == "skipped"
+        assert (
+            got[name].message
+            == f"skipped: fix {interface} first (this check builds on it)"
+        )

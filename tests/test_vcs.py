@@ -378,3 +378,17 @@ def test_reset_does_not_list_labpaths_own_files_as_the_learners(cli, started):
     assert result.exit_code == 0, result.output
     assert "notes.txt" in result.stdout
     assert ".labpath" not in result.stdout
+
+
+def test_a_pass_after_the_log_was_shrunk_is_shown_but_not_committed(cli, started):
+    import shutil
+
+    shutil.copy(SOLUTION / "engine.py", started / "labs" / "micrograd" / "engine.py")
+    (started / ".labpath" / "progress.jsonl").write_text("")  # as learner code could
+    head = git(started, "rev-parse", "HEAD")
+    result = cli("check", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["status"] == "passed" and data["commit"] is None
+    assert "no longer starts with its committed version" in flat(result.stderr)
+    assert git(started, "rev-parse", "HEAD") == head

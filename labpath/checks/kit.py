@@ -173,19 +173,28 @@ def learner_module(name: str, package: str | None = None, lab: str | None = None
         looked = " or ".join(str(c) for c in candidates)
         raise LearnerImportError(f"no {name}.py found (looked for {looked})")
     folder = file.parent
-    if (folder / "__init__.py").is_file() and folder.name.isidentifier():
-        # Import as a package so `from micrograd.engine import Value` finds the same module.
+    by_path = False
+    if folder.name.isidentifier() and (
+        (folder / "__init__.py").is_file()
+        or (folder.name == package and _relative_imports(folder))
+    ):
+        # Import as a package so `from micrograd.engine import Value` finds the same
+        # module; a package folder without __init__.py imports as a namespace package.
         modname = f"{folder.name}.{name}"
         _prepend_path(folder.parent)
         # Last on the path: `from engine import X` still works inside the package, but
         # a package module named like an installed one (minbpe's regex.py) shadows nothing.
-        if str(folder) not in sys.path:
-            sys.path.append(str(folder))
+        _append_path(folder)
     else:
         modname = name
-        _prepend_path(folder)
+        # Last on the path, for the same reason: a flat folder's regex.py must not
+        # replace the installed regex package for the code that imports it.
+        _append_path(folder)
+        by_path = not _found_at(name, file)
     try:
-        module = importlib.import_module(modname)
+        module = (
+            _load_by_path(name, file) if by_path else importlib.import_module(modname)
+        )
     except NotImplementedError:
         raise
     except SyntaxError as exc:
@@ -196,7 +205,8 @@ def learner_module(name: str, package: str | None = None, lab: str | None = None
         raise LearnerImportError(
             f"importing your {file.name} failed at {loc}: {type(exc).__name__}: {exc}"
         ) from exc
-    sys.modules.setdefault(name, module)
+    if not by_path:
+        sys.modules.setdefault(name, module)
     _MODULES[key] = module
     return module
 
@@ -207,9 +217,71 @@ def _prepend_path(folder: Path) -> None:
         sys.path.insert(0, text)
 
 
+def _append_path(folder: Path) -> None:
+    text = str(folder)
+    if text not in sys.path:
+        sys.path.append(text)
+
+
+def _relative_imports(folder: Path) -> bool:
+    """Whether the folder's files import each other as a package does (`from .x import`)."""
+    import re
+
+    pattern = re.compile(r"^\s*from\s+\.", re.MULTILINE)
+    for path in folder.glob("*.py"):
+        try:
+            if pattern.search(path.read_text(encoding="utf-8", errors="replace")):
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def _found_at(name: str, file: Path) -> bool:
+    """Whether importing `name` would load this file (and not an installed module)."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return False
+    origin = getattr(spec, "origin", None)
+    try:
+        return origin is not None and Path(origin).resolve() == file.resolve()
+    except OSError:
+        return False
+
+
+def _load_by_path(name: str, file: Path):
+    """Load the learner's file under a private name: an installed `name` stays itself."""
+    import importlib.util
+
+    private = f"labpath_learner_{name}"
+    spec = importlib.util.spec_from_file_location(private, file)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[private] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(private, None)
+        raise
+    return module
+
+
 def has(obj, attr: str) -> bool:
     """Whether the learner's class or object defines attr at all (an optional feature)."""
     return getattr(obj, attr, None) is not None
+
+
+def after(*checks: str):
+    """Mark a check that builds on others: when one of them failed, it does not run.
+
+    It is reported "skipped: fix CHECK first", so a slow training check never spends a
+    minute failing for a mistake a quick check has already named.
+    """
+    import pytest
+
+    return pytest.mark.labpath_after(*checks)
 
 
 def skip_unless(obj, attr: str, what: str) -> None:
@@ -386,7 +458,9 @@ def classify(exc: BaseException, when: str) -> dict:
     if any(isinstance(e, ForbiddenUse) for e in chain) and FORBIDDEN_USED:
         return forbidden_result()
     for e in chain:
-        if isinstance(e, NotImplementedError):
+        # Only a NotImplementedError the learner's own file raises is a gap not yet
+        # written; one from inside torch (wrong arguments) is a mistake.
+        if isinstance(e, NotImplementedError) and _raised_by_learner(e):
             loc = learner_location(e)
             what = _raiser(e)
             return {
@@ -409,6 +483,16 @@ def classify(exc: BaseException, when: str) -> dict:
         }
     loc = learner_location(exc)
     text = f"{type(exc).__name__}: {exc}".strip()
+    if when == "setup" and loc is None and _shape_mismatch(exc):
+        # Building torch's twin of the learner's model from their parameters: a size
+        # that does not fit is their layout (fan-in and fan-out swapped), not labpath's.
+        return {
+            "outcome": "failed",
+            "message": f"your model's parameter shapes do not fit the reference: {text}",
+            "hint": "check the shape of every weight your classes create "
+            "(fan-in and fan-out in the documented order)",
+            "seed": seed(),
+        }
     if when == "setup" and loc is None and not isinstance(exc, AssertionError):
         return {"outcome": "error", "message": f"labpath's check setup failed: {text}"}
     if isinstance(exc, AssertionError):
@@ -425,6 +509,41 @@ def classify(exc: BaseException, when: str) -> dict:
         "learner_location": loc,
         "seed": seed(),
     }
+
+
+_SHAPE_WORDS = ("shape", "size mismatch", "cannot be multiplied", "must match the size")
+
+
+def _shape_mismatch(exc: BaseException) -> bool:
+    """A torch size error (the learner's parameters have the wrong layout)."""
+    text = str(exc)
+    return isinstance(exc, (RuntimeError, ValueError)) and any(
+        w in text for w in _SHAPE_WORDS
+    )
+
+
+def _learner_roots() -> list[Path]:
+    import json
+
+    roots = [_TARGET] if _TARGET is not None else []
+    try:
+        uses = json.loads(os.environ.get("LABPATH_USES") or "{}")
+    except ValueError:
+        uses = {}
+    return roots + [Path(p).resolve() for p in uses.values()]
+
+
+def _raised_by_learner(exc: BaseException) -> bool:
+    """Whether the innermost frame of exc is in the learner's code (or no folder is known)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    roots = _learner_roots()
+    if not roots or not frames:
+        return True
+    try:
+        where = Path(frames[-1].filename).resolve()
+    except (OSError, ValueError):
+        return False
+    return any(where.is_relative_to(r) for r in roots)
 
 
 def _chain(exc):

@@ -93,6 +93,9 @@ def _refuse_exit(code=0):
 
 def pytest_configure(config):
     _begin()
+    config.addinivalue_line(
+        "markers", "labpath_after(*checks): run only if none of these checks failed"
+    )
     target = os.environ.get("LABPATH_TARGET")
     if target:
         kit.use_target(Path(target))
@@ -169,6 +172,31 @@ def pytest_runtest_logstart(nodeid, location):
     _write({"type": "start", "name": _STATE["running"], "at": time.time()})
 
 
+# Outcomes so far, by check name and by name without parameters (a check builds on
+# "test_x" fails when any test_x[...] failed).
+_OUTCOMES: dict[str, str] = {}
+_BAD = ("failed", "error")
+
+
+def pytest_runtest_setup(item):
+    marker = item.get_closest_marker("labpath_after")
+    for check in marker.args if marker else ():
+        if _OUTCOMES.get(check) in _BAD:
+            pytest.skip(f"skipped: fix {check} first (this check builds on it)")
+
+
+def _remember(name: str, outcome: str) -> None:
+    _OUTCOMES[name] = outcome
+    base = name.split("[")[0]
+    if base != name and _OUTCOMES.get(base) not in _BAD:
+        _OUTCOMES[base] = outcome
+
+
+# A failure shared by many checks (a session fixture that imports the learner's file)
+# is reported in full once; the checks after it say what to fix first.
+_SHARED: dict[int, tuple[BaseException, str, str]] = {}
+
+
 def _is_skip(exc) -> bool:
     return isinstance(exc, (pytest.skip.Exception, unittest.SkipTest))
 
@@ -192,7 +220,18 @@ def pytest_runtest_makereport(item, call):
                 "seed": kit.seed(),
             }
     elif excinfo is not None:
-        report.labpath = kit.classify(excinfo.value, call.when)
+        exc = excinfo.value
+        seen = _SHARED.get(id(exc))
+        name = item.nodeid.split("::")[-1]
+        if seen is not None and seen[0] is exc and seen[2] in _BAD:
+            report.labpath = {
+                "outcome": "skipped",
+                "message": f"skipped: fix {seen[1]} first (the same error stops this check)",
+            }
+        else:
+            report.labpath = kit.classify(exc, call.when)
+            if call.when == "setup":
+                _SHARED[id(exc)] = (exc, name, report.labpath.get("outcome"))
     report.labpath_doc = (item.function.__doc__ or "").strip().splitlines()[0:1]
 
 
@@ -230,6 +269,7 @@ def pytest_runtest_logreport(report):
         record = {**base, "outcome": "failed", "seed": kit.seed(),
                   "message": "cleaning up after the check failed: "
                   + str(info.get("message") or "error in teardown")}  # fmt: skip
+    _remember(name, record.get("outcome", "failed"))
     _write(record)
 
 

@@ -77,6 +77,13 @@ class CheckReport:
     def ok(self) -> bool:
         return self.status == PASS
 
+    @property
+    def lead(self) -> CheckResult | None:
+        """The failure to start with: the first that names a mistake, else the first."""
+        failures = [r for r in self.results if r.outcome in (FAILED, ERROR)]
+        named = [r for r in failures if r.diagnosis]
+        return (named or failures or [None])[0]
+
 
 def child_env(**extra: str) -> dict[str, str]:
     """This environment, with the labpath being run importable first in a child process."""

@@ -314,7 +314,7 @@ def main(argv=None) -> int:
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     args = parse_args(argv)
-    console = Console()
+    console = Console(soft_wrap=not sys.stdout.isatty())  # a pipe gets whole lines
     if args.path:
         os.environ["LABPATH_TARGET"] = str(Path(args.path).resolve())
     if not os.environ.get("LABPATH_TARGET"):

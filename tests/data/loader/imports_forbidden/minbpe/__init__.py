@@ -1,0 +1,2 @@
+from .basic import BasicTokenizer
+from .gpt4 import GPT4Tokenizer
