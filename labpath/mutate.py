@@ -21,6 +21,7 @@ from labpath.errors import UsageError
 KILLED, SURVIVED, TIMED_OUT, EQUIVALENT, INVALID, NOT_RUN = (
     "killed", "survived", "timed_out", "equivalent", "invalid", "not_run",
 )  # fmt: skip
+OUTCOMES = (KILLED, SURVIVED, TIMED_OUT, EQUIVALENT, INVALID, NOT_RUN)
 MUTANTS_FILE = "mutants.yaml"
 
 _BINOPS = {
@@ -441,7 +442,7 @@ def _stop_at_first_failure():
 
 
 def mutate_lab(
-    lab_id: str,
+    lab_id: str | labs.Lab,
     sample: int | None = 40,
     seed: int = 0,
     budget: float = 600.0,
@@ -451,11 +452,16 @@ def mutate_lab(
     """Generate, sample and run mutants of one lab until done or out of budget."""
     from labpath.checks.runner import PASS, TIMEOUT, Worker, run_checks
 
-    lab = labs.load(lab_id)
-    if sample is not None and sample < 1:
+    lab = labs.load(lab_id) if isinstance(lab_id, str) else lab_id
+    if sample is not None and sample < 0:
         raise UsageError(
-            "--sample must be at least 1",
-            hint=f"labpath dev mutate {lab_id} --sample 20",
+            f"--sample {sample}: the number of mutants cannot be negative",
+            hint=f"labpath dev mutate {lab.id} --sample 20",
+        )
+    if budget <= 0 or jobs < 1:
+        raise UsageError(
+            "--budget must be positive and --jobs at least 1",
+            hint=f"labpath dev mutate {lab.id} --budget 300 --jobs 2",
         )
     everything = generate(lab)
     chosen = choose(everything, sample, seed)
@@ -544,10 +550,7 @@ def as_data(report: MutationReport) -> dict:
         "seed": report.seed,
         "generated": report.generated,
         "sample": report.sample,
-        "counts": {
-            k: report.count(k)
-            for k in (KILLED, SURVIVED, TIMED_OUT, EQUIVALENT, INVALID, NOT_RUN)
-        },
+        "counts": {k: report.count(k) for k in OUTCOMES},
         "score": round(report.score, 1),
         "seconds": round(report.seconds, 1),
         "baseline_seconds": round(report.baseline_seconds, 1),

@@ -385,13 +385,10 @@ def mutation_report(report) -> None:
             if r.outcome == mutate.SURVIVED:
                 out.print(escape(r.diff.rstrip()), highlight=False)
     for key in report.unused_equivalents:
-        out.print(f"  [yellow]stale[/] equivalent mutant no longer generated: {escape(key)}")
+        out.print(f"  [yellow]stale[/] equivalent mutant not generated: {escape(key)}")
     counts = ", ".join(
         f"{report.count(k)} {k.replace('_', ' ')}"
-        for k in (
-            mutate.KILLED, mutate.SURVIVED, mutate.TIMED_OUT,
-            mutate.EQUIVALENT, mutate.INVALID, mutate.NOT_RUN,
-        )  # fmt: skip
+        for k in mutate.OUTCOMES
         if report.count(k)
     )
     out.print(
