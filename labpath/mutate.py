@@ -448,6 +448,7 @@ def mutate_lab(
     budget: float = 600.0,
     jobs: int = 2,
     timeout: float | None = None,
+    match: str | None = None,
 ) -> MutationReport:
     """Generate, sample and run mutants of one lab until done or out of budget."""
     from labpath.checks.runner import PASS, TIMEOUT, Worker, run_checks
@@ -464,7 +465,8 @@ def mutate_lab(
             hint=f"labpath dev mutate {lab.id} --budget 300 --jobs 2",
         )
     everything = generate(lab)
-    chosen = choose(everything, sample, seed)
+    wanted = [m for m in everything if not match or match in m.key]
+    chosen = choose(wanted, sample, seed)
     known = {e.key: e.why for e in load_equivalents(lab)}
     texts = {
         name: (lab.solution_dir / name).read_text(encoding="utf-8")
