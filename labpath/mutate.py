@@ -51,6 +51,7 @@ _AUGOPS = {
 _AXIS_KEYWORDS = ("dim", "axis")
 _DROPPED_CALLS = ("transpose", "t", "permute", "sqrt", "contiguous", "detach")
 _DROPPED_ATTRS = ("T", "mT")
+_TEXT_ONLY = ("__repr__", "__str__", "extra_repr")
 
 
 @dataclass(frozen=True)
@@ -178,6 +179,8 @@ class _Collector(ast.NodeVisitor):
             self.add(op, a + at, a + at + len(token), new, line)
 
     def visit_scoped(self, node):
+        if node.name in _TEXT_ONLY:
+            return  # how an object prints: no computation depends on it
         self.scope.append(node.name)
         body = node.body
         if (

@@ -45,6 +45,11 @@ SOURCE = textwrap.dedent(
         return b
 
 
+    class Box:
+        def __repr__(self):
+            return f"Box({1 + 2})"
+
+
     if __name__ == "__main__":
         print(add(1, 2))
     '''
@@ -112,9 +117,10 @@ def test_generate_covers_every_operator(tmp_path):
         assert key in found, sorted(found)
 
 
-def test_docstrings_imports_and_the_main_block_are_left_alone(tmp_path):
+def test_docstrings_imports_reprs_and_the_main_block_are_left_alone(tmp_path):
     lab = make_lab(tmp_path)
     for m in mutate.generate(lab):
+        assert "Box" not in m.scope
         assert m.line < SOURCE.splitlines().index('if __name__ == "__main__":') + 1
         assert '"""' not in m.old and "import" not in m.old
 
