@@ -190,7 +190,7 @@ def test_a_function_outside_the_contract_covers_every_mutant_in_it(tmp_path):
     assert covered == {"total"}
 
 
-def test_mutants_run_through_the_checks_and_survivors_show_their_diff(tmp_path):
+def test_mutants_run_through_the_checks_and_survivors_show_their_diff(tmp_path, capsys):
     source = (
         "def add(a, b):\n    return a + b\n\n\ndef scale(x, k=2):\n    return x * k\n"
     )
@@ -214,6 +214,14 @@ def test_mutants_run_through_the_checks_and_survivors_show_their_diff(tmp_path):
     data = mutate.as_data(report)
     assert data["counts"]["equivalent"] == 1
     assert data["score"] == round(report.score, 1) < 100
+    from labpath import ui
+
+    ui.mutation_report(report)
+    shown = capsys.readouterr().out
+    assert "survived calc.py::scale::constant::2 => 3" in shown
+    assert "+def scale(x, k=3):" in shown
+    assert "(scale is outside this lab's contract)" in shown
+    assert f"{report.detected}/{report.scored} non-equivalent mutants caught" in shown
 
 
 def test_a_mutant_that_loops_forever_times_out(tmp_path):
