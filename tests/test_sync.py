@@ -121,7 +121,9 @@ def test_the_advice_for_a_diverged_history_works_with_records_pending_and_no_ide
     for ws, who in ((a, "laptop"), (b, "desktop")):
         assert cli("log", f"Insight on the {who}", "--workspace", ws).exit_code == 0
         # what a failed check or a hint leaves: a progress line not yet committed
-        progress.record(ws / ".labpath" / "progress.jsonl", "check", "micrograd")
+        progress.record(
+            ws / ".labpath" / "progress.jsonl", "check", "micrograd", on=who
+        )
     assert cli("sync", "--workspace", a).exit_code == 0
     for var in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME",
                 "GIT_COMMITTER_EMAIL"):  # fmt: skip
