@@ -10,7 +10,11 @@ from labpath.checks import kit
 def lora():
     """The learner's lora.py; it must define LoRALinear, apply_lora and count_parameters."""
     module = kit.learner_module("lora")
-    missing = [n for n in ("LoRALinear", "apply_lora", "count_parameters") if not hasattr(module, n)]
+    missing = [
+        n
+        for n in ("LoRALinear", "apply_lora", "count_parameters")
+        if not hasattr(module, n)
+    ]
     if missing:
         kit.fail(f"your lora.py defines no {', '.join(missing)}",
                  hint="lora.py needs a LoRALinear(base, r, alpha, dropout) module, "

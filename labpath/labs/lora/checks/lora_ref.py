@@ -34,6 +34,13 @@ def _tensor(obj):
     return w if torch.is_tensor(w) else None
 
 
+def one_adapter(value):
+    """peft keeps r and scaling per adapter name ({"default": 2.0}); take that one."""
+    if isinstance(value, dict):
+        return value["default"] if "default" in value else next(iter(value.values()))
+    return value
+
+
 def factors(m):
     """(A, B, layout) of a learner's LoRA module; layout is 'standard' or 'transposed'."""
     for a_name, b_name in FACTOR_NAMES:
@@ -65,7 +72,9 @@ def base_of(m):
     """The frozen Linear inside a LoRA module (or the module itself, loralib style)."""
     for name in BASE_NAMES:
         inner = getattr(m, name, None)
-        if isinstance(inner, nn.Module) and torch.is_tensor(getattr(inner, "weight", None)):
+        if isinstance(inner, nn.Module) and torch.is_tensor(
+            getattr(inner, "weight", None)
+        ):
             return inner
     if isinstance(m, nn.Linear):
         return m
@@ -74,7 +83,7 @@ def base_of(m):
 
 
 def rank(m):
-    A, _, layout = factors(m)
+    A, _, layout = factors(m)  # from the shapes, so an r stored per adapter is fine
     return A.shape[0] if layout == "standard" else A.shape[1]
 
 
@@ -128,8 +137,14 @@ def scaling_mistake(delta, path, r, alpha):
     """Name the scaling whose update equals the learner's delta, if one does."""
     s = alpha / r
     variants = [
-        (alpha, f"your update is r = {r} times too large: you scale by alpha, not alpha / r"),
-        (alpha / r**0.5, "you scale by alpha / sqrt(r) (rsLoRA); the contract's scaling is alpha / r"),
+        (
+            alpha,
+            f"your update is r = {r} times too large: you scale by alpha, not alpha / r",
+        ),
+        (
+            alpha / r**0.5,
+            "you scale by alpha / sqrt(r) (rsLoRA); the contract's scaling is alpha / r",
+        ),
         (r / alpha, "your scaling is inverted: r / alpha instead of alpha / r"),
         (s * s, "the scaling is applied twice: (alpha / r)^2"),
         (1.0, "the update is not scaled at all: multiply B A x by alpha / r"),

@@ -14,7 +14,15 @@ from torch.nn import functional as F
 
 from labpath.checks import kit
 
-CFG = dict(block_size=16, vocab_size=None, n_layer=2, n_head=2, n_embd=32, dropout=0.0, bias=True)
+CFG = dict(
+    block_size=16,
+    vocab_size=None,
+    n_layer=2,
+    n_head=2,
+    n_embd=32,
+    dropout=0.0,
+    bias=True,
+)
 PRETRAIN_STEPS, PRETRAIN_LR = 200, 3e-3
 TUNE_STEPS, TUNE_LR, RANK, ALPHA = 60, 1e-2, 4, 8.0
 BATCH, EVAL_BATCHES = 32, 4
@@ -27,7 +35,9 @@ MIN_DROP = 0.2
 
 def texts():
     words = kit.words()
-    random.Random(0).shuffle(words)  # the file is sorted: mix it once, the same way every run
+    random.Random(0).shuffle(
+        words
+    )  # the file is sorted: mix it once, the same way every run
     a = "\n".join(words[0::2]) + "\n"
     b = "\n".join(w[::-1] for w in words[1::2]) + "\n"
     return a, b
@@ -56,11 +66,15 @@ def loss_of(model, x, y):
 
 @torch.no_grad()
 def evaluate(model, data, seed, T, device):
-    """Mean loss on EVAL_BATCHES fixed batches (the same windows for every model)."""
-    model.eval()
+    """Mean loss on EVAL_BATCHES fixed batches (the same windows for every model).
+
+    Train mode on purpose: dropout is 0 here, and a LoRA layer that merges itself on
+    eval() (loralib) would round the frozen weight on every merge / unmerge cycle.
+    """
     gen = torch.Generator().manual_seed(seed)
-    out = sum(float(loss_of(model, *batch(data, gen, T, device))) for _ in range(EVAL_BATCHES))
-    model.train()
+    out = sum(
+        float(loss_of(model, *batch(data, gen, T, device))) for _ in range(EVAL_BATCHES)
+    )
     return out / EVAL_BATCHES
 
 
@@ -88,7 +102,9 @@ def digest(model, skip):
 
 
 def frozen_by_name(model, skip):
-    return {n: p.detach().clone() for n, p in model.named_parameters() if id(p) not in skip}
+    return {
+        n: p.detach().clone() for n, p in model.named_parameters() if id(p) not in skip
+    }
 
 
 def experiment(gpt, lora, seed, device="cpu"):
@@ -100,8 +116,19 @@ def experiment(gpt, lora, seed, device="cpu"):
     train_b, val_b = split(encode(b, stoi))
     T = CFG["block_size"]
     torch.manual_seed(seed)
-    model = gpt.GPT(gpt.GPTConfig(**{**CFG, "vocab_size": len(chars)})).to(device).train()
-    pre = train(model, list(model.parameters()), train_a, PRETRAIN_STEPS, PRETRAIN_LR, seed + 1, T, device)
+    model = (
+        gpt.GPT(gpt.GPTConfig(**{**CFG, "vocab_size": len(chars)})).to(device).train()
+    )
+    pre = train(
+        model,
+        list(model.parameters()),
+        train_a,
+        PRETRAIN_STEPS,
+        PRETRAIN_LR,
+        seed + 1,
+        T,
+        device,
+    )
     base_b = evaluate(model, val_b, seed + 2, T, device)
     base_a = evaluate(model, val_a, seed + 3, T, device)
     model = lora.apply_lora(model, TARGETS, RANK, ALPHA).to(device)
@@ -153,11 +180,27 @@ def _plot(r):
     ax.plot(range(len(pre)), pre, label="pre-training on text A (names), all weights")
     xs = range(len(pre), len(pre) + len(tune))
     ax.plot(xs, tune, label=f"LoRA r={RANK} on c_attn, text B (names reversed)")
-    ax.axhline(r["base_b"], color="gray", ls=":", label=f"base model on text B val: {r['base_b']:.3f}")
-    ax.axhline(r["adapted_b"], color="C1", ls="--", label=f"adapted on text B val: {r['adapted_b']:.3f}")
+    ax.axhline(
+        r["base_b"],
+        color="gray",
+        ls=":",
+        label=f"base model on text B val: {r['base_b']:.3f}",
+    )
+    ax.axhline(
+        r["adapted_b"],
+        color="C1",
+        ls="--",
+        label=f"adapted on text B val: {r['adapted_b']:.3f}",
+    )
     ax.set(xlabel="step", ylabel="training loss (cross-entropy)",
            title=f"{r['trainable']:,} of {r['total']:,} parameters trained in the LoRA phase")  # fmt: skip
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(kit.artifact_path("test_lora_adapts_the_gpt_to_a_new_text_with_frozen_weights", "lora-finetune.png"), dpi=110)
+    fig.savefig(
+        kit.artifact_path(
+            "test_lora_adapts_the_gpt_to_a_new_text_with_frozen_weights",
+            "lora-finetune.png",
+        ),
+        dpi=110,
+    )
     plt.close(fig)

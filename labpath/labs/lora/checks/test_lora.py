@@ -5,6 +5,7 @@ of 2 that no common mistake reproduces; everything runs in float64 unless stated
 checks set B to random values themselves wherever a zero B would hide a mistake.
 """
 
+import copy
 import itertools
 
 import pytest
@@ -20,6 +21,7 @@ from lora_ref import (
     forward,
     lora_path,
     make_base,
+    one_adapter,
     rank,
     scaling_mistake,
     set_factors,
@@ -59,7 +61,12 @@ def randomise(m, offset=0):
     r = rank(m)
     A = uniform((r, IN), g, torch.float64)
     B = uniform((OUT, r), g, torch.float64)
+    # in train mode: a layer that merges itself on eval() (loralib) re-merges the new
+    # factors when it is switched back
+    was = m.training
+    m.train()
     set_factors(m, A, B)
+    m.train(was)
     A, B = standard(m)
     return A.clone(), B.clone()
 
@@ -77,7 +84,10 @@ def note_layout(m):
     if layout != "transposed":
         return
     try:
-        path = kit.artifact_path("test_factors_have_the_contract_shapes_and_the_base_is_frozen", "lora-layout.txt")
+        path = kit.artifact_path(
+            "test_factors_have_the_contract_shapes_and_the_base_is_frozen",
+            "lora-layout.txt",
+        )
         path.write_text("transposed layout, accepted: A is (in, r) and B is (r, out); "
                         "the checks transpose them to (r, in) and (out, r)\n", encoding="utf-8")  # fmt: skip
     except OSError:
@@ -93,7 +103,9 @@ def test_factors_have_the_contract_shapes_and_the_base_is_frozen(lora):
     base = make_base(kit.seed())
     m = lora.LoRALinear(base, R, ALPHA, 0.0)
     inner = base_of(m)
-    if inner is not base:
+    if (
+        inner.weight is not base.weight
+    ):  # a wrapper keeps base; a Linear subclass shares its weight
         kit.fail("the frozen Linear inside LoRALinear is not the module passed in",
                  diagnosis="a copy of the Linear: a weight shared with another layer (tied "
                  "embeddings) would no longer be shared" if isinstance(inner, nn.Linear) else None,
@@ -101,7 +113,11 @@ def test_factors_have_the_contract_shapes_and_the_base_is_frozen(lora):
     A, B, layout = factors(m)
     note_layout(m)
     if rank(m) != R:
-        kit.fail("rank of the factors of LoRALinear(Linear(12, 20), r=3)", yours=rank(m), expected=R)
+        kit.fail(
+            "rank of the factors of LoRALinear(Linear(12, 20), r=3)",
+            yours=rank(m),
+            expected=R,
+        )
     if not isinstance(A, nn.Parameter) or not isinstance(B, nn.Parameter):
         kit.fail("lora_A and lora_B are not nn.Parameters, so optimizers never see them",
                  hint="self.lora_A = nn.Parameter(torch.empty(r, in_features))")  # fmt: skip
@@ -116,14 +132,22 @@ def test_factors_have_the_contract_shapes_and_the_base_is_frozen(lora):
                  hint="freeze the wrapped layer's bias as well: base.bias.requires_grad_(False)")  # fmt: skip
     for attr, want in (("r", R), ("scaling", ALPHA / R)):
         if not kit.has(m, attr):
-            kit.fail(f"LoRALinear has no attribute {attr}", hint="store r, alpha and scaling = alpha / r")
-        if abs(float(getattr(m, attr)) - want) > 1e-12:
-            kit.fail(f"LoRALinear(base, r=3, alpha=6).{attr}", yours=getattr(m, attr), expected=want,
-                     diagnosis=scaling_mistake(torch.tensor(float(m.scaling)), torch.tensor(1.0), R, ALPHA)
+            kit.fail(
+                f"LoRALinear has no attribute {attr}",
+                hint="store r, alpha and scaling = alpha / r",
+            )
+        value = float(one_adapter(getattr(m, attr)))
+        if abs(value - want) > 1e-12:
+            kit.fail(f"LoRALinear(base, r=3, alpha=6).{attr}", yours=value, expected=want,
+                     diagnosis=scaling_mistake(torch.tensor(value), torch.tensor(1.0), R, ALPHA)
                      if attr == "scaling" else None)  # fmt: skip
     trainable = {id(p) for p in m.parameters() if p.requires_grad}
     if trainable != {id(A), id(B)}:
-        kit.fail("trainable parameters of LoRALinear", yours=len(trainable), expected="exactly 2 (A and B)")
+        kit.fail(
+            "trainable parameters of LoRALinear",
+            yours=len(trainable),
+            expected="exactly 2 (A and B)",
+        )
 
 
 @pytest.mark.parametrize("mode", ["eval", "train"])
@@ -158,15 +182,16 @@ def test_update_is_alpha_over_r_times_B_A_x(lora, r, alpha):
     """With B != 0 set by the check: y = base(x) + (alpha / r) x A^T B^T, for 3-D and 2-D inputs."""
     torch.manual_seed(kit.seed())
     base = make_base(kit.seed() + 1)
-    m = wrap(lora, base, r=r, alpha=alpha).eval()
+    m = wrap(lora, base, r=r, alpha=alpha).train()
     A, B = randomise(m)
-    W0, b0 = frozen(m)
+    W0, b0 = frozen(m)  # read in train mode: a self-merging eval() changes base.weight
+    m.eval()
     for x in (inputs(1), inputs(2, lead=(4,))):
         y = m(x)
         expected = forward(x, W0, b0, A, B, alpha / r)
         kit.close(y, expected, f"output (r={r}, alpha={alpha}) vs base(x) + alpha / r * x A^T B^T",
                   **TOL64, dims=" ".join(["B", "T", "out"][3 - x.dim():]),
-                  diagnose=lambda y: scaling_mistake(y.detach() - (x @ W0.T + b0),
+                  diagnose=lambda y, x=x: scaling_mistake(y.detach() - (x @ W0.T + b0),
                                                      lora_path(x, A, B), r, alpha),
                   hint="forward: base(x) + (dropout(x) @ A.T @ B.T) * (alpha / r)")  # fmt: skip
 
@@ -189,7 +214,9 @@ def test_dropout_is_on_the_lora_input_only(lora):
     with torch.no_grad():
         delta = (m(x) - (x @ W0.T + b0)).reshape(-1, OUT)  # (N, out)
     rows = x.reshape(-1, IN)  # (N, in)
-    masks = torch.tensor(list(itertools.product((0.0, 2.0), repeat=IN)), dtype=torch.float64)  # (4096, in), 1/(1-p) = 2
+    masks = torch.tensor(
+        list(itertools.product((0.0, 2.0), repeat=IN)), dtype=torch.float64
+    )  # (4096, in), 1/(1-p) = 2
     # every way of dropping inputs, for every row: (N, 4096, out)
     candidates = s * lora_path(rows[:, None, :] * masks[None], A, B)
     gap = (candidates - delta[:, None, :]).abs().amax(dim=-1)  # (N, 4096)
@@ -264,9 +291,13 @@ def test_both_factors_learn_within_two_steps(lora):
         opt.zero_grad()
         loss.backward()
         opt.step()
-        moved.append((float((A.detach() - a0).abs().max()), float((B.detach() - b0).abs().max())))
+        moved.append(
+            (float((A.detach() - a0).abs().max()), float((B.detach() - b0).abs().max()))
+        )
     if moved[0][1] <= 1e-12:
-        both_zero = float(A.detach().abs().max()) == 0 and float(B.detach().abs().max()) == 0
+        both_zero = (
+            float(A.detach().abs().max()) == 0 and float(B.detach().abs().max()) == 0
+        )
         kit.fail("lora_B did not move in the first SGD step", yours=moved[0][1], expected="> 1e-12",
                  diagnosis="no parameter moves: with A = B = 0 both gradients are zero forever"
                  if both_zero else None, hint="initialise A at random; only B starts at zero")  # fmt: skip
@@ -279,7 +310,11 @@ def test_both_factors_learn_within_two_steps(lora):
 def test_merge_matches_unmerged_and_unmerge_restores(lora, dtype):
     """merge() folds scaling * B A into base.weight: same output; merge twice is a no-op; unmerge restores."""
     dt = getattr(torch, dtype)
-    tol, wtol = (TOL64, dict(rtol=1e-12, atol=1e-12)) if dt == torch.float64 else (TOL32, dict(rtol=1e-6, atol=1e-6))
+    tol, wtol = (
+        (TOL64, dict(rtol=1e-12, atol=1e-12))
+        if dt == torch.float64
+        else (TOL32, dict(rtol=1e-6, atol=1e-6))
+    )
     torch.manual_seed(kit.seed())
     m = wrap(lora, make_base(kit.seed() + 5, dt), dtype=dt).train()
     for name in ("merge", "unmerge"):
@@ -295,7 +330,11 @@ def test_merge_matches_unmerged_and_unmerge_restores(lora, dtype):
                   f"unmerged output ({dtype})", **tol, dims="B T out")  # fmt: skip
         m.merge()
         if getattr(m, "merged", None) is not True:
-            kit.fail("merged after merge()", yours=getattr(m, "merged", "no attribute"), expected=True)
+            kit.fail(
+                "merged after merge()",
+                yours=getattr(m, "merged", "no attribute"),
+                expected=True,
+            )
         W = base_of(m).weight.detach()
         delta = (B @ A).double() * s
 
@@ -314,7 +353,14 @@ def test_merge_matches_unmerged_and_unmerge_restores(lora, dtype):
                   **wtol, dims="out in", diagnose=weight_mistake)  # fmt: skip
 
         def double_count(y):
-            if torch.allclose(y.double(), x.double() @ W.double().T + b0.double() + s * lora_path(x.double(), A.double(), B.double()), rtol=1e-4, atol=1e-5):
+            if torch.allclose(
+                y.double(),
+                x.double() @ W.double().T
+                + b0.double()
+                + s * lora_path(x.double(), A.double(), B.double()),
+                rtol=1e-4,
+                atol=1e-5,
+            ):
                 return "forward still adds the LoRA path after merge: output = base + 2 delta W"
             return None
 
@@ -328,10 +374,20 @@ def test_merge_matches_unmerged_and_unmerge_restores(lora, dtype):
                   if torch.allclose(w.double() - W0.double(), 2 * delta, rtol=1e-5, atol=1e-6) else None)  # fmt: skip
         m.unmerge()
         if getattr(m, "merged", None) is not False:
-            kit.fail("merged after unmerge()", yours=getattr(m, "merged", "no attribute"), expected=False)
+            kit.fail(
+                "merged after unmerge()",
+                yours=getattr(m, "merged", "no attribute"),
+                expected=False,
+            )
         kit.close(base_of(m).weight, W0, f"base.weight after unmerge() vs the original ({dtype})",
                   **wtol, dims="out in")  # fmt: skip
-        kit.close(m(x), y0, f"output after unmerge() vs before merge() ({dtype})", **tol, dims="B T out")
+        kit.close(
+            m(x),
+            y0,
+            f"output after unmerge() vs before merge() ({dtype})",
+            **tol,
+            dims="B T out",
+        )
 
 
 def test_train_eval_train_keeps_the_output(lora):
@@ -355,7 +411,9 @@ def test_train_eval_train_keeps_the_output(lora):
 
 # --- apply_lora and the counts -----------------------------------------------------
 
-TINY = dict(block_size=16, vocab_size=67, n_layer=2, n_head=2, n_embd=24, dropout=0.0, bias=True)
+TINY = dict(
+    block_size=16, vocab_size=67, n_layer=2, n_head=2, n_embd=24, dropout=0.0, bias=True
+)
 
 
 def tiny_gpt(gpt, seed):
@@ -364,7 +422,9 @@ def tiny_gpt(gpt, seed):
 
 
 def wrapped_names(lora, model):
-    return sorted(n for n, mod in model.named_modules() if isinstance(mod, lora.LoRALinear))
+    return sorted(
+        n for n, mod in model.named_modules() if isinstance(mod, lora.LoRALinear)
+    )
 
 
 def apply(lora, model, targets, r=R, alpha=ALPHA):
@@ -389,10 +449,22 @@ def toy_model():
     "targets, expected",
     [
         (["c_attn"], [f"transformer.h.{i}.attn.c_attn" for i in range(2)]),
-        (["c_proj"], sorted(f"transformer.h.{i}.{s}.c_proj" for i in range(2) for s in ("attn", "mlp"))),
+        (
+            ["c_proj"],
+            sorted(
+                f"transformer.h.{i}.{s}.c_proj"
+                for i in range(2)
+                for s in ("attn", "mlp")
+            ),
+        ),
         (["attn.c_proj"], [f"transformer.h.{i}.attn.c_proj" for i in range(2)]),
-        (["c_attn", "c_fc"], sorted([f"transformer.h.{i}.attn.c_attn" for i in range(2)]
-                                    + [f"transformer.h.{i}.mlp.c_fc" for i in range(2)])),
+        (
+            ["c_attn", "c_fc"],
+            sorted(
+                [f"transformer.h.{i}.attn.c_attn" for i in range(2)]
+                + [f"transformer.h.{i}.mlp.c_fc" for i in range(2)]
+            ),
+        ),
     ],
     ids=["c_attn", "c_proj", "attn.c_proj", "c_attn+c_fc"],
 )
@@ -420,7 +492,9 @@ def test_apply_lora_uses_suffixes_not_substrings(lora):
                  hint="name == target or name.endswith('.' + target)")  # fmt: skip
 
 
-@pytest.mark.parametrize("targets", [["wte"], ["no_such_layer"]], ids=["embedding", "unknown"])
+@pytest.mark.parametrize(
+    "targets", [["wte"], ["no_such_layer"]], ids=["embedding", "unknown"]
+)
 def test_apply_lora_refuses_what_it_cannot_wrap(lora, gpt, targets):
     """ValueError when a target names an Embedding (not an nn.Linear) or matches nothing."""
     model = tiny_gpt(gpt, kit.seed())
@@ -431,7 +505,9 @@ def test_apply_lora_refuses_what_it_cannot_wrap(lora, gpt, targets):
     except NotImplementedError:
         raise
     except Exception as exc:
-        kit.fail(f"apply_lora(model, {targets}) raised {type(exc).__name__}, not ValueError: {str(exc)[:100]}")
+        kit.fail(
+            f"apply_lora(model, {targets}) raised {type(exc).__name__}, not ValueError: {str(exc)[:100]}"
+        )
     kit.fail(f"apply_lora(model, {targets}) returned without an error",
              hint="raise ValueError when no module matches, or when a match is not an nn.Linear")  # fmt: skip
 
@@ -480,16 +556,37 @@ def test_weight_tying_and_logits_survive_apply_lora(lora, gpt):
                  hint="wrap the Linear itself (self.base = base), never a copy")  # fmt: skip
 
 
-GPT2_SMALL = dict(block_size=1024, vocab_size=50257, n_layer=12, n_head=12, n_embd=768, dropout=0.0, bias=True)
+GPT2_SMALL = dict(
+    block_size=1024,
+    vocab_size=50257,
+    n_layer=12,
+    n_head=12,
+    n_embd=768,
+    dropout=0.0,
+    bias=True,
+)
 GPT2_SMALL_PARAMS = 124_439_808
 GPT2_LORA_TRAINABLE = 294_912  # 8 * (768 + 2304) * 12
 GPT2_LORA_TOTAL = 124_734_720  # asserted by peft's own tests for LoRA r=8 on c_attn
 
 
+_META = {}
+
+
+def gpt2_small_meta(gpt):
+    """GPT-2 small from the learner's GPT on the meta device (built once, then copied)."""
+    if "model" not in _META:
+        with torch.device("meta"):
+            _META["model"] = gpt.GPT(gpt.GPTConfig(**GPT2_SMALL))
+    return copy.deepcopy(_META["model"])
+
+
 def _count(lora, model, what):
     out = lora.count_parameters(model)
     if not (isinstance(out, tuple) and len(out) == 2):
-        kit.fail(f"count_parameters returned {type(out).__name__}, not (trainable, total)")
+        kit.fail(
+            f"count_parameters returned {type(out).__name__}, not (trainable, total)"
+        )
     return int(out[0]), int(out[1])
 
 
@@ -522,8 +619,8 @@ def test_count_parameters_counts_each_tensor_once(lora, gpt):
 
 def test_gpt2_small_with_r8_on_c_attn_has_294912_trainable(lora, gpt):
     """GPT-2 small (on the meta device), r=8 on c_attn: 294,912 trainable of 124,734,720 (0.2364 %)."""
+    model = gpt2_small_meta(gpt)
     with torch.device("meta"):
-        model = gpt.GPT(gpt.GPTConfig(**GPT2_SMALL))
         base_total = sum(p.numel() for p in model.parameters())
         if base_total != GPT2_SMALL_PARAMS:
             kit.fail("your gpt2 lab's GPT-2 small has the wrong size before LoRA", yours=f"{base_total:,}",
@@ -532,7 +629,9 @@ def test_gpt2_small_with_r8_on_c_attn_has_294912_trainable(lora, gpt):
         trainable, total = _count(lora, model, "gpt2")
     if (trainable, total) != (GPT2_LORA_TRAINABLE, GPT2_LORA_TOTAL):
         diagnosis = _count_mistake(total, base_total, 50257 * 768, trainable)
-        if total != GPT2_LORA_TOTAL and all(p.data_ptr() == 0 for p in model.parameters()):
+        if total != GPT2_LORA_TOTAL and all(
+            p.data_ptr() == 0 for p in model.parameters()
+        ):
             diagnosis = diagnosis or ("every tensor on the meta device has data_ptr() 0: count unique "
                                       "tensors by identity (model.parameters()), not by data_ptr()")  # fmt: skip
         kit.fail("(trainable, total) of GPT-2 small with LoRA r=8 on c_attn",
@@ -553,24 +652,50 @@ def _plot_counts(lora, gpt):
         return
     ranks = [1, 4, 16, 64]
     series = {"c_attn": [], "c_attn, c_proj, c_fc": []}
-    for targets, label in ((["c_attn"], "c_attn"), (["c_attn", "c_proj", "c_fc"], "c_attn, c_proj, c_fc")):
+    for targets, label in (
+        (["c_attn"], "c_attn"),
+        (["c_attn", "c_proj", "c_fc"], "c_attn, c_proj, c_fc"),
+    ):
         for r in ranks:
             with torch.device("meta"):
-                m = apply(lora, gpt.GPT(gpt.GPTConfig(**GPT2_SMALL)), targets, r=r, alpha=2.0 * r)
+                m = apply(lora, gpt2_small_meta(gpt), targets, r=r, alpha=2.0 * r)
                 series[label].append(_count(lora, m, "gpt2"))
     fig, ax = plt.subplots(figsize=(7, 4.2))
     for label, counts in series.items():
-        ax.plot(ranks, [t for t, _ in counts], "o-", label=f"trainable, LoRA on {label}")
-    ax.axhline(GPT2_SMALL_PARAMS, color="k", ls="--", label=f"all of GPT-2 small ({GPT2_SMALL_PARAMS:,})")
-    ax.axhline(2304 * 768 * 12, color="gray", ls=":", label="full fine-tune of c_attn only (21.2M)")
+        ax.plot(
+            ranks, [t for t, _ in counts], "o-", label=f"trainable, LoRA on {label}"
+        )
+    ax.axhline(
+        GPT2_SMALL_PARAMS,
+        color="k",
+        ls="--",
+        label=f"all of GPT-2 small ({GPT2_SMALL_PARAMS:,})",
+    )
+    ax.axhline(
+        2304 * 768 * 12,
+        color="gray",
+        ls=":",
+        label="full fine-tune of c_attn only (21.2M)",
+    )
     ax.set(xscale="log", yscale="log", xlabel="rank r", ylabel="parameters",
            title="GPT-2 small: what LoRA trains vs what it keeps frozen")  # fmt: skip
     ax.set_xticks(ranks, [str(r) for r in ranks])
     for r, (t, tot) in zip(ranks, series["c_attn"]):
-        ax.annotate(f"{100 * t / tot:.2f} %", (r, t), textcoords="offset points", xytext=(4, -12), fontsize=8)
+        ax.annotate(
+            f"{100 * t / tot:.2f} %",
+            (r, t),
+            textcoords="offset points",
+            xytext=(4, -12),
+            fontsize=8,
+        )
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(kit.artifact_path("test_gpt2_small_with_r8_on_c_attn_has_294912_trainable", "lora-params.png"), dpi=110)
+    fig.savefig(
+        kit.artifact_path(
+            "test_gpt2_small_with_r8_on_c_attn_has_294912_trainable", "lora-params.png"
+        ),
+        dpi=110,
+    )
     plt.close(fig)
 
 

@@ -26,8 +26,18 @@ def _libraries():
     try:
         import peft
         import transformers
-    except ImportError:
-        pytest.skip("peft and transformers are not installed (pip install 'labpath[hf]'); the parity check with peft is skipped")
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("peft", "transformers"):
+            pytest.skip(
+                f"peft or transformers could not be imported ({exc}); the parity check with peft is skipped"
+            )
+        pytest.skip(
+            "peft and transformers are not installed (pip install 'labpath[hf]'); the parity check with peft is skipped"
+        )
+    except ImportError as exc:
+        pytest.skip(
+            f"peft or transformers could not be imported ({exc}); the parity check with peft is skipped"
+        )
     return peft, transformers
 
 
@@ -55,13 +65,18 @@ def test_matches_peft_on_a_tiny_hf_gpt2(lora):
     config._attn_implementation = "eager"
     hf = transformers.GPT2LMHeadModel(config).double().eval()
     ours = _linear_c_attn(copy.deepcopy(hf))
-    ours = lora.apply_lora(ours, ["c_attn"], R, ALPHA).double().eval()
+    ours = (
+        lora.apply_lora(ours, ["c_attn"], R, ALPHA).double().train()
+    )  # eval() after setting A, B
     theirs = peft.get_peft_model(hf, peft.LoraConfig(r=R, lora_alpha=ALPHA, lora_dropout=0.0,
                                                      target_modules=["c_attn"], fan_in_fan_out=True))  # fmt: skip
     theirs = theirs.double().eval()
     gen = torch.Generator().manual_seed(kit.seed() + 1)
     for i in range(CFG["n_layer"]):
-        mine, peft_layer = ours.transformer.h[i].attn.c_attn, theirs.base_model.model.transformer.h[i].attn.c_attn
+        mine, peft_layer = (
+            ours.transformer.h[i].attn.c_attn,
+            theirs.base_model.model.transformer.h[i].attn.c_attn,
+        )
         inn, out = 24, 72
         A = uniform((R, inn), gen) * 0.5
         B = uniform((out, R), gen) * 0.5
@@ -70,6 +85,7 @@ def test_matches_peft_on_a_tiny_hf_gpt2(lora):
             peft_layer.lora_A["default"].weight.copy_(A)
             peft_layer.lora_B["default"].weight.copy_(B)
         factors(mine)  # a layout the adapter cannot read fails here, clearly
+    ours.eval()
     idx = torch.randint(0, CFG["vocab_size"], (3, 11), generator=gen)
     with torch.no_grad():
         want = theirs(input_ids=idx).logits
