@@ -49,7 +49,12 @@ def inputs(offset=0, dtype=torch.float64, lead=LEAD):
 
 def wrap(lora, base, r=R, alpha=ALPHA, dropout=0.0, dtype=torch.float64):
     """The learner's LoRALinear around base, cast to dtype (factors made in any dtype)."""
-    m = lora.LoRALinear(base, r, alpha, dropout)
+    # dropout=None: leave it out, so the contract's default (0.0) is what runs
+    m = (
+        lora.LoRALinear(base, r, alpha)
+        if dropout is None
+        else lora.LoRALinear(base, r, alpha, dropout)
+    )
     if not isinstance(m, nn.Module):
         kit.fail(f"LoRALinear(...) returned a {type(m).__name__}, not an nn.Module")
     return m.to(dtype)
@@ -140,7 +145,9 @@ def test_factors_have_the_contract_shapes_and_the_base_is_frozen(lora):
     if inner.bias is not None and inner.bias.requires_grad:
         kit.fail("base.bias requires grad while the weight is frozen",
                  hint="freeze the wrapped layer's bias as well: base.bias.requires_grad_(False)")  # fmt: skip
-    for attr, want in (("r", R), ("scaling", ALPHA / R)):
+    for attr, want in (("r", R), ("alpha", ALPHA), ("scaling", ALPHA / R)):
+        if attr == "alpha" and not kit.has(m, "alpha") and kit.has(m, "lora_alpha"):
+            attr = "lora_alpha"  # loralib's and peft's name
         if not kit.has(m, attr):
             kit.fail(
                 f"LoRALinear has no attribute {attr}",
@@ -193,14 +200,20 @@ def test_update_is_alpha_over_r_times_B_A_x(lora, r, alpha):
     """With B != 0 set by the check: y = base(x) + (alpha / r) x A^T B^T, for 3-D and 2-D inputs."""
     torch.manual_seed(kit.seed())
     base = make_base(kit.seed() + 1)
-    m = wrap(lora, base, r=r, alpha=alpha).train()
+    m = wrap(
+        lora, base, r=r, alpha=alpha, dropout=None
+    ).train()  # default dropout: none
     A, B = randomise(m)
     W0, b0 = frozen(m)  # read in train mode: a self-merging eval() changes base.weight
-    m.eval()
-    for x in (inputs(1), inputs(2, lead=(4,))):
+    for mode, x in (
+        ("train", inputs(1)),
+        ("eval", inputs(1)),
+        ("eval", inputs(2, lead=(4,))),
+    ):
+        getattr(m, mode)()
         y = m(x)
         expected = forward(x, W0, b0, A, B, alpha / r)
-        kit.close(y, expected, f"output (r={r}, alpha={alpha}) vs base(x) + alpha / r * x A^T B^T",
+        kit.close(y, expected, f"{mode}-mode output (r={r}, alpha={alpha}, default dropout) vs base(x) + alpha / r * x A^T B^T",
                   **TOL64, dims=" ".join(["B", "T", "out"][3 - x.dim():]),
                   diagnose=lambda y, x=x: scaling_mistake(y.detach() - (x @ W0.T + b0),
                                                      lora_path(x, A, B), r, alpha),

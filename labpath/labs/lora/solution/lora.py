@@ -27,7 +27,6 @@ class LoRALinear(nn.Module):
 
     def __init__(self, base: nn.Linear, r: int, alpha: float, dropout: float = 0.0):
         super().__init__()
-        assert r > 0, "the rank r must be positive"
         self.base = base  # the very same module: its weight stays shared (tied) if it was
         self.r = r
         self.alpha = alpha
@@ -50,7 +49,7 @@ class LoRALinear(nn.Module):
         # (uniform in +-1/sqrt(in)) is what loralib and peft use for A.
         nn.init.kaiming_uniform_(self.lora_A, a=math.sqrt(5))
         # dropout regularises the LoRA path only; the frozen path sees the clean input
-        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.dropout = nn.Dropout(dropout)
         self.merged = False
 
     def delta_weight(self):
@@ -93,8 +92,6 @@ def _matches(name, targets):
 
 def apply_lora(model, target_names, r, alpha, dropout=0.0):
     """Wrap every nn.Linear named by target_names in a LoRALinear and freeze the rest."""
-    if isinstance(target_names, str):
-        target_names = [target_names]
     # collect first, replace afterwards: changing modules while iterating over them
     # would also visit the freshly made wrappers (and their .base)
     found = [(n, m) for n, m in model.named_modules() if n and _matches(n, target_names)]
