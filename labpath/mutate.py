@@ -51,6 +51,7 @@ _AUGOPS = {
 _AXIS_KEYWORDS = ("dim", "axis")
 _DROPPED_CALLS = ("transpose", "t", "permute", "sqrt", "contiguous", "detach")
 _DROPPED_ATTRS = ("T", "mT")
+_TEXT_ONLY = ("__repr__", "__str__", "extra_repr")
 
 
 @dataclass(frozen=True)
@@ -178,6 +179,8 @@ class _Collector(ast.NodeVisitor):
             self.add(op, a + at, a + at + len(token), new, line)
 
     def visit_scoped(self, node):
+        if node.name in _TEXT_ONLY:
+            return  # how an object prints: no computation depends on it
         self.scope.append(node.name)
         body = node.body
         if (
@@ -210,6 +213,8 @@ class _Collector(ast.NodeVisitor):
     def visit_Expr(self, node):
         if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
             return  # a bare string: documentation
+        if _is_print(node.value):
+            return  # output for a person reading along, not a result
         self.drop(node)
         self.generic_visit(node)
 
@@ -277,6 +282,8 @@ class _Collector(ast.NodeVisitor):
             self.add("constant", start, end, new, node.lineno)
 
     def visit_Call(self, node):
+        if _is_print(node):
+            return
         for kw in node.keywords:
             if kw.arg in _AXIS_KEYWORDS and isinstance(
                 kw.value, (ast.Constant, ast.UnaryOp)
@@ -347,6 +354,14 @@ class _Collector(ast.NodeVisitor):
                 node.lineno,
             )
         self.generic_visit(node)
+
+
+def _is_print(node) -> bool:
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "print"
+    )
 
 
 def generate(lab: labs.Lab) -> list[Mutant]:
@@ -480,6 +495,11 @@ def mutate_lab(
         )
     everything = generate(lab)
     wanted = [m for m in everything if not match or match in m.key]
+    if not wanted:
+        raise UsageError(
+            f"lab '{lab.id}': no mutant's key contains {match!r}",
+            hint=f"labpath dev mutate {lab.id} --sample 0 --json lists every key",
+        )
     chosen = choose(wanted, sample, seed)
     known = load_equivalents(lab)
     texts = {

@@ -35,6 +35,7 @@ SOURCE = textwrap.dedent(
 
 
     def pick(t):
+        print("picking", len(t) + 1)
         t.sort()
         return t.sum(dim=1).T
 
@@ -43,6 +44,11 @@ SOURCE = textwrap.dedent(
         if a > b:
             return a
         return b
+
+
+    class Box:
+        def __repr__(self):
+            return f"Box({1 + 2})"
 
 
     if __name__ == "__main__":
@@ -112,9 +118,10 @@ def test_generate_covers_every_operator(tmp_path):
         assert key in found, sorted(found)
 
 
-def test_docstrings_imports_and_the_main_block_are_left_alone(tmp_path):
+def test_docstrings_imports_reprs_and_the_main_block_are_left_alone(tmp_path):
     lab = make_lab(tmp_path)
     for m in mutate.generate(lab):
+        assert "Box" not in m.scope and "print" not in m.old
         assert m.line < SOURCE.splitlines().index('if __name__ == "__main__":') + 1
         assert '"""' not in m.old and "import" not in m.old
 
@@ -184,7 +191,7 @@ def test_a_function_outside_the_contract_covers_every_mutant_in_it(tmp_path):
     assert covered == {"total"}
 
 
-def test_mutants_run_through_the_checks_and_survivors_show_their_diff(tmp_path):
+def test_mutants_run_through_the_checks_and_survivors_show_their_diff(tmp_path, capsys):
     source = (
         "def add(a, b):\n    return a + b\n\n\ndef scale(x, k=2):\n    return x * k\n"
     )
@@ -208,6 +215,14 @@ def test_mutants_run_through_the_checks_and_survivors_show_their_diff(tmp_path):
     data = mutate.as_data(report)
     assert data["counts"]["equivalent"] == 1
     assert data["score"] == round(report.score, 1) < 100
+    from labpath import ui
+
+    ui.mutation_report(report)
+    shown = capsys.readouterr().out
+    assert "survived calc.py::scale::constant::2 => 3" in shown
+    assert "+def scale(x, k=3):" in shown
+    assert "(scale is outside this lab's contract)" in shown
+    assert f"{report.detected}/{report.scored} non-equivalent mutants caught" in shown
 
 
 def test_a_mutant_that_loops_forever_times_out(tmp_path):
@@ -239,6 +254,8 @@ def test_cli_rejects_bad_arguments(cli):
     assert "Hint: labpath dev mutate micrograd" in result.stderr
     result = cli("dev", "mutate", "micrograd", "--jobs", "0")
     assert result.exit_code == 2, result.output
+    result = cli("dev", "mutate", "micrograd", "--match", "no such text")
+    assert result.exit_code == 2 and "no mutant's key contains" in result.stderr
     result = cli("dev", "mutate", "nosuchlab")
     assert result.exit_code == 2 and "no lab 'nosuchlab'" in result.stderr
 
