@@ -125,7 +125,14 @@ def check_lab(lab_id: str, curriculum=None, jobs: int = 2) -> LabVerdict:
         )  # fmt: skip
     )
     solution = run_checks(lab, lab.solution_dir)
-    bad = [r.name for r in solution.results if r.outcome not in ("passed",)]
+    from labpath.checks.kit import OPTIONAL
+
+    bad = [
+        r.name
+        for r in solution.results
+        if r.outcome != "passed"
+        and not (r.outcome == "skipped" and OPTIONAL in (r.message or ""))
+    ]
     findings.append(
         Finding(
             lab.id,

@@ -284,6 +284,21 @@ def after(*checks: str):
     return pytest.mark.labpath_after(*checks)
 
 
+OPTIONAL = "needs the optional packages"  # devcheck accepts a solution skipped for this
+
+
+def optional(*modules: str, extra: str) -> tuple:
+    """Import the packages of an optional cross-check, or skip it with one line."""
+    import pytest
+
+    try:
+        return tuple(importlib.import_module(m) for m in modules)
+    except ImportError as exc:
+        pytest.skip(
+            f"{OPTIONAL} {' and '.join(modules)} (pip install 'labpath[{extra}]'): {exc}"
+        )
+
+
 def skip_unless(obj, attr: str, what: str) -> None:
     """Skip the calling check when the learner's code lacks an optional feature."""
     import pytest

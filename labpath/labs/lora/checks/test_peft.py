@@ -10,7 +10,6 @@ GPT from the gpt2 lab uses.
 
 import copy
 
-import pytest
 import torch
 from lora_ref import factors, set_factors, uniform
 from torch import nn
@@ -23,22 +22,7 @@ CFG = dict(vocab_size=67, n_positions=16, n_embd=24, n_layer=2, n_head=2,
 
 
 def _libraries():
-    try:
-        import peft
-        import transformers
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("peft", "transformers"):
-            pytest.skip(
-                f"peft or transformers could not be imported ({exc}); the parity check with peft is skipped"
-            )
-        pytest.skip(
-            "peft and transformers are not installed (pip install 'labpath[hf]'); the parity check with peft is skipped"
-        )
-    except ImportError as exc:
-        pytest.skip(
-            f"peft or transformers could not be imported ({exc}); the parity check with peft is skipped"
-        )
-    return peft, transformers
+    return kit.optional("peft", "transformers", extra="hf")
 
 
 def _linear_c_attn(model):
