@@ -136,13 +136,19 @@ def pack(prompt, answer, max_length):
     return ids, labels
 
 
-def collate(pairs):
-    """Pad a list of build_pair dicts to one (B, T) batch: ids with 0, labels with -100."""
+def collate(pairs, shared=True):
+    """Pad a list of build_pair dicts to (B, T) tensors: ids with 0, labels with -100.
+
+    shared: one T for both sides; else each side is padded to its own longest row, as
+    eric-mitchell's collate does (chosen and rejected may then differ in length).
+    """
     T = max(
         len(p[k]) for p in pairs for k in ("chosen_input_ids", "rejected_input_ids")
     )
     batch = {}
     for side in ("chosen", "rejected"):
+        if not shared:
+            T = max(len(p[f"{side}_input_ids"]) for p in pairs)
         ids = [list(map(int, p[f"{side}_input_ids"])) for p in pairs]
         lab = [list(map(int, p[f"{side}_labels"])) for p in pairs]
         batch[f"{side}_input_ids"] = torch.tensor([r + [0] * (T - len(r)) for r in ids])
@@ -155,7 +161,7 @@ def collate(pairs):
     return batch
 
 
-def reference_batch(triples, max_length=16):
+def reference_batch(triples, max_length=16, shared=True):
     """A batch built by labpath's own packing (independent of your build_pair)."""
     pairs = []
     for prompt, ch, rj in triples:
@@ -163,7 +169,20 @@ def reference_batch(triples, max_length=16):
         ri, rl = pack(prompt, rj, max_length)
         pairs.append(dict(chosen_input_ids=ci, chosen_labels=cl,
                           rejected_input_ids=ri, rejected_labels=rl))  # fmt: skip
-    return collate(pairs)
+    return collate(pairs, shared)
+
+
+def uneven_pairs(n, seed, longer="rejected"):
+    """Task triples whose `longer` answers carry two extra digits: the sides differ in T."""
+    out = []
+    for prompt, ch, rj in task_pairs(n, seed, lo=2, hi=5):
+        extra = [d for d in range(10) if d not in ch][:2]
+        if longer == "rejected":
+            rj = rj + extra
+        else:
+            ch = ch + extra
+        out.append((prompt, ch, rj))
+    return out
 
 
 @torch.no_grad()

@@ -231,16 +231,19 @@ def _dpo_diagnosis(pc, pr, rc, rr, beta, eps=0.0, ipo=False):
         y = yours.detach().double()
         h = (pc - pr) - (rc - rr)
         nls = lambda x: -torch.nn.functional.logsigmoid(x)  # noqa: E731
-        known = {
+        known = {}
+        if eps and not ipo:  # swapping the cDPO weights is the same loss as flipping h
+            swapped = dpo(pc, pr, rc, rr, beta, 1 - eps)[0]
+            known["the label-smoothing weights are swapped (the same loss as flipping the sign "
+                  "of h): (1 - eps) belongs to -log sigma(beta h)"] = swapped  # fmt: skip
+        known |= {
             "your loss prefers the rejected response (a sign error in the log-ratios)":
                 dpo(pr, pc, rr, rc, beta, eps, ipo)[0],
-            "the reference log-ratio is added: h = (pi_c - pi_r) - (ref_c - ref_r)":
+            "the reference log-ratio is added; subtract it: h = (pi_c - pi_r) - (ref_c - ref_r)":
                 dpo(pc, pr, rr, rc, beta, eps, ipo)[0],
             "beta is applied outside the log-sigmoid: -log sigma(beta * h), not beta * -log sigma(h)":
                 beta * nls(h),
             "beta is missing: -log sigma(beta * h)": nls(h),
-            "the label-smoothing weights are swapped: (1 - eps) belongs to -log sigma(beta h)":
-                dpo(pc, pr, rc, rr, beta, 1 - eps)[0],
             "label_smoothing is ignored: cDPO adds eps * -log sigma(-beta h)":
                 dpo(pc, pr, rc, rr, beta, 0.0)[0],
             "beta is inside the IPO square: eric-mitchell's IPO is (h - 1/(2 beta))^2":
@@ -323,6 +326,22 @@ def test_reference_free_ignores_the_reference(pref):
     expected = dpo(pc, pr, rc, rr, 0.1, reference_free=True)[0]
     kit.close(losses, reduce_like(losses, expected), "DPO losses with reference_free=True", rtol=1e-12,
               atol=1e-12, dims="B", hint="with reference_free the reference log-ratio is 0")  # fmt: skip
+
+
+def test_defaults_are_beta_0_1_and_plain_dpo(pref):
+    """dpo_loss(pc, pr, rc, rr) with no options is DPO with beta 0.1; sequence_logprobs sums, ignoring -100."""
+    pc, pr, rc, rr = dpo_rows(11)
+    losses, cr, _ = call_dpo(pref, pc, pr, rc, rr)
+    expected, rewards, _ = dpo(pc, pr, rc, rr, 0.1)
+    kit.close(losses, reduce_like(losses, expected), "dpo_loss(pc, pr, rc, rr) with the defaults",
+              rtol=1e-12, atol=1e-12, dims="B",
+              hint="defaults: beta=0.1, label_smoothing=0.0, ipo=False, reference_free=False")  # fmt: skip
+    what = "chosen_rewards with the default beta 0.1"
+    kit.close(cr, rewards, what, rtol=1e-12, atol=1e-12)
+    logits, labels = fixture_batch(12)
+    kit.close(pref.sequence_logprobs(logits, labels), logprobs(logits, labels),
+              "sequence_logprobs(logits, labels) with the defaults", rtol=1e-10, atol=1e-10,
+              hint="defaults: ignore_index=-100, average=False")  # fmt: skip
 
 
 def test_policy_equal_to_reference_gives_ln2(pref):

@@ -23,6 +23,7 @@ from pref_ref import (
     logprobs,
     reference_batch,
     task_pairs,
+    uneven_pairs,
 )
 
 from labpath.checks import kit
@@ -75,7 +76,7 @@ def expected_step(policy, reference, batch, beta):
     loss.backward()
     grads = [p.grad.detach().clone() for p in policy.parameters()]
     return dict(loss=float(loss.detach()), reward_accuracy=float((cr > rj).double().mean()),
-                margin=float((cr - rj).mean())), grads  # fmt: skip
+                margin=float((cr - rj).detach().mean())), grads  # fmt: skip
 
 
 # --- the reward model ------------------------------------------------------------------
@@ -179,10 +180,29 @@ def test_reward_model_learns_the_preference(pref, gpt):
     """RewardModel on your GPT + reward_loss, 40 AdamW steps: held-out accuracy r(chosen) > r(rejected) >= 0.9."""
     acc, losses = run_reward_model(pref, gpt, kit.seed())
     if not acc >= RM_MIN_ACCURACY:
-        kit.fail(f"held-out accuracy of the reward model after {RM_STEPS} steps (256 pairs)",
+        kit.fail(f"held-out accuracy of the reward model after {RM_STEPS} steps (256 pairs; "
+                 f"training loss {losses[0]:.3f} -> {losses[-1]:.3f})",
                  yours=round(acc, 3), expected=f">= {RM_MIN_ACCURACY}",
-                 diagnosis=f"training loss {losses[0]:.3f} -> {losses[-1]:.3f}",
                  hint="the loss must push r(chosen) above r(rejected); read the reward at the last real token")  # fmt: skip
+
+
+def test_given_gpt_wrappers_match_your_gpt(pref, gpt):
+    """GPTPolicy(gpt)(idx) equals your GPT's logits at every position; GPTBackbone feeds its lm_head."""
+    kit.skip_unless(pref, "GPTPolicy", "GPTPolicy (the starter's wrapper)")
+    g = build_gpt(gpt, kit.seed() + 11).double().eval()
+    gen = torch.Generator().manual_seed(kit.seed())
+    idx = torch.randint(0, VOCAB, (3, 9), generator=gen)
+    with torch.no_grad():
+        # nanoGPT returns the logits of all positions when it is given targets
+        expected, _ = g(idx, torch.zeros_like(idx))
+        yours = pref.GPTPolicy(g)(idx)
+    kit.close(yours, expected, "GPTPolicy(gpt)(idx) vs your GPT's logits (B, T, V)", rtol=1e-10,
+              atol=1e-10, dims="B T V", hint="restore the starter's GPTPolicy and GPTBackbone")  # fmt: skip
+    if kit.has(pref, "GPTBackbone"):
+        with torch.no_grad():
+            hidden = pref.GPTBackbone(g)(idx)
+        kit.close(g.lm_head(hidden), expected, "lm_head(GPTBackbone(gpt)(idx)) vs your GPT's logits",
+                  rtol=1e-10, atol=1e-10, dims="B T V")  # fmt: skip
 
 
 # --- dpo_step --------------------------------------------------------------------------
@@ -202,13 +222,16 @@ def test_dpo_step_matches_the_reference_loss_and_update(pref, gpt):
     opt = torch.optim.SGD(g_pol.parameters(), lr=lr)
     first = None  # the gradients of step 1
     for k in range(2):  # the second step shows gradients left over from the first
-        batch = reference_batch(task_pairs(6, seed + 3 + k), MAX_LEN)
+        # 7 pairs (an odd count: no accuracy is its own complement); the rejected rows are
+        # longer than the chosen ones in step 1, shorter in step 2, each side padded alone
+        triples = uneven_pairs(7, seed + 3 + k, longer=("rejected", "chosen")[k])
+        batch = reference_batch(triples, MAX_LEN, shared=False)
         want, grads = expected_step(policy, reference, batch, beta)
         before = [p.detach().clone() for p in g_pol.parameters()]
         got = step(pref, policy, reference, batch, beta, opt)
         for key in ("loss", "reward_accuracy", "margin"):
             diagnosis = None
-            if key == "loss" and math.isclose(got[key], 6 * want[key], rel_tol=1e-7):
+            if key == "loss" and math.isclose(got[key], 7 * want[key], rel_tol=1e-7):
                 diagnosis = "the loss is the batch sum; eric-mitchell's trainer takes losses.mean()"
             kit.close(got[key], want[key], f"dpo_step's {key} on batch {k + 1}", rtol=1e-7, atol=1e-9,
                       diagnose=lambda y, d=diagnosis: d, hint="loss = mean of the per-example DPO losses; accuracy = "
@@ -276,34 +299,38 @@ def test_reference_model_gets_no_gradient(pref, gpt):
                  hint="call loss.backward() and optimizer.step() inside dpo_step")  # fmt: skip
 
 
-def test_dpo_step_starts_at_ln2_with_dropout_in_the_model(pref, gpt):
-    """A policy built with dropout 0.1 and its copy as reference: the first step's loss is ln 2."""
-    seed = kit.seed()
-    g_pol = build_gpt(gpt, seed + 6, dropout=0.1).double()
+def _first_loss(pref, gpt, seed, dropout):
+    """dpo_step's first loss and margin for a float64 GPT and its copy as the reference."""
+    g_pol = build_gpt(gpt, seed + 6, dropout=dropout).double()
     g_ref = copy.deepcopy(g_pol)
     g_pol.train(), g_ref.train()  # as they come out of the constructor
     opt = torch.optim.SGD(g_pol.parameters(), lr=1e-3)
     torch.manual_seed(seed + 7)
-    got = step(
-        pref,
-        LM(g_pol),
-        LM(g_ref),
-        reference_batch(task_pairs(8, seed + 8), MAX_LEN),
-        0.1,
-        opt,
-    )
+    batch = reference_batch(task_pairs(8, seed + 8), MAX_LEN)
+    return step(pref, LM(g_pol), LM(g_ref), batch, 0.1, opt)
+
+
+def test_dpo_step_starts_at_ln2_with_dropout_in_the_model(pref, gpt):
+    """A policy built with dropout 0.1 and its copy as reference: the first step's loss is ln 2."""
+    seed = kit.seed()
+    got = _first_loss(pref, gpt, seed, 0.1)
+
+    def diagnose(y):
+        # the fingerprint of dropout: the same step without dropout does start at ln 2
+        plain = _first_loss(pref, gpt, seed, 0.0)["loss"]
+        if math.isclose(plain, LN2, abs_tol=1e-9):
+            return "loss at step 0 is not ln 2: dropout is active in the policy or the reference"
+        return None
+
     kit.close(got["loss"], LN2, "dpo_step's loss at step 0 (policy == reference, dropout 0.1 in the config)",
-              rtol=0, atol=1e-9,
-              diagnose=lambda y: "loss at step 0 is not ln 2: dropout is active in the policy or the reference",
+              rtol=0, atol=1e-9, diagnose=diagnose,
               hint="disable dropout: set every nn.Dropout's p to 0 (TRL's disable_dropout), and put the "
               "reference in eval mode")  # fmt: skip
-    kit.close(
-        got["margin"],
-        0.0,
-        "dpo_step's margin at step 0 (policy == reference)",
-        rtol=0,
-        atol=1e-9,
-    )
+    what = "dpo_step's margin at step 0 (policy == reference)"
+    kit.close(got["margin"], 0.0, what, rtol=0, atol=1e-9)
+    # every reward is exactly 0: a tie is not a preference, so the accuracy is 0
+    kit.close(got["reward_accuracy"], 0.0, "dpo_step's reward_accuracy at step 0 (all rewards 0)",
+              rtol=0, atol=0, hint="count a pair only when chosen_rewards > rejected_rewards, strictly")  # fmt: skip
 
 
 # Measured with the reference over seeds 0..9 (see README).
@@ -313,7 +340,7 @@ DPO_MAX_LOSS = 0.35
 
 
 def run_dpo(pref, gpt, seed):
-    """DPO with your build_pair and dpo_step; held-out accuracy and losses every 10 steps."""
+    """DPO with your build_pair and dpo_step; held-out accuracy and losses along the way."""
     g = build_gpt(gpt, seed + 9)
     policy, reference = LM(g), LM(copy.deepcopy(g))
     reference.requires_grad_(False)
@@ -332,7 +359,7 @@ def run_dpo(pref, gpt, seed):
         steps.append(s)
 
     for s in range(DPO_STEPS):
-        if s % 10 == 0:
+        if s < 10 or s % 5 == 0:  # densely at first: the ranking is learned early
             evaluate(s)
         triples = train[s * DPO_BATCH : (s + 1) * DPO_BATCH]
         pairs = [pref.build_pair(p, c, r, EOS, MAX_LEN) for p, c, r in triples]
@@ -349,7 +376,7 @@ def test_dpo_training_raises_held_out_reward_accuracy(pref, gpt):
     _plot(steps, accs, held_losses, train_losses)
     if not math.isclose(train_losses[0], LN2, abs_tol=1e-5):
         kit.fail("dpo_step's loss at step 0 (policy == reference)", yours=train_losses[0], expected=LN2,
-                 diagnosis="loss at step 0 is not ln 2", hint="policy and reference start equal: h = 0")  # fmt: skip
+                 hint="policy and reference start equal, so h = 0 and every loss is ln 2")  # fmt: skip
     if not accs[-1] >= DPO_MIN_ACCURACY:
         kit.fail(f"held-out reward accuracy after {DPO_STEPS} DPO steps (256 pairs)", yours=round(accs[-1], 3),
                  expected=f">= {DPO_MIN_ACCURACY}",

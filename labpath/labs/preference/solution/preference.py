@@ -126,7 +126,6 @@ def build_pair(prompt_ids, chosen_ids, rejected_ids, eos_id, max_length):
         labels = [IGNORE_INDEX] * len(prompt_ids) + answer
         batch[f"{name}_input_ids"] = ids[:max_length]
         batch[f"{name}_labels"] = labels[:max_length]
-        batch[f"{name}_attention_mask"] = [1] * len(ids[:max_length])
     return batch
 
 
