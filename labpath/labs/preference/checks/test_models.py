@@ -142,28 +142,29 @@ RM_STEPS, RM_BATCH, RM_LR = 40, 16, 3e-3
 RM_MIN_ACCURACY = 0.9
 
 
-def _rm_batch(triples):
+def _rm_batch(triples, dev="cpu"):
     """Chosen and rejected full sequences (prompt + answer + EOS), right-padded, with masks."""
     rows = {}
     for side, k in (("chosen", 1), ("rejected", 2)):
         seqs = [list(t[0]) + list(t[k]) + [EOS] for t in triples]
         T = max(len(s) for s in seqs)
-        rows[side] = (torch.tensor([s + [0] * (T - len(s)) for s in seqs]),
-                      torch.tensor([[1] * len(s) + [0] * (T - len(s)) for s in seqs]))  # fmt: skip
+        rows[side] = (torch.tensor([s + [0] * (T - len(s)) for s in seqs], device=dev),
+                      torch.tensor([[1] * len(s) + [0] * (T - len(s)) for s in seqs], device=dev))  # fmt: skip
     return rows
 
 
 def run_reward_model(pref, gpt, seed):
     """Train your RewardModel on your GPT with your reward_loss; held-out accuracy and losses."""
-    g = build_gpt(gpt, seed)
-    rm = pref.RewardModel(Trunk(g), CFG["n_embd"])
+    dev = kit.device()  # `labpath check --device`; the exact checks stay on the CPU
+    g = build_gpt(gpt, seed).to(dev)
+    rm = pref.RewardModel(Trunk(g), CFG["n_embd"]).to(dev)
     opt = torch.optim.AdamW(rm.parameters(), lr=RM_LR, weight_decay=0.0)
     train = task_pairs(RM_STEPS * RM_BATCH, seed + 100)
-    held = _rm_batch(task_pairs(256, seed + 20_000))
+    held = _rm_batch(task_pairs(256, seed + 20_000), dev)
     losses = []
     rm.train()
     for s in range(RM_STEPS):
-        rows = _rm_batch(train[s * RM_BATCH : (s + 1) * RM_BATCH])
+        rows = _rm_batch(train[s * RM_BATCH : (s + 1) * RM_BATCH], dev)
         loss = pref.reward_loss(rm(*rows["chosen"]), rm(*rows["rejected"]))
         loss = loss.mean()  # a per-example loss is averaged here
         opt.zero_grad(set_to_none=True)
@@ -341,12 +342,14 @@ DPO_MAX_LOSS = 0.35
 
 def run_dpo(pref, gpt, seed):
     """DPO with your build_pair and dpo_step; held-out accuracy and losses along the way."""
-    g = build_gpt(gpt, seed + 9)
+    dev = kit.device()
+    g = build_gpt(gpt, seed + 9).to(dev)
     policy, reference = LM(g), LM(copy.deepcopy(g))
     reference.requires_grad_(False)
     opt = torch.optim.AdamW(g.parameters(), lr=DPO_LR, weight_decay=0.0)
     train = task_pairs(DPO_STEPS * DPO_BATCH, seed + 200)
     held = reference_batch(task_pairs(256, seed + 30_000), MAX_LEN)
+    held = {k: v.to(dev) for k, v in held.items()}
     steps, accs, held_losses, train_losses = [], [], [], []
 
     def evaluate(s):
@@ -363,9 +366,8 @@ def run_dpo(pref, gpt, seed):
             evaluate(s)
         triples = train[s * DPO_BATCH : (s + 1) * DPO_BATCH]
         pairs = [pref.build_pair(p, c, r, EOS, MAX_LEN) for p, c, r in triples]
-        train_losses.append(
-            step(pref, policy, reference, collate(pairs), DPO_BETA, opt)["loss"]
-        )
+        batch = {k: v.to(dev) for k, v in collate(pairs).items()}
+        train_losses.append(step(pref, policy, reference, batch, DPO_BETA, opt)["loss"])
     evaluate(DPO_STEPS)
     return steps, accs, held_losses, train_losses
 
