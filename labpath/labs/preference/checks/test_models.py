@@ -237,24 +237,24 @@ def test_dpo_step_matches_the_reference_loss_and_update(pref, gpt):
             kit.close(got[key], want[key], f"dpo_step's {key} on batch {k + 1}", rtol=1e-7, atol=1e-9,
                       diagnose=lambda y, d=diagnosis: d, hint="loss = mean of the per-example DPO losses; accuracy = "
                       "mean(chosen_rewards > rejected_rewards); margin = mean(chosen - rejected rewards)")  # fmt: skip
-        update = (
-            torch.cat(
-                [
-                    (b - p.detach()).reshape(-1)
-                    for b, p in zip(before, g_pol.parameters())
-                ]
-            )
-            / lr
-        )
+        after = list(g_pol.parameters())
+        deltas = [(b - p.detach()).reshape(-1) for b, p in zip(before, after)]
+        update = torch.cat(deltas) / lr
         grad = torch.cat([x.reshape(-1) for x in grads])
+        # Gradient clipping scales the whole gradient by c <= 1: accept any such c.
+        c = float(update @ grad / (grad @ grad)) if update.shape == grad.shape else 1.0
         diagnosis = None
         if first is not None and update.shape == grad.shape:
             prev = torch.cat([x.reshape(-1) for x in first])
             if torch.allclose(update, grad + prev, rtol=1e-5, atol=1e-9):
                 diagnosis = "the gradient of the previous step is still there: call optimizer.zero_grad()"
-        kit.close(update, grad, f"SGD update / lr after dpo_step {k + 1} vs the gradient of the mean DPO loss",
-                  rtol=1e-5, atol=1e-9, diagnose=lambda y, d=diagnosis: d,
+        kit.close(update, c * grad, f"SGD update / lr after dpo_step {k + 1} vs the gradient of the mean DPO loss "
+                  f"(times {c:.4g}, as clipping would)", rtol=1e-5, atol=1e-9, diagnose=lambda y, d=diagnosis: d,
                   hint="optimizer.zero_grad(); loss.backward(); optimizer.step(), once per call")  # fmt: skip
+        if not 0 < c <= 1 + 1e-6:
+            kit.fail(f"the update after dpo_step {k + 1} is {c:.4g} times the gradient of the mean DPO loss",
+                     expected="1 (or below 1 when the gradient is clipped)",
+                     hint="optimise losses.mean(), not the sum")  # fmt: skip
         first = grads
 
 
