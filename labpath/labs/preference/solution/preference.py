@@ -190,7 +190,8 @@ def dpo_step(policy, reference, batch, beta, optimizer):
     """One optimizer step of DPO on a batch; returns the batch's loss and reward stats.
 
     policy(ids) and reference(ids) map (B, T) ids to (B, T, V) logits. batch holds
-    chosen_input_ids, chosen_labels, rejected_input_ids, rejected_labels, (B, T) each.
+    chosen_input_ids, chosen_labels (B, T_c) and rejected_input_ids, rejected_labels
+    (B, T_r), each side right-padded on its own (T_c and T_r may differ).
     """
     policy.train()
     disable_dropout(policy)

@@ -91,7 +91,8 @@ def dpo_step(policy, reference, batch, beta, optimizer):
     """One optimizer step of DPO; returns dict(loss, reward_accuracy, margin).
 
     policy(ids) and reference(ids) map (B, T) ids to (B, T, V) logits. batch holds
-    chosen_input_ids, chosen_labels, rejected_input_ids, rejected_labels, (B, T) each.
+    chosen_input_ids, chosen_labels (B, T_c) and rejected_input_ids, rejected_labels
+    (B, T_r), each side right-padded on its own (T_c and T_r may differ).
     """
     # TODO: dropout off in both models; the summed log-probs of the chosen and the
     # rejected rows under the policy, and under the reference inside torch.no_grad();
