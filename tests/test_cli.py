@@ -447,3 +447,32 @@ def test_with_no_lab_the_folder_you_stand_in_names_it(cli, ws, monkeypatch):
     assert json.loads(r.stdout)["lab"] == "micrograd"
     monkeypatch.chdir(ws)
     assert json.loads(cli("hint", "--json").stdout)["lab"] == "mlp"
+
+
+def test_next_walks_from_bpe_into_the_phase_two_labs(cli, ws):
+    from labpath import curriculum, labs, progress
+
+    cur = curriculum.load()
+    assert cli("init", ws).exit_code == 0
+    log = ws / ".labpath" / "progress.jsonl"
+    for task in cur.tasks:  # phase 1 up to its last lab, bpe, is done
+        if task.phase == 1 and task.id != "bpe":
+            progress.record(log, "done", task.id, via="test")
+    seen = []
+    for _ in range(60):
+        card = json.loads(cli("next", "--json").stdout)
+        if card["kind"] != "lab":
+            progress.record(log, "done", card["id"], via="test")
+            continue
+        if not labs.exists(card["lab"]):
+            break  # the first lab still to come ends the walk
+        assert card["checkable"], card["id"]
+        assert card["created"], f"{card['id']}: nothing scaffolded"
+        assert all((ws / p).exists() for p in card["created"] if not p.startswith("/"))
+        seen.append(card["lab"])
+        progress.record(log, "check", card["id"], lab=card["lab"], status="passed")
+        progress.record(log, "done", card["id"], via="check")
+    shipped = [t.lab for t in cur.tasks if t.lab and labs.exists(t.lab)]
+    assert seen[0] == "bpe"
+    assert seen == shipped[shipped.index("bpe") : shipped.index("bpe") + len(seen)]
+    assert {"lora", "preference"} <= set(seen)
