@@ -90,6 +90,7 @@ def install(rules: list[dict], roots: list[Path], checks: Path | None, on_use) -
         return False
 
     modules = []
+    aten = {}
     for rule in rules:
         owner, attr, target = _resolve(rule["name"])
         if target is None or isinstance(target, types.ModuleType):
@@ -97,12 +98,42 @@ def install(rules: list[dict], roots: list[Path], checks: Path | None, on_use) -
             continue
         _arm(owner, attr, target, rule, learner_on_stack, on_use)
         for route in PRIVATE_ROUTES.get(rule["name"], ()):
+            named = {**rule, "name": f"{rule['name']} (as {route})"}
+            if route.startswith("torch.ops.aten."):
+                aten["aten::" + route.removeprefix("torch.ops.aten.")] = named
+                continue
             r_owner, r_attr, r_target = _resolve(route)
             if r_target is not None:
-                named = {**rule, "name": f"{rule['name']} (as {route})"}
                 _arm(r_owner, r_attr, r_target, named, learner_on_stack, on_use)
+    if aten:
+        _arm_aten(aten, learner_on_stack, on_use)
     if modules:
         _wrap_import(modules, roots_t, checks_r, on_use, learner_on_stack)
+
+
+def _arm_aten(names: dict, learner_on_stack, on_use) -> None:
+    """torch.ops.aten.NAME(...) and its overloads: the op objects stay themselves
+    (torch keys tables by them); only calling one from the learner's code trips."""
+    try:
+        from torch import _ops
+    except ImportError:
+        return
+    for cls, attr in ((_ops.OpOverloadPacket, "_qualified_op_name"), (_ops.OpOverload, "_name")):  # fmt: skip
+        original = cls.__dict__.get("__call__")
+        if original is None:
+            continue
+
+        def make(original, attr):
+            @functools.wraps(original)
+            def __call__(self, /, *args, **kwargs):
+                rule = names.get(str(getattr(self, attr, "")).split(".")[0])
+                if rule is not None and learner_on_stack():
+                    on_use(rule)
+                return original(self, *args, **kwargs)
+
+            return __call__
+
+        cls.__call__ = make(original, attr)
 
 
 def _arm(owner, attr, target, rule, learner_on_stack, on_use) -> None:
@@ -111,10 +142,7 @@ def _arm(owner, attr, target, rule, learner_on_stack, on_use) -> None:
         return
     if not callable(target):
         return
-    if type(target).__name__ == "OpOverloadPacket":
-        wrapped = _TrippingOp(target, rule, learner_on_stack, on_use)
-    else:
-        wrapped = _wrap_function(target, rule, learner_on_stack, on_use)
+    wrapped = _wrap_function(target, rule, learner_on_stack, on_use)
     try:
         setattr(owner, attr, wrapped)
     except (AttributeError, TypeError):
@@ -129,25 +157,6 @@ def _wrap_function(fn, rule, learner_on_stack, on_use):
         return fn(*args, **kwargs)
 
     return tripwire
-
-
-class _TrippingOp:
-    """torch.ops.aten.NAME and its overloads (.default, .input, ...), armed."""
-
-    def __init__(self, op, rule, learner_on_stack, on_use):
-        self._op, self._rule = op, rule
-        self._on_stack, self._on_use = learner_on_stack, on_use
-
-    def __call__(self, *args, **kwargs):
-        if self._on_stack():
-            self._on_use(self._rule)
-        return self._op(*args, **kwargs)
-
-    def __getattr__(self, name):
-        value = getattr(self._op, name)
-        if name.startswith("_") or not callable(value):
-            return value
-        return _wrap_function(value, self._rule, self._on_stack, self._on_use)
 
 
 def _wrap_class(cls, rule, learner_on_stack, on_use) -> None:

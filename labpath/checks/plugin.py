@@ -297,34 +297,37 @@ class _Integrity:
         import builtins
         import math
 
-        spaces = [("builtins", builtins), ("math", math), ("os", os),
-                  ("labpath.checks.kit", kit), ("labpath.checks.plugin", sys.modules[__name__]),
-                  ("pytest", pytest)]  # fmt: skip
-        for name in ("torch", "torch.nn.functional", "torch.testing", "torch.linalg",
-                     "numpy", "labpath.checks.forbid"):  # fmt: skip
-            if name in sys.modules:
-                spaces.append((name, sys.modules[name]))
+        spaces = [("builtins", builtins, _BUILTINS), ("math", math, None),
+                  ("os", os, ("_exit", "kill", "getpid", "fork")),
+                  ("labpath.checks.kit", kit, None),
+                  ("labpath.checks.plugin", sys.modules[__name__], None),
+                  ("labpath.checks.forbid", sys.modules.get("labpath.checks.forbid"), None)]  # fmt: skip
+        torch = sys.modules.get("torch")
+        if torch is not None:
+            # What the checks compare with, not all of torch: torch itself rebinds a
+            # few of its own functions (torch.manual_seed) while it runs.
+            spaces += [("torch", torch, _TORCH),
+                       ("torch.testing", getattr(torch, "testing", None), ("assert_close",)),
+                       ("torch.Tensor", torch.Tensor, None)]  # fmt: skip
         root = str(checks.resolve()) + os.sep
         for name, mod in list(sys.modules.items()):
             file = getattr(mod, "__file__", None)
             if isinstance(file, str) and file.startswith(root):
-                spaces.append((name, mod))
-        torch = sys.modules.get("torch")
-        classes = (
-            [("torch.Tensor", torch.Tensor), ("torch.nn.Module", torch.nn.Module)]
-            if torch
-            else []
-        )
-        classes.append(("kit.CheckFailure", kit.CheckFailure))
-        for name, obj in spaces + classes:
-            self.modules.append((name, obj))
+                spaces.append((name, mod, None))
+        spaces.append(("kit.CheckFailure", kit.CheckFailure, None))
+        for name, obj, only in spaces:
+            if obj is None:
+                continue
             space = vars(obj)
-            for key, value in list(space.items()):
+            for key in only or list(space):
+                value = space.get(key, _MISSING)
+                if value is _MISSING:
+                    continue
                 if callable(value) or isinstance(
                     value, (staticmethod, classmethod, property)
                 ):
                     self.entries.append((name, obj, key, value))
-        self.modules = [(n, m) for n, m in spaces if sys.modules.get(n) is m]
+        self.modules = [(n, m) for n, m, _ in spaces if sys.modules.get(n) is m]
 
     def changed(self) -> list[str]:
         found = []
@@ -343,4 +346,10 @@ class _Integrity:
 
 
 _MISSING = object()
+_BUILTINS = ("abs", "all", "any", "float", "int", "isinstance", "len", "max", "min",
+             "range", "repr", "round", "sorted", "str", "sum", "type", "zip", "__import__")  # fmt: skip
+_TORCH = ("allclose", "isclose", "equal", "as_tensor", "tensor", "isnan", "isinf",
+          "isfinite", "abs", "where", "argmax", "sign", "nan_to_num", "unravel_index",
+          "all", "any", "max", "min", "sum", "mean", "exp", "log", "softmax", "stack",
+          "cat", "zeros", "ones", "randn", "rand", "float64", "no_grad")  # fmt: skip
 _INTEGRITY = _Integrity()
