@@ -19,7 +19,14 @@ def _part(lab, name, what):
 
 @pytest.fixture(scope="session")
 def complete_json(lab):
-    return _part(lab, "complete_json", "function")
+    fn = _part(lab, "complete_json", "function")
+    try:  # a starter's NotImplementedError, once, before hypothesis generates anything
+        fn("[1")
+    except NotImplementedError:
+        raise
+    except Exception:
+        pass
+    return fn
 
 
 @pytest.fixture(scope="session")
