@@ -78,6 +78,19 @@ CASES = [
     ),
     ([], {"type": "object"}, ["$"]),
     ({"n": 2}, {"properties": {"n": {"const": 3}}}, ["$.n"]),
+    ([1, True], {"enum": [[1, 1]]}, ["$"]),
+    ([1, 1.0], {"enum": [[1, 1]]}, []),
+    ({"a": [1]}, {"const": {"a": [1.0]}}, []),
+    ({"a": [True]}, {"const": {"a": [1]}}, ["$"]),
+    ({"b": 1, "a": 2}, {"const": {"a": 2, "b": 1}}, []),
+    (5, {"maximum": 5}, []),
+    (5, {"minimum": 5}, []),
+    (6, {"maximum": 5}, ["$"]),
+    (
+        {"a": 1, "b": "x", "c": 2},
+        {"properties": {"a": {}}, "additionalProperties": {"type": "integer"}},
+        ["$.b"],
+    ),
 ]
 
 # Keyed by repr(instance): True, 1 and 1.0 are equal as dict keys.
@@ -111,7 +124,7 @@ def _paths(errors):
 
 
 def test_validate_reports_the_paths_jsonschema_reports(validate):
-    """25 (instance, schema) pairs: 1.0 vs integer, True vs number, $.a[1], required, enum..."""
+    """34 (instance, schema) pairs: 1.0 vs integer, True vs number, $.a[1], required, enum..."""
     for instance, schema, expected in CASES:
         try:
             got = _paths(validate(instance, schema))
@@ -259,4 +272,40 @@ def test_prompt_task_defaults(PromptTask):
     if len(llm.prompts) != 3 or result["ok"] is not False:
         kit.fail(
             "calls with the default max_attempts", yours=len(llm.prompts), expected=3
+        )
+
+
+def test_prompt_task_shows_its_examples(PromptTask):
+    """With examples, the first prompt is the rendered template followed by each example as JSON."""
+    examples = [
+        {"city": "Rome", "population": 2873000},
+        {"city": "Lima", "population": 9751000},
+    ]
+    llm = StubLLM('{"city": "Paris", "population": 2103000}')
+    _run(_task(PromptTask, examples=examples), llm, {"country": "France"})
+    prompt, start = llm.prompts[0], "Name the largest city of France as JSON."
+    if not prompt.startswith(start):
+        kit.fail(
+            "the first prompt with examples",
+            yours=prompt[:80],
+            expected=f"{start} followed by the examples",
+        )
+    found, decoder, i = [], json.JSONDecoder(), len(start)
+    while i < len(prompt):
+        if prompt[i] in "{[":
+            try:
+                value, end = decoder.raw_decode(prompt, i)
+                found.append(value)
+                i = end
+                continue
+            except ValueError:
+                pass
+        i += 1
+    missing = [e for e in examples if e not in found]
+    if missing:
+        kit.fail(
+            "the examples in the first prompt",
+            yours=found,
+            expected=examples,
+            hint="append each example as JSON (json.dumps) after the rendered template",
         )

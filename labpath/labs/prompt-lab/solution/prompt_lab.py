@@ -91,18 +91,16 @@ CLOSER = {"{": "}", "[": "]"}
 def _unicode_escape_end(s, j):
     """s[j:] starts with \\u: the index after the escape, or None when s ends inside it.
 
-    A high surrogate (\\ud83d) is only half a character: it counts as whole together with
-    the low surrogate escape that follows it, so a cut between the halves drops both.
+    A high surrogate (\\ud83d) is only half a character: it is whole once the six
+    characters of the low surrogate escape that follows it are there too, so a cut
+    between the halves drops both.
     """
     if len(s) < j + 6:
         return None  # "\\u00" is not a character yet
     code = int(s[j + 2 : j + 6], 16)
     j += 6
-    if 0xD800 <= code < 0xDC00:
-        if j + 6 > len(s):
-            return None  # cut between the two halves of the pair
-        if s[j : j + 2] == "\\u" and 0xDC00 <= int(s[j + 2 : j + 6], 16) < 0xE000:
-            j += 6
+    if 0xD800 <= code < 0xDC00 and j + 6 > len(s):
+        return None  # cut between the two halves of the pair
     return j
 
 
