@@ -81,6 +81,7 @@ def bm25_scores(
     dedup=False,
     floor=True,
     df="docs",
+    presence="paper",
 ):
     """(idf dict, avgdl, scores list) for one query. The keyword flags reproduce mistakes
     so that a check can name the one a learner's numbers match."""
@@ -126,11 +127,15 @@ def bm25_scores(
                 K = k1 * ((1 - b) * L / mean_len + b)
             else:
                 K = k1 * (1 - b + b * L / mean_len)
+            # BM25L and BM25+ exist in three forms: Lv & Zhai's (only terms present in
+            # the document count), rank_bm25 0.2.2's BM25L (times f) and rank_bm25's
+            # BM25Plus / later BM25L (every document gets the delta).
+            w = {"paper": 1.0 if f else 0.0, "count": float(f), "all": 1.0}[presence]
             if idf == "bm25l":
                 ctd = f / (1 - b + b * L / mean_len)
-                s += table[q] * (k1 + 1) * (ctd + 0.5) / (k1 + ctd + 0.5)
+                s += w * table[q] * (k1 + 1) * (ctd + 0.5) / (k1 + ctd + 0.5)
             elif idf == "bm25+":
-                s += table[q] * (1.0 + f * (k1 + 1) / (K + f))
+                s += w * table[q] * (1.0 + f * (k1 + 1) / (K + f))
             else:
                 s += table[q] * f * ((k1 + 1) if k1_plus_1 else 1.0) / (f + K)
         scores.append(s)
