@@ -18,6 +18,7 @@ import torch
 
 from labpath.checks import kit
 
+
 def need(module, *names):
     """Fail with a plain sentence when the learner's module lacks a name the check uses."""
     missing = [n for n in names if not hasattr(module, n)]
@@ -144,22 +145,45 @@ def bm25_scores(
 
 # Mistakes a learner's BM25 can make, as flags of bm25_scores, with what to tell them.
 BM25_MISTAKES = [
-    (dict(df="collection"), "idf counts how often a term occurs in the whole corpus; "
-     "it must count in how many documents it occurs (document frequency)"),
-    (dict(avgdl="unique"), "avgdl is the mean number of distinct terms per document; "
-     "it is the mean length in tokens"),
-    (dict(k1_plus_1=False), "your scores are the reference divided by (k1 + 1): the "
-     "numerator is f * (k1 + 1) (same ranking, different scores)"),
-    (dict(swap_b=True), "b is applied to the wrong term: the length norm is "
-     "1 - b + b * |d| / avgdl"),
-    (dict(dedup=True), "repeated query tokens are counted once (set(query)); rank_bm25 "
-     "counts each occurrence"),
-    (dict(floor=False), "negative idf values (terms in more than half the documents) are "
-     "kept negative; rank_bm25 replaces them by epsilon * the average idf"),
-    (dict(idf="no_half"), "idf is ln((N - n) / n) without the +0.5 smoothing: "
-     "ln(N - n + 0.5) - ln(n + 0.5)"),
-    (dict(idf="lucene"), "this is Lucene's idf ln(1 + (N - n + 0.5) / (n + 0.5)); set "
-     "variant = 'lucene' on your class to be checked against it"),
+    (
+        dict(df="collection"),
+        "idf counts how often a term occurs in the whole corpus; "
+        "it must count in how many documents it occurs (document frequency)",
+    ),
+    (
+        dict(avgdl="unique"),
+        "avgdl is the mean number of distinct terms per document; "
+        "it is the mean length in tokens",
+    ),
+    (
+        dict(k1_plus_1=False),
+        "your scores are the reference divided by (k1 + 1): the "
+        "numerator is f * (k1 + 1) (same ranking, different scores)",
+    ),
+    (
+        dict(swap_b=True),
+        "b is applied to the wrong term: the length norm is 1 - b + b * |d| / avgdl",
+    ),
+    (
+        dict(dedup=True),
+        "repeated query tokens are counted once (set(query)); rank_bm25 "
+        "counts each occurrence",
+    ),
+    (
+        dict(floor=False),
+        "negative idf values (terms in more than half the documents) are "
+        "kept negative; rank_bm25 replaces them by epsilon * the average idf",
+    ),
+    (
+        dict(idf="no_half"),
+        "idf is ln((N - n) / n) without the +0.5 smoothing: "
+        "ln(N - n + 0.5) - ln(n + 0.5)",
+    ),
+    (
+        dict(idf="lucene"),
+        "this is Lucene's idf ln(1 + (N - n + 0.5) / (n + 0.5)); set "
+        "variant = 'lucene' on your class to be checked against it",
+    ),
 ]
 
 
@@ -176,7 +200,8 @@ def tfidf(docs, smooth_idf=True, sublinear_tf=False):
         for t in set(d):
             dfs[col[t]] += 1
     idf = [
-        (math.log((1 + n) / (1 + x)) if smooth_idf else math.log(n / x)) + 1 for x in dfs
+        (math.log((1 + n) / (1 + x)) if smooth_idf else math.log(n / x)) + 1
+        for x in dfs
     ]
     rows = [_weigh(d, col, idf, sublinear_tf) for d in docs]
     return terms, idf, rows
@@ -188,7 +213,8 @@ def _weigh(tokens, col, idf, sublinear_tf):
         if t in col:
             row[col[t]] += 1.0
     row = [
-        ((1 + math.log(c)) if sublinear_tf and c > 0 else c) * w for c, w in zip(row, idf)
+        ((1 + math.log(c)) if sublinear_tf and c > 0 else c) * w
+        for c, w in zip(row, idf)
     ]
     norm = math.sqrt(sum(v * v for v in row))
     return [v / norm for v in row] if norm > 0 else row
@@ -287,7 +313,10 @@ def stdlib_functions(min_words: int = 5):
             if len(query.split()) < min_words:
                 continue
             ds = node.body[0]  # the docstring statement: cut it out of the document
-            body = lines[node.lineno - 1 : ds.lineno - 1] + lines[ds.end_lineno : node.end_lineno]
+            body = (
+                lines[node.lineno - 1 : ds.lineno - 1]
+                + lines[ds.end_lineno : node.end_lineno]
+            )
             text = "\n".join(body)
             out.append((f"{mod}.py:{node.lineno}:{node.name}", query, text))
     return out

@@ -48,7 +48,10 @@ def _variant(bm, corpus):
     idf = getattr(bm, "idf", None)
     if isinstance(idf, dict) and idf:
         lucene, _, _ = bm25_scores(corpus, [], idf="lucene")
-        if all(math.isclose(float(idf.get(t, math.nan)), v, abs_tol=1e-9) for t, v in lucene.items()):
+        if all(
+            math.isclose(float(idf.get(t, math.nan)), v, abs_tol=1e-9)
+            for t, v in lucene.items()
+        ):
             return "lucene"
     return "okapi"
 
@@ -57,7 +60,9 @@ def _note(variant):
     if variant == "okapi":
         return
     try:
-        path = kit.artifact_path("test_get_scores_match_the_bm25_formula", "bm25-variant.txt")
+        path = kit.artifact_path(
+            "test_get_scores_match_the_bm25_formula", "bm25-variant.txt"
+        )
         with open(path, "a", encoding="utf-8") as fh:
             fh.write(f"your BM25 was checked as variant '{variant}': a different but standard "
                      "BM25; rank_bm25's BM25Okapi uses ln(N - n + 0.5) - ln(n + 0.5) with an "
@@ -75,7 +80,10 @@ def _diagnose(corpus, query, variant):
                 _, _, wrong = bm25_scores(corpus, query, **{"idf": variant, **flags})
             except (ValueError, ZeroDivisionError):
                 continue
-            if all(math.isclose(float(y), w, rel_tol=1e-7, abs_tol=1e-9) for y, w in zip(yours, wrong)):
+            if all(
+                math.isclose(float(y), w, rel_tol=1e-7, abs_tol=1e-9)
+                for y, w in zip(yours, wrong)
+            ):
                 return message
         return None
 
@@ -91,13 +99,21 @@ def test_corpus_statistics_match_rank_bm25(rt):
                 kit.fail(f"your BM25 has no attribute {attr}",
                          hint="keep rank_bm25's attributes: corpus_size, avgdl, doc_len, doc_freqs, idf")  # fmt: skip
         if bm.corpus_size != len(corpus):
-            kit.fail(f"corpus_size on {what}", yours=bm.corpus_size, expected=len(corpus))
-        kit.close(list(bm.doc_len), [len(d) for d in corpus], f"doc_len on {what}", rtol=0, atol=0)
+            kit.fail(
+                f"corpus_size on {what}", yours=bm.corpus_size, expected=len(corpus)
+            )
+        kit.close(
+            list(bm.doc_len),
+            [len(d) for d in corpus],
+            f"doc_len on {what}",
+            rtol=0,
+            atol=0,
+        )
         expected = sum(len(d) for d in corpus) / len(corpus)
         unique = sum(len(set(d)) for d in corpus) / len(corpus)
         kit.close(bm.avgdl, expected, f"avgdl on {what}", rtol=1e-12, atol=1e-12,
-                  diagnose=lambda y: "avgdl counts distinct terms per document; it is the mean "
-                  "length in tokens" if math.isclose(float(y), unique) else None)  # fmt: skip
+                  diagnose=lambda y, unique=unique: "avgdl counts distinct terms per document; "
+                  "it is the mean length in tokens" if math.isclose(float(y), unique) else None)  # fmt: skip
 
 
 def test_idf_matches_rank_bm25(rt):
@@ -115,14 +131,17 @@ def test_idf_matches_rank_bm25(rt):
                      hint="idf has one entry per distinct term of the corpus")  # fmt: skip
         yours = [float(idf[t]) for t in terms]
 
-        def diagnose(y, corpus=corpus):
+        def diagnose(y, corpus=corpus, terms=terms):
             for flags, message in BM25_MISTAKES:
                 if "idf" in flags or "df" in flags or "floor" in flags:
                     try:
                         wrong, _, _ = bm25_scores(corpus, [], **flags)
                     except (ValueError, ZeroDivisionError):
                         continue
-                    if all(math.isclose(a, wrong[t], abs_tol=1e-9) for a, t in zip(y, terms)):
+                    if all(
+                        math.isclose(a, wrong[t], abs_tol=1e-9)
+                        for a, t in zip(y, terms)
+                    ):
                         return message
             return None
 
@@ -167,17 +186,25 @@ def test_get_scores_match_the_bm25_formula(rt, k1, b):
                       hint="each occurrence of a query token adds its term; an unknown token adds 0")  # fmt: skip
 
 
-def test_get_scores_returns_one_float_per_document(rt):
-    """get_scores returns N numbers (a numpy array, like rank_bm25), in corpus order."""
-    corpus = [d.split() for d in TOY]
-    scores = _build(rt, corpus).get_scores(["restore", "backup"])
-    try:
-        n = len(scores)
-    except TypeError:
-        kit.fail("get_scores must return one score per document", yours=type(scores).__name__)
-    if n != len(corpus):
-        kit.fail("len(get_scores(query))", yours=n, expected=len(corpus))
-    expected = [0.5950, 2.0627, 0, 0, 0, 0]  # rank_bm25's README-style figures on the toy corpus
-    if _variant(_build(rt, corpus), corpus) == "okapi":
-        kit.close(list(scores), expected, "get_scores(['restore', 'backup']) on the toy corpus",
-                  rtol=0, atol=1e-4, dims="doc")  # fmt: skip
+def test_defaults_are_rank_bm25s(rt):
+    """BM25(corpus) without options is k1=1.5, b=0.75, epsilon=0.25: get_scores returns N floats in corpus order."""
+    (BM25,) = need(rt, "BM25")
+    for what, corpus, queries in _corpora():
+        bm = BM25(corpus)
+        variant = _variant(bm, corpus)
+        for query in queries:
+            scores = bm.get_scores(query)
+            try:
+                n = len(scores)
+            except TypeError:
+                kit.fail(
+                    "get_scores must return one score per document",
+                    yours=type(scores).__name__,
+                )
+            if n != len(corpus):
+                kit.fail("len(get_scores(query))", yours=n, expected=len(corpus))
+            _, _, expected = bm25_scores(corpus, query, idf=variant)
+            if variant in ("okapi", "lucene"):
+                kit.close(list(scores), expected, f"BM25(corpus).get_scores({query}) on {what} with the defaults",
+                          rtol=1e-9, atol=1e-9, dims="doc",
+                          hint="def __init__(self, corpus, k1=1.5, b=0.75, epsilon=0.25), as rank_bm25")  # fmt: skip

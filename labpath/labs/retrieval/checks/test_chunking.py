@@ -93,7 +93,9 @@ def _chunks(rt, path, text, **kw):
     (chunk_script,) = need(rt, "chunk_script")
     chunks = chunk_script(path, text, **kw)
     if not isinstance(chunks, list):
-        kit.fail("chunk_script must return a list of Chunk", yours=type(chunks).__name__)
+        kit.fail(
+            "chunk_script must return a list of Chunk", yours=type(chunks).__name__
+        )
     for c in chunks:
         for field in ("path", "start_line", "end_line", "text"):
             if not hasattr(c, field):
@@ -138,7 +140,12 @@ def _windows(n, max_lines, overlap):
 
 
 def _script(n):
-    return "\n".join(f"echo step {i} && run_task --id {i * 7 % 11}" for i in range(1, n + 1)) + "\n"
+    return (
+        "\n".join(
+            f"echo step {i} && run_task --id {i * 7 % 11}" for i in range(1, n + 1)
+        )
+        + "\n"
+    )
 
 
 def test_text_files_are_cut_into_overlapping_windows(rt):
@@ -219,7 +226,9 @@ def test_python_is_cut_by_function_and_class(rt):
     covered = set()
     for c in chunks:
         covered.update(range(c.start_line, c.end_line + 1))
-    missing = [i for i, line in enumerate(lines, start=1) if line.strip() and i not in covered]
+    missing = [
+        i for i, line in enumerate(lines, start=1) if line.strip() and i not in covered
+    ]
     if missing:
         kit.fail(f"{len(missing)} non-blank lines are in no chunk", yours=missing[:10],
                  hint="the lines between definitions (imports, constants, module code) need "
@@ -227,7 +236,11 @@ def test_python_is_cut_by_function_and_class(rt):
     spans = [(c.start_line, c.end_line) for c in chunks]
     for lo, hi, name in _definitions(ast.parse(PY), PY_MAX):
         whole = [s for s in spans if s[0] <= lo and hi <= s[1]]
-        cut = [s for s in spans if s[0] <= hi and lo <= s[1] and not (s[0] <= lo and hi <= s[1])]
+        cut = [
+            s
+            for s in spans
+            if s[0] <= hi and lo <= s[1] and not (s[0] <= lo and hi <= s[1])
+        ]
         if not whole or cut:
             kit.fail(f"`{name}` (lines {lo}..{hi}, {hi - lo + 1} lines <= max_lines {PY_MAX}) "
                      + ("is in no single chunk" if not whole else f"is cut by chunk {cut[0]}"),

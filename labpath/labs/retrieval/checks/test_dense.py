@@ -23,7 +23,9 @@ def _pool_inputs():
     mask[1, :4] = 1  # 4 real tokens then padding
     mask[2, :1] = 1  # a single token
     # row 3: all padding (an empty text)
-    x = torch.where(mask[..., None].bool(), x, torch.full_like(x, 1e6))  # padding must not leak
+    x = torch.where(
+        mask[..., None].bool(), x, torch.full_like(x, 1e6)
+    )  # padding must not leak
     return x, mask
 
 
@@ -71,8 +73,13 @@ def test_cosine_scores_every_query_against_every_document(rt):
     """cosine_scores(q (3, 4), d (6, 4)) -> (3, 6) cosines, whatever the vectors' norms."""
     (cosine_scores,) = need(rt, "cosine_scores")
     g = _gen(1)
-    q = torch.randn(3, 4, generator=g, dtype=torch.float64) * torch.tensor([[0.1], [3.0], [40.0]], dtype=torch.float64)
-    d = torch.randn(6, 4, generator=g, dtype=torch.float64) * torch.linspace(0.2, 9, 6, dtype=torch.float64)[:, None]
+    q = torch.randn(3, 4, generator=g, dtype=torch.float64) * torch.tensor(
+        [[0.1], [3.0], [40.0]], dtype=torch.float64
+    )
+    d = (
+        torch.randn(6, 4, generator=g, dtype=torch.float64)
+        * torch.linspace(0.2, 9, 6, dtype=torch.float64)[:, None]
+    )
     expected = cosine(q, d)
     yours = cosine_scores(q.clone(), d.clone())
 
@@ -90,7 +97,9 @@ def test_cosine_scores_every_query_against_every_document(rt):
               diagnose=diagnose, hint="normalise the rows of both, then q @ d.T")  # fmt: skip
 
 
-TINY = dict(block_size=16, vocab_size=23, n_layer=2, n_head=2, n_embd=12, dropout=0.0, bias=True)
+TINY = dict(
+    block_size=16, vocab_size=23, n_layer=2, n_head=2, n_embd=12, dropout=0.0, bias=True
+)
 
 
 def _model(gpt):
@@ -128,11 +137,22 @@ def test_gpt_embedder_mean_pools_each_text(rt, gpt):
     def encode(s):
         return [stoi[c] for c in s]
 
-    texts = ["cab", "deadbeef", "w", "fglhmijkc", "abcdefghijklmnop"]  # lengths 3, 8, 1, 9, 16
+    texts = [
+        "cab",
+        "deadbeef",
+        "w",
+        "fglhmijkc",
+        "abcdefghijklmnop",
+    ]  # lengths 3, 8, 1, 9, 16
     embed = GPTEmbedder(model, encode)
     yours = torch.as_tensor(embed(texts)).double()
     with torch.no_grad():
-        expected = torch.stack([hidden(model, torch.tensor([encode(t)])).double()[0].mean(0) for t in texts])
+        expected = torch.stack(
+            [
+                hidden(model, torch.tensor([encode(t)])).double()[0].mean(0)
+                for t in texts
+            ]
+        )
     # Your embedder may return float32: compare at float32's precision.
     tol = 1e-5 if torch.as_tensor(embed(texts[:1])).dtype == torch.float32 else 1e-9
     kit.close(yours, expected, "embeddings of 5 texts (lengths 3, 8, 1, 9, 16) vs each text's mean hidden state",

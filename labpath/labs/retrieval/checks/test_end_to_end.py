@@ -14,7 +14,15 @@ from pathlib import Path
 
 import pytest
 import torch
-from retrieval_ref import bm25_all, code_tokens, metrics, need, ranking, sample, stdlib_functions
+from retrieval_ref import (
+    bm25_all,
+    code_tokens,
+    metrics,
+    need,
+    ranking,
+    sample,
+    stdlib_functions,
+)
 
 from labpath.checks import kit
 
@@ -29,7 +37,9 @@ MIN_RATIO = 0.6
 def corpus():
     items = sample(stdlib_functions(), N_DOCS, kit.seed())
     if len(items) < 50:
-        pytest.skip(f"only {len(items)} documented functions found in this Python's standard library")
+        pytest.skip(
+            f"only {len(items)} documented functions found in this Python's standard library"
+        )
     return items
 
 
@@ -43,7 +53,9 @@ def _run(retriever, items, method, k=10):
     where = {fid: i for i, (fid, _, _) in enumerate(items)}
     out = []
     for _, query, _ in items:
-        out.append([where.get(c.path) for c, _ in retriever.search(query, k=k, method=method)])
+        out.append(
+            [where.get(c.path) for c, _ in retriever.search(query, k=k, method=method)]
+        )
     return out
 
 
@@ -57,7 +69,9 @@ def _scores(runs, k_values=KS):
 
 
 def _reference(items):
-    scores = bm25_all([code_tokens(t) for _, _, t in items], [code_tokens(q) for _, q, _ in items])
+    scores = bm25_all(
+        [code_tokens(t) for _, _, t in items], [code_tokens(q) for _, q, _ in items]
+    )
     return _scores([ranking(s)[:10] for s in scores])
 
 
@@ -92,7 +106,9 @@ def _encoder(items):
 
 def test_recall_at_k_of_every_method(rt, gpt, corpus):
     """bm25, tfidf, dense (your GPT, untrained) and hybrid on the same queries; plots recall@k. Dense must beat chance."""
-    Retriever, TfidfIndex, GPTEmbedder, tokenize = need(rt, "Retriever", "TfidfIndex", "GPTEmbedder", "tokenize")
+    Retriever, TfidfIndex, GPTEmbedder, tokenize = need(
+        rt, "Retriever", "TfidfIndex", "GPTEmbedder", "tokenize"
+    )
     V, encode = _encoder(corpus)
     torch.manual_seed(kit.seed())
     model = gpt.GPT(gpt.GPTConfig(block_size=96, vocab_size=V, n_layer=2, n_head=2, n_embd=32,
@@ -107,7 +123,9 @@ def test_recall_at_k_of_every_method(rt, gpt, corpus):
     _RESULTS.update(results)
     _write_figures()
     _plot(results, len(corpus))
-    chance = sum(1 / i for i in range(1, 11)) / len(corpus)  # MRR@10 of a random ranking
+    chance = sum(1 / i for i in range(1, 11)) / len(
+        corpus
+    )  # MRR@10 of a random ranking
     dense = results["dense (untrained GPT)"]["mrr"]
     if dense < 2 * chance:
         kit.fail("MRR@10 of dense search (mean-pooled hidden states of an untrained GPT)",
@@ -118,13 +136,21 @@ def test_recall_at_k_of_every_method(rt, gpt, corpus):
 
 def _write_figures():
     try:
-        path = kit.artifact_path("test_recall_at_k_of_every_method", "retrieval-figures.json")
+        path = kit.artifact_path(
+            "test_recall_at_k_of_every_method", "retrieval-figures.json"
+        )
         path.write_text(json.dumps(_RESULTS, indent=2), encoding="utf-8")
     except OSError:
         pass
 
 
-def _plot(results, n, name="retrieval-recall.png", title=None, check="test_recall_at_k_of_every_method"):
+def _plot(
+    results,
+    n,
+    name="retrieval-recall.png",
+    title=None,
+    check="test_recall_at_k_of_every_method",
+):
     try:
         import matplotlib
 
@@ -135,11 +161,18 @@ def _plot(results, n, name="retrieval-recall.png", title=None, check="test_recal
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for method, r in results.items():
         ks = [k for k in KS if f"recall@{k}" in r]
-        ax.plot(ks, [r[f"recall@{k}"] for k in ks], marker="o", label=f"{method} (MRR {r['mrr']:.3f})")
+        ax.plot(
+            ks,
+            [r[f"recall@{k}"] for k in ks],
+            marker="o",
+            label=f"{method} (MRR {r['mrr']:.3f})",
+        )
     ax.set_xlabel("k")
     ax.set_ylabel("recall@k")
     ax.set_ylim(0, 1)
-    ax.set_title(title or f"{n} stdlib functions, docstring first sentence as the query")
+    ax.set_title(
+        title or f"{n} stdlib functions, docstring first sentence as the query"
+    )
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -199,13 +232,18 @@ def test_your_own_scripts(rt):
             chunks += chunk_script(str(p.relative_to(root)), text)
     missing = sorted({want for _, want in questions if not (root / want).is_file()})
     if missing:
-        kit.fail(f"questions.jsonl names scripts that are not under {root}", yours=missing[:5])
+        kit.fail(
+            f"questions.jsonl names scripts that are not under {root}",
+            yours=missing[:5],
+        )
     r = Retriever()
     r.add(chunks)
     runs = []
     for q, want in questions:
         paths = [c.path for c, _ in r.search(q, k=10, method="bm25")]
-        runs.append([0 if Path(p) == Path(want) else None for p in paths])  # 0 marks a hit
+        runs.append(
+            [0 if Path(p) == Path(want) else None for p in paths]
+        )  # 0 marks a hit
     per = {"mrr": 0.0, **{f"recall@{k}": 0.0 for k in KS}}
     for ranked in runs:
         for k in KS:

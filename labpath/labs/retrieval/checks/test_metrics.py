@@ -20,7 +20,9 @@ def _random_cases(n=300):
     for _ in range(n):
         docs = [f"d{i}" for i in range(g.randrange(3, 12))]
         g.shuffle(docs)
-        ranked = docs[: g.randrange(1, len(docs) + 1)]  # a run may return fewer than all
+        ranked = docs[
+            : g.randrange(1, len(docs) + 1)
+        ]  # a run may return fewer than all
         judged = g.sample(docs, g.randrange(1, min(4, len(docs)) + 1))
         grades = {d: g.choice([1, 1, 2, 3]) for d in judged}
         yield ranked, grades, g.choice([1, 2, 3, 5, 10])
@@ -47,7 +49,11 @@ def test_reciprocal_rank_of_the_first_relevant(rt):
     cases = [(RANKED, RELEVANT, None, 0.5), (RANKED, {"d2"}, None, 0.2), (RANKED, {"d9"}, None, 0.0),
              (RANKED, RELEVANT, 1, 0.0), (RANKED, RELEVANT, 2, 0.5), (["d1"], {"d1"}, None, 1.0)]  # fmt: skip
     for ranked, rel, k, expected in cases:
-        yours = reciprocal_rank(ranked, rel) if k is None else reciprocal_rank(ranked, rel, k=k)
+        yours = (
+            reciprocal_rank(ranked, rel)
+            if k is None
+            else reciprocal_rank(ranked, rel, k=k)
+        )
         kit.close(yours, expected, f"reciprocal_rank({ranked}, {sorted(rel)}, k={k})", rtol=0,
                   atol=1e-12, diagnose=lambda y, ranked=ranked, rel=rel: "ranks count from 1, not 0"
                   if any(math.isclose(float(y), 1 / (i + 2)) for i, d in enumerate(ranked) if d in rel)
@@ -62,19 +68,29 @@ def test_ndcg_has_linear_gain_and_an_ideal_of_all_judged_documents(rt):
     """nDCG@k = DCG / ideal DCG with gain rel / log2(rank + 1); the ideal ranks every judged document, retrieved or not."""
     (ndcg_at_k,) = need(rt, "ndcg_at_k")
     cases = [(RANKED, RELEVANT, 3, 0.386853), (RANKED, RELEVANT, 5, 0.624051),
-             (["b", "a"], {"a": 3, "b": 1}, 2, 0.796708), (["x", "d2"], {"d2": 1, "d5": 1}, 2, 0.386853)]  # fmt: skip
+             (["b", "a"], {"a": 3, "b": 1}, 2, 0.796708), (["x", "d2"], {"d2": 1, "d5": 1}, 2, 0.386853),
+             (RANKED, {"d1": 0}, 3, 0.0)]  # a query with nothing relevant: 0, not 0/0  # fmt: skip
     for ranked, rel, k, expected in cases:
         yours = ndcg_at_k(ranked, rel, k)
 
         def diagnose(y, ranked=ranked, rel=rel, k=k):
             grades = rel if isinstance(rel, dict) else dict.fromkeys(rel, 1)
-            dcg_exp = sum((2 ** grades.get(d, 0) - 1) / math.log2(i + 2) for i, d in enumerate(ranked[:k]))
+            dcg_exp = sum(
+                (2 ** grades.get(d, 0) - 1) / math.log2(i + 2)
+                for i, d in enumerate(ranked[:k])
+            )
             ideal = sorted(grades.values(), reverse=True)[:k]
-            if math.isclose(float(y), dcg_exp / sum((2**g - 1) / math.log2(i + 2) for i, g in enumerate(ideal))):
+            if math.isclose(
+                float(y),
+                dcg_exp
+                / sum((2**g - 1) / math.log2(i + 2) for i, g in enumerate(ideal)),
+            ):
                 return "exponential gain 2^rel - 1: this lab (and trec_eval) uses linear gain rel"
             got = sorted((grades.get(d, 0) for d in ranked[:k]), reverse=True)
             idcg = sum(g / math.log2(i + 2) for i, g in enumerate(got))
-            dcg = sum(grades.get(d, 0) / math.log2(i + 2) for i, d in enumerate(ranked[:k]))
+            dcg = sum(
+                grades.get(d, 0) / math.log2(i + 2) for i, d in enumerate(ranked[:k])
+            )
             if idcg and math.isclose(float(y), dcg / idcg):
                 return "your ideal DCG uses only the retrieved documents; it must rank all judged ones"
             return None
@@ -116,3 +132,17 @@ def test_evaluate_averages_over_every_judged_query(rt):
 
             kit.close(yours[key], value, f"evaluate(run as {shape}, qrels)[{key!r}]", rtol=0,
                       atol=1e-6, diagnose=diagnose)  # fmt: skip
+
+
+def test_evaluate_defaults_to_k_1_5_10(rt):
+    """evaluate(run, qrels) without k_values reports recall@1, @5, @10 and ndcg@1, @5, @10."""
+    (evaluate,) = need(rt, "evaluate")
+    yours = evaluate(RUN_LISTS, QRELS)
+    want = ["mrr"] + [f"{m}@{k}" for m in ("recall", "ndcg") for k in (1, 5, 10)]
+    missing = [k for k in want if k not in yours]
+    if missing:
+        kit.fail("keys of evaluate(run, qrels) with the default k_values", yours=sorted(yours),
+                 expected=want, hint="def evaluate(run, qrels, k_values=(1, 5, 10))")  # fmt: skip
+    kit.close(
+        yours["recall@5"], 0.5, "evaluate(run, qrels)['recall@5']", rtol=0, atol=1e-9
+    )

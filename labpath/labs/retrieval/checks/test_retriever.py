@@ -27,12 +27,16 @@ QUERIES = ["backup the database to a bucket", "restart the server after deploy",
 def embed(texts):
     """A check-owned embedding: counts of eight letters, plus one (never a zero vector)."""
     letters = "abdeilrs"
-    return torch.tensor([[t.count(c) + 1.0 for c in letters] for t in texts], dtype=torch.float64)
+    return torch.tensor(
+        [[t.count(c) + 1.0 for c in letters] for t in texts], dtype=torch.float64
+    )
 
 
 def _retriever(rt, chunks=None):
     Retriever, Chunk = need(rt, "Retriever", "Chunk")
-    chunks = chunks or [Chunk(f"s{i}.py", 1, t.count("\n") + 1, t) for i, t in enumerate(TEXTS)]
+    chunks = chunks or [
+        Chunk(f"s{i}.py", 1, t.count("\n") + 1, t) for i, t in enumerate(TEXTS)
+    ]
     r = Retriever(embed=embed)
     r.add(chunks)
     return r, chunks
@@ -40,7 +44,9 @@ def _retriever(rt, chunks=None):
 
 def _check_results(results, chunks, expected, what, k):
     """results: (chunk, score) pairs; expected: one reference score per chunk."""
-    if not isinstance(results, list) or any(not (isinstance(x, tuple) and len(x) == 2) for x in results):
+    if not isinstance(results, list) or any(
+        not (isinstance(x, tuple) and len(x) == 2) for x in results
+    ):
         kit.fail(f"{what}: search must return a list of (chunk, score) tuples",
                  yours=type(results).__name__)  # fmt: skip
     n = min(k, len(chunks))
@@ -65,7 +71,9 @@ def _check_results(results, chunks, expected, what, k):
     for pos, (mine, best) in enumerate(zip(ids, ref)):
         if mine == best:
             continue
-        if abs(expected[mine] - expected[best]) <= 1e-12:  # a tie: the one added first wins
+        if (
+            abs(expected[mine] - expected[best]) <= 1e-12
+        ):  # a tie: the one added first wins
             kit.fail(f"{what}: chunks {best} and {mine} tie; position {pos} holds the one added first",
                      yours=mine, expected=best,
                      hint="sort with a stable sort (sorted, or np.argsort(kind='stable')) on -score")  # fmt: skip
@@ -83,14 +91,22 @@ def test_bm25_search_returns_the_top_k_by_get_scores(rt):
     r, chunks = _retriever(rt)
     for q in QUERIES:
         expected = _bm25_reference(rt, chunks, q)
-        _check_results(r.search(q, k=3, method="bm25"), chunks, expected, f"search({q!r}, k=3, 'bm25')", 3)
+        _check_results(
+            r.search(q, k=3, method="bm25"),
+            chunks,
+            expected,
+            f"search({q!r}, k=3, 'bm25')",
+            3,
+        )
 
 
 def test_search_defaults_to_bm25_with_k_5(rt):
     """search(q) is search(q, k=5, method='bm25')."""
     r, chunks = _retriever(rt)
     q = QUERIES[0]
-    _check_results(r.search(q), chunks, _bm25_reference(rt, chunks, q), f"search({q!r})", 5)
+    _check_results(
+        r.search(q), chunks, _bm25_reference(rt, chunks, q), f"search({q!r})", 5
+    )
 
 
 def test_k_larger_than_the_corpus_returns_every_chunk(rt):
@@ -107,7 +123,13 @@ def test_dense_search_ranks_by_cosine(rt):
     docs = embed([c.text for c in chunks])
     for q in QUERIES:
         expected = cosine(embed([q]), docs)[0].tolist()
-        _check_results(r.search(q, k=4, method="dense"), chunks, expected, f"search({q!r}, k=4, 'dense')", 4)
+        _check_results(
+            r.search(q, k=4, method="dense"),
+            chunks,
+            expected,
+            f"search({q!r}, k=4, 'dense')",
+            4,
+        )
 
 
 def _rrf(lists, k):
@@ -121,19 +143,31 @@ def _rrf(lists, k):
 def test_hybrid_search_is_reciprocal_rank_fusion(rt):
     """method='hybrid': score = 1/(rrf_k + bm25 rank) + 1/(rrf_k + dense rank), ranks from 1, rrf_k = 60."""
     r, chunks = _retriever(rt)
-    k = getattr(r, "rrf_k", 60)
+    k = 60  # Retriever's default rrf_k, Cormack et al.'s constant
     docs = embed([c.text for c in chunks])
     for q in QUERIES:
-        expected = _rrf([_bm25_reference(rt, chunks, q), cosine(embed([q]), docs)[0].tolist()], k)
-
-        def check():
-            _check_results(r.search(q, k=5, method="hybrid"), chunks, expected, f"search({q!r}, k=5, 'hybrid')", 5)
+        expected = _rrf(
+            [_bm25_reference(rt, chunks, q), cosine(embed([q]), docs)[0].tolist()], k
+        )
 
         try:
-            check()
+            _check_results(
+                r.search(q, k=5, method="hybrid"),
+                chunks,
+                expected,
+                f"search({q!r}, k=5, 'hybrid')",
+                5,
+            )
         except kit.CheckFailure as exc:
-            zero = _rrf([_bm25_reference(rt, chunks, q), cosine(embed([q]), docs)[0].tolist()], k - 1)
+            zero = _rrf(
+                [_bm25_reference(rt, chunks, q), cosine(embed([q]), docs)[0].tolist()],
+                k - 1,
+            )
             yours = [float(s) for _, s in r.search(q, k=len(chunks), method="hybrid")]
-            if sorted(yours, reverse=True) == pytest.approx(sorted(zero, reverse=True), abs=1e-12):
-                exc.fields["diagnosis"] = "your ranks start at 0: RRF uses 1/(k + rank) with rank 1 for the best"
+            if sorted(yours, reverse=True) == pytest.approx(
+                sorted(zero, reverse=True), abs=1e-12
+            ):
+                exc.fields["diagnosis"] = (
+                    "your ranks start at 0: RRF uses 1/(k + rank) with rank 1 for the best"
+                )
             raise

@@ -63,7 +63,9 @@ def test_idf_is_scikit_learns(rt, smooth):
                             (lambda x: math.log(n / (x + 1)), "the textbook ln(N / (df + 1))"),
                             (lambda x: math.log((1 + n) / (1 + x)), "ln((1 + N) / (1 + df)) without the + 1"),
                             (lambda x: math.log(n / x) + 1, "ln(N / df) + 1, the unsmoothed idf")):  # fmt: skip
-                if all(math.isclose(a, f(df[t]), abs_tol=1e-9) for a, t in zip(y, terms)):
+                if all(
+                    math.isclose(a, f(df[t]), abs_tol=1e-9) for a, t in zip(y, terms)
+                ):
                     return f"your idf is {name}; scikit-learn's default is ln((1 + N) / (1 + df)) + 1"
             return None
 
@@ -82,7 +84,11 @@ def test_document_rows_are_unit_vectors(rt):
         order = [vocab[t] for t in terms]
         _, _, rows = tfidf(docs)
         if m.shape != (len(docs), len(terms)):
-            kit.fail(f"matrix shape on {what}", yours=m.shape, expected=(len(docs), len(terms)))
+            kit.fail(
+                f"matrix shape on {what}",
+                yours=m.shape,
+                expected=(len(docs), len(terms)),
+            )
         norms = np.linalg.norm(m, axis=1)
         kit.close(list(norms), [1.0] * len(docs), f"l2 norm of each document row on {what}",
                   rtol=0, atol=1e-9, dims="doc",
@@ -108,18 +114,29 @@ def test_scores_are_cosine_with_the_query(rt, sublinear):
             yours = yours.tolist() if hasattr(yours, "tolist") else list(yours)
 
             def diagnose(y, raw=raw, expected=expected):
-                if all(math.isclose(a, b, rel_tol=1e-7, abs_tol=1e-9) for a, b in zip(y, raw)):
+                if all(
+                    math.isclose(a, b, rel_tol=1e-7, abs_tol=1e-9)
+                    for a, b in zip(y, raw)
+                ):
                     return "the document rows are not normalised: long documents win"
                 ratio = [a / b for a, b in zip(y, expected) if abs(b) > 1e-12]
-                if ratio and max(ratio) - min(ratio) < 1e-9 and abs(ratio[0] - 1) > 1e-6:
+                if (
+                    ratio
+                    and max(ratio) - min(ratio) < 1e-9
+                    and abs(ratio[0] - 1) > 1e-6
+                ):
                     return "your scores are the cosine times a constant: normalise the query vector too"
                 return None
 
             kit.close(yours, expected, f"scores({q}) on {what}, sublinear_tf={sublinear}",
                       rtol=1e-9, atol=1e-9, dims="doc", diagnose=diagnose,
                       hint="weigh the query like a document (tf * idf, l2 norm), then dot it with each row")  # fmt: skip
-            if sk is not None:  # the same numbers from scikit-learn itself, when installed
-                vec = sk.TfidfVectorizer(analyzer=lambda tokens: tokens, sublinear_tf=sublinear)
+            if (
+                sk is not None
+            ):  # the same numbers from scikit-learn itself, when installed
+                vec = sk.TfidfVectorizer(
+                    analyzer=lambda tokens: tokens, sublinear_tf=sublinear
+                )
                 m = vec.fit_transform(docs)
                 ref = (m @ vec.transform([q]).T).toarray().ravel().tolist()
                 kit.close(yours, ref, f"scores({q}) on {what} vs scikit-learn's TfidfVectorizer",

@@ -30,14 +30,26 @@ def _embed_all(texts):
         m = index.matrix
         m = m.toarray() if hasattr(m, "toarray") else m
         rows = torch.as_tensor(np.asarray(m, dtype=np.float64))
-        if rows.shape[0] == len(texts) and torch.isfinite(rows).all() and rows.abs().sum() > 0:
+        if (
+            rows.shape[0] == len(texts)
+            and torch.isfinite(rows).all()
+            and rows.abs().sum() > 0
+        ):
             return rows, "your retrieval lab's TfidfIndex (sublinear tf)"
-    except (kit.LearnerImportError, NotImplementedError, AttributeError, TypeError, ValueError):
+    except (
+        kit.LearnerImportError,
+        NotImplementedError,
+        AttributeError,
+        TypeError,
+        ValueError,
+    ):
         pass
     import re
 
     docs = [re.findall(r"[a-z0-9]+", t.lower()) for t in texts]
-    return tfidf_rows(docs), "labpath's TF-IDF (your retrieval lab's TfidfIndex was not usable)"
+    return tfidf_rows(
+        docs
+    ), "labpath's TF-IDF (your retrieval lab's TfidfIndex was not usable)"
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +59,9 @@ def routed(rt):
     )
     agents, dev, test = load_tasks()
     names = list(agents)
-    train_texts = [t for a in names for t in [agents[a]["description"], *agents[a]["examples"]]]
+    train_texts = [
+        t for a in names for t in [agents[a]["description"], *agents[a]["examples"]]
+    ]
     texts = train_texts + [x["text"] for x in dev] + [x["text"] for x in test]
     rows, used = _embed_all(texts)
     per = len(train_texts) // len(names)
@@ -83,7 +97,11 @@ def test_confusion_matrix_of_the_held_out_tasks(routed):
     cm, labels = routed["cm"], routed["labels"]
     rows = [sum(1 for y in routed["y_true"] if y == lab) for lab in labels]
     if cm.shape != (len(labels), len(labels)):
-        kit.fail("confusion matrix shape", yours=cm.shape, expected=(len(labels), len(labels)))
+        kit.fail(
+            "confusion matrix shape",
+            yours=cm.shape,
+            expected=(len(labels), len(labels)),
+        )
     kit.close(cm.sum(1).tolist(), rows, "row sums of the confusion matrix (true tasks per label)",
               rtol=0, atol=0, dims="label")  # fmt: skip
     _plot(cm, labels, routed)
@@ -91,7 +109,9 @@ def test_confusion_matrix_of_the_held_out_tasks(routed):
 
 def _figures(routed):
     try:
-        path = kit.artifact_path("test_routes_held_out_tasks_to_the_right_agent", "router-figures.json")
+        path = kit.artifact_path(
+            "test_routes_held_out_tasks_to_the_right_agent", "router-figures.json"
+        )
         keep = {k: routed[k] for k in ("threshold", "accuracy", "without", "used")}
         path.write_text(json.dumps(keep, indent=2), encoding="utf-8")
     except OSError:
@@ -120,5 +140,10 @@ def _plot(cm, labels, routed):
     ax.set_title(f"50 held-out tasks: accuracy {routed['accuracy']:.2f}, threshold {routed['threshold']}",
                  fontsize=9)  # fmt: skip
     fig.tight_layout()
-    fig.savefig(kit.artifact_path("test_confusion_matrix_of_the_held_out_tasks", "router-confusion.png"), dpi=110)
+    fig.savefig(
+        kit.artifact_path(
+            "test_confusion_matrix_of_the_held_out_tasks", "router-confusion.png"
+        ),
+        dpi=110,
+    )
     plt.close(fig)

@@ -20,7 +20,12 @@ def _gen(offset=0):
 def _spread(n, d, offset):
     """n random vectors of dimension d with norms from 0.05 to 40."""
     x = torch.randn(n, d, generator=_gen(offset), dtype=torch.float64)
-    return x * torch.logspace(math.log10(0.05), math.log10(40), n, dtype=torch.float64)[:, None]
+    return (
+        x
+        * torch.logspace(math.log10(0.05), math.log10(40), n, dtype=torch.float64)[
+            :, None
+        ]
+    )
 
 
 def _tol(y, tight):
@@ -73,7 +78,9 @@ def test_prototypes_are_the_unit_mean_of_unit_examples(rt):
             return "you average the raw examples: normalise each example first, so large norms do not dominate"
         no_renorm = torch.stack([unit(v).mean(0) for v in ex.values()])
         if torch.allclose(y, no_renorm, atol=1e-9):
-            return "the mean of unit vectors is shorter than 1: normalise the mean again"
+            return (
+                "the mean of unit vectors is shorter than 1: normalise the mean again"
+            )
         return None
 
     kit.close(P, ref, "prototypes (K, d) = (3, 7)", rtol=_tol(P, 1e-10), atol=_tol(P, 1e-12), dims="K d",
@@ -83,7 +90,13 @@ def test_prototypes_are_the_unit_mean_of_unit_examples(rt):
 def _fixture_2d(rt, build=True):
     """Agent A: examples (10, 0) and (0, 1); agent C: one example at 26 degrees."""
     a = torch.tensor([[10.0, 0.0], [0.0, 1.0]], dtype=torch.float64)
-    c = torch.tensor([[math.cos(math.radians(26)), math.sin(math.radians(26))]], dtype=torch.float64) * 3
+    c = (
+        torch.tensor(
+            [[math.cos(math.radians(26)), math.sin(math.radians(26))]],
+            dtype=torch.float64,
+        )
+        * 3
+    )
     return {"A": a, "C": c}
 
 
@@ -92,7 +105,9 @@ def test_prototype_definition_decides_the_route(rt):
     build_prototypes, Router = need(rt, "build_prototypes", "Router")
     names, P = build_prototypes(_fixture_2d(rt))
     r = Router(names, P)
-    q = torch.tensor([[math.cos(math.radians(40)), math.sin(math.radians(40))]], dtype=torch.float64)
+    q = torch.tensor(
+        [[math.cos(math.radians(40)), math.sin(math.radians(40))]], dtype=torch.float64
+    )
     yours = _names(r.route(q * 5))
     if yours != ["A"]:
         P = torch.as_tensor(P, dtype=torch.float64)
@@ -132,7 +147,9 @@ def test_scores_are_cosines_whatever_the_query_norm(rt):
 def _axes(rt, threshold, margin=0.0):
     (Router,) = need(rt, "Router")
     P = torch.eye(3, dtype=torch.float64)[:2]  # agents along e1 and e2 (d = 3)
-    return Router(["left", "right"], P, threshold=threshold, margin=margin, fallback="human")
+    return Router(
+        ["left", "right"], P, threshold=threshold, margin=margin, fallback="human"
+    )
 
 
 def test_threshold_lets_equality_through(rt):
@@ -155,7 +172,9 @@ def test_margin_sends_close_calls_to_the_fallback(rt):
     """Cosines 0.80 and 0.78: margin 0.05 -> fallback, margin 0.01 -> routed (best - second >= margin)."""
     (Router,) = need(rt, "Router")
     a = math.radians(60)
-    P = torch.tensor([[1.0, 0.0, 0.0], [math.cos(a), math.sin(a), 0.0]], dtype=torch.float64)
+    P = torch.tensor(
+        [[1.0, 0.0, 0.0], [math.cos(a), math.sin(a), 0.0]], dtype=torch.float64
+    )
     y = (0.78 - 0.8 * math.cos(a)) / math.sin(a)
     q = torch.tensor([[0.8, y, math.sqrt(1 - 0.64 - y * y)]], dtype=torch.float64) * 2.5
     for margin, expected in ((0.05, "human"), (0.01, "near"), (0.0, "near")):
@@ -164,7 +183,9 @@ def test_margin_sends_close_calls_to_the_fallback(rt):
         if yours != [expected]:
             kit.fail(f"route with cosines 0.80 / 0.78 and margin {margin}", yours=yours, expected=[expected],
                      hint="too close to call: best - second < margin (a difference, not a ratio)")  # fmt: skip
-    one = Router(["near"], P[:1], threshold=0.5, margin=0.3, fallback="human").route(q[0])
+    one = Router(["near"], P[:1], threshold=0.5, margin=0.3, fallback="human").route(
+        q[0]
+    )
     if not (isinstance(one, tuple) and one[0] == "near"):
         kit.fail("route of one (d,) task with a single agent and margin 0.3 (no runner-up: the margin "
                  "cannot apply)", yours=one, expected=("near", 0.8))  # fmt: skip
@@ -192,21 +213,30 @@ def test_route_returns_the_best_cosine_with_the_name(rt):
 
 def test_fit_threshold_picks_the_most_accurate_grid_value(rt):
     """fit_threshold on 5 clusters (d 32) + uniform outliers labelled 'fallback': the reference's threshold; accuracy >= 0.88 on a held-out split."""
-    build_prototypes, Router, accuracy = need(rt, "build_prototypes", "Router", "accuracy")
+    build_prototypes, Router, accuracy = need(
+        rt, "build_prototypes", "Router", "accuracy"
+    )
     train, (Xf, yf), (Xt, yt) = clusters(kit.seed())
     names, P = build_prototypes(train)
     grid = [i / 100 for i in range(81)]
     yours = Router(names, P).fit_threshold(Xf.clone(), list(yf), grid)
     ref_names, ref_P = prototypes(train)
     s = unit(Xf) @ ref_P.T
-    accs = [sum(p == t for p, t in zip(decide(s, ref_names, g, 0.0), yf)) / len(yf) for g in grid]
+    accs = [
+        sum(p == t for p, t in zip(decide(s, ref_names, g, 0.0), yf)) / len(yf)
+        for g in grid
+    ]
     best = max(accs)
     expected = grid[accs.index(best)]  # the smallest threshold with the best accuracy
-    if not isinstance(yours, (int, float)) or not math.isclose(yours, expected, abs_tol=1e-12):
+    if not isinstance(yours, (int, float)) or not math.isclose(
+        yours, expected, abs_tol=1e-12
+    ):
         diagnosis = None
         ties = [g for g, a in zip(grid, accs) if a == best]
         if isinstance(yours, (int, float)) and yours in ties:
-            diagnosis = f"{len(ties)} thresholds tie at accuracy {best:.3f}: take the smallest"
+            diagnosis = (
+                f"{len(ties)} thresholds tie at accuracy {best:.3f}: take the smallest"
+            )
         kit.fail("fit_threshold(q, labels, grid 0.00..0.80)", yours=yours, expected=expected,
                  diagnosis=diagnosis,
                  hint="for each t in grid route with threshold t, count correct routes (a "
@@ -222,8 +252,28 @@ def test_confusion_matrix_rows_are_true_labels(rt):
     """confusion_matrix(y_true, y_pred, labels): (L, L), rows true, columns predicted, in labels' order; sums = n."""
     confusion_matrix, accuracy = need(rt, "confusion_matrix", "accuracy")
     labels = ["deploy", "billing", "support", "fallback", "legal"]
-    y_true = ["deploy", "deploy", "billing", "support", "support", "support", "fallback", "billing", "deploy"]
-    y_pred = ["deploy", "billing", "billing", "fallback", "support", "legal", "fallback", "deploy", "deploy"]
+    y_true = [
+        "deploy",
+        "deploy",
+        "billing",
+        "support",
+        "support",
+        "support",
+        "fallback",
+        "billing",
+        "deploy",
+    ]
+    y_pred = [
+        "deploy",
+        "billing",
+        "billing",
+        "fallback",
+        "support",
+        "legal",
+        "fallback",
+        "deploy",
+        "deploy",
+    ]
     expected = np.zeros((5, 5), dtype=np.int64)
     for t, p in zip(y_true, y_pred):
         expected[labels.index(t), labels.index(p)] += 1
@@ -246,8 +296,14 @@ def test_knn_router_aggregates_like_semantic_router(rt):
              "many": torch.tensor([vec(a) for a in angle[1:5]], dtype=torch.float64) * 0.5,
              "far": torch.tensor([vec(80)], dtype=torch.float64)}  # fmt: skip
     q = torch.tensor([[1.0, 0.0]], dtype=torch.float64)
-    for aggregation, expected in (("sum", "many"), ("mean", "strong"), ("max", "strong")):
-        r = rt.KNNRouter({k: v.clone() for k, v in utter.items()}, top_k=5, aggregation=aggregation)
+    for aggregation, expected in (
+        ("sum", "many"),
+        ("mean", "strong"),
+        ("max", "strong"),
+    ):
+        r = rt.KNNRouter(
+            {k: v.clone() for k, v in utter.items()}, top_k=5, aggregation=aggregation
+        )
         yours = _names(r.route(q))
         if yours != [expected]:
             kit.fail(f"KNNRouter(top_k=5, aggregation={aggregation!r}) route", yours=yours,

@@ -32,7 +32,9 @@ class Router:
     """Cosine router: best agent, or the fallback when best < threshold or
     best - second < margin."""
 
-    def __init__(self, names, prototypes, threshold=0.0, margin=0.0, fallback="fallback"):
+    def __init__(
+        self, names, prototypes, threshold=0.0, margin=0.0, fallback="fallback"
+    ):
         self.names = list(names)
         self.prototypes = prototypes  # (K, d)
         self.threshold, self.margin, self.fallback = threshold, margin, fallback

@@ -1,4 +1,5 @@
 """Warn when the TLS certificate of a host expires within a number of days."""
+
 import datetime as dt
 import socket
 import ssl

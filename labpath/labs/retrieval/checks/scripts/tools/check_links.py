@@ -1,4 +1,5 @@
 """Find broken links in the markdown files of a documentation folder."""
+
 import re
 import sys
 import urllib.request

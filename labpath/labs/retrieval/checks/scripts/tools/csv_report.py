@@ -1,4 +1,5 @@
 """Summarise a CSV of card transactions: totals per merchant and per month."""
+
 import csv
 import sys
 from collections import defaultdict

@@ -1,4 +1,5 @@
 """Rename photos by the date they were taken, read from the file's modification time."""
+
 import sys
 import time
 from pathlib import Path
