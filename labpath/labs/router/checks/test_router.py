@@ -168,6 +168,18 @@ def test_threshold_lets_equality_through(rt):
                      hint="fallback when best < threshold; the fallback name is Router(..., fallback=...)")  # fmt: skip
 
 
+def test_defaults_are_threshold_0_margin_0_and_fallback_named_fallback(rt):
+    """Router(names, prototypes): a task with only negative cosines goes to 'fallback'; one at cosine 0.2 is routed."""
+    (Router,) = need(rt, "Router")
+    r = Router(["left", "right"], torch.eye(3, dtype=torch.float64)[:2])
+    task = torch.tensor([[-1.0, -2.0, 0.5], [0.2, 0.1, 0.97]], dtype=torch.float64)
+    yours = _names(r.route(task))
+    if yours != ["fallback", "left"]:
+        kit.fail("routes with the default threshold 0.0, margin 0.0, fallback 'fallback'",
+                 yours=yours, expected=["fallback", "left"],
+                 hint='def __init__(self, names, prototypes, threshold=0.0, margin=0.0, fallback="fallback")')  # fmt: skip
+
+
 def test_margin_sends_close_calls_to_the_fallback(rt):
     """Cosines 0.80 and 0.78: margin 0.05 -> fallback, margin 0.01 -> routed (best - second >= margin)."""
     (Router,) = need(rt, "Router")
@@ -183,6 +195,14 @@ def test_margin_sends_close_calls_to_the_fallback(rt):
         if yours != [expected]:
             kit.fail(f"route with cosines 0.80 / 0.78 and margin {margin}", yours=yours, expected=[expected],
                      hint="too close to call: best - second < margin (a difference, not a ratio)")  # fmt: skip
+    exact = torch.tensor(
+        [[4.0, 0.0, 0.0]], dtype=torch.float64
+    )  # cosines exactly 1 and 0
+    for margin, expected in ((1.0, "left"), (float(np.nextafter(1.0, 2.0)), "human")):
+        yours = _names(_axes(rt, 0.5, margin).route(exact))
+        if yours != [expected]:
+            kit.fail(f"route with best - second = 1.0 exactly and margin {margin!r}", yours=yours,
+                     expected=[expected], hint="a gap equal to the margin routes (best - second >= margin)")  # fmt: skip
     one = Router(["near"], P[:1], threshold=0.5, margin=0.3, fallback="human").route(
         q[0]
     )
@@ -288,13 +308,18 @@ def test_confusion_matrix_rows_are_true_labels(rt):
 
 
 def test_knn_router_aggregates_like_semantic_router(rt):
-    """Optional KNNRouter: top_k=5 nearest examples vote; 'sum' favours 4 weak hits, 'mean' and 'max' one strong hit."""
+    """Optional KNNRouter (top_k=5 by default): 'sum' favours 4 weak neighbours, 'mean' and 'max' one strong one."""
     kit.skip_unless(rt, "KNNRouter", "KNNRouter")
-    angle = [5, 50, 52, 54, 56, 80]  # degrees; the task is at 0
-    vec = lambda a: [math.cos(math.radians(a)), math.sin(math.radians(a))]  # noqa: E731
+
+    def vec(a):
+        return [math.cos(math.radians(a)), math.sin(math.radians(a))]
+
+    # The task is at 0 degrees: "strong" has one example at 5 (cos 0.996) and one at 170
+    # (cos -0.985, the 6th neighbour); "many" has four at 72 to 73.5 (cos 0.28 to 0.31).
+    # With the 5 nearest, sum: many 1.19 > strong 0.996; mean and max: strong.
+    # With 4, sum would pick strong; with 6, mean would pick many.
     utter = {"strong": torch.tensor([vec(5), vec(170)], dtype=torch.float64) * 2,
-             "many": torch.tensor([vec(a) for a in angle[1:5]], dtype=torch.float64) * 0.5,
-             "far": torch.tensor([vec(80)], dtype=torch.float64)}  # fmt: skip
+             "many": torch.tensor([vec(a) for a in (72, 72.5, 73, 73.5)], dtype=torch.float64) * 0.5}  # fmt: skip
     q = torch.tensor([[1.0, 0.0]], dtype=torch.float64)
     for aggregation, expected in (
         ("sum", "many"),
@@ -302,14 +327,19 @@ def test_knn_router_aggregates_like_semantic_router(rt):
         ("max", "strong"),
     ):
         r = rt.KNNRouter(
-            {k: v.clone() for k, v in utter.items()}, top_k=5, aggregation=aggregation
+            {k: v.clone() for k, v in utter.items()}, aggregation=aggregation
         )
         yours = _names(r.route(q))
         if yours != [expected]:
-            kit.fail(f"KNNRouter(top_k=5, aggregation={aggregation!r}) route", yours=yours,
+            kit.fail(f"KNNRouter(aggregation={aggregation!r}) route (default top_k 5)", yours=yours,
                      expected=[expected],
-                     hint="the 5 nearest examples by cosine vote for their agent; aggregate each "
+                     hint="the top_k nearest examples by cosine vote for their agent; aggregate each "
                      "agent's votes by sum, mean or max; the best aggregate wins")  # fmt: skip
+    one = rt.KNNRouter(utter, top_k=5, aggregation="sum").route(q[0])
+    if not (isinstance(one, tuple) and one[0] == "many"):
+        kit.fail(
+            "KNNRouter.route of one (d,) task", yours=one, expected="('many', 1.19)"
+        )
 
 
 @pytest.mark.parametrize("dtype", [torch.float32])

@@ -68,24 +68,21 @@ class Router:
         out = self._decide(self.scores(q))
         return out[0] if torch.as_tensor(q).dim() == 1 else out
 
-    def fit_threshold(self, q, labels, grid=None):
+    def fit_threshold(self, q, labels, grid):
         """The threshold in grid with the best accuracy on labelled tasks (ties: the smallest).
 
         A label equal to self.fallback means "no agent should take this task". The
         router keeps the fitted threshold; the margin stays as it is.
         """
-        grid = np.linspace(-1.0, 1.0, 201).tolist() if grid is None else list(grid)
         s = self.scores(q)  # (n, K), computed once for the whole grid
-        best_t, best_acc = None, -1.0
-        for t in sorted(grid):
-            old, self.threshold = self.threshold, t
-            preds = [name for name, _ in self._decide(s)]
-            self.threshold = old
-            acc = accuracy(labels, preds)
-            if acc > best_acc:  # strictly better: an equal accuracy keeps the smaller t
-                best_t, best_acc = t, acc
-        self.threshold = best_t
-        return best_t
+        grid = sorted(grid)
+        accs = []
+        for t in grid:
+            self.threshold = t
+            accs.append(accuracy(labels, [name for name, _ in self._decide(s)]))
+        # index() finds the first, i.e. the smallest, of equally accurate thresholds
+        self.threshold = grid[accs.index(max(accs))]
+        return self.threshold
 
     def _decide(self, s):
         """(n, K) cosines -> [(route, best cosine)] under the current threshold and margin."""
@@ -105,27 +102,29 @@ class KNNRouter:
     """semantic-router's design: every example is indexed on its own; a task's top_k
     nearest examples vote for their agents, aggregated by mean, sum or max."""
 
-    def __init__(self, utterances, top_k=5, aggregation="mean", threshold=0.0, fallback="fallback"):
+    def __init__(self, utterances, top_k=5, aggregation="mean"):
         assert aggregation in ("mean", "sum", "max")
-        self.labels = [n for n, x in utterances.items() for _ in range(len(x))]
+        self.labels = [n for n, x in utterances.items() for _ in range(len(x))]  # one per row
         self.index = normalize(torch.cat([torch.as_tensor(x) for x in utterances.values()]))  # (M, d)
         self.top_k, self.aggregation = top_k, aggregation
-        self.threshold, self.fallback = threshold, fallback
 
     def route(self, q):
+        """[(agent, aggregated score)] per task; a single tuple for one (d,) task."""
         single = torch.as_tensor(q).dim() == 1
         q = torch.as_tensor(q).to(self.index.dtype).reshape(-1, self.index.shape[1])
         s = normalize(q) @ self.index.T  # (n, M)
         top = s.topk(min(self.top_k, s.shape[1]), dim=1)
+        agg = {"mean": lambda v: sum(v) / len(v), "sum": sum, "max": max}[self.aggregation]
         out = []
         for vals, idx in zip(top.values.tolist(), top.indices.tolist()):
             votes = {}
             for v, i in zip(vals, idx):
                 votes.setdefault(self.labels[i], []).append(v)
-            agg = {"mean": lambda v: sum(v) / len(v), "sum": sum, "max": max}[self.aggregation]
+            # "sum" favours agents with many examples near the task, "mean" and "max" the
+            # agent whose examples are nearest (semantic-router's RouteLayer defaulted to sum)
             scored = {name: agg(v) for name, v in votes.items()}
             name = max(scored, key=scored.get)
-            out.append((name, scored[name]) if scored[name] >= self.threshold else (self.fallback, scored[name]))
+            out.append((name, scored[name]))
         return out[0] if single else out
 
 
