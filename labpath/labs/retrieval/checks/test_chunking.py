@@ -17,6 +17,9 @@ LIMIT = 3
 def short(a, b):
     """Add two numbers."""
     return a + b
+ALIAS = short
+def twice(x):
+    return 2 * x
 
 
 @staticmethod

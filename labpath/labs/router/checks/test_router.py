@@ -239,7 +239,9 @@ def test_fit_threshold_picks_the_most_accurate_grid_value(rt):
     train, (Xf, yf), (Xt, yt) = clusters(kit.seed())
     names, P = build_prototypes(train)
     grid = [i / 100 for i in range(81)]
-    yours = Router(names, P).fit_threshold(Xf.clone(), list(yf), grid)
+    # the grid is given largest first: "the smallest of the most accurate" must not
+    # depend on the order it comes in
+    yours = Router(names, P).fit_threshold(Xf.clone(), list(yf), grid[::-1])
     ref_names, ref_P = prototypes(train)
     s = unit(Xf) @ ref_P.T
     accs = [
