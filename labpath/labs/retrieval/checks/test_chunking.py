@@ -80,6 +80,7 @@ class Big:
         for i in range(3):
             out.append(i)
         return out
+BIG = Big()
 
 
 if __name__ == "__main__":

@@ -57,8 +57,8 @@ def _windows(lo, hi, max_lines, overlap):
         s += step
 
 
-def _python_spans(body, lo, hi, max_lines):
-    """Split the statements `body` (covering lines lo..hi) into whole-definition spans.
+def _python_spans(body, max_lines):
+    """Split the statements `body` into whole-definition spans.
 
     Every function or class that fits in max_lines becomes its own span, from its first
     decorator to its last line. A class that is too long is opened up and its methods
@@ -75,7 +75,7 @@ def _python_spans(body, lo, hi, max_lines):
         if end - start + 1 <= max_lines:
             spans.append((start, end, True))
         elif isinstance(node, ast.ClassDef):
-            spans.extend(_python_spans(node.body, start, end, max_lines))
+            spans.extend(_python_spans(node.body, max_lines))
         else:
             spans.append((start, end, False))  # a very long function: windowed below
     return spans
@@ -96,7 +96,7 @@ def chunk_script(path, text, max_lines=40, overlap=10):
         if tree is not None:
             ranges = []
             covered = 0  # last line already inside a definition
-            for start, end, whole in _python_spans(tree.body, 1, n, max_lines):
+            for start, end, whole in _python_spans(tree.body, max_lines):
                 if start > covered + 1:  # the code between two definitions
                     ranges += _windows(covered + 1, start - 1, max_lines, overlap)
                 ranges += [(start, end)] if whole else _windows(start, end, max_lines, overlap)
