@@ -35,6 +35,7 @@ SOURCE = textwrap.dedent(
 
 
     def pick(t):
+        print("picking", len(t) + 1)
         t.sort()
         return t.sum(dim=1).T
 
@@ -120,7 +121,7 @@ def test_generate_covers_every_operator(tmp_path):
 def test_docstrings_imports_reprs_and_the_main_block_are_left_alone(tmp_path):
     lab = make_lab(tmp_path)
     for m in mutate.generate(lab):
-        assert "Box" not in m.scope
+        assert "Box" not in m.scope and "print" not in m.old
         assert m.line < SOURCE.splitlines().index('if __name__ == "__main__":') + 1
         assert '"""' not in m.old and "import" not in m.old
 
@@ -253,6 +254,8 @@ def test_cli_rejects_bad_arguments(cli):
     assert "Hint: labpath dev mutate micrograd" in result.stderr
     result = cli("dev", "mutate", "micrograd", "--jobs", "0")
     assert result.exit_code == 2, result.output
+    result = cli("dev", "mutate", "micrograd", "--match", "no such text")
+    assert result.exit_code == 2 and "no mutant's key contains" in result.stderr
     result = cli("dev", "mutate", "nosuchlab")
     assert result.exit_code == 2 and "no lab 'nosuchlab'" in result.stderr
 
