@@ -60,6 +60,20 @@ class Small:
         return self.x
 
 
+class Exact:
+    """Exactly max_lines = 12 lines: it fits, so it stays whole."""
+
+    size = 3
+    def a(self):
+        return 1
+
+    def b(self):
+        return 2
+
+    def c(self):
+        return 3
+
+
 class Big:
     """Too long for one chunk: its methods are chunked one by one."""
 
