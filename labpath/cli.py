@@ -552,6 +552,33 @@ def dev_check(
     raise typer.Exit(OK if ok else CHECKS_FAILED)
 
 
+@dev_app.command("mutate")
+@handled
+def dev_mutate(
+    lab: Annotated[str, typer.Argument(help="The lab whose solution to mutate.")],
+    sample: Annotated[
+        int, typer.Option("--sample", "-n", help="Mutants to draw (0: all).")
+    ] = 40,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the draw.")] = 0,
+    budget: Annotated[
+        float, typer.Option("--budget", help="Seconds for the whole run.")
+    ] = 600.0,
+    jobs: Annotated[
+        int, typer.Option("--jobs", "-j", help="Mutants run in parallel.")
+    ] = 2,
+    json: Json = False,
+):
+    """Run seeded mutants of a lab's solution through its checks; list every survivor."""
+    from labpath import mutate, ui
+
+    report = mutate.mutate_lab(lab, sample or None, seed, budget, jobs)
+    if json:
+        ui.print_json(mutate.as_data(report))
+    else:
+        ui.mutation_report(report)
+    raise typer.Exit(OK if not report.survivors else CHECKS_FAILED)
+
+
 # --- journal, sprints and time, pace, sync, reports, review ----------------------------
 
 journal_app = typer.Typer(

@@ -19,6 +19,7 @@ class Bug:
     file: str
     replace: tuple[tuple[str, str], ...]
     fails: str
+    diagnosis: str | None = None  # text the report's diagnosis must contain
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ def load_bugs(lab: labs.Lab) -> list[Bug]:
                 file=raw["file"],
                 replace=tuple((r["old"], r["new"]) for r in raw["replace"]),
                 fails=raw["fails"],
+                diagnosis=raw.get("diagnosis"),
             )
         )
     return bugs
@@ -154,11 +156,35 @@ def check_lab(lab_id: str, curriculum=None, jobs: int = 2) -> LabVerdict:
         detail = f"{bug.fails}: {', '.join(outcomes)}"
         if report.message:
             detail += f" ({report.message})"
+        problem = diagnosis_problem(bug, report.results)
+        if caught and problem:
+            caught, detail = False, f"{detail}; {problem}"
         return Finding(lab.id, f"bug:{bug.id}", caught, detail, report.duration)
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         findings.extend(pool.map(run_bug, bugs))
     return LabVerdict(lab.id, tuple(findings))
+
+
+def diagnosis_problem(bug: Bug, results) -> str | None:
+    """Why the bug's report names the wrong mistake, or None when it names only its own."""
+    printed = [(r.name, r.diagnosis) for r in results if r.diagnosis]
+    if bug.diagnosis is None:
+        if printed:
+            name, text = printed[0]
+            return (
+                f"{name} names a mistake ({text!r}) but the bug declares no "
+                "diagnosis: declare it in bugs.yaml if it is this bug's, else the "
+                "diagnosis fires without its fingerprint"
+            )
+        return None
+    wrong = [(n, t) for n, t in printed if bug.diagnosis not in t]
+    if wrong:
+        name, text = wrong[0]
+        return f"{name} names another mistake: {text!r}"
+    if not any(n.split("[")[0] == bug.fails for n, _ in printed):
+        return f"{bug.fails} does not name the mistake ({bug.diagnosis!r})"
+    return None
 
 
 def check_curriculum(curriculum) -> list[Finding]:

@@ -366,6 +366,37 @@ def dev_check(verdicts, extra) -> None:
     out.print("\nAll labs sound." if not bad else f"\n{bad} problem(s) found.")
 
 
+def mutation_report(report) -> None:
+    from labpath import mutate
+
+    out.print(
+        f"[bold]{report.lab}[/]: {report.sample} of {report.generated} mutants "
+        f"(seed {report.seed}), {report.seconds:.0f}s of a {report.budget:g}s budget"
+    )
+    for r in report.results:
+        if r.outcome == mutate.EQUIVALENT:
+            out.print(f"  [dim]= {escape(r.mutant.key)} ({escape(r.why)})[/]")
+        elif r.outcome in (mutate.SURVIVED, mutate.TIMED_OUT, mutate.NOT_RUN):
+            colour = "red" if r.outcome == mutate.SURVIVED else "yellow"
+            out.print(
+                f"  [{colour}]{r.outcome}[/] {escape(r.mutant.key)} "
+                f"[dim](line {r.mutant.line})[/]"
+            )
+            if r.outcome == mutate.SURVIVED:
+                out.print(escape(r.diff.rstrip()), highlight=False)
+    for key in report.unused_equivalents:
+        out.print(f"  [yellow]stale[/] equivalent mutant not generated: {escape(key)}")
+    counts = ", ".join(
+        f"{report.count(k)} {k.replace('_', ' ')}"
+        for k in mutate.OUTCOMES
+        if report.count(k)
+    )
+    out.print(
+        f"\n{report.detected}/{report.scored} non-equivalent mutants caught "
+        f"({report.score:.1f}%): {counts}."
+    )
+
+
 # --- watch, hint, reset, solution, check --all, doctor ----------------------------------
 
 

@@ -31,9 +31,18 @@ def run_both(Value, fn, inputs):
     return out, leaves, tout.item(), expected_grads
 
 
-def compare(Value, fn, inputs, text, names="abcdefgh", hint=None, diagnose=None):
-    """Check the forward value and every leaf's gradient of one expression."""
+def compare(
+    Value, fn, inputs, text, names="abcdefgh", hint=None, diagnose=None, mistakes=False
+):
+    """Check the forward value and every leaf's gradient of one expression.
+
+    mistakes=True names a backward() mistake only when all the leaf gradients are
+    exactly what that mistake would produce (see backward_mistake).
+    """
     out, leaves, expected_out, expected_grads = run_both(Value, fn, inputs)
+    if mistakes:
+        grads = [leaf.grad for leaf in leaves]
+        diagnose = lambda n, y, i: backward_mistake(fn, inputs, grads)  # noqa: E731
     at = ", ".join(f"{n}={x:g}" for n, x in zip(names, inputs))
     kit.close(
         out.data,
@@ -55,6 +64,104 @@ def compare(Value, fn, inputs, text, names="abcdefgh", hint=None, diagnose=None)
             if diagnose
             else None,
         )
+
+
+class _Twin:
+    """A bare + and * engine that can make each classic backward() mistake on purpose."""
+
+    def __init__(self, data, children=(), kind=""):
+        self.data, self.grad, self._prev, self.kind = data, 0.0, list(children), kind
+        self._backward = lambda: None
+
+    def _wrap(self, other):
+        return other if isinstance(other, _Twin) else _Twin(float(other))
+
+    def __add__(self, other):
+        other = self._wrap(other)
+        out = _Twin(self.data + other.data, (self, other), "+")
+        return out
+
+    def __mul__(self, other):
+        other = self._wrap(other)
+        out = _Twin(self.data * other.data, (self, other), "*")
+        return out
+
+    __radd__, __rmul__ = __add__, __mul__
+
+
+def _twin_grads(fn, inputs, overwrite=(), order="reversed", visited=True, flips=0):
+    """Leaf gradients of fn when backward() makes the given mistake.
+
+    overwrite: the ops whose backward assigns (=) instead of adding (+=); order
+    "forward" walks the topological order leaves-first; visited=False lets a node
+    reached twice enter the order twice; flips picks the order children are visited.
+    """
+    leaves = [_Twin(float(x)) for x in inputs]
+    out = fn(*leaves)
+    nodes, topo, seen = [], [], set()
+
+    def build(v):
+        if visited and id(v) in seen:
+            return
+        seen.add(id(v))
+        if v not in nodes:
+            nodes.append(v)
+        kids = list(dict.fromkeys(v._prev))  # a node's children form a set
+        if (flips >> (nodes.index(v) % 8)) & 1:
+            kids.reverse()
+        for child in kids:
+            build(child)
+        topo.append(v)
+
+    build(out)
+
+    def give(node, amount, op):
+        node.grad = amount if op in overwrite else node.grad + amount
+
+    def step(v):
+        if v.kind == "+":
+            for child in v._prev:
+                give(child, v.grad, "+")
+        elif v.kind == "*":
+            a, b = v._prev
+            give(a, b.data * v.grad, "*")
+            give(b, a.data * v.grad, "*")
+
+    out.grad = 1.0
+    for v in reversed(topo) if order == "reversed" else topo:
+        step(v)
+    return [leaf.grad for leaf in leaves]
+
+
+OVERWRITE = "a node used twice got one contribution, not the sum: use += in every _backward"
+FORWARD = (
+    "backward() calls _backward from the leaves to the output: walk the topological "
+    "order reversed, so a node's grad is complete before it is passed on"
+)
+NO_VISITED = (
+    "a node reached by two paths entered the topological order twice, so its grad "
+    "was passed on twice: keep a visited set in the depth-first search"
+)
+
+
+def backward_mistake(fn, inputs, grads):
+    """The backward() mistake whose exact gradients the learner's grads are, if any."""
+
+    def same(xs):
+        return all(math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-12) for x, y in zip(xs, grads))
+
+    candidates = [
+        (OVERWRITE, dict(overwrite=ops)) for ops in (("+",), ("*",), ("+", "*"))
+    ] + [(FORWARD, dict(order="forward"))] + [
+        (NO_VISITED, dict(visited=False, flips=f)) for f in range(256)
+    ]
+    for text, how in candidates:
+        try:
+            if same(_twin_grads(fn, inputs, **how)):
+                return text
+        except (TypeError, ValueError, RecursionError):
+            continue
+    return None
 
 
 # Each step of a random program: how to compute it, how to print it, and the float

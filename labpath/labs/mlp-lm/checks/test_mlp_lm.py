@@ -6,6 +6,7 @@ Sizes in the model checks are distinct (V=11, block=4, E=5, H=7, B=13) so a swap
 axis or a wrong concatenation cannot pass by accident.
 """
 
+import inspect
 import math
 
 import pytest
@@ -180,6 +181,60 @@ def test_initial_loss_is_near_ln_vocab(mlp, words):
                  "and W1 by (5/3)/sqrt(fan_in) so tanh is not saturated (lecture 4)")  # fmt: skip
 
 
+def test_init_keeps_tanh_units_out_of_saturation(mlp, words):
+    """At init the hidden tanh units work in their sensitive range: W1 is scaled by gain/sqrt(fan_in)."""
+    stoi, Xtr, _, _, _ = _data(mlp, words)
+    g = torch.Generator().manual_seed(kit.seed())
+    params = mlp.init_params(len(stoi), 3, 10, 200, generator=g)
+    C, W1, b1 = [p.detach().double() for p in params[:3]]
+    if _layout(mlp) == "out_in":
+        W1 = W1.T
+    X = Xtr[:2000]
+    h = torch.tanh(C[X].reshape(X.shape[0], -1) @ W1 + b1)  # (N, H)
+    saturated = (h.abs() > 0.99).double().mean().item()
+    # Measured: gain 5/3 leaves ~11% of the outputs beyond 0.99, the lecture's 0.2 scale ~1%,
+    # plain randn ~63%, and W1 * sqrt(fan_in) instead of / sqrt(fan_in) ~97%.
+    if saturated > 0.4:
+        fan_in, std = W1.shape[0], W1.std().item()
+        diag = None
+        if 0.8 <= std / fan_in**0.5 <= 2.2:
+            diag = "W1 is multiplied by sqrt(fan_in) instead of divided by it"
+        elif 0.8 <= std <= 1.25:
+            diag = "W1 is plain randn: scale it by (5/3) / sqrt(fan_in)"
+        kit.fail("fraction of hidden tanh outputs beyond +-0.99 at init (train contexts)",
+                 yours=round(saturated, 3), expected="below 0.4 (reference 0.11)", diagnosis=diag,
+                 hint="W1 = torch.randn((fan_in, n_hidden)) * (5/3) / fan_in**0.5 (lecture 4)")  # fmt: skip
+
+
+def test_documented_defaults(mlp, words):
+    """The README's defaults: init_params() is 27/3/10/200, block_size=3, split seed=42, lr_sweep -3..0 in 1000."""
+    ps = [tuple(p.shape) for p in mlp.init_params()]
+    if sorted(ps) != sorted([(27, 10), (30, 200), (200,), (200, 27), (27,)]) and sorted(ps) != sorted(
+            [(27, 10), (200, 30), (200,), (27, 200), (27,)]):  # fmt: skip
+        kit.fail("shapes from init_params() with its defaults", yours=ps,
+                 expected="vocab_size=27, block_size=3, n_embd=10, n_hidden=200: "
+                 "[(27, 10), (30, 200), (200,), (200, 27), (27,)]")  # fmt: skip
+    stoi = ref_vocab(words)
+    params = inspect.signature(mlp.build_dataset).parameters
+    with_stoi = "stoi" in params or len(params) >= 3  # a global stoi is accepted too
+    X, Y = mlp.build_dataset(words[:40], stoi) if with_stoi else mlp.build_dataset(words[:40])
+    eX, eY = ref_dataset(words[:40], stoi, 3)
+    kit.close(X, eX, "X from build_dataset(words, stoi) (default block_size=3)", dims="N block_size")
+    if [list(s) for s in mlp.split_words(list(words))] != [
+            list(s) for s in mlp.split_words(list(words), seed=42)]:  # fmt: skip
+        kit.fail("split_words(words) differs from split_words(words, seed=42)",
+                 hint="the documented default is seed=42")
+    g = torch.Generator().manual_seed(kit.seed())
+    params = mlp.init_params(len(stoi), 3, 10, 200, generator=g)
+    Xtr, Ytr = ref_dataset(words[:200], stoi, 3)
+    exps, losses = mlp.lr_sweep(params, Xtr, Ytr, generator=g)
+    exps = [float(e) for e in exps]
+    if len(exps) != 1000 or len(losses) != 1000 or abs(exps[0] + 3) > 1e-6 or abs(exps[-1]) > 1e-6:
+        kit.fail("lr_sweep(params, X, Y) with its defaults (steps=1000, lo=-3.0, hi=0.0)",
+                 yours=f"{len(exps)} exponents from {exps[0]:g} to {exps[-1]:g}" if exps else "none",
+                 expected="1000 exponents from -3 to 0")  # fmt: skip
+
+
 def test_forward_matches_torch_reference(mlp):
     """forward(params, X) equals tanh(C[X].view(B, -1) @ W1 + b1) @ W2 + b2."""
     layout = _layout(mlp)
@@ -320,6 +375,51 @@ def test_pick_lr_finds_the_valley(mlp):
         kit.fail("learning rate picked from a sweep with its valley at 10**-0.8 = 0.16",
                  yours=lr, expected="between 0.005 and 0.7", diagnosis=diag,
                  hint="smooth the noisy losses, find the exponent of the lowest loss, return 10**that")  # fmt: skip
+
+
+def _ref_train(params, X, Y, steps, lr, decay_at, late=False):
+    ps = [p.detach().clone().requires_grad_(True) for p in params]
+    losses = []
+    for i in range(steps):
+        loss = F.cross_entropy(ref_forward(*ps, X[:32]), Y[:32])
+        for p in ps:
+            p.grad = None
+        loss.backward()
+        drop = decay_at is not None and (i > decay_at if late else i >= decay_at)
+        with torch.no_grad():
+            for p in ps:
+                p -= (lr / 10 if drop else lr) * p.grad
+        losses.append(loss.item())
+    return losses, ps
+
+
+def test_train_drops_lr_tenfold_at_decay_at(mlp):
+    """train(): steps 0..decay_at-1 use lr (default 0.1), steps from decay_at on lr / 10."""
+    layout = _layout(mlp)
+    params, X, Y = _ref_params(torch.float32)
+    # Every row is the same example, so every mini-batch is too, however it is drawn.
+    X1, Y1 = X[:1].repeat(50, 1), Y[:1].repeat(50)
+    for steps, decay_at in ((5, 2), (4, None)):
+        mine = _as_learner(params, layout)
+        got = mlp.train(mine, X1, Y1, steps, decay_at=decay_at, generator=torch.Generator().manual_seed(0))
+        expected, ref_ps = _ref_train(params, X1, Y1, steps, 0.1, decay_at)
+        late, _ = _ref_train(params, X1, Y1, steps, 0.1, decay_at, late=True)
+        never, _ = _ref_train(params, X1, Y1, steps, 0.1, None)
+
+        def diagnose(yours, late=late, never=never, decay_at=decay_at):
+            y = torch.tensor([float(v) for v in yours], dtype=torch.float64)
+            if decay_at is not None and torch.allclose(y, torch.tensor(late, dtype=torch.float64), rtol=1e-5):
+                return f"the lr drops one step late: step decay_at={decay_at} itself must use lr / 10 (i >= decay_at)"
+            if decay_at is not None and torch.allclose(y, torch.tensor(never, dtype=torch.float64), rtol=1e-5):
+                return "the lr never drops: from step decay_at on use lr / 10"
+            return None
+
+        kit.close([float(v) for v in got], expected, f"losses of train(params, X, Y, {steps}, decay_at={decay_at}) "
+                  "(default lr=0.1; one repeated example)", rtol=1e-4, atol=1e-6, dims="step",
+                  diagnose=diagnose, hint="step_lr = lr if decay_at is None or i < decay_at else lr / 10")  # fmt: skip
+        if layout == "out_in":
+            mine = [mine[0], mine[1].T, mine[2], mine[3].T, mine[4]]
+        kit.close([p.detach() for p in mine][1], ref_ps[1].detach(), "W1 after training", rtol=1e-4, atol=1e-6)
 
 
 def test_training_reaches_dev_loss(mlp, words):

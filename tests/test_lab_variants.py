@@ -1,0 +1,51 @@
+"""Correct code written another way passes: variants of the reference solutions, run for real."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from labpath import labs
+from labpath.checks.runner import run_checks
+
+
+def variant(tmp_path: Path, lab_id: str, file: str, edits) -> tuple[labs.Lab, Path]:
+    lab = labs.load(lab_id)
+    dest = tmp_path / "code"
+    shutil.copytree(lab.solution_dir, dest)
+    path = dest / file
+    text = path.read_text(encoding="utf-8")
+    for old, new in edits:
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    path.write_text(text, encoding="utf-8")
+    return lab, dest
+
+
+FLOAT32_LOOP = '''def avg_nll(P, words, stoi):
+    """The lecture's way: one float32 log-probability at a time, in a Python loop."""
+    log_likelihood, n = 0.0, 0
+    for w in words:
+        chs = ["."] + list(w) + ["."]
+        for ch1, ch2 in zip(chs, chs[1:]):
+            log_likelihood += torch.log(P[stoi[ch1], stoi[ch2]])
+            n += 1
+    return (-log_likelihood / n).item()
+
+
+def _unused_avg_nll(P, words, stoi):'''
+
+
+@pytest.mark.slow
+def test_bigram_accepts_the_lectures_float32_loop(tmp_path):
+    lab, dest = variant(
+        tmp_path,
+        "bigram",
+        "bigram.py",
+        [
+            ("P = (N + smoothing).double()", "P = (N + smoothing).float()"),
+            ("def avg_nll(P, words, stoi):", FLOAT32_LOOP),
+        ],
+    )
+    report = run_checks(lab, dest, select=["test_count_model_nll_on_the_data"])
+    assert report.ok, [(r.name, r.what, r.yours, r.expected) for r in report.results]
