@@ -437,8 +437,10 @@ def test_encoder_layer_respects_padding_mask(tf):
         dims="token C",
         hint="pass the mask to the self-attention: x = norm(x + attn(x, x, x, mask))",
         diagnose=lambda y: (
-            "padding leaks into real tokens: your self-attention does not "
-            "apply the (B, 1, S) mask (check its head axis and polarity)"
+            "padding leaks into real tokens: your layer gives the same output with the "
+            "mask as without it, so its self-attention never applies the (B, 1, S) mask"
+            if _same_output(lambda: layer(x2, mask), lambda: layer(x2, None))
+            else None
         ),
     )
     x3 = x.clone()
@@ -450,6 +452,20 @@ def test_encoder_layer_respects_padding_mask(tf):
             hint="self-attention must mix the tokens: attn(x, x, x, mask) over the "
             "whole sequence",
         )
+
+
+def _same_output(run, other):
+    """Whether two calls of a learner's layer give the same tensor (False if one fails)."""
+    try:
+        a, b = unwrap(run()), unwrap(other())
+    except Exception:
+        return False
+    return (
+        torch.is_tensor(a)
+        and torch.is_tensor(b)
+        and a.shape == b.shape
+        and torch.allclose(a, b, rtol=0, atol=1e-10)
+    )
 
 
 def make_decoder(tf):
@@ -480,10 +496,14 @@ def test_decoder_layer_is_causal(tf):
             atol=1e-10,
             dims="B T C",
             hint="the masked self-attention must get tgt_mask: self_attn(x, x, x, tgt_mask)",
-            diagnose=lambda y, t=t: (
-                f"your decoder sees the future: outputs before position "
-                f"{t} depend on position {t}, so its self-attention does "
-                "not apply tgt_mask (or applies it the wrong way round)"
+            diagnose=lambda y, x2=x2: (
+                "your decoder sees the future: it gives the same output with tgt_mask "
+                "as without it, so its self-attention never applies tgt_mask"
+                if _same_output(
+                    lambda: layer(x2, mem, smask, tmask),
+                    lambda: layer(x2, mem, smask, None),
+                )
+                else None
             ),
         )
         if float((out2[:, t] - out[:, t]).abs().max()) < 1e-6:
@@ -513,8 +533,13 @@ def test_decoder_layer_attends_to_memory(tf):
         dims="B T C",
         hint="the cross-attention must get src_mask: cross_attn(x, memory, memory, src_mask)",
         diagnose=lambda y: (
-            "your cross-attention reads padded source positions: it does not "
-            "apply src_mask"
+            "your cross-attention reads padded source positions: the layer gives the same "
+            "output with src_mask as without it, so src_mask is never applied"
+            if _same_output(
+                lambda: layer(x, mem2, smask, tmask),
+                lambda: layer(x, mem2, None, tmask),
+            )
+            else None
         ),
     )
     mem3 = mem + randn(g, B, S, D, scale=3.0) * real.unsqueeze(-1)
@@ -522,7 +547,8 @@ def test_decoder_layer_attends_to_memory(tf):
         kit.fail(
             "DecoderLayer: changing the memory (the encoder output) did not change the output",
             hint="the second attention takes queries from x and keys and values from memory",
-            diagnosis="your cross-attention attends over x instead of memory",
+            diagnosis="the output does not depend on memory at all: the cross-attention "
+            "must take its keys and values from memory, not from x",
         )
 
 
