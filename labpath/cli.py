@@ -566,12 +566,16 @@ def dev_mutate(
     jobs: Annotated[
         int, typer.Option("--jobs", "-j", help="Mutants run in parallel.")
     ] = 2,
+    match: Annotated[
+        str | None,
+        typer.Option("--match", help="Only mutants whose key contains this."),
+    ] = None,
     json: Json = False,
 ):
     """Run seeded mutants of a lab's solution through its checks; list every survivor."""
     from labpath import mutate, ui
 
-    report = mutate.mutate_lab(lab, sample or None, seed, budget, jobs)
+    report = mutate.mutate_lab(lab, sample or None, seed, budget, jobs, match=match)
     if json:
         ui.print_json(mutate.as_data(report))
     else:

@@ -51,6 +51,7 @@ _AUGOPS = {
 _AXIS_KEYWORDS = ("dim", "axis")
 _DROPPED_CALLS = ("transpose", "t", "permute", "sqrt", "contiguous", "detach")
 _DROPPED_ATTRS = ("T", "mT")
+_TEXT_ONLY = ("__repr__", "__str__", "extra_repr")
 
 
 @dataclass(frozen=True)
@@ -77,8 +78,15 @@ class Mutant:
 
 @dataclass(frozen=True)
 class Equivalent:
-    key: str
+    key: str  # a mutant's key, or "file::scope" for a whole function outside the contract
     why: str
+    scope: bool = False
+
+    def covers(self, mutant: Mutant) -> bool:
+        if not self.scope:
+            return mutant.key == self.key
+        where = f"{mutant.file}::{mutant.scope}"
+        return where == self.key or where.startswith(self.key + ".")
 
 
 @dataclass(frozen=True)
@@ -171,6 +179,8 @@ class _Collector(ast.NodeVisitor):
             self.add(op, a + at, a + at + len(token), new, line)
 
     def visit_scoped(self, node):
+        if node.name in _TEXT_ONLY:
+            return  # how an object prints: no computation depends on it
         self.scope.append(node.name)
         body = node.body
         if (
@@ -394,6 +404,13 @@ def load_equivalents(lab: labs.Lab) -> list[Equivalent]:
                 hint=f"labpath dev mutate {lab.id} --json lists each mutant's key",
             )
         found.append(Equivalent(str(raw["mutant"]), str(raw["why"]).strip()))
+    for i, raw in enumerate(data.get("outside") or ()):
+        if not isinstance(raw, dict) or not raw.get("scope") or not raw.get("why"):
+            raise UsageError(
+                f"{path}: outside[{i}] needs 'scope' (file::function) and 'why' (one line)",
+                hint=f"labpath dev mutate {lab.id} --json lists each mutant's key",
+            )
+        found.append(Equivalent(str(raw["scope"]), str(raw["why"]).strip(), scope=True))
     return found
 
 
@@ -448,6 +465,7 @@ def mutate_lab(
     budget: float = 600.0,
     jobs: int = 2,
     timeout: float | None = None,
+    match: str | None = None,
 ) -> MutationReport:
     """Generate, sample and run mutants of one lab until done or out of budget."""
     from labpath.checks.runner import PASS, TIMEOUT, Worker, run_checks
@@ -464,8 +482,9 @@ def mutate_lab(
             hint=f"labpath dev mutate {lab.id} --budget 300 --jobs 2",
         )
     everything = generate(lab)
-    chosen = choose(everything, sample, seed)
-    known = {e.key: e.why for e in load_equivalents(lab)}
+    wanted = [m for m in everything if not match or match in m.key]
+    chosen = choose(wanted, sample, seed)
+    known = load_equivalents(lab)
     texts = {
         name: (lab.solution_dir / name).read_text(encoding="utf-8")
         for name in {m.file for m in everything}
@@ -491,8 +510,9 @@ def mutate_lab(
             return MutantResult(mutant, INVALID, "does not parse")
         if static == EQUIVALENT:
             return MutantResult(mutant, EQUIVALENT, why="the same program once parsed")
-        if mutant.key in known:
-            return MutantResult(mutant, EQUIVALENT, why=known[mutant.key])
+        listed = next((e for e in known if e.covers(mutant)), None)
+        if listed is not None:
+            return MutantResult(mutant, EQUIVALENT, why=listed.why)
         left = deadline - time.monotonic()
         if left < 1:
             return MutantResult(mutant, NOT_RUN, "the time budget ran out first")
@@ -529,7 +549,6 @@ def mutate_lab(
     finally:
         for worker in workers:
             worker.stop()
-    keys = {m.key for m in everything}
     return MutationReport(
         lab=lab.id,
         seed=seed,
@@ -538,7 +557,9 @@ def mutate_lab(
         results=results,
         seconds=time.monotonic() - start,
         budget=budget,
-        unused_equivalents=tuple(k for k in known if k not in keys),
+        unused_equivalents=tuple(
+            e.key for e in known if not any(e.covers(m) for m in everything)
+        ),
         baseline_seconds=baseline.duration,
     )
 

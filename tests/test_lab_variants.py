@@ -49,3 +49,34 @@ def test_bigram_accepts_the_lectures_float32_loop(tmp_path):
     )
     report = run_checks(lab, dest, select=["test_count_model_nll_on_the_data"])
     assert report.ok, [(r.name, r.what, r.yours, r.expected) for r in report.results]
+
+
+@pytest.mark.slow
+def test_mlp_lm_accepts_the_nn_linear_layout(tmp_path):
+    lab, dest = variant(
+        tmp_path,
+        "mlp-lm",
+        "mlp_lm.py",
+        [
+            (
+                "W1 = torch.randn((fan_in, n_hidden), generator=g)",
+                "W1 = torch.randn((n_hidden, fan_in), generator=g)",
+            ),
+            (
+                "W2 = torch.randn((n_hidden, vocab_size), generator=g)",
+                "W2 = torch.randn((vocab_size, n_hidden), generator=g)",
+            ),
+            ("@ W1 + b1)", "@ W1.T + b1)"),
+            ("return h @ W2 + b2", "return h @ W2.T + b2"),
+        ],
+    )
+    checks = [
+        "test_forward_matches_torch_reference",
+        "test_init_keeps_tanh_units_out_of_saturation",
+        "test_documented_defaults",
+        "test_lr_sweep_steps_with_ten_to_the_exponent",
+        "test_train_drops_lr_tenfold_at_decay_at",
+    ]
+    report = run_checks(lab, dest, select=checks)
+    assert report.ok, [(r.name, r.what, r.message) for r in report.results]
+    assert report.passed == len(checks)

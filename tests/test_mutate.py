@@ -45,6 +45,11 @@ SOURCE = textwrap.dedent(
         return b
 
 
+    class Box:
+        def __repr__(self):
+            return f"Box({1 + 2})"
+
+
     if __name__ == "__main__":
         print(add(1, 2))
     '''
@@ -112,9 +117,10 @@ def test_generate_covers_every_operator(tmp_path):
         assert key in found, sorted(found)
 
 
-def test_docstrings_imports_and_the_main_block_are_left_alone(tmp_path):
+def test_docstrings_imports_reprs_and_the_main_block_are_left_alone(tmp_path):
     lab = make_lab(tmp_path)
     for m in mutate.generate(lab):
+        assert "Box" not in m.scope
         assert m.line < SOURCE.splitlines().index('if __name__ == "__main__":') + 1
         assert '"""' not in m.old and "import" not in m.old
 
@@ -168,12 +174,23 @@ def test_a_malformed_equivalents_file_is_a_clear_error(tmp_path):
 def test_every_shipped_equivalent_mutant_is_still_generated():
     for lab_id in labs.available():
         lab = labs.load(lab_id)
-        generated = {m.key for m in mutate.generate(lab)}
+        generated = mutate.generate(lab)
         for eq in mutate.load_equivalents(lab):
-            assert eq.key in generated, f"{lab_id}: stale equivalent {eq.key}"
+            assert any(eq.covers(m) for m in generated), f"{lab_id}: stale {eq.key}"
 
 
-def test_mutants_run_through_the_checks_and_survivors_show_their_diff(tmp_path):
+def test_a_function_outside_the_contract_covers_every_mutant_in_it(tmp_path):
+    lab = make_lab(
+        tmp_path,
+        equivalent="format_version: 1\noutside:\n"
+        "  - scope: 'calc.py::total'\n    why: a helper the lab gives\n",
+    )
+    (outside,) = mutate.load_equivalents(lab)
+    covered = {m.scope for m in mutate.generate(lab) if outside.covers(m)}
+    assert covered == {"total"}
+
+
+def test_mutants_run_through_the_checks_and_survivors_show_their_diff(tmp_path, capsys):
     source = (
         "def add(a, b):\n    return a + b\n\n\ndef scale(x, k=2):\n    return x * k\n"
     )
@@ -197,6 +214,14 @@ def test_mutants_run_through_the_checks_and_survivors_show_their_diff(tmp_path):
     data = mutate.as_data(report)
     assert data["counts"]["equivalent"] == 1
     assert data["score"] == round(report.score, 1) < 100
+    from labpath import ui
+
+    ui.mutation_report(report)
+    shown = capsys.readouterr().out
+    assert "survived calc.py::scale::constant::2 => 3" in shown
+    assert "+def scale(x, k=3):" in shown
+    assert "(scale is outside this lab's contract)" in shown
+    assert f"{report.detected}/{report.scored} non-equivalent mutants caught" in shown
 
 
 def test_a_mutant_that_loops_forever_times_out(tmp_path):

@@ -305,3 +305,35 @@ def test_neural_bigram_converges_to_count_model(bg, ref):
                  "update sign and that W.grad is reset every step")  # fmt: skip
     if not losses[-1] < losses[0]:
         kit.fail("the returned losses do not go down", yours=[losses[0], losses[-1]])
+
+
+def test_documented_defaults(bg, ref):
+    """The README's defaults: smoothing=1, reg=0.01, and train_neural_bigram's steps=100, lr=50.0, reg=0.01."""
+    P = as_tensor(bg.probs_from_counts(ref.N.clone()), "probs_from_counts(N)")
+    kit.close(P, ref.probs(1), "probs_from_counts(N) (default smoothing=1)", rtol=1e-6, atol=1e-9,
+              dims="first next")  # fmt: skip
+    V = ref.V
+    xs, ys = _batch(V, 17, kit.seed() + 3)
+    model = _model(bg, V, kit.seed() + 7)
+    W = model.W.detach().double()
+    expected = F.cross_entropy(W[xs], ys) + 0.01 * (W**2).mean()
+    kit.close(as_float(model.loss(xs, ys), "loss(xs, ys)"), expected.item(),
+              "loss(xs, ys) (default reg=0.01)", rtol=1e-5, atol=1e-7)  # fmt: skip
+    # 100 full-batch steps on a slice of the events: the defaults fix the whole trajectory.
+    xs, ys = ref.xs[:500].clone(), ref.ys[:500].clone()
+    model = _model(bg, V, kit.seed())
+    W = model.W.detach().double().clone().requires_grad_()
+    losses = [as_float(v, "a loss returned by train_neural_bigram") for v in bg.train_neural_bigram(model, xs, ys)]
+    expected = []
+    for _ in range(100):
+        loss = F.cross_entropy(W[xs], ys) + 0.01 * (W**2).mean()
+        W.grad = None
+        loss.backward()
+        with torch.no_grad():
+            W -= 50.0 * W.grad
+        expected.append(loss.item())
+    if len(losses) != 100:
+        kit.fail("number of losses from train_neural_bigram(model, xs, ys) (default steps=100)",
+                 yours=len(losses), expected=100)  # fmt: skip
+    kit.close(losses, expected, "losses of train_neural_bigram(model, xs, ys) (defaults lr=50.0, reg=0.01)",
+              rtol=1e-4, atol=1e-6, dims="step")  # fmt: skip

@@ -356,6 +356,30 @@ def _plot_sweep(exps, losses):
         pass
 
 
+def test_lr_sweep_steps_with_ten_to_the_exponent(mlp):
+    """lr_sweep: the loss before step i is recorded, then one SGD step with lr = 10**exponents[i]."""
+    layout = _layout(mlp)
+    params, X, Y = _ref_params(torch.float32)
+    X1, Y1 = X[:1].repeat(50, 1), Y[:1].repeat(50)  # every mini-batch is this one example
+    mine = _as_learner(params, layout)
+    exps, losses = mlp.lr_sweep(mine, X1, Y1, steps=4, lo=-2.0, hi=-0.5,
+                                generator=torch.Generator().manual_seed(0))  # fmt: skip
+    ps = [p.detach().clone().requires_grad_(True) for p in params]
+    expected = []
+    for e in torch.linspace(-2.0, -0.5, 4).tolist():
+        loss = F.cross_entropy(ref_forward(*ps, X1[:32]), Y1[:32])
+        for p in ps:
+            p.grad = None
+        loss.backward()
+        with torch.no_grad():
+            for p in ps:
+                p -= 10**e * p.grad
+        expected.append(loss.item())
+    kit.close([float(v) for v in losses], expected, "losses of lr_sweep(steps=4, lo=-2, hi=-0.5) "
+              "on one repeated example", rtol=1e-4, atol=1e-6, dims="step",
+              hint="for each e: loss on a mini-batch, backward, p -= 10**e * p.grad; record the loss")  # fmt: skip
+
+
 def test_pick_lr_finds_the_valley(mlp):
     """pick_lr on a sweep whose loss bottoms out at lr 0.16 and explodes after 0.5 returns a
     learning rate between 0.005 and 0.7 (not an exponent, not an edge of the sweep)."""
