@@ -172,7 +172,7 @@ def count_diagnosis(model, delta):
     }
     if delta in known:
         return known[delta]
-    return f"you have {delta:+d} parameters"
+    return None  # a count alone names no mistake; the report shows yours and expected
 
 
 def test_state_dict_keys_and_shapes_match_torchvision(resnet18_10):
