@@ -185,3 +185,42 @@ def test_regex_special_tokens(RegexTokenizer):
             expected="the special token encoded as ordinary text",
             hint="with allowed_special='none' the text '<|endoftext|>' is just characters",
         )
+
+
+def test_regex_special_tokens_allowed_set_and_default(RegexTokenizer):
+    """encode(text) refuses a special token by default ("none_raise"); a set allows only its members."""
+    kit.skip_unless(
+        RegexTokenizer, "register_special_tokens", "register_special_tokens()"
+    )
+    tok = RegexTokenizer()
+    tok.train(ENGLISH_TEXT, 256 + 30)
+    tok.register_special_tokens({"<|endoftext|>": 286, "<|pad|>": 287})
+    text = "the cat<|endoftext|> sat<|pad|>"
+    try:
+        ids = tok.encode(text)  # the default, allowed_special="none_raise"
+    except Exception:  # ValueError, or minbpe's AssertionError: either refuses
+        pass
+    else:
+        kit.fail(
+            f"encode({text!r}) with the default allowed_special='none_raise'",
+            yours=list(ids)[:12],
+            expected="an exception: the text contains a registered special token",
+            hint="'none_raise' (the default) raises when any registered special token occurs",
+        )
+    plain = "the cat sat on the mat"
+    if list(tok.encode(plain)) != list(tok.encode(plain, allowed_special="none")):
+        kit.fail(
+            f"encode({plain!r}) without special tokens in the text",
+            yours=list(tok.encode(plain))[:12],
+            expected=list(tok.encode(plain, allowed_special="none"))[:12],
+            hint="with no special token in the text, the default encodes it as ordinary text",
+        )
+    ids = list(tok.encode(text, allowed_special={"<|endoftext|>"}))
+    if ids.count(286) != 1 or 287 in ids or tok.decode(ids) != text:
+        kit.fail(
+            f"encode({text!r}, allowed_special={{'<|endoftext|>'}})",
+            yours=ids[:14],
+            expected="286 once, 287 never: '<|pad|>' is not in the set, so it stays text",
+            hint="a set allows exactly its members: {k: v for k, v in special_tokens.items() "
+            "if k in allowed_special}",
+        )
