@@ -213,6 +213,8 @@ class _Collector(ast.NodeVisitor):
     def visit_Expr(self, node):
         if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
             return  # a bare string: documentation
+        if _is_print(node.value):
+            return  # output for a person reading along, not a result
         self.drop(node)
         self.generic_visit(node)
 
@@ -280,6 +282,8 @@ class _Collector(ast.NodeVisitor):
             self.add("constant", start, end, new, node.lineno)
 
     def visit_Call(self, node):
+        if _is_print(node):
+            return
         for kw in node.keywords:
             if kw.arg in _AXIS_KEYWORDS and isinstance(
                 kw.value, (ast.Constant, ast.UnaryOp)
@@ -350,6 +354,14 @@ class _Collector(ast.NodeVisitor):
                 node.lineno,
             )
         self.generic_visit(node)
+
+
+def _is_print(node) -> bool:
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "print"
+    )
 
 
 def generate(lab: labs.Lab) -> list[Mutant]:
