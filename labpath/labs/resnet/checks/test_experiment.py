@@ -57,6 +57,24 @@ def test_plain_and_residual_nets_have_the_same_layers(builders):
                 expected=DEPTH + 1,
                 hint="a stem conv (in_channels -> width) plus `depth` hidden 3x3 convs",
             )
+        # every conv is the documented Conv2d(c_in, width, 3, padding=1): the map keeps
+        # its size, and the twins differ only in the skip connections
+        shapes = [
+            (m.in_channels, m.out_channels, m.kernel_size, m.stride, m.padding)
+            for m in convs
+        ]
+        wanted = [(1, WIDTH, (3, 3), (1, 1), (1, 1))] + [
+            (WIDTH, WIDTH, (3, 3), (1, 1), (1, 1))
+        ] * DEPTH
+        bad = next((i for i, (a, b) in enumerate(zip(shapes, wanted)) if a != b), None)
+        if bad is not None:
+            kit.fail(
+                f"conv {bad} of {name}({DEPTH}, {WIDTH}): (in, out, kernel, stride, padding)",
+                yours=shapes[bad],
+                expected=wanted[bad],
+                hint="Conv2d(in_channels, width, 3, padding=1), then depth x "
+                "Conv2d(width, width, 3, padding=1); in_channels defaults to 1",
+            )
         with tiny_model_settings(), torch.no_grad():
             out = net(x)
         kit.close(

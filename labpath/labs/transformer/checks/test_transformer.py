@@ -363,6 +363,32 @@ def test_documented_defaults(tf):
                           "n_layers=6, dropout=0.1)")  # fmt: skip
 
 
+def test_weight_matrices_start_xavier_uniform(tf):
+    """A fresh Transformer(11, 13, d_model=16, ...): every weight matrix uniform in +-sqrt(6 / (fan_in + fan_out))."""
+    torch.manual_seed(kit.seed())
+    model = need(tf, "Transformer")(11, 13, d_model=16, n_heads=2, d_ff=32, n_layers=1)
+    for name, p in model.named_parameters():
+        if p.dim() < 2:
+            continue
+        w = p.detach().double().flatten()
+        fan_out, fan_in = p.shape[0], p[0].numel()
+        bound = math.sqrt(6 / (fan_in + fan_out))
+        n = w.numel()
+        # uniform(-a, a): std a/sqrt(3) to within ~sqrt(0.8/(4n)) relative (3.4% at n = 176)
+        spread = 0.15 if n >= 500 else 0.2
+        top, std = float(w.abs().max()), float(w.std())
+        if top > bound * (1 + 1e-6) or abs(std / (bound / math.sqrt(3)) - 1) > spread:
+            kit.fail(
+                f"{name} {tuple(p.shape)} at init: max |w| {top:.4f}, std {std:.4f}",
+                expected=f"xavier uniform: max |w| <= {bound:.4f}, std {bound / math.sqrt(3):.4f}",
+                diagnosis="your embeddings keep nn.Embedding's N(0, 1) init"
+                if "embed" in name and abs(std - 1) < 0.2
+                else None,
+                hint="after building the model: for p in self.parameters(): if p.dim() > 1: "
+                "nn.init.xavier_uniform_(p), as The Annotated Transformer does",
+            )
+
+
 # ---- encoder and decoder layers -----------------------------------------------------
 
 
