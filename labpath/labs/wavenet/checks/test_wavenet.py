@@ -142,7 +142,7 @@ def test_batchnorm_2d_still_matches_torch(wn):
 
 
 def test_batchnorm_3d_normalises_over_batch_and_time(wn):
-    """BatchNorm1d on (B, T, C) = (4, 5, 6): statistics over dims (0, 1); running stats of shape C."""
+    """BatchNorm1d on (B, T, C) = (4, 5, 6): statistics over dims (0, 1); running stats of shape C, after one batch and two."""
     x = _rand(4, 5, 6, offset=9) * torch.linspace(0.5, 3, 6, dtype=torch.float64) - 0.5
     gamma, beta = 1 + 0.5 * _rand(6, offset=10), 0.5 * _rand(6, offset=11)
     bn = as_float64(wn.BatchNorm1d(6), gamma, beta)
@@ -178,6 +178,21 @@ def test_batchnorm_3d_normalises_over_batch_and_time(wn):
     )
     kit.close(ye, expected, "eval-mode output on (4, 5, 6) with the running statistics", rtol=1e-9,
               atol=1e-10, dims="B T C")  # fmt: skip
+    # a second training batch: from buffers that are no longer 0 and 1, the update
+    # (1 - m) * running + m * batch is the only one that gives these numbers
+    bn.training = True
+    rm, rv = (
+        rm.clone(),
+        rv.clone(),
+    )  # a buffer updated in place must not move the target
+    x2 = _rand(4, 5, 6, offset=12) * 2 + 0.3
+    bn(x2)
+    kit.close(flat(bn.running_mean), 0.9 * rm + 0.1 * x2.mean((0, 1)),
+              "running_mean after a second (4, 5, 6) batch", rtol=1e-9, atol=1e-12, dims="C",
+              hint="running = (1 - momentum) * running + momentum * batch mean, momentum 0.1")  # fmt: skip
+    kit.close(flat(bn.running_var), 0.9 * rv + 0.1 * x2.var((0, 1)),
+              "running_var after a second (4, 5, 6) batch", rtol=1e-9, atol=1e-12, dims="C",
+              hint="running_var = (1 - momentum) * running_var + momentum * batch variance")  # fmt: skip
 
 
 def test_model_parameter_count(wn):
