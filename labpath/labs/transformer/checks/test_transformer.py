@@ -11,6 +11,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from transformer_ref import (
     ORIGINAL_SDPA,
+    allclose,
     attention_variants,
     build,
     first_match,
@@ -606,6 +607,50 @@ def logits_of(model, src, tgt, src_mask, tgt_mask, vocab):
     if out.size(-1) != vocab and hasattr(model, "generator"):
         out = model.generator(out)
     return out
+
+
+def test_encoder_input_is_scaled_embedding_plus_positions(tf):
+    """With every embedding weight set to 0.5, the first EncoderLayer gets 0.5 * sqrt(d_model) + PE[:S]."""
+    torch.manual_seed(kit.seed())
+    model = make_model(tf, 11, 13, D, NH, DFF, 1).double().eval()
+    layers = [m for m in model.modules() if isinstance(m, need(tf, "EncoderLayer"))]
+    if not layers:
+        pytest.skip(
+            "your Transformer builds no EncoderLayer; its input is not observable"
+        )
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.Embedding):
+                m.weight.fill_(
+                    0.5
+                )  # every token looks the same: what is left is position
+    seen = []
+    hook = layers[0].register_forward_pre_hook(lambda mod, args: seen.append(args[0]))
+    g = gen(21)
+    src = torch.randint(0, 11, (B, S), generator=g)
+    tgt = torch.randint(0, 13, (B, T), generator=g)
+    try:
+        with torch.no_grad():
+            logits_of(model, src, tgt, padding_mask(), tril(T).unsqueeze(0), 13)
+    finally:
+        hook.remove()
+    if not seen:
+        pytest.skip(
+            "your Transformer never calls its first EncoderLayer; its input is not observable"
+        )
+    pe = positional_encoding(S, D)
+    expected = (0.5 * math.sqrt(D) + pe).expand(B, S, D)
+
+    def diagnose(y):
+        if allclose(y, (0.5 * math.sqrt(D) - pe).expand(B, S, D)):
+            return "you subtract the positional encoding: the input is embedding * sqrt(d_model) + PE"
+        if allclose(y, (0.5 + pe).expand(B, S, D)):
+            return "the embeddings are not multiplied by sqrt(d_model) (section 3.4)"
+        return None
+
+    kit.close(unwrap(seen[0]), expected, "input of the first EncoderLayer with all embeddings 0.5",
+              rtol=1e-6, atol=1e-6, dims="B S C", diagnose=diagnose,  # a float32 PE table is fine
+              hint="x = embed(src) * sqrt(d_model) + PE[:S] (then dropout), section 3.4")  # fmt: skip
 
 
 def test_transformer_is_causal_end_to_end(tf):
