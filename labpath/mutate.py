@@ -495,6 +495,11 @@ def mutate_lab(
         )
     everything = generate(lab)
     wanted = [m for m in everything if not match or match in m.key]
+    if not wanted:
+        raise UsageError(
+            f"lab '{lab.id}': no mutant's key contains {match!r}",
+            hint=f"labpath dev mutate {lab.id} --sample 0 --json lists every key",
+        )
     chosen = choose(wanted, sample, seed)
     known = load_equivalents(lab)
     texts = {

@@ -76,6 +76,7 @@ def test_mlp_lm_accepts_the_nn_linear_layout(tmp_path):
         "test_documented_defaults",
         "test_lr_sweep_steps_with_ten_to_the_exponent",
         "test_train_drops_lr_tenfold_at_decay_at",
+        "test_minibatches_are_drawn_from_every_row",
     ]
     report = run_checks(lab, dest, select=checks)
     assert report.ok, [(r.name, r.what, r.message) for r in report.results]

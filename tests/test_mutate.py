@@ -254,6 +254,8 @@ def test_cli_rejects_bad_arguments(cli):
     assert "Hint: labpath dev mutate micrograd" in result.stderr
     result = cli("dev", "mutate", "micrograd", "--jobs", "0")
     assert result.exit_code == 2, result.output
+    result = cli("dev", "mutate", "micrograd", "--match", "no such text")
+    assert result.exit_code == 2 and "no mutant's key contains" in result.stderr
     result = cli("dev", "mutate", "nosuchlab")
     assert result.exit_code == 2 and "no lab 'nosuchlab'" in result.stderr
 

@@ -133,7 +133,9 @@ def _twin_grads(fn, inputs, overwrite=(), order="reversed", visited=True, flips=
     return [leaf.grad for leaf in leaves]
 
 
-OVERWRITE = "a node used twice got one contribution, not the sum: use += in every _backward"
+OVERWRITE = (
+    "a node used twice got one contribution, not the sum: use += in every _backward"
+)
 FORWARD = (
     "backward() calls _backward from the leaves to the output: walk the topological "
     "order reversed, so a node's grad is complete before it is passed on"
@@ -148,13 +150,15 @@ def backward_mistake(fn, inputs, grads):
     """The backward() mistake whose exact gradients the learner's grads are, if any."""
 
     def same(xs):
-        return all(math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-12) for x, y in zip(xs, grads))
+        return all(
+            math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-12) for x, y in zip(xs, grads)
+        )
 
-    candidates = [
-        (OVERWRITE, dict(overwrite=ops)) for ops in (("+",), ("*",), ("+", "*"))
-    ] + [(FORWARD, dict(order="forward"))] + [
-        (NO_VISITED, dict(visited=False, flips=f)) for f in range(256)
-    ]
+    candidates = (
+        [(OVERWRITE, dict(overwrite=ops)) for ops in (("+",), ("*",), ("+", "*"))]
+        + [(FORWARD, dict(order="forward"))]
+        + [(NO_VISITED, dict(visited=False, flips=f)) for f in range(256)]
+    )
     for text, how in candidates:
         try:
             if same(_twin_grads(fn, inputs, **how)):

@@ -141,6 +141,11 @@ def test_split_is_80_10_10_of_shuffled_words(mlp, words):
     if list(tr) == list(words[:n1]):
         kit.fail("the train split is the first 80% of the words in their original (alphabetical) "
                  "order", hint="shuffle (random.seed(42); random.shuffle(words)) before splitting")  # fmt: skip
+    mine = list(words)
+    mlp.split_words(mine)
+    if mine != list(words):
+        kit.fail("split_words shuffled the list it was given in place",
+                 hint="shuffle a copy (words = list(words)) and leave the caller's list alone")  # fmt: skip
     again = mlp.split_words(list(words))
     if [list(s) for s in again] != [list(tr), list(dv), list(te)]:
         kit.fail("two calls of split_words on the same list give different splits",
@@ -192,6 +197,7 @@ def test_init_keeps_tanh_units_out_of_saturation(mlp, words):
     X = Xtr[:2000]
     h = torch.tanh(C[X].reshape(X.shape[0], -1) @ W1 + b1)  # (N, H)
     saturated = (h.abs() > 0.99).double().mean().item()
+    spread = torch.atanh(h.clamp(-1 + 1e-12, 1 - 1e-12)).std().item()  # of the pre-activations
     # Measured: gain 5/3 leaves ~11% of the outputs beyond 0.99, the lecture's 0.2 scale ~1%,
     # plain randn ~63%, and W1 * sqrt(fan_in) instead of / sqrt(fan_in) ~97%.
     if saturated > 0.4:
@@ -203,6 +209,16 @@ def test_init_keeps_tanh_units_out_of_saturation(mlp, words):
             diag = "W1 is plain randn: scale it by (5/3) / sqrt(fan_in)"
         kit.fail("fraction of hidden tanh outputs beyond +-0.99 at init (train contexts)",
                  yours=round(saturated, 3), expected="below 0.4 (reference 0.11)", diagnosis=diag,
+                 hint="W1 = torch.randn((fan_in, n_hidden)) * (5/3) / fan_in**0.5 (lecture 4)")  # fmt: skip
+    # Measured: std of the pre-activations 1.7 for the reference, 1.1 for the lecture's 0.2
+    # scale, 0.3 for W1 divided by fan_in instead of sqrt(fan_in).
+    if spread < 0.45:
+        fan_in = W1.shape[0]
+        diag = None
+        if abs(W1.std().item() * fan_in - 5 / 3) < 0.5:
+            diag = "W1 is divided by fan_in instead of sqrt(fan_in): the units barely leave 0"
+        kit.fail("std of the hidden pre-activations at init (train contexts)", yours=round(spread, 3),
+                 expected="at least 0.45 (reference 1.7)", diagnosis=diag,
                  hint="W1 = torch.randn((fan_in, n_hidden)) * (5/3) / fan_in**0.5 (lecture 4)")  # fmt: skip
 
 
@@ -378,6 +394,47 @@ def test_lr_sweep_steps_with_ten_to_the_exponent(mlp):
     kit.close([float(v) for v in losses], expected, "losses of lr_sweep(steps=4, lo=-2, hi=-0.5) "
               "on one repeated example", rtol=1e-4, atol=1e-6, dims="step",
               hint="for each e: loss on a mini-batch, backward, p -= 10**e * p.grad; record the loss")  # fmt: skip
+
+
+class _Rows(torch.Tensor):
+    """X that remembers which rows were looked up (X[ix] or index_select), for batch checks."""
+
+    drawn: list = []
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        if func in (torch.Tensor.__getitem__, torch.index_select) and len(args) > 1:
+            index = args[1] if func is torch.Tensor.__getitem__ else args[2]
+            if isinstance(index, list):
+                index = torch.tensor(index)
+            if torch.is_tensor(index) and index.dim() == 1 and index.dtype == torch.long:
+                cls.drawn.append(index.detach().clone())
+        out = super().__torch_function__(func, types, args, kwargs or {})
+        return out.as_subclass(torch.Tensor) if isinstance(out, torch.Tensor) else out
+
+
+def test_minibatches_are_drawn_from_every_row(mlp):
+    """train and lr_sweep draw batches of 32 by default (batch_size=32) from all N rows of X."""
+    layout = _layout(mlp)
+    params, X, Y = _ref_params(torch.float32)
+    g = torch.Generator().manual_seed(kit.seed())
+    X = torch.randint(0, V, (300, BLOCK), generator=g)
+    Y = torch.randint(0, V, (300,), generator=g)
+    for name, call in (
+        ("train(params, X, Y, 3)", lambda p, x: mlp.train(p, x, Y, 3, generator=torch.Generator().manual_seed(1))),
+        ("lr_sweep(params, X, Y, steps=3)", lambda p, x: mlp.lr_sweep(p, x, Y, steps=3, generator=torch.Generator().manual_seed(1))),
+    ):  # fmt: skip
+        _Rows.drawn = []
+        call(_as_learner(params, layout), X.as_subclass(_Rows))
+        if not _Rows.drawn:
+            pytest.skip(f"{name} reads X without indexing it (X[ix]); the batch check needs that")
+        sizes = sorted({len(ix) for ix in _Rows.drawn})
+        if sizes != [32]:
+            kit.fail(f"mini-batch sizes drawn by {name} (default batch_size=32)", yours=sizes, expected=[32])
+        rows = torch.cat(_Rows.drawn)
+        if rows.max().item() < 150 or rows.min().item() >= 150:
+            kit.fail(f"rows of X (N=300) drawn by {name}", yours=f"{rows.min().item()}..{rows.max().item()}",
+                     expected="rows from all of 0..299", hint="ix = torch.randint(0, X.shape[0], (batch_size,))")  # fmt: skip
 
 
 def test_pick_lr_finds_the_valley(mlp):
