@@ -59,11 +59,15 @@ def encode(text, merges):
 
 def first_difference(yours, expected, width=6):
     """'at index i: yours [...], expected [...]' around the first position that differs."""
-    n = next((i for i, (a, b) in enumerate(zip(yours, expected, strict=False)) if a != b),
-             min(len(yours), len(expected)))
+    n = next(
+        (i for i, (a, b) in enumerate(zip(yours, expected, strict=False)) if a != b),
+        min(len(yours), len(expected)),
+    )
     lo = max(0, n - 2)
-    return (f"first difference at index {n} (lengths {len(yours)} vs {len(expected)}): "
-            f"yours {yours[lo:n + width]!r}, expected {expected[lo:n + width]!r}")
+    return (
+        f"first difference at index {n} (lengths {len(yours)} vs {len(expected)}): "
+        f"yours {yours[lo : n + width]!r}, expected {expected[lo : n + width]!r}"
+    )
 
 
 def vocab_of(merges):
@@ -75,25 +79,44 @@ def vocab_of(merges):
 
 def replay(text, merges, what):
     """Fail unless each learned merge was a most frequent pair at its step (any tie-break)."""
-    ids = list(text.encode("utf-8"))
+    return replay_chunks([list(text.encode("utf-8"))], merges, what)[0]
+
+
+def replay_chunks(chunks, merges, what):
+    """replay() over separately counted chunks: pair counts are summed over the chunks and
+    no pair spans two of them (RegexTokenizer's training)."""
     vocab = vocab_of(merges)
     for step, (pair, idx) in enumerate(sorted(merges.items(), key=lambda kv: kv[1])):
-        stats = pair_counts(ids)
+        stats = {}
+        for ids in chunks:
+            for p, c in pair_counts(ids).items():
+                stats[p] = stats.get(p, 0) + c
         best = max(stats.values()) if stats else 0
         got = stats.get(pair, 0)
         if got != best:
-            top = max(stats, key=stats.get)
+            top = max(stats, key=stats.get) if stats else None
             diagnosis = None
+            across = len(chunks) > 1 and pair_counts(
+                [i for ids in chunks for i in ids]
+            ).get(pair, 0)
             if stats and pair == max(stats):
                 diagnosis = "you chose the largest pair (max(stats)), not the most frequent: max(stats, key=stats.get)"
+            elif got == 0 and across:
+                diagnosis = (
+                    "that pair only occurs across a chunk boundary: count pairs inside each "
+                    "chunk and sum the counts, never over the joined byte stream"
+                )
             elif got == 0:
-                diagnosis = ("that pair does not occur in the ids at that step: check merge() "
-                             "(left to right, no overlaps) and that training starts from UTF-8 bytes")
+                diagnosis = (
+                    "that pair does not occur in the ids at that step: check merge() "
+                    "(left to right, no overlaps) and that training starts from UTF-8 bytes"
+                )
+            shown = vocab.get(top[0], b"?") + vocab.get(top[1], b"?") if top else b""
             kit.fail(
                 f"{what}: merge {step + 1} ({pair} -> {idx}) occurs {got} times at that step, "
-                f"but {top} ({vocab.get(top[0], b'?') + vocab.get(top[1], b'?')!r}) occurs {best} times",
+                f"but {top} ({shown!r}) occurs {best} times",
                 hint="each step merges a most frequent pair of the current ids",
                 diagnosis=diagnosis,
             )
-        ids = replace_pair(ids, pair, idx)
-    return ids
+        chunks = [replace_pair(ids, pair, idx) for ids in chunks]
+    return chunks

@@ -31,26 +31,28 @@ def _layout():
 def _module(name):
     if _layout() == "single":
         return kit.learner_module("bpe")
-    _skip_package_init_without_regex()
+    _register_package_without_init()
     return kit.learner_module(name, package="minbpe")
 
 
-def _skip_package_init_without_regex():
-    """minbpe's __init__.py imports regex.py, which imports the `regex` package. When that
-    is not installed, register the package without running __init__.py, so base.py and
-    basic.py still load (the RegexTokenizer checks are skipped instead)."""
+def _register_package_without_init():
+    """Load minbpe's modules without running its __init__.py.
+
+    The checks import base, basic and regex by name; __init__.py only re-exports them,
+    and minbpe's also imports gpt4.py, which needs tiktoken (not installed, and not what
+    the checks test). An empty package object whose __path__ is the folder lets
+    `minbpe.basic` and its `from .base import ...` load while __init__.py never runs.
+    """
     root = kit.target()
     pkg = root / "minbpe" if (root / "minbpe" / "basic.py").is_file() else root
     if (
-        _regex_package is None
-        and (pkg / "__init__.py").is_file()
-        and (pkg / "regex.py").is_file()
-        and _imports_regex(pkg / "regex.py")
+        (pkg / "__init__.py").is_file()
         and pkg.name.isidentifier()
         and pkg.name not in sys.modules
     ):
         module = types.ModuleType(pkg.name)
         module.__path__ = [str(pkg)]
+        module.__file__ = str(pkg / "__init__.py")
         sys.modules[pkg.name] = module
 
 
@@ -82,9 +84,13 @@ def RegexTokenizer():
     """The learner's RegexTokenizer (optional: skipped when absent or when it needs `regex`)."""
     root = kit.target()
     if _layout() == "minbpe":
-        files = [p for p in (root / "regex.py", root / "minbpe" / "regex.py") if p.is_file()]
+        files = [
+            p for p in (root / "regex.py", root / "minbpe" / "regex.py") if p.is_file()
+        ]
         if not files:
-            pytest.skip("your code has no regex.py / RegexTokenizer; skipped (optional in this lab)")
+            pytest.skip(
+                "your code has no regex.py / RegexTokenizer; skipped (optional in this lab)"
+            )
         if _regex_package is None and _imports_regex(files[0]):
             pytest.skip(
                 "your regex.py imports the `regex` package, which is not installed here; skipped "

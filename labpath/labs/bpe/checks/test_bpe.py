@@ -17,8 +17,10 @@ from hypothesis import strategies as st
 
 from labpath.checks import kit
 
-CODE_POINT_HINT = ("tokenize UTF-8 bytes, not code points: ids = list(text.encode('utf-8')), "
-                   "and decode by joining the vocab's bytes and calling .decode('utf-8', errors='replace')")
+CODE_POINT_HINT = (
+    "tokenize UTF-8 bytes, not code points: ids = list(text.encode('utf-8')), "
+    "and decode by joining the vocab's bytes and calling .decode('utf-8', errors='replace')"
+)
 
 
 def trained(BasicTokenizer, text, vocab_size):
@@ -26,9 +28,12 @@ def trained(BasicTokenizer, text, vocab_size):
     try:
         tok.train(text, vocab_size)
     except KeyError as exc:
-        kit.fail(f"train(text, {vocab_size}) raised KeyError: {exc}", hint=CODE_POINT_HINT,
-                 diagnosis="a pair refers to an id missing from vocab: ids above 255 before "
-                           "any merge come from ord(c) (code points), not from UTF-8 bytes")
+        kit.fail(
+            f"train(text, {vocab_size}) raised KeyError: {exc}",
+            hint=CODE_POINT_HINT,
+            diagnosis="a pair refers to an id missing from vocab: ids above 255 before "
+            "any merge come from ord(c) (code points), not from UTF-8 bytes",
+        )
     return tok
 
 
@@ -36,9 +41,14 @@ def ordered_merges(tok):
     """The learner's merges as a dict, in rank (new id) order."""
     merges = getattr(tok, "merges", None)
     if not isinstance(merges, dict):
-        kit.fail("tokenizer.merges after train()", yours=type(merges).__name__,
-                 expected="a dict {(int, int): int}")
-    return dict(sorted(((tuple(p), int(i)) for p, i in merges.items()), key=lambda kv: kv[1]))
+        kit.fail(
+            "tokenizer.merges after train()",
+            yours=type(merges).__name__,
+            expected="a dict {(int, int): int}",
+        )
+    return dict(
+        sorted(((tuple(p), int(i)) for p, i in merges.items()), key=lambda kv: kv[1])
+    )
 
 
 def roundtrip(tok, s, what):
@@ -47,18 +57,27 @@ def roundtrip(tok, s, what):
         ids = tok.encode(s)
         back = tok.decode(ids)
     except KeyError as exc:
-        kit.fail(f"{what}: encode/decode of {s!r} raised KeyError: {exc}", hint=CODE_POINT_HINT,
-                 diagnosis="an id has no entry in vocab: ids >= 256 that are not merges come from "
-                           "ord(c) (code points), or vocab was not updated for a merge")
+        kit.fail(
+            f"{what}: encode/decode of {s!r} raised KeyError: {exc}",
+            hint=CODE_POINT_HINT,
+            diagnosis="an id has no entry in vocab: ids >= 256 that are not merges come from "
+            "ord(c) (code points), or vocab was not updated for a merge",
+        )
     except UnicodeDecodeError as exc:
         kit.fail(f"{what}: decode raised {exc}", hint="decode with errors='replace'")
     if back != s:
-        kit.fail(f"{what}: decode(encode(s)) differs from s = {s[:60]!r}; {first_difference(back, s)}",
-                 hint="encode must keep every byte (merge() replaces pairs, never drops or repeats ids); "
-                      + CODE_POINT_HINT)
+        kit.fail(
+            f"{what}: decode(encode(s)) differs from s = {s[:60]!r}; {first_difference(back, s)}",
+            hint="encode must keep every byte (merge() replaces pairs, never drops or repeats ids); "
+            + CODE_POINT_HINT,
+        )
     bad = [i for i in ids if not isinstance(i, int)]
     if bad:
-        kit.fail(f"{what}: encode returned non-integers", yours=bad[:5], expected="a list of ints")
+        kit.fail(
+            f"{what}: encode returned non-integers",
+            yours=bad[:5],
+            expected="a list of ints",
+        )
     return ids
 
 
@@ -91,14 +110,24 @@ def test_get_stats_adds_to_given_counts(helpers):
     if len(inspect.signature(get_stats).parameters) < 2:
         import pytest
 
-        pytest.skip("your get_stats takes no counts argument; skipped (optional in this lab)")
+        pytest.skip(
+            "your get_stats takes no counts argument; skipped (optional in this lab)"
+        )
     counts = {(1, 2): 3}
     out = get_stats([1, 2, 2], counts)
     if dict(counts) != {(1, 2): 4, (2, 2): 1}:
-        kit.fail("counts after get_stats([1, 2, 2], {(1, 2): 3})", yours=dict(counts),
-                 expected={(1, 2): 4, (2, 2): 1}, hint="update the dict you were given, in place")
+        kit.fail(
+            "counts after get_stats([1, 2, 2], {(1, 2): 3})",
+            yours=dict(counts),
+            expected={(1, 2): 4, (2, 2): 1},
+            hint="update the dict you were given, in place",
+        )
     if out is not None and dict(out) != dict(counts):
-        kit.fail("get_stats(ids, counts) return value", yours=dict(out), expected=dict(counts))
+        kit.fail(
+            "get_stats(ids, counts) return value",
+            yours=dict(out),
+            expected=dict(counts),
+        )
 
 
 def test_merge_replaces_non_overlapping_pairs(helpers):
@@ -117,7 +146,9 @@ def test_merge_replaces_non_overlapping_pairs(helpers):
         got = list(merge(list(ids), pair, idx))
         if got != expected:
             hint = "scan left to right; after replacing a pair, skip both of its ids (i += 2)"
-            kit.fail(f"merge({ids}, {pair}, {idx})", yours=got, expected=expected, hint=hint)
+            kit.fail(
+                f"merge({ids}, {pair}, {idx})", yours=got, expected=expected, hint=hint
+            )
 
 
 # ---- training ----------------------------------------------------------------------
@@ -129,14 +160,22 @@ def test_wikipedia_example(BasicTokenizer):
     tok = trained(BasicTokenizer, text, 256 + 3)
     merges = ordered_merges(tok)
     if list(merges.values()) != [256, 257, 258]:
-        kit.fail("new ids of the merges", yours=list(merges.values()), expected=[256, 257, 258],
-                 hint="vocab_size counts the 256 bytes: vocab_size - 256 merges, ids 256, 257, ...")
+        kit.fail(
+            "new ids of the merges",
+            yours=list(merges.values()),
+            expected=[256, 257, 258],
+            hint="vocab_size counts the 256 bytes: vocab_size - 256 merges, ids 256, 257, ...",
+        )
     # step 2 is a tie between (256, 97) and (97, 98): any most-frequent pair is accepted
     replay(text, merges, 'train("aaabdaaabac", 259)')
-    expected = ref_encode(text, merges)  # [258, 100, 258, 97, 99] with minbpe's tie-break
+    expected = ref_encode(
+        text, merges
+    )  # [258, 100, 258, 97, 99] with minbpe's tie-break
     got = roundtrip(tok, text, 'train("aaabdaaabac", 259)')
     if got != expected:
-        kit.fail('encode("aaabdaaabac") after train(..., 259)', yours=got, expected=expected)
+        kit.fail(
+            'encode("aaabdaaabac") after train(..., 259)', yours=got, expected=expected
+        )
 
 
 def test_train_learns_the_reference_merges(BasicTokenizer):
@@ -156,9 +195,13 @@ def test_train_learns_the_reference_merges(BasicTokenizer):
                 diagnosis = "the new id is wrong: merge i gets id 256 + i"
             elif step == 0 and got[0] == max(first):
                 diagnosis = "you chose the largest pair, max(stats), not the most frequent: max(stats, key=stats.get)"
-            kit.fail(f"merge {step + 1} on the names file", yours=got, expected=want,
-                     hint="count all consecutive pairs, merge the most frequent one everywhere, repeat",
-                     diagnosis=diagnosis)
+            kit.fail(
+                f"merge {step + 1} on the names file",
+                yours=got,
+                expected=want,
+                hint="count all consecutive pairs, merge the most frequent one everywhere, repeat",
+                diagnosis=diagnosis,
+            )
     if len(ours) < len(theirs):
         kit.fail("number of merges", yours=len(merges), expected=vocab_size - 256)
     replay(text, merges, "train(names, 280)")
@@ -171,21 +214,30 @@ def test_merges_and_vocab_are_consistent(BasicTokenizer):
     merges = ordered_merges(tok)
     raw = list(tok.merges.values())
     if raw != list(range(256, vocab_size)):
-        kit.fail("the merge ids in insertion order", yours=raw[:8], expected=list(range(256, 264)),
-                 hint="vocab_size - 256 merges with ids 256, 257, ..., inserted into merges in that order")
+        kit.fail(
+            "the merge ids in insertion order",
+            yours=raw[:8],
+            expected=list(range(256, 264)),
+            hint="vocab_size - 256 merges with ids 256, 257, ..., inserted into merges in that order",
+        )
     vocab = getattr(tok, "vocab", None)
     if not isinstance(vocab, dict) or len(vocab) != vocab_size:
-        kit.fail("len(tokenizer.vocab) after train(text, 300)",
-                 yours=len(vocab) if isinstance(vocab, dict) else type(vocab).__name__,
-                 expected=vocab_size)
+        kit.fail(
+            "len(tokenizer.vocab) after train(text, 300)",
+            yours=len(vocab) if isinstance(vocab, dict) else type(vocab).__name__,
+            expected=vocab_size,
+        )
     for b in range(256):
         if vocab.get(b) != bytes([b]):
             kit.fail(f"vocab[{b}]", yours=vocab.get(b), expected=bytes([b]))
     for (a, b), idx in merges.items():
         if vocab.get(idx) != vocab.get(a, b"") + vocab.get(b, b""):
-            kit.fail(f"vocab[{idx}] for the merge ({a}, {b})", yours=vocab.get(idx),
-                     expected=vocab.get(a, b"") + vocab.get(b, b""),
-                     hint="a merged token's bytes are its two halves' bytes: vocab[a] + vocab[b]")
+            kit.fail(
+                f"vocab[{idx}] for the merge ({a}, {b})",
+                yours=vocab.get(idx),
+                expected=vocab.get(a, b"") + vocab.get(b, b""),
+                hint="a merged token's bytes are its two halves' bytes: vocab[a] + vocab[b]",
+            )
     replay(UNICODE_TEXT, merges, "train(multilingual text, 300)")
 
 
@@ -204,21 +256,30 @@ def test_encode_applies_merges_by_rank(BasicTokenizer):
         diagnosis = None
         if got == [257, 99, 257]:
             diagnosis = "you merged the most frequent pair in the input; encode merges by rank (earliest learned first)"
-        kit.fail('encode("abcab") with merges {(98, 99): 256, (97, 98): 257}', yours=got,
-                 expected=expected, diagnosis=diagnosis,
-                 hint="at each step merge the pair with the lowest id in merges, not the most frequent")
+        kit.fail(
+            'encode("abcab") with merges {(98, 99): 256, (97, 98): 257}',
+            yours=got,
+            expected=expected,
+            diagnosis=diagnosis,
+            hint="at each step merge the pair with the lowest id in merges, not the most frequent",
+        )
 
 
 def test_encode_matches_reference_encoder(BasicTokenizer):
     """With your own merges, encode(s) equals the reference encoder's ids for mixed-script strings."""
     tok = trained(BasicTokenizer, UNICODE_TEXT, 300)
     merges = ordered_merges(tok)
-    for s in ROUNDTRIP_STRINGS + [UNICODE_TEXT[:400], "the dog naps; 안녕히 가세요 👩‍💻"]:
+    for s in ROUNDTRIP_STRINGS + [
+        UNICODE_TEXT[:400],
+        "the dog naps; 안녕히 가세요 👩‍💻",
+    ]:
         got = list(tok.encode(s))
         expected = ref_encode(s, merges)
         if got != expected:
-            kit.fail(f"encode({s[:60]!r}) with your trained merges: {first_difference(got, expected)}",
-                     hint="keep merging (lowest rank first) until no pair of the current ids is in merges")
+            kit.fail(
+                f"encode({s[:60]!r}) with your trained merges: {first_difference(got, expected)}",
+                hint="keep merging (lowest rank first) until no pair of the current ids is in merges",
+            )
 
 
 def test_decode_replaces_invalid_utf8(BasicTokenizer):
@@ -229,11 +290,18 @@ def test_decode_replaces_invalid_utf8(BasicTokenizer):
         try:
             got = tok.decode(ids)
         except UnicodeDecodeError as exc:
-            kit.fail(f"decode({ids}) raised UnicodeDecodeError ({exc})", expected=expected,
-                     hint="a token sequence can stop mid-character: .decode('utf-8', errors='replace')")
+            kit.fail(
+                f"decode({ids}) raised UnicodeDecodeError ({exc})",
+                expected=expected,
+                hint="a token sequence can stop mid-character: .decode('utf-8', errors='replace')",
+            )
         if got != expected:
-            kit.fail(f"decode({ids})", yours=got, expected=expected,
-                     hint="join the vocab bytes, then .decode('utf-8', errors='replace')")
+            kit.fail(
+                f"decode({ids})",
+                yours=got,
+                expected=expected,
+                hint="join the vocab bytes, then .decode('utf-8', errors='replace')",
+            )
 
 
 def test_roundtrip_known_strings(BasicTokenizer):
@@ -267,10 +335,19 @@ def test_save_and_load_roundtrip(BasicTokenizer):
         other = BasicTokenizer()
         other.load(prefix + ".model")
     if ordered_merges(other) != ordered_merges(tok):
-        kit.fail("merges after save() and load()", yours=list(ordered_merges(other).items())[:4],
-                 expected=list(ordered_merges(tok).items())[:4],
-                 hint="write the merges in rank order; load gives them ids 256, 257, ... in file order")
+        kit.fail(
+            "merges after save() and load()",
+            yours=list(ordered_merges(other).items())[:4],
+            expected=list(ordered_merges(tok).items())[:4],
+            hint="write the merges in rank order; load gives them ids 256, 257, ... in file order",
+        )
     s = "the dog naps; 안녕히 가세요 👩‍💻"
-    if list(other.encode(s)) != list(tok.encode(s)) or other.decode(other.encode(s)) != s:
-        kit.fail("encode/decode of a loaded tokenizer differ from the original",
-                 yours=list(other.encode(s))[:12], expected=list(tok.encode(s))[:12])
+    if (
+        list(other.encode(s)) != list(tok.encode(s))
+        or other.decode(other.encode(s)) != s
+    ):
+        kit.fail(
+            "encode/decode of a loaded tokenizer differ from the original",
+            yours=list(other.encode(s))[:12],
+            expected=list(tok.encode(s))[:12],
+        )

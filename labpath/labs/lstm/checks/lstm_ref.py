@@ -72,12 +72,19 @@ def copy_weights(module, source, what):
             hint = "torch stores (out, in) = (4H, I) and computes x @ W.T"
             if tuple(p.shape) == want[::-1]:
                 hint = f"yours is transposed: store {want} and multiply by its .T"
-            kit.fail(f"{what}: shape of {name}", yours=tuple(p.shape), expected=want, hint=hint)
+            kit.fail(
+                f"{what}: shape of {name}",
+                yours=tuple(p.shape),
+                expected=want,
+                hint=hint,
+            )
         with torch.no_grad():
             p.copy_(theirs[name])
 
 
-def reference_step(x, h, c, W_ih, W_hh, b_ih=None, b_hh=None, variant=None, order=GATES):
+def reference_step(
+    x, h, c, W_ih, W_hh, b_ih=None, b_hh=None, variant=None, order=GATES
+):
     """One LSTM step like torch's, or one of the known mistakes (variant)."""
     gates = x @ W_ih.T + h @ W_hh.T
     if b_ih is not None and variant != "no-bias-ih":
@@ -128,8 +135,11 @@ def diagnose_step(yours_h, yours_c, x, h, c, cell):
     W = [None if w is None else w.detach() for w in W]
 
     def same(a, b):
-        return torch.is_tensor(a) and a.shape == b.shape and torch.allclose(
-            a.detach().to(DTYPE), b, rtol=1e-7, atol=1e-10)
+        return (
+            torch.is_tensor(a)
+            and a.shape == b.shape
+            and torch.allclose(a.detach().to(DTYPE), b, rtol=1e-7, atol=1e-10)
+        )
 
     for order in itertools.permutations(GATES):
         if order == GATES:
@@ -189,7 +199,9 @@ def logits_of(model, idx):
     return out
 
 
-def train_char_model(make_model, seed, steps, batch=32, lr=1e-2, words=None, device="cpu"):
+def train_char_model(
+    make_model, seed, steps, batch=32, lr=1e-2, words=None, device="cpu"
+):
     """Train with AdamW on the names; returns (model, train losses, dev loss)."""
     (Xtr, Ytr), (Xdev, Ydev), vocab = name_sequences(words or kit.words(), seed)
     Xtr, Ytr, Xdev, Ydev = (t.to(device) for t in (Xtr, Ytr, Xdev, Ydev))

@@ -24,8 +24,12 @@ def build_resnet18(resnet):
     if hasattr(resnet, "resnet18"):
         return lambda num_classes: resnet.resnet18(num_classes=num_classes)
     if hasattr(resnet, "ResNet") and hasattr(resnet, "BasicBlock"):
-        return lambda num_classes: resnet.ResNet(resnet.BasicBlock, [2, 2, 2, 2], num_classes=num_classes)
-    kit.fail("your resnet.py defines neither resnet18() nor ResNet(block, layers, num_classes)")
+        return lambda num_classes: resnet.ResNet(
+            resnet.BasicBlock, [2, 2, 2, 2], num_classes=num_classes
+        )
+    kit.fail(
+        "your resnet.py defines neither resnet18() nor ResNet(block, layers, num_classes)"
+    )
 
 
 @pytest.fixture(scope="session")

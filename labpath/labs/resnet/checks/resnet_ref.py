@@ -48,13 +48,17 @@ class RefBlock(nn.Module):
 
 def projection(cin, cout, stride):
     """The shortcut for a block that changes shape: 1x1 conv (stride) + BN."""
-    return nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout)
+    )
 
 
 class RefResNet(nn.Module):
     """ResNet-18 with torchvision's module names (the checks' reference)."""
 
-    def __init__(self, num_classes=1000, widths=(64, 128, 256, 512), blocks=(2, 2, 2, 2)):
+    def __init__(
+        self, num_classes=1000, widths=(64, 128, 256, 512), blocks=(2, 2, 2, 2)
+    ):
         super().__init__()
         self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
         self.bn1 = nn.BatchNorm2d(64)
@@ -64,7 +68,9 @@ class RefResNet(nn.Module):
         for i, (w, n) in enumerate(zip(widths, blocks, strict=True)):
             stride = 1 if i == 0 else 2
             down = projection(cin, w, stride) if stride != 1 or cin != w else None
-            stage = [RefBlock(cin, w, stride, down)] + [RefBlock(w, w) for _ in range(n - 1)]
+            stage = [RefBlock(cin, w, stride, down)] + [
+                RefBlock(w, w) for _ in range(n - 1)
+            ]
             setattr(self, f"layer{i + 1}", nn.Sequential(*stage))
             cin = w
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
@@ -89,8 +95,12 @@ def randomize_bn(model, gen):
                 n = m.num_features
                 m.weight.copy_(0.5 + torch.rand(n, generator=gen, dtype=torch.float64))
                 m.bias.copy_(0.2 * torch.randn(n, generator=gen, dtype=torch.float64))
-                m.running_mean.copy_(0.1 * torch.randn(n, generator=gen, dtype=torch.float64))
-                m.running_var.copy_(0.5 + torch.rand(n, generator=gen, dtype=torch.float64))
+                m.running_mean.copy_(
+                    0.1 * torch.randn(n, generator=gen, dtype=torch.float64)
+                )
+                m.running_var.copy_(
+                    0.5 + torch.rand(n, generator=gen, dtype=torch.float64)
+                )
 
 
 def load_into(ref, state, what):
@@ -112,7 +122,9 @@ def load_into(ref, state, what):
     if missing or extra or shapes:
         parts = []
         if missing:
-            parts.append(f"missing {missing[:6]}" + (" ..." if len(missing) > 6 else ""))
+            parts.append(
+                f"missing {missing[:6]}" + (" ..." if len(missing) > 6 else "")
+            )
         if extra:
             parts.append(f"unexpected {extra[:6]}" + (" ..." if len(extra) > 6 else ""))
         if shapes:
@@ -131,15 +143,19 @@ def key_hint(missing, extra):
     """A sentence explaining the most likely cause of a key mismatch."""
     if any("downsample" in k for k in missing):
         if any("downsample.0" in k for k in missing):
-            return ("a block that changes stride or channel count needs a projection shortcut: "
-                    "downsample = nn.Sequential(1x1 conv (stride), BatchNorm2d)")
+            return (
+                "a block that changes stride or channel count needs a projection shortcut: "
+                "downsample = nn.Sequential(1x1 conv (stride), BatchNorm2d)"
+            )
         return "downsample is nn.Sequential(conv1x1 without bias, BatchNorm2d): index 0 the conv, 1 the BN"
     if any(k.endswith(".bias") and ("conv" in k or "downsample.0" in k) for k in extra):
         return "convolutions followed by BatchNorm take bias=False"
     if any("bn" in k for k in missing):
         return "every conv in a block is followed by its BatchNorm2d: bn1 after conv1, bn2 after conv2"
-    return ("use torchvision's names: conv1, bn1, relu, maxpool, layer1..layer4 (nn.Sequential "
-            "of blocks with conv1, bn1, conv2, bn2, downsample), avgpool, fc")
+    return (
+        "use torchvision's names: conv1, bn1, relu, maxpool, layer1..layer4 (nn.Sequential "
+        "of blocks with conv1, bn1, conv2, bn2, downsample), avgpool, fc"
+    )
 
 
 # ---- the toy task for the plain-vs-residual experiment -----------------------------
@@ -157,7 +173,7 @@ def blob_quadrants(n, size, gen):
         q = int(y[i])
         r0 = (q // 2) * half + int(torch.randint(0, half - 2, (1,), generator=gen))
         c0 = (q % 2) * half + int(torch.randint(0, half - 2, (1,), generator=gen))
-        x[i, 0, r0:r0 + 3, c0:c0 + 3] += 2.0
+        x[i, 0, r0 : r0 + 3, c0 : c0 + 3] += 2.0
     return x, y
 
 
@@ -167,4 +183,6 @@ def conv_grad_norms(model, x, y):
     loss = F.cross_entropy(model(x), y)
     loss.backward()
     convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
-    return [float(m.weight.grad.norm()) if m.weight.grad is not None else 0.0 for m in convs]
+    return [
+        float(m.weight.grad.norm()) if m.weight.grad is not None else 0.0 for m in convs
+    ]

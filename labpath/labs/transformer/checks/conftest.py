@@ -19,4 +19,3 @@ def no_builtin_attention(tf, monkeypatch):
 
     with tripwires(monkeypatch):
         yield
-

@@ -60,8 +60,17 @@ def build(cls, *args, dropout=0.0):
 # ---- attention with switches for the classic mistakes -------------------------------
 
 
-def attention(q, k, v, mask=None, scale=None, softmax_dim=-1, fill=float("-inf"),
-              invert=False, after_softmax=False):
+def attention(
+    q,
+    k,
+    v,
+    mask=None,
+    scale=None,
+    softmax_dim=-1,
+    fill=float("-inf"),
+    invert=False,
+    after_softmax=False,
+):
     """softmax(q k^T * scale + mask) v; scale None = 1/sqrt(d) (the correct one)."""
     d = q.size(-1)
     scale = 1 / math.sqrt(d) if scale is None else scale
@@ -80,27 +89,46 @@ def attention_variants(q, k, v, mask=None):
     """(sentence, thunk) for each classic mistake in scaled_dot_product_attention."""
     d = q.size(-1)
     out = [
-        ("your output equals attention with no scaling: divide the scores by sqrt(d), "
-         f"here sqrt({d})", lambda: attention(q, k, v, mask, scale=1.0)),
-        (f"your output equals attention scaled by 1/d = 1/{d} instead of 1/sqrt(d) = 1/sqrt({d})",
-         lambda: attention(q, k, v, mask, scale=1 / d)),
-        (f"your output equals attention multiplied by sqrt(d) instead of divided by sqrt({d})",
-         lambda: attention(q, k, v, mask, scale=math.sqrt(d))),
-        ("your softmax runs over the query axis (dim=-2); each query's weights must sum to 1 "
-         "over the keys (dim=-1)", lambda: attention(q, k, v, mask, softmax_dim=-2)),
+        (
+            "your output equals attention with no scaling: divide the scores by sqrt(d), "
+            f"here sqrt({d})",
+            lambda: attention(q, k, v, mask, scale=1.0),
+        ),
+        (
+            f"your output equals attention scaled by 1/d = 1/{d} instead of 1/sqrt(d) = 1/sqrt({d})",
+            lambda: attention(q, k, v, mask, scale=1 / d),
+        ),
+        (
+            f"your output equals attention multiplied by sqrt(d) instead of divided by sqrt({d})",
+            lambda: attention(q, k, v, mask, scale=math.sqrt(d)),
+        ),
+        (
+            "your softmax runs over the query axis (dim=-2); each query's weights must sum to 1 "
+            "over the keys (dim=-1)",
+            lambda: attention(q, k, v, mask, softmax_dim=-2),
+        ),
     ]
     if mask is not None:
         out += [
-            ("your mask polarity is inverted: True must mean 'may attend' (as in "
-             "F.scaled_dot_product_attention); you blocked the True positions",
-             lambda: attention(q, k, v, mask, invert=True)),
-            ("your mask polarity is inverted (with -1e9): True must mean 'may attend'",
-             lambda: attention(q, k, v, mask, invert=True, fill=-1e9)),
-            ("you multiply the softmax weights by the mask afterwards, so the rows no longer "
-             "sum to 1: fill the blocked scores with -inf (or -1e9) before the softmax",
-             lambda: attention(q, k, v, mask, after_softmax=True)),
-            ("you fill the blocked scores with 0 before the softmax; exp(0) = 1 still gives "
-             "them weight: use -inf (or -1e9)", lambda: attention(q, k, v, mask, fill=0.0)),
+            (
+                "your mask polarity is inverted: True must mean 'may attend' (as in "
+                "F.scaled_dot_product_attention); you blocked the True positions",
+                lambda: attention(q, k, v, mask, invert=True),
+            ),
+            (
+                "your mask polarity is inverted (with -1e9): True must mean 'may attend'",
+                lambda: attention(q, k, v, mask, invert=True, fill=-1e9),
+            ),
+            (
+                "you multiply the softmax weights by the mask afterwards, so the rows no longer "
+                "sum to 1: fill the blocked scores with -inf (or -1e9) before the softmax",
+                lambda: attention(q, k, v, mask, after_softmax=True),
+            ),
+            (
+                "you fill the blocked scores with 0 before the softmax; exp(0) = 1 still gives "
+                "them weight: use -inf (or -1e9)",
+                lambda: attention(q, k, v, mask, fill=0.0),
+            ),
         ]
     return out
 
@@ -108,20 +136,92 @@ def attention_variants(q, k, v, mask=None):
 # ---- the learner's projection weights -----------------------------------------------
 
 ROLE_NAMES = {
-    "q": {"w_q", "wq", "q_proj", "query", "w_query", "q", "to_q", "q_linear", "linear_q",
-          "fc_q", "proj_q", "query_proj", "q_lin", "queries", "w_qs", "wquery"},
-    "k": {"w_k", "wk", "k_proj", "key", "w_key", "k", "to_k", "k_linear", "linear_k",
-          "fc_k", "proj_k", "key_proj", "k_lin", "keys", "w_ks", "wkey"},
-    "v": {"w_v", "wv", "v_proj", "value", "w_value", "v", "to_v", "v_linear", "linear_v",
-          "fc_v", "proj_v", "value_proj", "v_lin", "values", "w_vs", "wvalue"},
-    "o": {"w_o", "wo", "out_proj", "o_proj", "proj", "c_proj", "out", "to_out", "fc_out",
-          "w_out", "linear_out", "o", "output", "dense", "out_lin", "projection", "fc",
-          "o_linear", "linear_o", "fc_o", "proj_o", "w_0", "output_proj"},
+    "q": {
+        "w_q",
+        "wq",
+        "q_proj",
+        "query",
+        "w_query",
+        "q",
+        "to_q",
+        "q_linear",
+        "linear_q",
+        "fc_q",
+        "proj_q",
+        "query_proj",
+        "q_lin",
+        "queries",
+        "w_qs",
+        "wquery",
+    },
+    "k": {
+        "w_k",
+        "wk",
+        "k_proj",
+        "key",
+        "w_key",
+        "k",
+        "to_k",
+        "k_linear",
+        "linear_k",
+        "fc_k",
+        "proj_k",
+        "key_proj",
+        "k_lin",
+        "keys",
+        "w_ks",
+        "wkey",
+    },
+    "v": {
+        "w_v",
+        "wv",
+        "v_proj",
+        "value",
+        "w_value",
+        "v",
+        "to_v",
+        "v_linear",
+        "linear_v",
+        "fc_v",
+        "proj_v",
+        "value_proj",
+        "v_lin",
+        "values",
+        "w_vs",
+        "wvalue",
+    },
+    "o": {
+        "w_o",
+        "wo",
+        "out_proj",
+        "o_proj",
+        "proj",
+        "c_proj",
+        "out",
+        "to_out",
+        "fc_out",
+        "w_out",
+        "linear_out",
+        "o",
+        "output",
+        "dense",
+        "out_lin",
+        "projection",
+        "fc",
+        "o_linear",
+        "linear_o",
+        "fc_o",
+        "proj_o",
+        "w_0",
+        "output_proj",
+    },
 }
-ACCEPTED = ("four nn.Linear(d_model, d_model) named w_q/w_k/w_v/w_o, q_proj/k_proj/v_proj/"
-            "out_proj, query/key/value/proj or linears[0..3]; or a fused nn.Linear(d_model, "
-            "3*d_model) (c_attn, qkv) plus one output nn.Linear(d_model, d_model); or "
-            "per-head nn.Linear(d_model, d_head) named query/key/value plus an output Linear")
+ACCEPTED = (
+    "four nn.Linear(d_model, d_model) named w_q/w_k/w_v/w_o, q_proj/k_proj/v_proj/"
+    "out_proj, query/key/value/proj or linears[0..3]; or a fused nn.Linear(d_model, "
+    "3*d_model) (c_attn, qkv) plus one output nn.Linear(d_model, d_model); or "
+    "per-head nn.Linear(d_model, d_head) named query/key/value plus an output Linear"
+)
 
 
 class Weights:
@@ -134,7 +234,11 @@ class Weights:
 
 def _wb(lin):
     W = lin.weight.detach()
-    b = lin.bias.detach() if lin.bias is not None else torch.zeros(W.size(0), dtype=W.dtype)
+    b = (
+        lin.bias.detach()
+        if lin.bias is not None
+        else torch.zeros(W.size(0), dtype=W.dtype)
+    )
     return W, b
 
 
@@ -162,13 +266,23 @@ def mha_weights(mha, d_model, n_heads):
         b = torch.zeros(3 * d, dtype=in_proj.dtype) if b is None else b.detach()
         Wq, Wk, Wv = in_proj.detach().split(d, dim=0)
         bq, bk, bv = b.split(d)
-        return Weights(Wq, bq, Wk, bk, Wv, bv, *_wb(square[0][1]), "in_proj_weight + out_proj")
+        return Weights(
+            Wq, bq, Wk, bk, Wv, bv, *_wb(square[0][1]), "in_proj_weight + out_proj"
+        )
     if len(fused) == 1 and len(square) == 1:
         W, b = _wb(fused[0][1])
         Wq, Wk, Wv = W.split(d, dim=0)  # nanoGPT's order: q, k, v
         bq, bk, bv = b.split(d)
-        return Weights(Wq, bq, Wk, bk, Wv, bv, *_wb(square[0][1]),
-                       f"fused {fused[0][0]} (q, k, v in that order) + {square[0][0]}")
+        return Weights(
+            Wq,
+            bq,
+            Wk,
+            bk,
+            Wv,
+            bv,
+            *_wb(square[0][1]),
+            f"fused {fused[0][0]} (q, k, v in that order) + {square[0][0]}",
+        )
     if len(square) == 4:
         roles = {}
         for n, m in square:
@@ -179,10 +293,17 @@ def mha_weights(mha, d_model, n_heads):
             layout = ", ".join(roles[r][0] for r in "qkvo")
         else:  # unknown names: fall back to the order they were created in
             roles = dict(zip("qkvo", square, strict=True))
-            layout = (", ".join(n for n, _ in square)
-                      + " (names not recognised; taken as q, k, v, out in creation order)")
-        return Weights(*_wb(roles["q"][1]), *_wb(roles["k"][1]), *_wb(roles["v"][1]),
-                       *_wb(roles["o"][1]), layout)
+            layout = (
+                ", ".join(n for n, _ in square)
+                + " (names not recognised; taken as q, k, v, out in creation order)"
+            )
+        return Weights(
+            *_wb(roles["q"][1]),
+            *_wb(roles["k"][1]),
+            *_wb(roles["v"][1]),
+            *_wb(roles["o"][1]),
+            layout,
+        )
     if len(per_head) == 3 * n_heads and len(square) == 1:
         groups = {"q": [], "k": [], "v": []}
         for n, m in per_head:
@@ -190,11 +311,21 @@ def mha_weights(mha, d_model, n_heads):
             if r in groups:
                 groups[r].append(m)
         if all(len(g) == n_heads for g in groups.values()):
-            cat = {r: [torch.cat(x) for x in zip(*[_wb(m) for m in g], strict=True)]
-                   for r, g in groups.items()}
-            return Weights(*cat["q"], *cat["k"], *cat["v"], *_wb(square[0][1]),
-                           "per-head query/key/value + output Linear")
-    found = ", ".join(f"{n or '(self)'}: {tuple(m.weight.shape)}" for n, m in linears) or "none"
+            cat = {
+                r: [torch.cat(x) for x in zip(*[_wb(m) for m in g], strict=True)]
+                for r, g in groups.items()
+            }
+            return Weights(
+                *cat["q"],
+                *cat["k"],
+                *cat["v"],
+                *_wb(square[0][1]),
+                "per-head query/key/value + output Linear",
+            )
+    found = (
+        ", ".join(f"{n or '(self)'}: {tuple(m.weight.shape)}" for n, m in linears)
+        or "none"
+    )
     kit.fail(
         "could not find the projections of your MultiHeadAttention",
         hint=f"the checks accept {ACCEPTED}",
@@ -221,8 +352,20 @@ def torch_mha(W, n_heads, query, key, value, mask=None):
     return out
 
 
-def mha(W, H, query, key, value, mask=None, scale="head", softmax_dim=-1, invert=False,
-        split="ok", merge="ok", out_proj=True):
+def mha(
+    W,
+    H,
+    query,
+    key,
+    value,
+    mask=None,
+    scale="head",
+    softmax_dim=-1,
+    invert=False,
+    split="ok",
+    merge="ok",
+    out_proj=True,
+):
     """Multi-head attention by hand, with switches for the classic mistakes."""
     B, Tq, C = query.shape
     Tk = key.size(1)
@@ -230,14 +373,22 @@ def mha(W, H, query, key, value, mask=None, scale="head", softmax_dim=-1, invert
 
     def heads(x, Wt, b, T):
         y = x @ Wt.T + b
-        if split == "view":  # (B, T, C) viewed straight as (B, H, T, dh): mixes positions
+        if (
+            split == "view"
+        ):  # (B, T, C) viewed straight as (B, H, T, dh): mixes positions
             return y.reshape(B, H, T, dh)
         return y.view(B, T, H, dh).transpose(1, 2)
 
-    q, k, v = heads(query, W.Wq, W.bq, Tq), heads(key, W.Wk, W.bk, Tk), heads(value, W.Wv, W.bv, Tk)
+    q, k, v = (
+        heads(query, W.Wq, W.bq, Tq),
+        heads(key, W.Wk, W.bk, Tk),
+        heads(value, W.Wv, W.bv, Tk),
+    )
     s = {"head": 1 / math.sqrt(dh), "model": 1 / math.sqrt(C), "none": 1.0}[scale]
     m = None if mask is None else mask.unsqueeze(1)
-    y = attention(q, k, v, m, scale=s, softmax_dim=softmax_dim, invert=invert)  # (B, H, Tq, dh)
+    y = attention(
+        q, k, v, m, scale=s, softmax_dim=softmax_dim, invert=invert
+    )  # (B, H, Tq, dh)
     y = y.reshape(B, Tq, C) if merge == "view" else y.transpose(1, 2).reshape(B, Tq, C)
     return y @ W.Wo.T + W.bo if out_proj else y
 
@@ -246,24 +397,41 @@ def mha_variants(W, H, query, key, value, mask=None):
     C = query.size(-1)
     dh = C // H
     out = [
-        (f"your output equals attention scaled by 1/sqrt(d_model) = 1/sqrt({C}) instead of "
-         f"1/sqrt(d_head) = 1/sqrt({dh}): scale by the width of one head",
-         lambda: mha(W, H, query, key, value, mask, scale="model")),
-        ("your output equals attention with no 1/sqrt(d_head) scaling",
-         lambda: mha(W, H, query, key, value, mask, scale="none")),
-        ("your softmax runs over the query axis; it must run over the keys (the last axis)",
-         lambda: mha(W, H, query, key, value, mask, softmax_dim=-2)),
-        ("you split the heads with view(B, H, T, d_head) directly; view as (B, T, H, d_head) "
-         "and then transpose(1, 2)", lambda: mha(W, H, query, key, value, mask, split="view")),
-        ("you merge the heads with view(B, T, C) straight from (B, H, T, d_head); "
-         "transpose(1, 2) first (and .contiguous())",
-         lambda: mha(W, H, query, key, value, mask, merge="view")),
-        ("your output is the concatenated heads without the output projection (w_o)",
-         lambda: mha(W, H, query, key, value, mask, out_proj=False)),
+        (
+            f"your output equals attention scaled by 1/sqrt(d_model) = 1/sqrt({C}) instead of "
+            f"1/sqrt(d_head) = 1/sqrt({dh}): scale by the width of one head",
+            lambda: mha(W, H, query, key, value, mask, scale="model"),
+        ),
+        (
+            "your output equals attention with no 1/sqrt(d_head) scaling",
+            lambda: mha(W, H, query, key, value, mask, scale="none"),
+        ),
+        (
+            "your softmax runs over the query axis; it must run over the keys (the last axis)",
+            lambda: mha(W, H, query, key, value, mask, softmax_dim=-2),
+        ),
+        (
+            "you split the heads with view(B, H, T, d_head) directly; view as (B, T, H, d_head) "
+            "and then transpose(1, 2)",
+            lambda: mha(W, H, query, key, value, mask, split="view"),
+        ),
+        (
+            "you merge the heads with view(B, T, C) straight from (B, H, T, d_head); "
+            "transpose(1, 2) first (and .contiguous())",
+            lambda: mha(W, H, query, key, value, mask, merge="view"),
+        ),
+        (
+            "your output is the concatenated heads without the output projection (w_o)",
+            lambda: mha(W, H, query, key, value, mask, out_proj=False),
+        ),
     ]
     if mask is not None:
-        out.append(("your mask polarity is inverted: True must mean 'may attend'",
-                    lambda: mha(W, H, query, key, value, mask, invert=True)))
+        out.append(
+            (
+                "your mask polarity is inverted: True must mean 'may attend'",
+                lambda: mha(W, H, query, key, value, mask, invert=True),
+            )
+        )
     return out
 
 
@@ -281,7 +449,7 @@ def positional_encoding(max_len, d, variant="ok"):
     if variant == "i":  # the pair index i where 2i belongs
         two_i = (j - j % 2) / 2
     angle = pos / 10000 ** (two_i / d)
-    even = (j % 2 == 0)
+    even = j % 2 == 0
     if variant == "swapped":
         return torch.where(even, torch.cos(angle), torch.sin(angle))
     if variant == "halves":  # [sin of every frequency..., cos of every frequency...]
@@ -292,18 +460,30 @@ def positional_encoding(max_len, d, variant="ok"):
 
 def pe_variants(max_len, d):
     return [
-        ("sin and cos are swapped: sin goes on the even channels (2i), cos on the odd (2i+1)",
-         lambda: positional_encoding(max_len, d, "swapped")),
-        ("your exponent uses the channel index j instead of 2i (the even index of the pair): "
-         "channels 2i and 2i+1 must share one frequency",
-         lambda: positional_encoding(max_len, d, "j")),
-        ("your exponent is 2j/d with j the channel index; it is 2i/d where 2i is the even "
-         "channel of the pair", lambda: positional_encoding(max_len, d, "2j")),
-        ("your exponent is i/d (the pair index) instead of 2i/d: the frequencies fall off "
-         "half as fast as the paper's", lambda: positional_encoding(max_len, d, "i")),
-        ("you concatenated [all sines, all cosines] (the tensor2tensor layout); the paper "
-         "interleaves them: sin on even channels, cos on odd",
-         lambda: positional_encoding(max_len, d, "halves")),
+        (
+            "sin and cos are swapped: sin goes on the even channels (2i), cos on the odd (2i+1)",
+            lambda: positional_encoding(max_len, d, "swapped"),
+        ),
+        (
+            "your exponent uses the channel index j instead of 2i (the even index of the pair): "
+            "channels 2i and 2i+1 must share one frequency",
+            lambda: positional_encoding(max_len, d, "j"),
+        ),
+        (
+            "your exponent is 2j/d with j the channel index; it is 2i/d where 2i is the even "
+            "channel of the pair",
+            lambda: positional_encoding(max_len, d, "2j"),
+        ),
+        (
+            "your exponent is i/d (the pair index) instead of 2i/d: the frequencies fall off "
+            "half as fast as the paper's",
+            lambda: positional_encoding(max_len, d, "i"),
+        ),
+        (
+            "you concatenated [all sines, all cosines] (the tensor2tensor layout); the paper "
+            "interleaves them: sin on even channels, cos on odd",
+            lambda: positional_encoding(max_len, d, "halves"),
+        ),
     ]
 
 
@@ -311,7 +491,9 @@ def smoothing_variants(logits, targets, eps):
     K = logits.size(-1)
     logp = logits.double().log_softmax(-1)
     nll = -logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
-    others = (-logp.sum(-1) - nll) / (K - 1)  # mean of -log p over the K-1 wrong classes
+    others = (-logp.sum(-1) - nll) / (
+        K - 1
+    )  # mean of -log p over the K-1 wrong classes
 
     def annotated(reduce):
         # The Annotated Transformer's LabelSmoothing: eps / (K - 2) over the classes that are
@@ -324,23 +506,31 @@ def smoothing_variants(logits, targets, eps):
         ce = -(q * logp).sum(-1)
         return {"kl_sum": kl.sum(), "ce_mean": ce.mean(), "kl_mean": kl.mean()}[reduce]
 
-    annotated_note = ("you used The Annotated Transformer's convention (eps/(K-2) over the "
-                      "classes other than the target and padding 0); this lab follows "
-                      "F.cross_entropy(label_smoothing=eps): eps/K over all K classes, mean "
-                      "cross-entropy")
+    annotated_note = (
+        "you used The Annotated Transformer's convention (eps/(K-2) over the "
+        "classes other than the target and padding 0); this lab follows "
+        "F.cross_entropy(label_smoothing=eps): eps/K over all K classes, mean "
+        "cross-entropy"
+    )
     return [
         (annotated_note, lambda: annotated("ce_mean")),
         (annotated_note, lambda: annotated("kl_sum")),
         (annotated_note, lambda: annotated("kl_mean")),
-        (f"you spread eps over the K-1 = {K - 1} wrong classes (eps/(K-1) each); "
-         f"F.cross_entropy(label_smoothing=eps) spreads eps/K over all K = {K} classes, the "
-         "true one included", lambda: ((1 - eps) * nll + eps * others).mean()),
-        ("your loss is summed over the rows; it must be the mean",
-         lambda: ((1 - eps) * nll + eps * (-logp.mean(-1))).sum()),
-        ("your loss ignores eps: this is plain cross-entropy",
-         lambda: nll.mean()),
-        ("you mix the wrong way round: eps * nll + (1 - eps) * uniform",
-         lambda: (eps * nll + (1 - eps) * (-logp.mean(-1))).mean()),
+        (
+            f"you spread eps over the K-1 = {K - 1} wrong classes (eps/(K-1) each); "
+            f"F.cross_entropy(label_smoothing=eps) spreads eps/K over all K = {K} classes, the "
+            "true one included",
+            lambda: ((1 - eps) * nll + eps * others).mean(),
+        ),
+        (
+            "your loss is summed over the rows; it must be the mean",
+            lambda: ((1 - eps) * nll + eps * (-logp.mean(-1))).sum(),
+        ),
+        ("your loss ignores eps: this is plain cross-entropy", lambda: nll.mean()),
+        (
+            "you mix the wrong way round: eps * nll + (1 - eps) * uniform",
+            lambda: (eps * nll + (1 - eps) * (-logp.mean(-1))).mean(),
+        ),
     ]
 
 
@@ -358,7 +548,9 @@ def _from_learner():
     while f is not None:
         try:
             Path(f.f_code.co_filename).resolve().relative_to(root)
-            return f"{Path(f.f_code.co_filename).name}:{f.f_lineno} in {f.f_code.co_name}"
+            return (
+                f"{Path(f.f_code.co_filename).name}:{f.f_lineno} in {f.f_code.co_name}"
+            )
         except ValueError:
             f = f.f_back
     return None
@@ -371,7 +563,7 @@ def _tripwire(original, name):
             kit.fail(
                 f"your code called {name} ({where})",
                 hint="this lab is about writing attention yourself: compute "
-                     "softmax(q k^T / sqrt(d)) v with matmuls and a softmax",
+                "softmax(q k^T / sqrt(d)) v with matmuls and a softmax",
                 diagnosis=f"{name} is forbidden in transformer.py (see lab.yaml and the README)",
             )
         return original(*args, **kwargs)
@@ -383,7 +575,9 @@ def _tripwire(original, name):
 def tripwires(monkeypatch):
     """Patch torch's attention entry points so a call from the learner's code fails."""
     sdpa = _tripwire(ORIGINAL_SDPA, "torch.nn.functional.scaled_dot_product_attention")
-    mhaf = _tripwire(ORIGINAL_MHA_FN, "torch.nn.functional.multi_head_attention_forward")
+    mhaf = _tripwire(
+        ORIGINAL_MHA_FN, "torch.nn.functional.multi_head_attention_forward"
+    )
     fwd = _tripwire(ORIGINAL_MHA_FORWARD, "torch.nn.MultiheadAttention")
     monkeypatch.setattr(F, "scaled_dot_product_attention", sdpa)
     monkeypatch.setattr(F, "multi_head_attention_forward", mhaf)
@@ -407,20 +601,30 @@ def tripwires(monkeypatch):
     yield
 
 
-FORBIDDEN_MODULES = (nn.MultiheadAttention, nn.Transformer, nn.TransformerEncoder,
-                     nn.TransformerDecoder, nn.TransformerEncoderLayer,
-                     nn.TransformerDecoderLayer)
+FORBIDDEN_MODULES = (
+    nn.MultiheadAttention,
+    nn.Transformer,
+    nn.TransformerEncoder,
+    nn.TransformerDecoder,
+    nn.TransformerEncoderLayer,
+    nn.TransformerDecoderLayer,
+)
 
 
 def forbidden_submodules(module):
-    return [f"{n or '(self)'}: {type(m).__module__}.{type(m).__name__}"
-            for n, m in module.named_modules() if isinstance(m, FORBIDDEN_MODULES)]
+    return [
+        f"{n or '(self)'}: {type(m).__module__}.{type(m).__name__}"
+        for n, m in module.named_modules()
+        if isinstance(m, FORBIDDEN_MODULES)
+    ]
 
 
 def need(module, name):
     """The learner's function or class `name`; a clear failure if transformer.py lacks it."""
     obj = getattr(module, name, None)
     if obj is None:
-        kit.fail(f"your transformer.py defines no `{name}`",
-                 hint="keep the names of the starter file; the README lists the interface")
+        kit.fail(
+            f"your transformer.py defines no `{name}`",
+            hint="keep the names of the starter file; the README lists the interface",
+        )
     return obj

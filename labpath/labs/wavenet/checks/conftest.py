@@ -8,7 +8,15 @@ from labpath.checks import kit
 # Small matrices, batch 32: one thread is faster than two fighting over a busy machine.
 torch.set_num_threads(1)
 
-NAMES = ("Linear", "BatchNorm1d", "Tanh", "Embedding", "FlattenConsecutive", "Sequential", "build_model")
+NAMES = (
+    "Linear",
+    "BatchNorm1d",
+    "Tanh",
+    "Embedding",
+    "FlattenConsecutive",
+    "Sequential",
+    "build_model",
+)
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,9 @@ def as_float64(bn, gamma, beta):
     g, b = affine(bn)
     for name, value in ((g, gamma), (b, beta)):
         old = getattr(bn, name)
-        setattr(bn, name, value.double().reshape(old.shape).clone().requires_grad_(True))
+        setattr(
+            bn, name, value.double().reshape(old.shape).clone().requires_grad_(True)
+        )
     for name in ("running_mean", "running_var"):
         setattr(bn, name, getattr(bn, name).detach().double().clone())
     return bn
