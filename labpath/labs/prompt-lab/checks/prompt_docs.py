@@ -30,5 +30,13 @@ documents = st.one_of(
 )
 
 
-def dumps(value, ascii_only):
-    return json.dumps(value, ensure_ascii=ascii_only)
+# How models and libraries write JSON: json.dumps' default ", " and ": ", compact, indented.
+STYLES = {
+    "default": {},
+    "compact": {"separators": (",", ":")},
+    "indented": {"indent": 1},
+}
+
+
+def dumps(value, ascii_only, style="default"):
+    return json.dumps(value, ensure_ascii=ascii_only, **STYLES[style])

@@ -11,7 +11,7 @@ import json
 import hypothesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from prompt_docs import documents, dumps, values
+from prompt_docs import STYLES, documents, dumps, values
 from prompt_ref import closing_points, diagnose, judge, same
 
 from labpath.checks import kit
@@ -132,10 +132,11 @@ def test_completes_the_regression_cases(complete_json):
 
 @hypothesis.seed(kit.seed())
 @options(300)
-@given(doc=documents, ascii_only=st.booleans())
-def test_every_cut_is_a_prefix_value(complete_json, doc, ascii_only):
-    """300 generated documents, every code-point cut, with and without ensure_ascii."""
-    text = dumps(doc, ascii_only)
+@given(doc=documents, ascii_only=st.booleans(), style=st.sampled_from(sorted(STYLES)))
+def test_every_cut_is_a_prefix_value(complete_json, doc, ascii_only, style):
+    """300 generated documents, every code-point cut, with and without ensure_ascii,
+    written with default, compact and indented separators."""
+    text = dumps(doc, ascii_only, style)
     for i, keep in cuts(text):
         check_cut(complete_json, text[:i], doc, keep)
 

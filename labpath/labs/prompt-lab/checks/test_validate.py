@@ -91,6 +91,15 @@ CASES = [
         {"properties": {"a": {}}, "additionalProperties": {"type": "integer"}},
         ["$.b"],
     ),
+    (True, {"enum": [True]}, []),
+    (False, {"const": False}, []),
+    ("abc", {"minLength": 3}, []),
+    ("abcd", {"maxLength": 3}, ["$"]),
+    ("abc", {"maxLength": 3}, []),
+    ([1, 2], {"minItems": 2}, []),
+    ([1, 2], {"maxItems": 2}, []),
+    ("abc", {"pattern": "^b"}, ["$"]),
+    ("abc", {"pattern": "b"}, []),
 ]
 
 # Keyed by repr(instance): True, 1 and 1.0 are equal as dict keys.
@@ -124,7 +133,7 @@ def _paths(errors):
 
 
 def test_validate_reports_the_paths_jsonschema_reports(validate):
-    """34 (instance, schema) pairs: 1.0 vs integer, True vs number, $.a[1], required, enum..."""
+    """43 (instance, schema) pairs: 1.0 vs integer, True vs number, $.a[1], required, enum..."""
     for instance, schema, expected in CASES:
         try:
             got = _paths(validate(instance, schema))
