@@ -131,9 +131,9 @@ def test_a_lab_id_not_in_the_registry_is_named_with_its_line(tmp_path):
 
 
 def test_a_planned_lab_loads_and_stays_harmless_once_it_ships(tmp_path):
-    planned = "lab: lora\n        lab_status: planned"
+    planned = "lab: fixit\n        lab_status: planned"
     cur = curriculum.load(_variant(tmp_path, ("lab: micrograd", planned)))
-    assert cur.tasks[0].lab == "lora" and cur.tasks[0].lab_planned
+    assert cur.tasks[0].lab == "fixit" and cur.tasks[0].lab_planned
     shipped = "lab: micrograd\n        lab_status: planned"
     cur = curriculum.load(_variant(tmp_path, ("lab: micrograd", shipped)))
     assert cur.tasks[0].lab == "micrograd"
@@ -176,18 +176,18 @@ def test_status_doctor_and_dev_check_tell_which_tasks_have_no_checks(cli, ws):
     assert cli("init", ws).exit_code == 0
     r = cli("status")
     assert r.exit_code == 0, r.output
-    line = next(x for x in r.stdout.splitlines() if " lora " in x)
+    line = next(x for x in r.stdout.splitlines() if " gpt-train " in x)
     assert "checks not in this labpath yet" in line
     assert "checks not in this labpath" not in next(
         x for x in r.stdout.splitlines() if " micrograd " in x
     )
     data = json.loads(cli("status", "--json").stdout)
     tasks = {t["id"]: t for p in data["phases"] for w in p["weeks"] for t in w["tasks"]}
-    assert tasks["micrograd"]["checkable"] and not tasks["lora"]["checkable"]
+    assert tasks["micrograd"]["checkable"] and not tasks["gpt-train"]["checkable"]
     r = cli("doctor", "--json")
     found = {f["name"]: f for f in json.loads(r.stdout)["findings"]}
     assert "without checks in this labpath yet" in found["curriculum"]["detail"]
-    assert "lora" in found["curriculum"]["detail"]
+    assert "gpt-train" in found["curriculum"]["detail"]
     cur = curriculum.load()
     assert all(f.ok or f.detail == "no task names this lab"
                for f in devcheck.check_curriculum(cur))  # fmt: skip

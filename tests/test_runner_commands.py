@@ -55,8 +55,8 @@ def test_a_failed_check_points_at_hint_and_records_hints_used(cli, started, tmp_
 
 
 def test_hint_for_a_task_without_a_lab(cli, started):
-    result = cli("hint", "lora")
-    assert result.exit_code == 2 and "no lab 'lora'" in result.stderr
+    result = cli("hint", "fixit")
+    assert result.exit_code == 2 and "no lab 'fixit'" in result.stderr
 
 
 def test_reset_commits_first_and_the_old_file_comes_back_from_git(cli, started):
