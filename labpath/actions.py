@@ -288,9 +288,11 @@ def check(
             "no workspace to find the lab folder in",
             hint=f"pass the folder to check: labpath check {lab.id} --path DIR",
         )
-    if data is not None and not Path(data).expanduser().is_file():
+    if data is not None and not Path(data).expanduser().exists():
         raise UsageError(
-            f"--data {data}: no such file", hint="give a text file, one word per line"
+            f"--data {data}: no such file or folder",
+            hint="give the lab's kind of data: a text file (one word per line for the "
+            "names labs) or a folder (your scripts with a questions.jsonl for retrieval)",
         )
     if device is not None and device not in ("auto", "cpu", "cuda", "mps"):
         raise UsageError(f"--device {device}: expected auto, cpu, cuda or mps")
@@ -928,8 +930,8 @@ def run_lab(
         )
     if device not in ("auto", "cpu", "cuda", "mps"):
         raise UsageError(f"--device {device}: expected auto, cpu, cuda or mps")
-    if data is not None and not Path(data).expanduser().is_file():
-        raise UsageError(f"--data {data}: no such file")
+    if data is not None and not Path(data).expanduser().exists():
+        raise UsageError(f"--data {data}: no such file or folder")
     out_dir = None
     if path:
         target = Path(path).expanduser().resolve()

@@ -117,6 +117,8 @@ def data_path(default: str) -> Path:
     given = os.environ.get("LABPATH_DATA")
     if given:
         path = Path(given)
+        if path.is_dir():
+            fail(f"--data {given} is a folder; this lab reads one text file")
         if not path.is_file():
             raise HarnessError(f"--data {given}: no such file")
         return path
