@@ -72,6 +72,10 @@ def handled(fn):
         except Exception as exc:
             if os.environ.get("LABPATH_DEBUG"):
                 raise
+            disk = _git_disk_problem(exc)
+            if disk is not None:  # git met the same full or read-only disk
+                ui.error(*_os_problem(OSError(disk, os.strerror(disk), "the git repository")))
+                raise typer.Exit(USER_ERROR) from None
             ui.error(
                 f"internal error: {type(exc).__name__}: {exc}",
                 "this is a bug in labpath; rerun with LABPATH_DEBUG=1 for the traceback",
@@ -82,6 +86,18 @@ def handled(fn):
 
 
 _FIXABLE_OS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+def _git_disk_problem(exc: Exception) -> int | None:
+    """The errno of a full or read-only disk that a failing git command reports."""
+    if type(exc).__name__ != "GitCommandError":
+        return None
+    text = str(exc).lower()
+    if "out of diskspace" in text or "no space left" in text:
+        return errno.ENOSPC
+    if "read-only file system" in text:
+        return errno.EROFS
+    return None
 
 
 def _internal(exc: Exception):

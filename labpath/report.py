@@ -406,9 +406,9 @@ def lab_post(ws, curriculum, lab: str, out: str | None = None,
         for e in events
         if e.get("event") == "check" and (e.get("lab") or e["task"]) == lab
     ]
-    entries = sorted(
+    entries = sorted(  # the id breaks ties between entries of the same second
         journal.select(journal.entries(ws), journal.Query(lab=lab)),
-        key=lambda e: e.created,
+        key=lambda e: (e.created, e.id),
     )
     log = timelog.read(timelog.time_file(ws))
     minutes = sum(s.minutes for s in log.sessions if s.task == task.id)

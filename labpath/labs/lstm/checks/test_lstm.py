@@ -154,14 +154,14 @@ def own(x, state=None):
 def run_layer(layer, x, state):
     """Call the learner's LSTM with torch's (1, B, H) state; (B, H) is accepted too."""
     try:
-        out = layer(*own(x, state))
+        out = layer(x.clone(), state)  # callers pass their own copy of the state
     except Exception:
         if state is None:
             raise
         try:
-            out = layer(*own(x, tuple(s[0] for s in state)))
+            out = layer(x.clone(), tuple(s[0] for s in state))
         except Exception:
-            out = layer(*own(x, state))  # raise the original error, with its location
+            out = layer(x.clone(), state)  # raise the original error, with its location
     if (
         not isinstance(out, (tuple, list))
         or len(out) != 2
