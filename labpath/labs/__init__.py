@@ -11,7 +11,7 @@ LABS_ROOT = Path(__file__).resolve().parent
 LAB_KEYS = (
     "format_version", "id", "title", "files", "time_limit", "hints",
     "forbidden", "seed", "data", "uses",
-)  # fmt: skip
+)
 
 
 @dataclass(frozen=True)

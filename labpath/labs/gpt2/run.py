@@ -52,7 +52,7 @@ def stdlib_corpus(max_bytes: int) -> tuple[str, str]:
     files = sorted(
         p for p in root.rglob("*.py")
         if not SKIP_DIRS.intersection(p.relative_to(root).parts[:-1])
-    )  # fmt: skip
+    )
     parts, size, used = [], 0, 0
     for path in files:
         try:
@@ -116,7 +116,7 @@ def make_optimizer(model, args):
     decay = [p for p in params if p.dim() >= 2]
     no_decay = [p for p in params if p.dim() < 2]
     groups = [{"params": decay, "weight_decay": args.weight_decay},
-              {"params": no_decay, "weight_decay": 0.0}]  # fmt: skip
+              {"params": no_decay, "weight_decay": 0.0}]
     return torch.optim.AdamW(groups, lr=args.lr, betas=(0.9, 0.99))
 
 
@@ -249,7 +249,7 @@ def parse_args(argv=None):
         "--path", help="folder holding your model.py (default: $LABPATH_TARGET)"
     )
     ap.add_argument("--device", default=os.environ.get("LABPATH_DEVICE", "auto"),
-                    choices=["auto", "cpu", "cuda", "mps"])  # fmt: skip
+                    choices=["auto", "cpu", "cuda", "mps"])
     ap.add_argument(
         "--data", default=os.environ.get("LABPATH_DATA"), help="any UTF-8 text file"
     )
@@ -306,7 +306,7 @@ def choose_threads(
         return 1, f"{cores} core(s): more threads than one would contend for them"
     idle = int(cores - load)  # load average ~ cores already busy
     n = max(1, min(idle, torch_default))
-    return n, f"{cores} cores, load {load:.1f}: {n} idle (--threads N to choose)"  # fmt: skip
+    return n, f"{cores} cores, load {load:.1f}: {n} idle (--threads N to choose)"
 
 
 def main(argv=None) -> int:
@@ -331,7 +331,7 @@ def main(argv=None) -> int:
     )
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
     threads, why = choose_threads(args.threads, cores, load, torch.get_num_threads(),
-                                  os.environ.get("OMP_NUM_THREADS"))  # fmt: skip
+                                  os.environ.get("OMP_NUM_THREADS"))
     torch.set_num_threads(threads)
     torch.manual_seed(args.seed)
     gen = torch.Generator().manual_seed(args.seed)
@@ -349,16 +349,16 @@ def main(argv=None) -> int:
     n = int(0.9 * len(data))
     splits = {"train": data[:n], "val": data[n:]}
     console.print(f"data: {len(text):,} characters from {where}; vocab {tok.vocab_size} characters; "
-                  f"train {n:,} / val {len(data) - n:,} tokens")  # fmt: skip
+                  f"train {n:,} / val {len(data) - n:,} tokens")
 
     cfg = dict(block_size=args.block_size, vocab_size=tok.vocab_size, n_layer=args.n_layer,
-               n_head=args.n_head, n_embd=args.n_embd, dropout=args.dropout, bias=True)  # fmt: skip
+               n_head=args.n_head, n_embd=args.n_embd, dropout=args.dropout, bias=True)
     model = gpt.GPT(gpt.GPTConfig(**cfg)).to(device)
     n_params = sum(p.numel() for p in model.parameters())
     console.print(f"model: {n_params:,} parameters ({n_params - model.transformer.wpe.weight.numel():,} "
                   f"without wpe), {args.n_layer} layers, {args.n_head} heads, n_embd {args.n_embd}, "
                   f"block {args.block_size}; device {device}, {torch.get_num_threads()} CPU "
-                  f"thread(s) ({why})")  # fmt: skip
+                  f"thread(s) ({why})")
     train_model = model
     if args.compile:
         if device == "cuda":
@@ -372,7 +372,7 @@ def main(argv=None) -> int:
     start = time.time()
     columns = [TextColumn("step {task.completed:>5}/{task.total}"), BarColumn(),
                TextColumn("loss {task.fields[loss]:.3f}"), TextColumn("{task.fields[tps]:,.0f} tok/s"),
-               TimeRemainingColumn()]  # fmt: skip
+               TimeRemainingColumn()]
     with Progress(*columns, console=console, transient=False) as bar:
         task = bar.add_task("train", total=args.steps, loss=float("nan"), tps=0.0)
         for step in range(args.steps + 1):
@@ -418,7 +418,7 @@ def main(argv=None) -> int:
     n_seq = 64
     curves, context = {}, {}
     for fill, label in (("random", "wpe rows >= T untrained (random init)"),
-                        ("zero", "wpe rows >= T set to zero")):  # fmt: skip
+                        ("zero", "wpe rows >= T set to zero")):
         ext = extended_model(gpt, model, cfg, fill, device)
         g = torch.Generator().manual_seed(
             args.seed + 1
@@ -426,7 +426,7 @@ def main(argv=None) -> int:
         per_pos, x2, y2 = loss_per_position(ext, splits["val"], 2 * T, n_seq, device, g)
         curves[label] = (list(range(2 * T)), per_pos.tolist())
         context[fill] = {"positions_below_T": float(per_pos[:T].mean()),
-                         "positions_T_to_2T": float(per_pos[T:].mean())}  # fmt: skip
+                         "positions_T_to_2T": float(per_pos[T:].mean())}
     window = sliding_window_loss(model, x2, y2, T, device)
     inside = curves[next(iter(curves))][1][:T]
     curves["sliding window of T tokens (as generate crops)"] = (
@@ -450,7 +450,7 @@ def main(argv=None) -> int:
                      "tokens_per_second": round(tps), "wall_tokens_per_second": round(wall_tps)},
         "history": history,
         "longer_context": {"block_size": T, "evaluated_length": 2 * T, "sequences": n_seq, **context},
-    }  # fmt: skip
+    }
     try:
         plot_losses(history, out / "gpt2-loss.png")
         plot_context(curves, T, out / "gpt2-context.png")
@@ -463,15 +463,15 @@ def main(argv=None) -> int:
     )
 
     console.print(f"\n[bold]done[/]: {args.steps} steps; val loss {history[-1]['val']:.4f} "
-                  f"(ln {tok.vocab_size} = {math.log(tok.vocab_size):.3f} at chance)")  # fmt: skip
+                  f"(ln {tok.vocab_size} = {math.log(tok.vocab_size):.3f} at chance)")
     console.print(f"wall clock: {wall:.0f}s, {wall_tps:,.0f} tokens/s (evals included); "
                   f"training steps only: {train_time:.0f}s, {tps:,.0f} tokens/s; "
-                  f"{torch.get_num_threads()} CPU thread(s)")  # fmt: skip
+                  f"{torch.get_num_threads()} CPU thread(s)")
     console.print(f"longer contexts (val, {n_seq} windows of {2 * T}): positions < {T}: "
                   f"{context['random']['positions_below_T']:.3f}; positions {T}..{2 * T - 1}: "
                   f"{context['random']['positions_T_to_2T']:.3f} with untrained wpe rows, "
                   f"{context['zero']['positions_T_to_2T']:.3f} with zero rows, "
-                  f"{context['sliding_window']['positions_T_to_2T']:.3f} with a sliding window of {T}")  # fmt: skip
+                  f"{context['sliding_window']['positions_T_to_2T']:.3f} with a sliding window of {T}")
     console.print(
         f"wrote {out / 'gpt2-loss.png'}, {out / 'gpt2-context.png'}, {out / 'gpt2-figures.json'}"
     )

@@ -19,7 +19,7 @@ NAMES = [
     "dlogit_maxes", "dlogits", "dh", "dW2", "db2", "dhpreact", "dbngain", "dbnbias",
     "dbnraw", "dbnvar_inv", "dbnvar", "dbndiff2", "dbndiff", "dbnmeani", "dhprebn",
     "dembcat", "dW1", "db1", "demb", "dC",
-]  # fmt: skip
+]
 PARAMS = ["C", "W1", "b1", "W2", "b2", "bngain", "bnbias"]
 
 # The forward pass as steps: (output, inputs, function). The same code builds the
@@ -45,7 +45,7 @@ STEPS = [
     ("probs", ["counts", "counts_sum_inv"], lambda c, x, s: x * s),
     ("logprobs", ["probs"], lambda c, p: p.log()),
     ("loss", ["logprobs"], lambda c, lp: -lp[range(c["n"]), c["Yb"]].mean()),
-]  # fmt: skip
+]
 
 GROUPS = {
     "softmax": ["dlogprobs", "dprobs", "dcounts_sum_inv", "dcounts_sum", "dcounts"],
@@ -56,7 +56,7 @@ GROUPS = {
     "batchnorm statistics": ["dbnvar_inv", "dbnvar", "dbndiff2", "dbndiff", "dbnmeani", "dhprebn"],
     "first layer": ["dembcat", "dW1", "db1"],
     "embedding": ["demb", "dC"],
-}  # fmt: skip
+}
 
 
 def dataset(words, block=BLOCK):
@@ -152,7 +152,7 @@ def learner_grads(module, cache):
     result = module.manual_backward(fresh(cache))
     if not isinstance(result, dict):
         kit.fail(f"manual_backward returned {type(result).__name__}, not a dict",
-                 hint='return {"dlogprobs": dlogprobs, ..., "dC": dC}')  # fmt: skip
+                 hint='return {"dlogprobs": dlogprobs, ..., "dC": dC}')
     out = {}
     for name in NAMES:
         value = result.get(name, result.get(name[1:]))
@@ -167,7 +167,7 @@ def row(name, yours, expected):
         return {"tensor": name, "status": "missing", "exact": False, "close": False, "maxdiff": None}
     if not torch.is_tensor(yours):
         return {"tensor": name, "status": f"not a tensor ({type(yours).__name__})",
-                "exact": False, "close": False, "maxdiff": None}  # fmt: skip
+                "exact": False, "close": False, "maxdiff": None}
     y = yours.detach()
     shape_ok = tuple(y.shape) == tuple(expected.shape) or (
         y.numel() == expected.numel() and y.squeeze().shape == expected.squeeze().shape
@@ -175,7 +175,7 @@ def row(name, yours, expected):
     if not shape_ok:
         return {"tensor": name, "status": "shape", "shape": list(y.shape),
                 "expected_shape": list(expected.shape), "exact": False, "close": False,
-                "maxdiff": None}  # fmt: skip
+                "maxdiff": None}
     y = y.reshape(expected.shape)
     low = y.dtype != DTYPE
     rtol, atol = (RTOL32, ATOL32) if low else (RTOL, ATOL)
@@ -188,7 +188,7 @@ def row(name, yours, expected):
         "maxdiff": float(diff.max()) if diff.numel() else 0.0,
         "mismatched": int((diff > atol + rtol * expected.abs()).sum()), "total": expected.numel(),
         "dtype": str(yours.dtype).replace("torch.", ""),
-    }  # fmt: skip
+    }
     if not r["close"]:
         r["status"] = "wrong"
         flat = int(torch.argmax(diff - rtol * expected.abs()))
@@ -206,10 +206,10 @@ def format_rows(rows):
         if r["status"] in ("ok", "wrong"):
             md = f"{r['maxdiff']:.1e}"
             lines.append(f"{r['tensor']:<15} exact {str(r['exact']):<5}  "
-                         f"approx {str(r['close']):<5}  maxdiff {md}")  # fmt: skip
+                         f"approx {str(r['close']):<5}  maxdiff {md}")
         elif r["status"] == "shape":
             lines.append(f"{r['tensor']:<15} wrong shape {tuple(r['shape'])}, "
-                         f"expected {tuple(r['expected_shape'])}")  # fmt: skip
+                         f"expected {tuple(r['expected_shape'])}")
         else:
             lines.append(f"{r['tensor']:<15} {r['status']}")
     return ("\n" + " " * 15).join(lines)
@@ -223,15 +223,15 @@ def fingerprint(name, yours, expected, n):
     e = expected
     if e.dim() == 2 and tuple(y.shape) == tuple(reversed(e.shape)) and e.shape[0] != e.shape[1]:
         return (f"your {name} is transposed: {tuple(y.shape)}, but its tensor is "
-                f"{tuple(e.shape)}; swap the operands of the matrix product (and their .T)")  # fmt: skip
+                f"{tuple(e.shape)}; swap the operands of the matrix product (and their .T)")
     if y.numel() != e.numel():
         if y.dim() == e.dim() and e.dim() == 2 and y.shape[0] != e.shape[0] and e.shape[0] == 1:
             return (f"your {name} has one row per example {tuple(y.shape)}, but its tensor has "
                     f"shape {tuple(e.shape)}: it was broadcast over the batch (dim 0) in the "
-                    "forward pass, so sum over dim 0 with keepdim=True")  # fmt: skip
+                    "forward pass, so sum over dim 0 with keepdim=True")
         if y.dim() == e.dim() and e.dim() == 2 and y.shape[1] != e.shape[1] and e.shape[1] == 1:
             return (f"your {name} has shape {tuple(y.shape)}, its tensor {tuple(e.shape)}: it was "
-                    "broadcast across each row, so sum over dim 1 with keepdim=True")  # fmt: skip
+                    "broadcast across each row, so sum over dim 1 with keepdim=True")
         if y.shape == tuple(reversed(e.shape)):
             return f"your {name} is transposed: it must have the shape of its tensor {tuple(e.shape)}"
         return f"your {name} must have the shape of its tensor, {tuple(e.shape)}"
@@ -249,7 +249,7 @@ def fingerprint(name, yours, expected, n):
                 (n - 1) / n: "it uses 1/n where bnvar divides by n-1 (Bessel's correction)",
                 n / (n - 1): "it uses 1/(n-1) where the step divides by n",
                 2.0: "it is twice too large", 0.5: "it is half of what it should be",
-            }  # fmt: skip
+            }
             for value, text in known.items():
                 if abs(ratio - value) < 1e-6 * max(1.0, abs(value)):
                     return f"your {name} is {ratio:.6g} x the right one: {text}"

@@ -19,7 +19,7 @@ from ninja_ref import (
     learner_grads,
     local_expected,
     row,
-)  # fmt: skip
+)
 
 from labpath.checks import kit
 
@@ -58,7 +58,7 @@ HINTS = {
     "demb": "embcat is a view of emb: dembcat.view(emb.shape)",
     "dC": "send each row of demb back to the row of C it was looked up from; a row used "
     "k times gets k contributions (index_add_, or a loop with +=)",
-}  # fmt: skip
+}
 
 
 def embedding_diagnosis(yours, expected, Xb):
@@ -71,7 +71,7 @@ def embedding_diagnosis(yours, expected, Xb):
     if bool(good[once].all()) and not bool(good[many].any()):
         return (f"rows of C looked up once are right, the {int(many.sum())} rows looked up "
                 "several times are wrong: each use must add its contribution "
-                "(dC[Xb] += demb and dC[Xb] = demb keep only one of them)")  # fmt: skip
+                "(dC[Xb] += demb and dC[Xb] = demb keep only one of them)")
     return None
 
 
@@ -82,7 +82,7 @@ def check_group(ninja, reference, group):
     missing = [n for n in names if n not in yours]
     if missing:
         kit.fail(f"{group}: manual_backward's dict has no {', '.join(missing)} (or it is None)",
-                 hint=f'return them in the dict, e.g. {{"{missing[0]}": {missing[0]}, ...}}')  # fmt: skip
+                 hint=f'return them in the dict, e.g. {{"{missing[0]}": {missing[0]}, ...}}')
     rows, expected = [], {}
     for name in names:
         expected[name] = local_expected(name, cache, yours, true)
@@ -99,9 +99,9 @@ def check_group(ninja, reference, group):
     if "worst_index" in first:
         where = f"{name}{first['worst_index']}"
     what = (f"{name} is wrong ({group} gradients vs autograd of the same forward steps, "
-            f"fed with your own upstream gradients)\n" + " " * 15 + format_rows(rows))  # fmt: skip
+            f"fed with your own upstream gradients)\n" + " " * 15 + format_rows(rows))
     kit.fail(what, yours=first.get("yours"), expected=first.get("expected"), where=where,
-             hint=HINTS[name], diagnosis=diagnosis, table=rows)  # fmt: skip
+             hint=HINTS[name], diagnosis=diagnosis, table=rows)
 
 
 def test_softmax_gradients(ninja, reference):
@@ -158,7 +158,7 @@ def test_every_gradient_matches_autograd(ninja, reference):
         kit.fail(f"{first['tensor']} is the first of your gradients that differs from "
                  "loss.backward()'s\n"
                  + " " * 15 + format_rows(rows), yours=first.get("yours"),
-                 expected=first.get("expected"), hint=HINTS[first["tensor"]], table=rows)  # fmt: skip
+                 expected=first.get("expected"), hint=HINTS[first["tensor"]], table=rows)
 
 
 # ---- the fused passes ---------------------------------------------------------------
@@ -182,7 +182,7 @@ def test_fused_cross_entropy_backward(ninja, reference):
 
     kit.close(yours, expected, "d cross_entropy(logits, Yb) / d logits", rtol=RTOL, atol=ATOL,
               dims="n vocab", diagnose=diagnose,
-              hint="dlogits = (softmax(logits) - one_hot(Yb)) / n")  # fmt: skip
+              hint="dlogits = (softmax(logits) - one_hot(Yb)) / n")
 
 
 def test_fused_batchnorm_backward(ninja, reference):
@@ -203,10 +203,10 @@ def test_fused_batchnorm_backward(ninja, reference):
         if torch.allclose(y, biased, rtol=1e-8, atol=1e-12):
             return ("yours is the gradient of a BatchNorm with the biased variance (1/n); "
                     "bnvar here uses Bessel's correction, 1/(n-1): the variance term "
-                    "carries a factor n/(n-1)")  # fmt: skip
+                    "carries a factor n/(n-1)")
         return fingerprint("dhprebn", y, expected, n)
 
     kit.close(yours, expected, "d loss / d hprebn through BatchNorm", rtol=RTOL, atol=ATOL,
               dims="n n_hidden", diagnose=diagnose,
               hint="dhprebn = bngain * bnvar_inv / n * (n * dhpreact - dhpreact.sum(0) "
-              "- n/(n-1) * bnraw * (dhpreact * bnraw).sum(0))")  # fmt: skip
+              "- n/(n-1) * bnraw * (dhpreact * bnraw).sum(0))")

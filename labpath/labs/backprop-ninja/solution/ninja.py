@@ -112,7 +112,7 @@ def manual_backward(cache):
         "dbnvar_inv": dbnvar_inv, "dbnvar": dbnvar, "dbndiff2": dbndiff2, "dbndiff": dbndiff,
         "dbnmeani": dbnmeani, "dhprebn": dhprebn, "dembcat": dembcat, "dW1": dW1, "db1": db1,
         "demb": demb, "dC": dC,
-    }  # fmt: skip
+    }
 
 
 def cross_entropy_backward(logits, Yb):

@@ -14,7 +14,7 @@ def affine(bn):
     if hasattr(bn, "weight") and hasattr(bn, "bias"):
         return "weight", "bias"
     kit.fail("BatchNorm1d has no gamma/beta (or weight/bias) attributes",
-             hint="self.gamma = torch.ones(dim); self.beta = torch.zeros(dim)")  # fmt: skip
+             hint="self.gamma = torch.ones(dim); self.beta = torch.zeros(dim)")
 
 
 def as_float64(bn, gamma=None, beta=None):
@@ -27,7 +27,7 @@ def as_float64(bn, gamma=None, beta=None):
     for name in ("running_mean", "running_var"):
         if not hasattr(bn, name):
             kit.fail(f"BatchNorm1d has no attribute {name}",
-                     hint=f"self.{name} = torch.{'zeros' if 'mean' in name else 'ones'}(dim)")  # fmt: skip
+                     hint=f"self.{name} = torch.{'zeros' if 'mean' in name else 'ones'}(dim)")
         setattr(bn, name, getattr(bn, name).detach().double().clone())
     return bn
 
@@ -54,7 +54,7 @@ def bn_variants(x, gamma, beta, eps=1e-5):
         "you divide by the variance, not by its square root":
             gamma * (x - mean) / (var + eps) + beta,
         "gamma and beta are not applied": (x - mean) / torch.sqrt(var + eps),
-    }  # fmt: skip
+    }
 
 
 def call_layers(layers, x):

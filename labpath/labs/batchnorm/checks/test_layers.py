@@ -40,7 +40,7 @@ def _batch(seed_offset=0):
 def _gamma_beta(seed_offset=100):
     g = torch.Generator().manual_seed(kit.seed() + seed_offset)
     return (1 + 0.5 * torch.randn(D, generator=g, dtype=torch.float64),
-            0.5 * torch.randn(D, generator=g, dtype=torch.float64))  # fmt: skip
+            0.5 * torch.randn(D, generator=g, dtype=torch.float64))
 
 
 def _convention(y, x, gamma, beta, eps):
@@ -77,7 +77,7 @@ def _linear_layout(lin, fan_in, fan_out):
     if shape == (fan_out, fan_in):
         return "out_in"
     kit.fail(f"Linear({fan_in}, {fan_out}).weight shape", yours=shape,
-             expected=f"({fan_in}, {fan_out}) (lecture, x @ W) or ({fan_out}, {fan_in}) (nn.Linear, x @ W.T)")  # fmt: skip
+             expected=f"({fan_in}, {fan_out}) (lecture, x @ W) or ({fan_out}, {fan_in}) (nn.Linear, x @ W.T)")
 
 
 def test_linear_matches_torch(layers):
@@ -91,11 +91,11 @@ def test_linear_matches_torch(layers):
     lin.weight = (W if layout == "in_out" else W.T.contiguous()).clone()
     lin.bias = b.clone()
     kit.close(lin(x), x @ W + b, "Linear(5, 7) output", rtol=1e-10, atol=1e-12, dims="B fan_out",
-              hint="out = x @ self.weight + self.bias")  # fmt: skip
+              hint="out = x @ self.weight + self.bias")
     ps = lin.parameters()
     if len(ps) != 2 or ps[0] is not lin.weight or ps[1] is not lin.bias:
         kit.fail("Linear(5, 7).parameters() should be [weight, bias] (the tensors themselves)",
-                 yours=[tuple(p.shape) for p in ps], expected=[tuple(lin.weight.shape), (7,)])  # fmt: skip
+                 yours=[tuple(p.shape) for p in ps], expected=[tuple(lin.weight.shape), (7,)])
     nob = layers.Linear(5, 7, bias=False)
     if getattr(nob, "bias", None) is not None:
         kit.fail("Linear(5, 7, bias=False).bias", yours="a tensor", expected="None")
@@ -118,7 +118,7 @@ def test_linear_init_is_scaled_by_fan_in(layers):
             diag = "you divided by fan_in instead of sqrt(fan_in): activations shrink towards 0"
         kit.fail("std of Linear(300, 200).weight", yours=round(std, 5),
                  expected=f"between {0.85 * unit:.4f} and {1.15 * 5 / 3 * unit:.4f} (1/sqrt(300) = {unit:.4f})",
-                 diagnosis=diag, hint="torch.randn((fan_in, fan_out)) / fan_in**0.5")  # fmt: skip
+                 diagnosis=diag, hint="torch.randn((fan_in, fan_out)) / fan_in**0.5")
 
 
 def test_tanh_layer(layers):
@@ -142,16 +142,16 @@ def test_batchnorm_starts_as_identity_with_unit_buffers(layers):
         if t is None:
             kit.fail(f"BatchNorm1d has no attribute {name}")
         kit.close(flat(t).double(), torch.full((D,), value, dtype=torch.float64),
-                  f"BatchNorm1d(7).{name} at construction (flattened)", dims="D")  # fmt: skip
+                  f"BatchNorm1d(7).{name} at construction (flattened)", dims="D")
     if getattr(bn, "training", None) is not True:
         kit.fail("BatchNorm1d(7).training at construction", yours=getattr(bn, "training", None), expected=True)
     if getattr(bn, "eps", None) != 1e-5 or getattr(bn, "momentum", None) != 0.1:
         kit.fail("BatchNorm1d(7) defaults (eps, momentum)",
-                 yours=(getattr(bn, "eps", None), getattr(bn, "momentum", None)), expected=(1e-5, 0.1))  # fmt: skip
+                 yours=(getattr(bn, "eps", None), getattr(bn, "momentum", None)), expected=(1e-5, 0.1))
     ps = bn.parameters()
     if len(ps) != 2 or not (ps[0] is getattr(bn, g) and ps[1] is getattr(bn, b)):
         kit.fail(f"BatchNorm1d.parameters() should be [{g}, {b}] (the tensors themselves)",
-                 yours=len(ps), expected=2, hint="the buffers are not parameters: backprop never updates them")  # fmt: skip
+                 yours=len(ps), expected=2, hint="the buffers are not parameters: backprop never updates them")
 
 
 def test_batchnorm_training_output_matches_torch(layers):
@@ -177,7 +177,7 @@ def test_batchnorm_training_output_matches_torch(layers):
         kit.close(y, torch_bn(x), f"BatchNorm1d({D}) training output on a ({N}, {D}) batch (float64)",
                   rtol=1e-6, atol=1e-8, dims="N D", diagnose=variants,
                   hint="xhat = (x - x.mean(0)) / sqrt(x.var(0) + eps); out = gamma * xhat + beta "
-                  "(the unbiased var of the lecture passes too)")  # fmt: skip
+                  "(the unbiased var of the lecture passes too)")
         conv = "biased"
     _note_convention(conv)
 
@@ -198,7 +198,7 @@ def test_batchnorm_gradients_match_autograd(layers):
     for name, mine, ref in (("x", x.grad, rx.grad), (g, getattr(bn, g).grad, rg.grad), (b, getattr(bn, b).grad, rb.grad)):
         if mine is None:
             kit.fail(f"no gradient reached {name} through BatchNorm1d",
-                     hint="compute with the tensors themselves; only the running buffers go under no_grad")  # fmt: skip
+                     hint="compute with the tensors themselves; only the running buffers go under no_grad")
         kit.close(flat(mine), flat(ref), f"gradient wrt {name} ({conv} variance)", rtol=1e-6, atol=1e-9)
 
 
@@ -232,10 +232,10 @@ def test_running_stats_update_with_momentum(layers):
             return None
 
         kit.close(flat(bn.running_mean), rm, f"running_mean after {step + 1} training call(s) (flattened)",
-                  rtol=1e-9, atol=1e-12, dims="D", diagnose=mean_variants)  # fmt: skip
+                  rtol=1e-9, atol=1e-12, dims="D", diagnose=mean_variants)
         kit.close(flat(bn.running_var), rv, f"running_var after {step + 1} training call(s) (flattened)",
                   rtol=1e-9, atol=1e-12, dims="D", diagnose=var_variants,
-                  hint="running_var = 0.9 * running_var + 0.1 * x.var(0) (unbiased, whatever you normalise with)")  # fmt: skip
+                  hint="running_var = 0.9 * running_var + 0.1 * x.var(0) (unbiased, whatever you normalise with)")
 
 
 def test_running_stats_carry_no_graph(layers):
@@ -250,7 +250,7 @@ def test_running_stats_carry_no_graph(layers):
                      yours=f"requires_grad={t.requires_grad}, grad_fn={type(t.grad_fn).__name__ if t.grad_fn else None}",
                      expected="requires_grad=False, grad_fn=None",
                      hint="update the buffers inside `with torch.no_grad():` (or from detached batch statistics); "
-                     "otherwise every step keeps the graph of all earlier steps alive")  # fmt: skip
+                     "otherwise every step keeps the graph of all earlier steps alive")
 
 
 def test_eval_uses_running_stats(layers):
@@ -275,9 +275,9 @@ def test_eval_uses_running_stats(layers):
         return None
 
     kit.close(y, expected, "eval-mode output on 5 examples", rtol=1e-9, atol=1e-10, dims="N D",
-              diagnose=batch_stats, hint="if not self.training: use self.running_mean and self.running_var")  # fmt: skip
+              diagnose=batch_stats, hint="if not self.training: use self.running_mean and self.running_var")
     kit.close(flat(bn.running_mean), rm, "running_mean after an eval-mode call (must not change)", dims="D",
-              hint="update the buffers only when self.training is True")  # fmt: skip
+              hint="update the buffers only when self.training is True")
     kit.close(flat(bn.running_var), rv, "running_var after an eval-mode call (must not change)", dims="D")
     with torch.no_grad():
         one = bn(x[:1])
@@ -343,11 +343,11 @@ def test_fan_in_init_keeps_a_plain_tanh_stack_alive(layers):
         kit.fail("mean tanh saturation (|t| > 0.97) of a 5-layer Linear+Tanh stack",
                  yours=f"{100 * sum(sats) / 5:.1f}% (per layer saturation / std: {table})",
                  expected="< 20% (reference: 0.8% with 1/sqrt(fan_in), 10% with gain 5/3, 80% with plain randn)",
-                 hint="scale the weights by 1/sqrt(fan_in)")  # fmt: skip
+                 hint="scale the weights by 1/sqrt(fan_in)")
     if stds[-1] <= 0.2:
         kit.fail("std of the 5th tanh output in a Linear+Tanh stack", yours=f"{stds[-1]:.3f} ({table})",
                  expected="> 0.2 (reference 0.31 with 1/sqrt(fan_in), 0.65 with gain 5/3)",
-                 hint="weights too small: the signal dies layer by layer; use 1/sqrt(fan_in), not 1/fan_in")  # fmt: skip
+                 hint="weights too small: the signal dies layer by layer; use 1/sqrt(fan_in), not 1/fan_in")
 
 
 def test_deep_batchnorm_net_is_healthy_at_init(layers, words):
@@ -371,10 +371,10 @@ def test_deep_batchnorm_net_is_healthy_at_init(layers, words):
                      yours=f"std {std:.3f}, saturation {100 * sat:.1f}%",
                      expected=f"std in [{BN_STD_BAND[0]}, {BN_STD_BAND[1]}], saturation < {100 * BN_SAT_MAX:.0f}% "
                      "(reference 0.63, 2-3%)",
-                     hint="after BatchNorm the pre-activations have mean 0 and std 1 per feature")  # fmt: skip
+                     hint="after BatchNorm the pre-activations have mean 0 and std 1 per feature")
     if abs(loss - math.log(vocab)) > 0.15:
         kit.fail("loss of the BatchNorm stack at init (output gamma x 0.1)", yours=round(loss, 4),
-                 expected=f"{math.log(vocab):.4f} +- 0.15 (reference 3.28-3.33)")  # fmt: skip
+                 expected=f"{math.log(vocab):.4f} +- 0.15 (reference 3.28-3.33)")
 
 
 def test_deep_net_trains_with_proportionate_updates(layers, words):
@@ -410,13 +410,13 @@ def test_deep_net_trains_with_proportionate_updates(layers, words):
         kit.fail(f"dev loss (eval mode) after {TRAIN_STEPS} steps of the BatchNorm stack", yours=round(dev, 4),
                  expected=f"< {DEV_THRESHOLD} (reference 2.59-2.62)",
                  hint="every layer's parameters() must list its trainable tensors, and eval mode must use "
-                 "the running statistics")  # fmt: skip
+                 "the running statistics")
     tail = torch.tensor(ud[-50:]).mean(0)
     for i, r in enumerate(tail.tolist()):
         if not UD_BAND[0] <= r <= UD_BAND[1]:
             kit.fail(f"log10 update/data ratio of Linear layer {i + 1} (mean of the last 50 steps)",
                      yours=round(r, 2), expected=f"between {UD_BAND[0]} and {UD_BAND[1]} (reference -3.3 to -2.0)",
-                     hint="a ratio far below -3 means the layer barely learns; far above, it is thrashed")  # fmt: skip
+                     hint="a ratio far below -3 means the layer barely learns; far above, it is thrashed")
 
 
 def _plots(acts, ud):
@@ -429,13 +429,13 @@ def _plots(acts, ud):
 
         name = "test_deep_net_trains_with_proportionate_updates"
         for kind, idx, fname in (("activation", 0, "batchnorm-activations.png"),
-                                 ("gradient", 1, "batchnorm-gradients.png")):  # fmt: skip
+                                 ("gradient", 1, "batchnorm-gradients.png")):
             fig, ax = plt.subplots(figsize=(7, 3.5))
             for i, pair in enumerate(acts):
                 t = pair[idx].flatten()
                 hy, hx = torch.histogram(t.double(), bins=50, density=True)
                 ax.plot(((hx[:-1] + hx[1:]) / 2).tolist(), hy.tolist(),
-                        label=f"tanh {i + 1}: std {t.std():.2e}")  # fmt: skip
+                        label=f"tanh {i + 1}: std {t.std():.2e}")
             ax.set_title(f"{kind} distribution per layer (step 0)")
             ax.legend(fontsize=7)
             fig.tight_layout()

@@ -82,12 +82,12 @@ def reg_variants(W, xs, ys, reg):
         "the cross-entropy is summed over the examples instead of averaged":
             F.cross_entropy(logits, ys, reduction="sum") + reg * (W**2).mean(),
         "the log-likelihood has the wrong sign (no minus)": -ce + reg * (W**2).mean(),
-    }  # fmt: skip
+    }
 
 
 def words_of(samples, what):
     """Sampled words without their final '.', checked to be a list of strings."""
     if not isinstance(samples, (list, tuple)) or not all(isinstance(s, str) for s in samples):
         kit.fail(f"{what}: expected a list of strings, got {type(samples).__name__}",
-                 hint="return the words as strings, e.g. ['mor.', 'axx.', ...]")  # fmt: skip
+                 hint="return the words as strings, e.g. ['mor.', 'axx.', ...]")
     return [s[:-1] if s.endswith(".") else s for s in samples]

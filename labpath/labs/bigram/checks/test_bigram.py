@@ -25,11 +25,11 @@ def test_vocab_puts_dot_at_zero(bg, ref):
     stoi, itos = bg.build_vocab(ref.words)
     if stoi.get(".") != 0:
         kit.fail("stoi['.']", yours=stoi.get("."), expected=0,
-                 hint="one token '.' marks both the start and the end of a word and gets index 0")  # fmt: skip
+                 hint="one token '.' marks both the start and the end of a word and gets index 0")
     if dict(stoi) != ref.stoi:
         wrong = sorted(set(stoi.items()) ^ set(ref.stoi.items()))[:6]
         kit.fail(f"stoi differs from '.' -> 0, then sorted characters -> 1..{ref.V - 1}",
-                 yours=wrong, hint="chars = sorted(set(''.join(words))); stoi = {c: i + 1 ...}")  # fmt: skip
+                 yours=wrong, hint="chars = sorted(set(''.join(words))); stoi = {c: i + 1 ...}")
     for i, ch in ref.itos.items():
         if itos[i] != ch:
             kit.fail(f"itos[{i}]", yours=itos[i], expected=ch, hint="itos must invert stoi")
@@ -47,14 +47,14 @@ def test_bigram_pairs_cover_every_event(bg, ref):
         elif xs.numel() == n - len(ref.words):
             hint = "one end of the word is missing its '.' event"
         kit.fail(f"shapes of xs, ys: expected ({n},) each (bigram events in the data)",
-                 yours=(tuple(xs.shape), tuple(ys.shape)), expected=((n,), (n,)), hint=hint)  # fmt: skip
+                 yours=(tuple(xs.shape), tuple(ys.shape)), expected=((n,), (n,)), hint=hint)
     if xs.is_floating_point() or ys.is_floating_point():
         kit.fail("xs and ys must be integer tensors (torch.long) to index and one-hot",
-                 yours=str(xs.dtype))  # fmt: skip
+                 yours=str(xs.dtype))
     V = ref.V
     got = torch.bincount(xs.long() * V + ys.long(), minlength=V * V)[: V * V].view(V, V)
     kit.close(got, ref.N, "how often each (x, y) pair occurs in xs, ys", atol=0, rtol=0,
-              dims="x y", hint="xs[k] is the character before ys[k]")  # fmt: skip
+              dims="x y", hint="xs[k] is the character before ys[k]")
 
 
 def test_counts_match_reference(bg, ref):
@@ -73,7 +73,7 @@ def test_counts_match_reference(bg, ref):
 
     kit.close(got, ref.N, "bigram counts N", atol=0, rtol=0, dims="first next",
               hint=f"N.sum() should be {int(ref.N.sum())} and N[0].sum() {len(ref.words)} "
-              "(one start event per word)", diagnose=diagnose)  # fmt: skip
+              "(one start event per word)", diagnose=diagnose)
 
 
 def _plot_counts(ref):
@@ -102,14 +102,14 @@ def test_probabilities_are_normalised_rows(bg, ref):
     """probs_from_counts: (N + smoothing) divided by its row sums, for smoothing 0, 1 and 0.5."""
     for s in (0, 1, 0.5):
         P = as_tensor(bg.probs_from_counts(ref.N.clone(), smoothing=s),
-                      f"probs_from_counts(N, smoothing={s})")  # fmt: skip
+                      f"probs_from_counts(N, smoothing={s})")
         counts = (ref.N + s).double()
 
         def diagnose(yours, counts=counts):
             y = torch.as_tensor(yours).double()
             if y.shape == counts.shape and torch.allclose(y, counts / counts.sum(1), atol=1e-6):
                 return ("you divided by N.sum(1) without keepdim=True: the (V,) row sums broadcast "
-                        "along columns, so N[i, j] was divided by row j's total")  # fmt: skip
+                        "along columns, so N[i, j] was divided by row j's total")
             if y.shape == counts.shape and torch.allclose(y, counts / counts.sum(0, keepdim=True), atol=1e-6):
                 return "you normalised the columns (sum over dim 0) instead of the rows"
             if y.shape == counts.shape and y.abs().sum() == 0:
@@ -118,7 +118,7 @@ def test_probabilities_are_normalised_rows(bg, ref):
 
         kit.close(P, counts / counts.sum(1, keepdim=True), f"P with smoothing={s}", rtol=1e-6,
                   atol=1e-7, dims="first next", diagnose=diagnose,
-                  hint="P = (N + smoothing).float(); P = P / P.sum(1, keepdim=True)")  # fmt: skip
+                  hint="P = (N + smoothing).float(); P = P / P.sum(1, keepdim=True)")
         if s > 0 and not bool((P > 0).all()):
             kit.fail(f"with smoothing={s} every probability must be positive", yours=float(P.min()))
 
@@ -141,7 +141,7 @@ def test_avg_nll_matches_cross_entropy(bg, ref):
             return None
 
         kit.close(got, expected, f"avg_nll with smoothing={s}", rtol=1e-6, atol=1e-8,
-                  diagnose=diagnose, hint="-(log of P[x, y] for every event).mean()")  # fmt: skip
+                  diagnose=diagnose, hint="-(log of P[x, y] for every event).mean()")
 
 
 def test_count_model_nll_on_the_data(bg, ref):
@@ -160,7 +160,7 @@ def test_count_model_nll_on_the_data(bg, ref):
         got = as_float(bg.avg_nll(P, ref.words, stoi), "avg_nll")
         kit.close(got, expected, f"NLL of your count model, smoothing={s}", rtol=rtol, atol=1e-6,
                   hint="on labpath's names: 2.3346 without smoothing, 2.3423 with add-one; "
-                  "on makemore's names.txt: 2.4540 and 2.4546")  # fmt: skip
+                  "on makemore's names.txt: 2.4540 and 2.4546")
 
 
 def test_samples_only_use_seen_transitions(bg, ref):
@@ -173,13 +173,13 @@ def test_samples_only_use_seen_transitions(bg, ref):
     for w in samples:
         if any(c not in ref.stoi or c == "." for c in w):
             kit.fail(f"sample {w!r} contains a '.' or a character outside the vocabulary",
-                     hint="stop as soon as '.' (index 0) is drawn")  # fmt: skip
+                     hint="stop as soon as '.' (index 0) is drawn")
         chs = ["."] + list(w) + ["."]
         for a, b in zip(chs, chs[1:]):
             if ref.N[ref.stoi[a], ref.stoi[b]] == 0:
                 kit.fail(f"sample {w!r} contains the bigram {a + b!r}, which has probability 0",
                          hint="draw each next character from row P[ix] of the current character ix "
-                         "(torch.multinomial(P[ix], 1, replacement=True, generator=g))")  # fmt: skip
+                         "(torch.multinomial(P[ix], 1, replacement=True, generator=g))")
 
 
 def test_sample_first_letters_follow_P0(bg, ref):
@@ -197,7 +197,7 @@ def test_sample_first_letters_follow_P0(bg, ref):
         i = int(((freq - p0).abs() / sigma).argmax())
         kit.fail(f"share of samples starting with {ref.itos[i]!r}", yours=round(freq[i].item(), 4),
                  expected=round(p0[i].item(), 4), where=f"{n} samples",
-                 hint="the first character is drawn from row 0 (the row of '.')")  # fmt: skip
+                 hint="the first character is drawn from row 0 (the row of '.')")
 
 
 def test_sample_is_reproducible_with_generator(bg, ref):
@@ -210,7 +210,7 @@ def test_sample_is_reproducible_with_generator(bg, ref):
     if list(a) != list(b):
         kit.fail("two runs with identically seeded generators gave different samples",
                  yours=[list(a)[:3], list(b)[:3]],
-                 hint="pass generator=g to torch.multinomial; do not use the global RNG")  # fmt: skip
+                 hint="pass generator=g to torch.multinomial; do not use the global RNG")
 
 
 def _model(bg, V, seed):
@@ -218,7 +218,7 @@ def _model(bg, V, seed):
     W = getattr(model, "W", None)
     if W is None or tuple(W.shape) != (V, V):
         kit.fail(f"NeuralBigram({V}).W must be a ({V}, {V}) tensor",
-                 yours=None if W is None else tuple(W.shape))  # fmt: skip
+                 yours=None if W is None else tuple(W.shape))
     if not W.requires_grad:
         kit.fail("NeuralBigram.W has requires_grad=False", hint="create W with requires_grad=True")
     return model
@@ -243,7 +243,7 @@ def test_neural_forward_is_one_hot_times_W(bg, ref):
         return None
 
     kit.close(logits, W[xs], "logits", rtol=1e-6, atol=1e-6, dims="n V", diagnose=diagnose,
-              hint="xenc = F.one_hot(xs, num_classes=V).float(); logits = xenc @ W")  # fmt: skip
+              hint="xenc = F.one_hot(xs, num_classes=V).float(); logits = xenc @ W")
 
 
 def test_neural_loss_matches_cross_entropy_plus_l2(bg, ref):
@@ -266,15 +266,15 @@ def test_neural_loss_matches_cross_entropy_plus_l2(bg, ref):
         kit.close(as_float(loss, "loss(xs, ys, reg)"), expected.item(), f"loss with reg={reg}",
                   rtol=1e-5, atol=1e-7, diagnose=diagnose,
                   hint="softmax over dim 1 (the next character), -log p of the targets, mean, "
-                  "plus reg * (W**2).mean()")  # fmt: skip
+                  "plus reg * (W**2).mean()")
         if not getattr(loss, "requires_grad", False):
             kit.fail("loss(xs, ys) is not connected to W (requires_grad is False)",
-                     hint="compute it with torch operations on W, not on W.data or numpy")  # fmt: skip
+                     hint="compute it with torch operations on W, not on W.data or numpy")
         model.W.grad = None
         loss.backward()
         expected.backward()
         kit.close(model.W.grad, W.grad, f"dloss/dW with reg={reg}", rtol=1e-4, atol=1e-7,
-                  dims="V V")  # fmt: skip
+                  dims="V V")
 
 
 def test_neural_bigram_converges_to_count_model(bg, ref):
@@ -291,18 +291,18 @@ def test_neural_bigram_converges_to_count_model(bg, ref):
     losses = [as_float(v, "a loss returned by train_neural_bigram") for v in losses]
     if len(losses) != TRAIN_STEPS:
         kit.fail("train_neural_bigram must return one loss per step",
-                 yours=len(losses), expected=TRAIN_STEPS)  # fmt: skip
+                 yours=len(losses), expected=TRAIN_STEPS)
     nll = F.cross_entropy(model.W.detach().double()[xs], ys).item()
     where = f"{len(words)} words, {len(xs)} events, {TRAIN_STEPS} steps, lr {TRAIN_LR}"
     if not math.isfinite(nll) or nll > init:
         kit.fail("the NLL went up during training", yours=nll, expected=f"< {init:.4f} (at init)",
                  where=where, hint="step against the gradient (W -= lr * W.grad) and reset "
-                 "W.grad before every backward()")  # fmt: skip
+                 "W.grad before every backward()")
     if nll - floor > MAX_GAP:
         kit.fail(f"NLL after training is more than {MAX_GAP} above the count model's {floor:.4f}",
                  yours=round(nll, 4), expected=f"<= {floor + MAX_GAP:.4f}", where=where,
                  hint="the reference ends 0.03 above the count model; check the learning rate, the "
-                 "update sign and that W.grad is reset every step")  # fmt: skip
+                 "update sign and that W.grad is reset every step")
     if not losses[-1] < losses[0]:
         kit.fail("the returned losses do not go down", yours=[losses[0], losses[-1]])
 
@@ -311,14 +311,14 @@ def test_documented_defaults(bg, ref):
     """The README's defaults: smoothing=1, reg=0.01, and train_neural_bigram's steps=100, lr=50.0, reg=0.01."""
     P = as_tensor(bg.probs_from_counts(ref.N.clone()), "probs_from_counts(N)")
     kit.close(P, ref.probs(1), "probs_from_counts(N) (default smoothing=1)", rtol=1e-6, atol=1e-9,
-              dims="first next")  # fmt: skip
+              dims="first next")
     V = ref.V
     xs, ys = _batch(V, 17, kit.seed() + 3)
     model = _model(bg, V, kit.seed() + 7)
     W = model.W.detach().double()
     expected = F.cross_entropy(W[xs], ys) + 0.01 * (W**2).mean()
     kit.close(as_float(model.loss(xs, ys), "loss(xs, ys)"), expected.item(),
-              "loss(xs, ys) (default reg=0.01)", rtol=1e-5, atol=1e-7)  # fmt: skip
+              "loss(xs, ys) (default reg=0.01)", rtol=1e-5, atol=1e-7)
     # 100 full-batch steps on a slice of the events: the defaults fix the whole trajectory.
     xs, ys = ref.xs[:500].clone(), ref.ys[:500].clone()
     model = _model(bg, V, kit.seed())
@@ -334,6 +334,6 @@ def test_documented_defaults(bg, ref):
         expected.append(loss.item())
     if len(losses) != 100:
         kit.fail("number of losses from train_neural_bigram(model, xs, ys) (default steps=100)",
-                 yours=len(losses), expected=100)  # fmt: skip
+                 yours=len(losses), expected=100)
     kit.close(losses, expected, "losses of train_neural_bigram(model, xs, ys) (defaults lr=50.0, reg=0.01)",
-              rtol=1e-4, atol=1e-6, dims="step")  # fmt: skip
+              rtol=1e-4, atol=1e-6, dims="step")

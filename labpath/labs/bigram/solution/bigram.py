@@ -92,7 +92,7 @@ class NeuralBigram:
     def __init__(self, vocab_size, generator=None):
         # exp(W) plays the role of the counts: W[i, j] is a log-count
         self.W = torch.randn((vocab_size, vocab_size), generator=generator, dtype=torch.float64,
-                             requires_grad=True)  # fmt: skip
+                             requires_grad=True)
 
     def forward(self, xs):
         """Logits (n, V) for a batch of current-character indices xs (n,)."""

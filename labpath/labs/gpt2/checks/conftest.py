@@ -13,7 +13,7 @@ def gpt():
     for name in ("GPTConfig", "GPT"):
         if not hasattr(module, name):
             kit.fail(f"your model.py defines no {name}",
-                     hint="model.py needs a GPTConfig dataclass and a GPT(config) module")  # fmt: skip
+                     hint="model.py needs a GPTConfig dataclass and a GPT(config) module")
     return module
 
 

@@ -11,7 +11,7 @@ from torch.nn import functional as F
 
 # GPT-2 small, as published (tied embeddings, biases everywhere).
 GPT2_SMALL = dict(block_size=1024, vocab_size=50257, n_layer=12, n_head=12, n_embd=768,
-                  dropout=0.0, bias=True)  # fmt: skip
+                  dropout=0.0, bias=True)
 GPT2_SMALL_PARAMS = 124_439_808  # shared wte/lm_head counted once
 GPT2_SMALL_NON_EMBEDDING = 123_653_376  # minus wpe (1024 x 768)
 
@@ -37,7 +37,7 @@ def param_shapes(block_size, vocab_size, n_layer, n_head, n_embd, bias=True, **_
             "ln_2.weight": (C,), "ln_2.bias": (C,),
             "mlp.c_fc.weight": (4 * C, C), "mlp.c_fc.bias": (4 * C,),
             "mlp.c_proj.weight": (C, 4 * C), "mlp.c_proj.bias": (C,),
-        }  # fmt: skip
+        }
         for k, s in layer.items():
             if bias or not k.endswith(".bias"):
                 shapes[p + k] = s

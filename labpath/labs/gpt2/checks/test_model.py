@@ -27,7 +27,7 @@ from labpath.checks import kit
 
 FIELDS = ("block_size", "vocab_size", "n_layer", "n_head", "n_embd", "dropout", "bias")
 NAMES_HINT = ("use nanoGPT's module names: transformer.wte/wpe/drop/h/ln_f, h[i].ln_1, "
-              "attn.c_attn, attn.c_proj, ln_2, mlp.c_fc, mlp.c_proj, and lm_head")  # fmt: skip
+              "attn.c_attn, attn.c_proj, ln_2, mlp.c_fc, mlp.c_proj, and lm_head")
 
 
 # --- helpers -----------------------------------------------------------------------
@@ -45,7 +45,7 @@ def run(model, idx, targets=None):
     out = model(idx) if targets is None else model(idx, targets)
     if not (isinstance(out, tuple) and len(out) == 2):
         kit.fail(f"forward returned {type(out).__name__}, not a (logits, loss) tuple",
-                 hint="return logits, loss (loss is None when targets is None), as nanoGPT does")  # fmt: skip
+                 hint="return logits, loss (loss is None when targets is None), as nanoGPT does")
     return out
 
 
@@ -60,11 +60,11 @@ def load(model, sd):
     missing = [k for k in sd if k not in own]
     if missing:
         kit.fail(f"your model's state_dict has no {missing[:4]}" + (" ..." if len(missing) > 4 else ""),
-                 hint=NAMES_HINT)  # fmt: skip
+                 hint=NAMES_HINT)
     for k, v in sd.items():
         if tuple(own[k].shape) != tuple(v.shape):
             kit.fail(f"shape of {k}", yours=tuple(own[k].shape), expected=tuple(v.shape),
-                     hint="nn.Linear stores (out_features, in_features); the MLP is 4 * n_embd wide")  # fmt: skip
+                     hint="nn.Linear stores (out_features, in_features); the MLP is 4 * n_embd wide")
     with torch.no_grad():
         for k, v in sd.items():
             own[k].copy_(v)  # state_dict tensors share storage with the parameters
@@ -117,11 +117,11 @@ def test_parameters_have_nanogpt_names_and_shapes(gpt, bias):
         elif not bias and any(k.endswith(".bias") for k in extra):
             diagnosis = "with bias=False your model still has biases: pass bias=config.bias everywhere"
         kit.fail(f"parameter names with bias={bias}: missing {missing[:5]}, unexpected {extra[:5]}",
-                 hint=NAMES_HINT, diagnosis=diagnosis)  # fmt: skip
+                 hint=NAMES_HINT, diagnosis=diagnosis)
     for name, shape in expected.items():
         if yours[name] != shape:
             kit.fail(f"shape of {name} (V=11, block 8, C=12)", yours=yours[name], expected=shape,
-                     hint="nn.Linear stores (out_features, in_features); the MLP is 4 * n_embd wide")  # fmt: skip
+                     hint="nn.Linear stores (out_features, in_features); the MLP is 4 * n_embd wide")
 
 
 # Parameter-count differences from GPT-2 small that name a mistake.
@@ -155,7 +155,7 @@ def test_gpt2_small_has_124M_parameters(gpt):
         kit.fail("number of parameters of GPT-2 small (tied weights counted once)",
                  yours=f"{n:,}", expected=f"{GPT2_SMALL_PARAMS:,}",
                  diagnosis=COUNT_DIAGNOSES.get(n - GPT2_SMALL_PARAMS),
-                 hint="the published 124M counts wte/lm_head once (tied) and includes wpe")  # fmt: skip
+                 hint="the published 124M counts wte/lm_head once (tied) and includes wpe")
 
 
 def test_get_num_params_leaves_out_position_embeddings(gpt):
@@ -176,16 +176,16 @@ def test_get_num_params_leaves_out_position_embeddings(gpt):
         total != GPT2_SMALL_PARAMS
     ):  # the parameters themselves are off, not the counting
         diagnoses = {yours: f"your model has {total:,} parameters in all, not {GPT2_SMALL_PARAMS:,}: "
-                     "see test_gpt2_small_has_124M_parameters first"}  # fmt: skip
+                     "see test_gpt2_small_has_124M_parameters first"}
     if yours != GPT2_SMALL_NON_EMBEDDING:
         kit.fail("get_num_params() (non_embedding=True) of GPT-2 small",
                  yours=f"{yours:,}", expected=f"{GPT2_SMALL_NON_EMBEDDING:,}",
                  diagnosis=diagnoses.get(yours),
-                 hint="non_embedding=True subtracts transformer.wpe.weight.numel() only")  # fmt: skip
+                 hint="non_embedding=True subtracts transformer.wpe.weight.numel() only")
     full = model.get_num_params(non_embedding=False)
     if full != GPT2_SMALL_PARAMS:
         kit.fail("get_num_params(non_embedding=False) of GPT-2 small",
-                 yours=f"{full:,}", expected=f"{GPT2_SMALL_PARAMS:,}")  # fmt: skip
+                 yours=f"{full:,}", expected=f"{GPT2_SMALL_PARAMS:,}")
 
 
 def test_lm_head_shares_the_token_embedding_tensor(gpt):
@@ -198,7 +198,7 @@ def test_lm_head_shares_the_token_embedding_tensor(gpt):
     kit.fail("lm_head.weight is a different tensor from transformer.wte.weight",
              diagnosis="the values are equal but the tensors are two copies: training will "
              "move them apart" if same_values else None,
-             hint="assign the Parameter: self.transformer.wte.weight = self.lm_head.weight")  # fmt: skip
+             hint="assign the Parameter: self.transformer.wte.weight = self.lm_head.weight")
 
 
 # --- forward -----------------------------------------------------------------------
@@ -212,7 +212,7 @@ def test_forward_returns_logits_for_every_position_with_targets(gpt):
     logits, loss = run(model, idx, tokens((3, 7), 11, kit.seed() + 1))
     if tuple(logits.shape) != (3, 7, 11):
         kit.fail("logits shape with targets, (B, T, V) = (3, 7, 11)", yours=tuple(logits.shape),
-                 expected=(3, 7, 11), hint="keep (B, T, V); flatten only inside the loss")  # fmt: skip
+                 expected=(3, 7, 11), hint="keep (B, T, V); flatten only inside the loss")
     if not torch.is_tensor(loss) or loss.numel() != 1:
         kit.fail("loss with targets is not a scalar tensor", yours=loss)
 
@@ -228,9 +228,9 @@ def test_forward_without_targets_gives_the_last_position(gpt):
         kit.fail("loss without targets", yours=loss, expected=None)
     if tuple(logits.shape) not in ((3, 1, 11), (3, 7, 11)):
         kit.fail("logits shape without targets", yours=tuple(logits.shape),
-                 expected="(B, 1, V) = (3, 1, 11) or (B, T, V) = (3, 7, 11)")  # fmt: skip
+                 expected="(B, 1, V) = (3, 1, 11) or (B, T, V) = (3, 7, 11)")
     kit.close(logits[:, -1], full_logits(model, idx)[:, -1], "last-position logits without targets",
-              rtol=1e-9, atol=1e-10, dims="B V")  # fmt: skip
+              rtol=1e-9, atol=1e-10, dims="B V")
 
 
 def test_loss_is_cross_entropy_with_ignore_index(gpt):
@@ -260,7 +260,7 @@ def test_loss_is_cross_entropy_with_ignore_index(gpt):
 
     kit.close(loss, expected, "loss vs F.cross_entropy(logits.view(-1, V), targets.view(-1), ignore_index=-1)",
               rtol=1e-9, atol=1e-10, diagnose=diagnose,
-              hint="flatten to (B*T, V) and (B*T,) and pass ignore_index=-1")  # fmt: skip
+              hint="flatten to (B*T, V) and (B*T,) and pass ignore_index=-1")
 
 
 @pytest.mark.parametrize("bias", [True, False])
@@ -286,11 +286,11 @@ def test_matches_reference_gpt_with_the_same_weights(gpt, bias):
             return
     # Neither GELU matches: compare against the one that is closer, and name the mistake.
     closer = min(refs, key=lambda g: float((yours.detach().double() - refs[g]).abs().max())
-                 if tuple(yours.shape) == tuple(refs[g].shape) else math.inf)  # fmt: skip
+                 if tuple(yours.shape) == tuple(refs[g].shape) else math.inf)
     kit.close(yours, refs[closer], f"logits (B, T, V) with bias={bias} vs the reference ({closer} GELU)",
               **tol, dims="B T V",
               diagnose=lambda y: fingerprint(y, sd, idx, TINY["n_layer"], TINY["n_head"]),
-              hint="pre-norm blocks x = x + attn(ln_1(x)); x = x + mlp(ln_2(x)); scores / sqrt(head size)")  # fmt: skip
+              hint="pre-norm blocks x = x + attn(ln_1(x)); x = x + mlp(ln_2(x)); scores / sqrt(head size)")
 
 
 def _note_gelu(gelu, bias, gap):
@@ -342,7 +342,7 @@ def test_changing_a_future_token_never_changes_the_past(gpt):
                      yours=float(leak[at]), expected=0.0, where=f"position {at} < {t}",
                      diagnosis=diagnosis,
                      hint="mask the attention scores with a lower-triangular (tril) matrix before softmax, "
-                     "softmax over the last axis (keys)")  # fmt: skip
+                     "softmax over the last axis (keys)")
 
 
 def test_sequence_longer_than_block_size_is_refused(gpt):
@@ -359,7 +359,7 @@ def test_sequence_longer_than_block_size_is_refused(gpt):
         return  # any clear error (nanoGPT asserts) is fine
     shape = tuple(out[0].shape) if torch.is_tensor(out[0]) else out[0]
     kit.fail(f"forward with T={T + 3} > block_size={T} returned logits {shape} instead of raising",
-             hint="assert T <= block_size in forward; crop the context in generate, not in forward")  # fmt: skip
+             hint="assert T <= block_size in forward; crop the context in generate, not in forward")
 
 
 # --- training behaviour ------------------------------------------------------------
@@ -388,7 +388,7 @@ def test_loss_at_init_is_near_ln_vocab(gpt):
                  diagnosis="the logits at init are far from uniform: the weights are too large"
                  if float(loss) > expected else None,
                  hint="initialise Linear and Embedding weights with N(0, 0.02) and biases with 0, "
-                 "c_proj weights with std 0.02/sqrt(2 * n_layer)")  # fmt: skip
+                 "c_proj weights with std 0.02/sqrt(2 * n_layer)")
 
 
 STD_CFG = dict(
@@ -415,7 +415,7 @@ def test_init_stds_follow_nanogpt(gpt):
                 ("ln_1.bias", "ln_2.bias", "ln_f.bias")
             ):
                 kit.fail(f"{name} at init", yours=f"max |b| {float(w.abs().max()):.4g}", expected=0.0,
-                         hint="nanoGPT zeroes every Linear bias (torch.nn.init.zeros_)")  # fmt: skip
+                         hint="nanoGPT zeroes every Linear bias (torch.nn.init.zeros_)")
             continue
         if "ln_" in name:
             continue  # LayerNorm gains start at 1, like torch's
@@ -431,13 +431,13 @@ def test_init_stds_follow_nanogpt(gpt):
             diagnosis = None
             if name.endswith("c_proj.weight"):
                 for other, sentence in ((0.02, "c_proj weights have std 0.02: the residual projections are not scaled down by sqrt(2 * n_layer)"),
-                                        (0.02 / math.sqrt(L), "c_proj weights have std 0.02/sqrt(n_layer); GPT-2 divides by sqrt(2 * n_layer), two residual adds per block")):  # fmt: skip
+                                        (0.02 / math.sqrt(L), "c_proj weights have std 0.02/sqrt(n_layer); GPT-2 divides by sqrt(2 * n_layer), two residual adds per block")):
                     if abs(std / other - 1) < 0.06:
                         diagnosis = sentence
             kit.fail(f"std of {name} at init ({n} values, mean {mean:.2g})", yours=round(std, 5),
                      expected=f"{want:.5f} ({what})", diagnosis=diagnosis,
                      hint="self.apply(self._init_weights) gives Linear and Embedding weights "
-                     "N(0, 0.02); then every *c_proj.weight gets N(0, 0.02/sqrt(2 * n_layer))")  # fmt: skip
+                     "N(0, 0.02); then every *c_proj.weight gets N(0, 0.02/sqrt(2 * n_layer))")
 
 
 OVERFIT_CFG = dict(
@@ -471,7 +471,7 @@ def test_overfits_a_single_batch(gpt):
         kit.fail(f"loss after {OVERFIT_STEPS} AdamW steps on one batch", yours=round(losses[-1], 4),
                  expected=f"< {OVERFIT_MAX_LOSS} (the first loss was {losses[0]:.3f})",
                  hint="check that every layer is registered (nn.ModuleList, not a Python list) "
-                 "and that the loss is connected to the parameters")  # fmt: skip
+                 "and that the loss is connected to the parameters")
 
 
 # --- generate ----------------------------------------------------------------------
@@ -531,7 +531,7 @@ def test_generate_top_k_1_is_greedy(gpt):
         kit.fail("generate(prompt, 4, temperature=3.0, top_k=1) vs greedy decoding", yours=out,
                  expected=expected,
                  hint="take logits[:, -1, :] / temperature, keep the top_k largest (others -inf), "
-                 "softmax over the vocabulary, sample")  # fmt: skip
+                 "softmax over the vocabulary, sample")
 
 
 SAMPLES = 20000  # rows sampled at once: a frequency is within 0.018 (5 sigma) of its probability
@@ -597,7 +597,7 @@ def test_generate_samples_from_top_k_with_temperature(gpt):
              f"{SAMPLES} samples", yours=[round(float(f), 3) for f in freq],
              expected=[round(float(p), 3) for p in probs], diagnosis=diagnosis,
              hint="logits[:, -1, :] / temperature, keep the top_k largest (others -inf), "
-             "softmax over the vocabulary, then torch.multinomial(probs, 1)")  # fmt: skip
+             "softmax over the vocabulary, then torch.multinomial(probs, 1)")
 
 
 def test_generate_defaults_sample_the_full_softmax(gpt):
@@ -612,7 +612,7 @@ def test_generate_defaults_sample_the_full_softmax(gpt):
         kit.fail(f"generate(prompt, 1) with its defaults: frequency of each next token over {SAMPLES} samples",
                  yours=[round(float(f), 3) for f in freq], expected=[round(float(p), 3) for p in probs],
                  hint="the defaults are temperature=1.0 and top_k=None (no cropping): plain "
-                 "sampling from softmax(logits[:, -1, :])")  # fmt: skip
+                 "sampling from softmax(logits[:, -1, :])")
 
 
 def test_generate_crops_prompts_longer_than_block_size(gpt):
@@ -632,7 +632,7 @@ def test_generate_crops_prompts_longer_than_block_size(gpt):
     except Exception as exc:
         kit.fail(f"generate with a prompt of {T + 3} tokens (block_size {T}) raised "
                  f"{type(exc).__name__}: {str(exc)[:120]}",
-                 hint="feed the model idx[:, -block_size:] when the sequence is longer than block_size")  # fmt: skip
+                 hint="feed the model idx[:, -block_size:] when the sequence is longer than block_size")
     if expected is not None and not torch.equal(out, expected):
         kit.fail(f"generate with a prompt of {T + 3} tokens, top_k=1, vs greedy on the last {T}",
-                 yours=out, expected=expected)  # fmt: skip
+                 yours=out, expected=expected)

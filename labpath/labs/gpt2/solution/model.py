@@ -132,7 +132,7 @@ class GPT(nn.Module):
             drop=nn.Dropout(config.dropout),
             h=nn.ModuleList([Block(config) for _ in range(config.n_layer)]),
             ln_f=LayerNorm(config.n_embd, bias=config.bias),
-        ))  # fmt: skip
+        ))
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         # weight tying: reading a token in and writing it out use one (V, C) matrix.
         # Assign the Parameter itself (copying values would leave two tensors).

@@ -18,7 +18,7 @@ def lora():
     if missing:
         kit.fail(f"your lora.py defines no {', '.join(missing)}",
                  hint="lora.py needs a LoRALinear(base, r, alpha, dropout) module, "
-                 "apply_lora(model, target_names, r, alpha) and count_parameters(model)")  # fmt: skip
+                 "apply_lora(model, target_names, r, alpha) and count_parameters(model)")
     return module
 
 
@@ -29,7 +29,7 @@ def gpt():
     for name in ("GPTConfig", "GPT"):
         if not hasattr(module, name):
             kit.fail(f"the gpt2 lab's model.py defines no {name}",
-                     hint="finish `labpath check gpt2` first: this lab adapts that GPT")  # fmt: skip
+                     hint="finish `labpath check gpt2` first: this lab adapts that GPT")
     return module
 
 

@@ -50,7 +50,7 @@ def factors(m):
                 return A, B, _layout(m, A, B, a_name, b_name)
     kit.fail(f"your {type(m).__name__} has no lora_A / lora_B factors",
              hint="store the factors as self.lora_A (r, in_features) and self.lora_B "
-             "(out_features, r), as nn.Parameter")  # fmt: skip
+             "(out_features, r), as nn.Parameter")
 
 
 def _layout(m, A, B, a_name, b_name):
@@ -65,7 +65,7 @@ def _layout(m, A, B, a_name, b_name):
              yours=f"{a_name} {a}, {b_name} {b}",
              expected=f"{a_name} (r, {inn}) and {b_name} ({out}, r)",
              hint="A reads the input and B writes the output: delta W = B @ A has the "
-             "frozen weight's shape (out_features, in_features)")  # fmt: skip
+             "frozen weight's shape (out_features, in_features)")
 
 
 def base_of(m):
@@ -79,7 +79,7 @@ def base_of(m):
     if isinstance(m, nn.Linear):
         return m
     kit.fail(f"your {type(m).__name__} keeps no wrapped Linear as self.base",
-             hint="store the nn.Linear you were given as self.base and call it in forward")  # fmt: skip
+             hint="store the nn.Linear you were given as self.base and call it in forward")
 
 
 def rank(m):

@@ -144,7 +144,7 @@ def experiment(gpt, lora, seed, device="cpu"):
         base_a=base_a, start_b=start_b, adapted_b=evaluate(model, val_b, seed + 2, T, device),
         adapted_a=evaluate(model, val_a, seed + 3, T, device), same=digest(model, skip) == before,
         trainable=trainable, total=total, vocab=len(chars),
-    )  # fmt: skip
+    )
 
 
 def test_lora_adapts_the_gpt_to_a_new_text_with_frozen_weights(lora, gpt):
@@ -152,19 +152,19 @@ def test_lora_adapts_the_gpt_to_a_new_text_with_frozen_weights(lora, gpt):
     r = experiment(gpt, lora, kit.seed(), kit.device())
     if not r["same"]:
         changed = [n for n, t in r["frozen"].items()
-                   if not torch.equal(t, dict(r["model"].named_parameters())[n].detach())]  # fmt: skip
+                   if not torch.equal(t, dict(r["model"].named_parameters())[n].detach())]
         kit.fail(f"fine-tuning changed {len(changed)} frozen tensors", yours=changed[:4], expected="none",
-                 hint="apply_lora must freeze every parameter except the factors")  # fmt: skip
+                 hint="apply_lora must freeze every parameter except the factors")
     if abs(r["start_b"] - r["base_b"]) > 1e-5:
         kit.fail("val loss on text B right after apply_lora vs before", yours=r["start_b"], expected=r["base_b"],
-                 hint="at init the adapted model must compute what the base did (B = 0)")  # fmt: skip
+                 hint="at init the adapted model must compute what the base did (B = 0)")
     _plot(r)
     drop = r["base_b"] - r["adapted_b"]
     if not drop >= MIN_DROP:
         kit.fail(f"val loss on text B: base {r['base_b']:.3f}, adapted {r['adapted_b']:.3f} after {TUNE_STEPS} steps",
                  yours=f"drop {drop:.3f}", expected=f">= {MIN_DROP}",
                  diagnosis="the factors never move: are A and B both zero at init?" if max(r["tune"][:3]) - min(r["tune"][:3]) == 0 else None,
-                 hint="check that forward adds the LoRA path and that the factors require grad")  # fmt: skip
+                 hint="check that forward adds the LoRA path and that the factors require grad")
 
 
 def _plot(r):
@@ -193,7 +193,7 @@ def _plot(r):
         label=f"adapted on text B val: {r['adapted_b']:.3f}",
     )
     ax.set(xlabel="step", ylabel="training loss (cross-entropy)",
-           title=f"{r['trainable']:,} of {r['total']:,} parameters trained in the LoRA phase")  # fmt: skip
+           title=f"{r['trainable']:,} of {r['total']:,} parameters trained in the LoRA phase")
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(

@@ -94,7 +94,7 @@ def note_layout(m):
             "lora-layout.txt",
         )
         path.write_text("transposed layout, accepted: A is (in, r) and B is (r, out); "
-                        "the checks transpose them to (r, in) and (out, r)\n", encoding="utf-8")  # fmt: skip
+                        "the checks transpose them to (r, in) and (out, r)\n", encoding="utf-8")
     except OSError:
         pass
 
@@ -124,7 +124,7 @@ def test_factors_have_the_contract_shapes_and_the_base_is_frozen(lora):
         kit.fail("the frozen Linear inside LoRALinear is not the module passed in",
                  diagnosis="a copy of the Linear: a weight shared with another layer (tied "
                  "embeddings) would no longer be shared" if copied else None,
-                 hint="keep the Linear itself: self.base = base (no copy.deepcopy, no new Linear)")  # fmt: skip
+                 hint="keep the Linear itself: self.base = base (no copy.deepcopy, no new Linear)")
     A, B, layout = factors(m)
     note_layout(m)
     if rank(m) != R:
@@ -135,16 +135,16 @@ def test_factors_have_the_contract_shapes_and_the_base_is_frozen(lora):
         )
     if not isinstance(A, nn.Parameter) or not isinstance(B, nn.Parameter):
         kit.fail("lora_A and lora_B are not nn.Parameters, so optimizers never see them",
-                 hint="self.lora_A = nn.Parameter(torch.empty(r, in_features))")  # fmt: skip
+                 hint="self.lora_A = nn.Parameter(torch.empty(r, in_features))")
     for name, t in (("lora_A", A), ("lora_B", B)):
         if not t.requires_grad:
             kit.fail(f"{name}.requires_grad is False: the factors are what LoRA trains")
     if inner.weight.requires_grad:
         kit.fail("base.weight.requires_grad is True: the pretrained weight would be trained too",
-                 hint="base.weight.requires_grad_(False) in __init__")  # fmt: skip
+                 hint="base.weight.requires_grad_(False) in __init__")
     if inner.bias is not None and inner.bias.requires_grad:
         kit.fail("base.bias requires grad while the weight is frozen",
-                 hint="freeze the wrapped layer's bias as well: base.bias.requires_grad_(False)")  # fmt: skip
+                 hint="freeze the wrapped layer's bias as well: base.bias.requires_grad_(False)")
     for attr, want in (("r", R), ("alpha", ALPHA), ("scaling", ALPHA / R)):
         if attr == "alpha" and not kit.has(m, "alpha") and kit.has(m, "lora_alpha"):
             attr = "lora_alpha"  # loralib's and peft's name
@@ -157,7 +157,7 @@ def test_factors_have_the_contract_shapes_and_the_base_is_frozen(lora):
         if abs(value - want) > 1e-12:
             kit.fail(f"LoRALinear(base, r=3, alpha=6).{attr}", yours=value, expected=want,
                      diagnosis=scaling_mistake(torch.tensor(value), torch.tensor(1.0), R, ALPHA)
-                     if attr == "scaling" else None)  # fmt: skip
+                     if attr == "scaling" else None)
     trainable = {id(p) for p in m.parameters() if p.requires_grad}
     if trainable != {id(A), id(B)}:
         kit.fail(
@@ -192,7 +192,7 @@ def test_output_equals_the_base_layer_at_init(lora, mode):
     kit.close(y, expected, f"output at init ({mode} mode, dropout 0.5) vs base(x)", **TOL64,
               dims="B T out", diagnose=diagnose,
               hint="initialise A at random and B with zeros, so the wrapped layer starts as the "
-              "pretrained one")  # fmt: skip
+              "pretrained one")
 
 
 @pytest.mark.parametrize("r, alpha", [(R, ALPHA), (5, 2.0)])
@@ -217,7 +217,7 @@ def test_update_is_alpha_over_r_times_B_A_x(lora, r, alpha):
                   **TOL64, dims=" ".join(["B", "T", "out"][3 - x.dim():]),
                   diagnose=lambda y, x=x: scaling_mistake(y.detach() - (x @ W0.T + b0),
                                                      lora_path(x, A, B), r, alpha),
-                  hint="forward: base(x) + (dropout(x) @ A.T @ B.T) * (alpha / r)")  # fmt: skip
+                  hint="forward: base(x) + (dropout(x) @ A.T @ B.T) * (alpha / r)")
 
 
 def test_dropout_is_on_the_lora_input_only(lora):
@@ -232,7 +232,7 @@ def test_dropout_is_on_the_lora_input_only(lora):
     kit.close(y0, x @ W0.T + b0, "train-mode output with B = 0 vs base(x)", **TOL64,
               dims="B T out", diagnose=lambda y: dropout_mistake(y, x @ W0.T + b0)
               if float(standard(m)[1].abs().max()) == 0 else None,
-              hint="base(x) + lora_B(lora_A(dropout(x))) * scaling")  # fmt: skip
+              hint="base(x) + lora_B(lora_A(dropout(x))) * scaling")
     A, B = randomise(m, 1)
     s = ALPHA / R
     with torch.no_grad():
@@ -249,7 +249,7 @@ def test_dropout_is_on_the_lora_input_only(lora):
         worst = int(best.argmax())
         full = s * lora_path(x, A, B).reshape(-1, OUT)
         out_masked = ((delta + (x @ W0.T + b0).reshape(-1, OUT)) /
-                      (full + (x @ W0.T + b0).reshape(-1, OUT)))  # fmt: skip
+                      (full + (x @ W0.T + b0).reshape(-1, OUT)))
         diagnosis = None
         if bool(((out_masked.abs() < 1e-9) | ((out_masked - 2).abs() < 1e-9)).all()):
             diagnosis = "dropout is applied to the whole output, not to the LoRA input"
@@ -259,16 +259,16 @@ def test_dropout_is_on_the_lora_input_only(lora):
                  yours=float(best[worst]), expected="< 1e-9 for some mask",
                  where=f"row {worst} of the flattened (B*T, out) update", diagnosis=diagnosis,
                  hint="drop inputs of the LoRA path: (dropout(x) @ A.T @ B.T) * scaling, with "
-                 "nn.Dropout(p) (it rescales kept values by 1 / (1 - p))")  # fmt: skip
+                 "nn.Dropout(p) (it rescales kept values by 1 / (1 - p))")
     full = s * lora_path(rows, A, B)
     if torch.allclose(delta, full, rtol=1e-9, atol=1e-10):
         kit.fail("train-mode output with dropout 0.5 equals the output without dropout",
-                 hint="apply the dropout module to x in the LoRA path; register it in __init__")  # fmt: skip
+                 hint="apply the dropout module to x in the LoRA path; register it in __init__")
     m.eval()
     with torch.no_grad():
         y_eval = m(x)
     kit.close(y_eval, forward(x, W0, b0, A, B, s), "eval-mode output with dropout 0.5 (no dropout then)",
-              **TOL64, dims="B T out")  # fmt: skip
+              **TOL64, dims="B T out")
 
 
 def test_only_B_gets_a_gradient_at_init(lora):
@@ -283,20 +283,20 @@ def test_only_B_gets_a_gradient_at_init(lora):
     inner = base_of(m)
     if inner.weight.grad is not None:
         kit.fail("base.weight.grad is not None after backward: the frozen weight receives gradients",
-                 hint="base.weight.requires_grad_(False) (and the bias) when wrapping")  # fmt: skip
+                 hint="base.weight.requires_grad_(False) (and the bias) when wrapping")
     if B.grad is None or float(B.grad.abs().max()) == 0:
         kit.fail("lora_B.grad after one backward at init", yours="all zero" if B.grad is not None else None,
                  expected="non-zero (dL/dh times A x)",
                  diagnosis="A starts at zero: then B's gradient is zero. Start A at random and B at zero"
                  if float(A.detach().abs().max()) == 0 else None,
-                 hint="A random (kaiming-uniform or Gaussian), B zeros; use both in forward")  # fmt: skip
+                 hint="A random (kaiming-uniform or Gaussian), B zeros; use both in forward")
     if A.grad is None:
         kit.fail("lora_A.grad is None after backward: A is not used in forward")
     if float(A.grad.abs().max()) != 0:
         kit.fail("lora_A.grad at init", yours=float(A.grad.abs().max()), expected=0.0,
                  diagnosis="B does not start at zero" if float(B.detach().abs().max()) else None,
                  hint="A's gradient is B^T times the upstream gradient, exactly zero while B = 0; "
-                 "that is LoRA working as intended")  # fmt: skip
+                 "that is LoRA working as intended")
 
 
 def test_both_factors_learn_within_two_steps(lora):
@@ -324,10 +324,10 @@ def test_both_factors_learn_within_two_steps(lora):
         )
         kit.fail("lora_B did not move in the first SGD step", yours=moved[0][1], expected="> 1e-12",
                  diagnosis="no parameter moves: with A = B = 0 both gradients are zero forever"
-                 if both_zero else None, hint="initialise A at random; only B starts at zero")  # fmt: skip
+                 if both_zero else None, hint="initialise A at random; only B starts at zero")
     if moved[1][0] <= 1e-12:
         kit.fail("lora_A did not move in the second SGD step (B is no longer zero then)",
-                 yours=moved[1][0], expected="> 1e-12")  # fmt: skip
+                 yours=moved[1][0], expected="> 1e-12")
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -351,7 +351,7 @@ def test_merge_matches_unmerged_and_unmerge_restores(lora, dtype):
     with torch.no_grad():
         y0 = m(x)
         kit.close(y0, forward(x.double(), W0.double(), b0.double(), A.double(), B.double(), s),
-                  f"unmerged output ({dtype})", **tol, dims="B T out")  # fmt: skip
+                  f"unmerged output ({dtype})", **tol, dims="B T out")
         m.merge()
         if getattr(m, "merged", None) is not True:
             kit.fail(
@@ -368,13 +368,13 @@ def test_merge_matches_unmerged_and_unmerge_restores(lora, dtype):
                             (2 * s, "merge() adds the update twice (scaling applied twice)"),
                             (1.0, "merge() forgets the scaling: it adds B @ A, not scaling * B @ A"),
                             (s * s, "merge() scales by (alpha / r)^2"),
-                            (-s, "merge() subtracts the update")):  # fmt: skip
+                            (-s, "merge() subtracts the update")):
                 if torch.allclose(d, c * (B @ A).double(), rtol=1e-5, atol=1e-6):
                     return name
             return None
 
         kit.close(W, W0.double() + delta, f"base.weight after merge() vs W0 + scaling * B @ A ({dtype})",
-                  **wtol, dims="out in", diagnose=weight_mistake)  # fmt: skip
+                  **wtol, dims="out in", diagnose=weight_mistake)
 
         def double_count(y):
             if torch.allclose(
@@ -390,12 +390,12 @@ def test_merge_matches_unmerged_and_unmerge_restores(lora, dtype):
 
         kit.close(m(x), y0, f"merged output vs unmerged output ({dtype})", **tol, dims="B T out",
                   diagnose=double_count,
-                  hint="when merged, forward returns base(x) only: the update is inside base.weight")  # fmt: skip
+                  hint="when merged, forward returns base(x) only: the update is inside base.weight")
         m.merge()  # a second merge must not add the update again
         kit.close(base_of(m).weight, W0.double() + delta, f"base.weight after a second merge() ({dtype})",
                   **wtol, dims="out in",
                   diagnose=lambda w: "the second merge() added the update again: check self.merged first"
-                  if torch.allclose(w.double() - W0.double(), 2 * delta, rtol=1e-5, atol=1e-6) else None)  # fmt: skip
+                  if torch.allclose(w.double() - W0.double(), 2 * delta, rtol=1e-5, atol=1e-6) else None)
         m.unmerge()
         if getattr(m, "merged", None) is not False:
             kit.fail(
@@ -404,7 +404,7 @@ def test_merge_matches_unmerged_and_unmerge_restores(lora, dtype):
                 expected=False,
             )
         kit.close(base_of(m).weight, W0, f"base.weight after unmerge() vs the original ({dtype})",
-                  **wtol, dims="out in")  # fmt: skip
+                  **wtol, dims="out in")
         kit.close(
             m(x),
             y0,
@@ -430,7 +430,7 @@ def test_train_eval_train_keeps_the_output(lora):
                       diagnose=lambda y: "the update is counted twice: base + 2 delta W" if torch.allclose(
                           y - expected, ALPHA / R * lora_path(x, A, B), rtol=1e-9, atol=1e-10) else None,
                       hint="if eval() merges, set merged and make train() unmerge; forward adds "
-                      "the path only while unmerged")  # fmt: skip
+                      "the path only while unmerged")
 
 
 # --- apply_lora and the counts -----------------------------------------------------
@@ -455,7 +455,7 @@ def apply(lora, model, targets, r=R, alpha=ALPHA):
     out = lora.apply_lora(model, targets, r, alpha)
     if not isinstance(out, nn.Module):
         kit.fail(f"apply_lora returned {type(out).__name__}, not the model",
-                 hint="replace the Linears in place and return model")  # fmt: skip
+                 hint="replace the Linears in place and return model")
     return out
 
 
@@ -466,7 +466,7 @@ def toy_model():
         "xc_proj": nn.Linear(4, 6),
         "c_projection": nn.Linear(4, 6),
         "block": nn.ModuleDict({"c_proj": nn.Linear(6, 5), "norm": nn.LayerNorm(6)}),
-    })  # fmt: skip
+    })
 
 
 @pytest.mark.parametrize(
@@ -498,7 +498,7 @@ def test_apply_lora_matches_module_names_like_peft(lora, gpt, targets, expected)
     got = wrapped_names(lora, model)
     if got != expected:
         kit.fail(f"modules wrapped by apply_lora(model, {targets})", yours=got, expected=expected,
-                 hint="match like peft: name == target or name.endswith('.' + target); wrap every match")  # fmt: skip
+                 hint="match like peft: name == target or name.endswith('.' + target); wrap every match")
 
 
 def test_apply_lora_uses_suffixes_not_substrings(lora):
@@ -513,7 +513,7 @@ def test_apply_lora_uses_suffixes_not_substrings(lora):
                             if "c_projection" in extra else
                             "you match name.endswith(target) without the dot: xc_proj is another layer"
                             if "xc_proj" in extra else None),
-                 hint="name == target or name.endswith('.' + target)")  # fmt: skip
+                 hint="name == target or name.endswith('.' + target)")
 
 
 @pytest.mark.parametrize(
@@ -533,7 +533,7 @@ def test_apply_lora_refuses_what_it_cannot_wrap(lora, gpt, targets):
             f"apply_lora(model, {targets}) raised {type(exc).__name__}, not ValueError: {str(exc)[:100]}"
         )
     kit.fail(f"apply_lora(model, {targets}) returned without an error",
-             hint="raise ValueError when no module matches, or when a match is not an nn.Linear")  # fmt: skip
+             hint="raise ValueError when no module matches, or when a match is not an nn.Linear")
 
 
 def test_apply_lora_freezes_everything_but_the_factors(lora, gpt):
@@ -552,7 +552,7 @@ def test_apply_lora_freezes_everything_but_the_factors(lora, gpt):
         kit.fail("trainable parameters after apply_lora(model, ['c_attn'])",
                  yours=f"{len(have)}: extra {extra[:4]}" + (f", frozen factors {missing[:4]}" if missing else ""),
                  expected=f"{len(want)} (lora_A and lora_B of each wrapped layer)",
-                 hint="freeze every parameter of the model (requires_grad_(False)) before adding the factors")  # fmt: skip
+                 hint="freeze every parameter of the model (requires_grad_(False)) before adding the factors")
 
 
 def test_weight_tying_and_logits_survive_apply_lora(lora, gpt):
@@ -564,12 +564,12 @@ def test_weight_tying_and_logits_survive_apply_lora(lora, gpt):
     model = apply(lora, model, ["c_attn"]).double().eval()
     if model.lm_head.weight is not model.transformer.wte.weight:
         kit.fail("after apply_lora(['c_attn']), lm_head.weight is no longer the wte tensor",
-                 hint="replace only the matched modules; never copy the model's other layers")  # fmt: skip
+                 hint="replace only the matched modules; never copy the model's other layers")
     with torch.no_grad():
         after, _ = model(idx, idx)
     kit.close(after, before, "logits after apply_lora(['c_attn']) at init vs the base model's",
               **TOL64, dims="B T V", hint="B starts at zero, so the adapted model must compute exactly "
-              "what the pretrained one did")  # fmt: skip
+              "what the pretrained one did")
     model = apply(lora, tiny_gpt(gpt, kit.seed()), ["lm_head"])
     head = model.lm_head
     if not isinstance(head, lora.LoRALinear):
@@ -581,7 +581,7 @@ def test_weight_tying_and_logits_survive_apply_lora(lora, gpt):
         kit.fail("the wrapped lm_head's frozen weight is no longer transformer.wte.weight",
                  diagnosis="the Linear was copied: the embedding and the output layer are untied"
                  if copied else None,
-                 hint="wrap the Linear itself (self.base = base), never a copy")  # fmt: skip
+                 hint="wrap the Linear itself (self.base = base), never a copy")
 
 
 GPT2_SMALL = dict(
@@ -637,12 +637,12 @@ def test_count_parameters_counts_each_tensor_once(lora, gpt):
     want = R * (24 + 72) * 2
     if trainable != want:
         kit.fail("trainable parameters of the tiny GPT with r=3 on c_attn", yours=trainable, expected=want,
-                 hint="count p.numel() for parameters with requires_grad")  # fmt: skip
+                 hint="count p.numel() for parameters with requires_grad")
     wte = TINY["vocab_size"] * TINY["n_embd"]
     if total != base_total + want:
         kit.fail("total parameters of the tiny GPT with LoRA", yours=total, expected=base_total + want,
                  diagnosis=_count_mistake(total, base_total, wte, want),
-                 hint="iterate model.parameters(): it yields a shared tensor once")  # fmt: skip
+                 hint="iterate model.parameters(): it yields a shared tensor once")
 
 
 def test_gpt2_small_with_r8_on_c_attn_has_294912_trainable(lora, gpt):
@@ -652,7 +652,7 @@ def test_gpt2_small_with_r8_on_c_attn_has_294912_trainable(lora, gpt):
         base_total = sum(p.numel() for p in model.parameters())
         if base_total != GPT2_SMALL_PARAMS:
             kit.fail("your gpt2 lab's GPT-2 small has the wrong size before LoRA", yours=f"{base_total:,}",
-                     expected=f"{GPT2_SMALL_PARAMS:,}", hint="`labpath check gpt2` first")  # fmt: skip
+                     expected=f"{GPT2_SMALL_PARAMS:,}", hint="`labpath check gpt2` first")
         model = apply(lora, model, ["c_attn"], r=8, alpha=16.0)
         trainable, total = _count(lora, model, "gpt2")
     if (trainable, total) != (GPT2_LORA_TRAINABLE, GPT2_LORA_TOTAL):
@@ -661,11 +661,11 @@ def test_gpt2_small_with_r8_on_c_attn_has_294912_trainable(lora, gpt):
             p.data_ptr() == 0 for p in model.parameters()
         ):
             diagnosis = diagnosis or ("every tensor on the meta device has data_ptr() 0: count unique "
-                                      "tensors by identity (model.parameters()), not by data_ptr()")  # fmt: skip
+                                      "tensors by identity (model.parameters()), not by data_ptr()")
         kit.fail("(trainable, total) of GPT-2 small with LoRA r=8 on c_attn",
                  yours=f"({trainable:,}, {total:,})", expected=f"({GPT2_LORA_TRAINABLE:,}, {GPT2_LORA_TOTAL:,})",
                  diagnosis=diagnosis,
-                 hint="trainable = r * (in + out) per wrapped Linear = 8 * (768 + 2304) * 12")  # fmt: skip
+                 hint="trainable = r * (in + out) per wrapped Linear = 8 * (768 + 2304) * 12")
     _plot_counts(lora, gpt)
 
 
@@ -706,7 +706,7 @@ def _plot_counts(lora, gpt):
         label="full fine-tune of c_attn only (21.2M)",
     )
     ax.set(xscale="log", yscale="log", xlabel="rank r", ylabel="parameters",
-           title="GPT-2 small: what LoRA trains vs what it keeps frozen")  # fmt: skip
+           title="GPT-2 small: what LoRA trains vs what it keeps frozen")
     ax.set_xticks(ranks, [str(r) for r in ranks])
     for r, (t, tot) in zip(ranks, series["c_attn"]):
         ax.annotate(
@@ -736,4 +736,4 @@ def test_lora_state_dict_holds_only_the_factors(lora, gpt):
     if len(sd) != 4 or n != R * (24 + 72) * 2:
         kit.fail("lora_state_dict of the tiny GPT with r=3 on c_attn (2 wrapped layers)",
                  yours=f"{len(sd)} tensors, {n} numbers: {sorted(sd)[:6]}", expected="4 tensors, 576 numbers",
-                 hint="keep only the lora_ entries of model.state_dict()")  # fmt: skip
+                 hint="keep only the lora_ entries of model.state_dict()")

@@ -18,7 +18,7 @@ from labpath.checks import kit
 
 R, ALPHA = 3, 6.0
 CFG = dict(vocab_size=67, n_positions=16, n_embd=24, n_layer=2, n_head=2,
-           resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)  # fmt: skip
+           resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
 
 
 def _libraries():
@@ -53,7 +53,7 @@ def test_matches_peft_on_a_tiny_hf_gpt2(lora):
         lora.apply_lora(ours, ["c_attn"], R, ALPHA).double().train()
     )  # eval() after setting A, B
     theirs = peft.get_peft_model(hf, peft.LoraConfig(r=R, lora_alpha=ALPHA, lora_dropout=0.0,
-                                                     target_modules=["c_attn"], fan_in_fan_out=True))  # fmt: skip
+                                                     target_modules=["c_attn"], fan_in_fan_out=True))
     theirs = theirs.double().eval()
     gen = torch.Generator().manual_seed(kit.seed() + 1)
     for i in range(CFG["n_layer"]):
@@ -75,16 +75,16 @@ def test_matches_peft_on_a_tiny_hf_gpt2(lora):
         want = theirs(input_ids=idx).logits
         kit.close(ours(input_ids=idx).logits, want, "logits of the HF GPT-2 with your LoRA vs with peft's",
                   rtol=1e-10, atol=1e-10, dims="B T V",
-                  hint="same A, B and alpha / r must give the same model as peft")  # fmt: skip
+                  hint="same A, B and alpha / r must give the same model as peft")
     mine_counts = tuple(int(c) for c in lora.count_parameters(ours))
     peft_counts = tuple(int(c) for c in theirs.get_nb_trainable_parameters())
     if mine_counts != peft_counts:
         kit.fail("(trainable, total) parameters: yours vs peft's get_nb_trainable_parameters()",
-                 yours=mine_counts, expected=peft_counts)  # fmt: skip
+                 yours=mine_counts, expected=peft_counts)
     with torch.no_grad():
         for i in range(CFG["n_layer"]):
             ours.transformer.h[i].attn.c_attn.merge()
         merged = theirs.merge_and_unload()
         kit.close(ours(input_ids=idx).logits, merged(input_ids=idx).logits,
                   "logits after your merge() vs peft's merge_and_unload()", rtol=1e-10, atol=1e-10,
-                  dims="B T V")  # fmt: skip
+                  dims="B T V")

@@ -65,7 +65,7 @@ def copy_weights(module, source, what):
     theirs = {name.removesuffix("_l0"): p for name, p in source.named_parameters()}
     if set(mine) != set(theirs):
         kit.fail(f"{what}: your parameters are {sorted(mine)}", expected=sorted(theirs),
-                 hint="bias=True gives two bias vectors, bias_ih and bias_hh; bias=False none")  # fmt: skip
+                 hint="bias=True gives two bias vectors, bias_ih and bias_hh; bias=False none")
     for name, p in mine.items():
         want = tuple(theirs[name].shape)
         if tuple(p.shape) != want:
@@ -147,7 +147,7 @@ def diagnose_step(yours_h, yours_c, x, h, c, cell):
         rh, rc = reference_step(x, h, c, *W, order=order)
         if same(yours_h, rh):
             return (f"your gates are in the order {', '.join(order)}; torch's order is "
-                    "i, f, g, o (input, forget, cell candidate, output) along dim 0")  # fmt: skip
+                    "i, f, g, o (input, forget, cell candidate, output) along dim 0")
     for variant, text in VARIANTS.items():
         rh, rc = reference_step(x, h, c, *W, variant=variant)
         if same(yours_h, rh) and (yours_c is None or same(yours_c, rc)):
@@ -216,7 +216,7 @@ def train_char_model(
         L = int((y >= 0).sum(1).max())  # trim the padding every row has
         logits = logits_of(model, x[:, :L])
         loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]),
-                                           y[:, :L].reshape(-1), ignore_index=-1)  # fmt: skip
+                                           y[:, :L].reshape(-1), ignore_index=-1)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -224,5 +224,5 @@ def train_char_model(
     with torch.no_grad():
         logits = logits_of(model, Xdev)
         dev = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]),
-                                          Ydev.reshape(-1), ignore_index=-1).item()  # fmt: skip
+                                          Ydev.reshape(-1), ignore_index=-1).item()
     return model, losses, dev

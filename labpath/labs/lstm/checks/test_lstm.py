@@ -25,7 +25,7 @@ from lstm_ref import (
     torch_cell,
     torch_lstm,
     train_char_model,
-)  # fmt: skip
+)
 
 from labpath.checks import kit
 
@@ -39,7 +39,7 @@ def as_state(out, what):
     """Unpack (h, c) from the learner's cell."""
     if not isinstance(out, (tuple, list)) or len(out) != 2:
         kit.fail(f"{what} returned {type(out).__name__}, not a pair (h, c)",
-                 hint="forward(x, state=None) returns (h, c), like torch.nn.LSTMCell")  # fmt: skip
+                 hint="forward(x, state=None) returns (h, c), like torch.nn.LSTMCell")
     return out
 
 
@@ -66,13 +66,13 @@ def test_cell_parameters_match_torch(lstm):
         expected = {n: tuple(p.shape) for n, p in ref.named_parameters()}
         if yours != expected:
             hint = ("the same names and shapes as torch.nn.LSTMCell: one (4H, in) matrix per "
-                    "input, the four gates stacked along dim 0")  # fmt: skip
+                    "input, the four gates stacked along dim 0")
             if any(tuple(reversed(s)) == expected.get(n) for n, s in yours.items()):
                 hint = (
                     "a weight is transposed: torch stores (4H, in) and computes x @ W.T"
                 )
             kit.fail(f"parameters of LSTMCell({I}, {H}, bias={bias})", yours=yours,
-                     expected=expected, hint=hint)  # fmt: skip
+                     expected=expected, hint=hint)
     cell = lstm.LSTMCell(I, H)
     cell.load_state_dict(nn.LSTMCell(I, H).state_dict())
 
@@ -93,7 +93,7 @@ def test_cell_step_matches_torch(lstm):
     diag = lambda _: diagnose_step(h, c, x, h0, c0, ref)  # noqa: E731
     kit.close(h, eh, "h' after one step", rtol=RTOL, atol=ATOL, dims="B H", diagnose=diag,
               hint="gates = x @ W_ih.T + b_ih + h @ W_hh.T + b_hh, chunked into i, f, g, o "
-              "along the last dim; h' = o * tanh(c')")  # fmt: skip
+              "along the last dim; h' = o * tanh(c')")
     kit.close(
         c,
         ec,
@@ -213,10 +213,10 @@ def layer_diagnosis(yours, x, state, ref_module):
         torch.allclose(y, v, rtol=1e-5, atol=1e-6) for v in (fresh, zero)
     ):
         return ("every step starts from a fresh zero state: the (h, c) returned at step t "
-                "must be the state passed to step t + 1")  # fmt: skip
+                "must be the state passed to step t + 1")
     if y.shape == tm.shape and torch.allclose(y, tm, rtol=1e-5, atol=1e-6):
         return ("you read the input as (T, B, I), but batch_first=True means (B, T, I): "
-                "step through x[:, t]")  # fmt: skip
+                "step through x[:, t]")
     if state is not None:
         with torch.no_grad():
             from_zeros = ref(x)[0]
@@ -258,16 +258,16 @@ def test_layer_matches_torch_lstm(lstm):
             kit.fail("LSTM.forward(x, (h_0, c_0)) changed the (h_0, c_0) it was given",
                      diagnosis="your layer writes into the caller's state tensors in place "
                      "(zero_(), copy_(), +=): the caller's h_0 and c_0 must be left as they were",
-                     hint="start from h, c = h_0, c_0 (reshaped) and build new tensors each step")  # fmt: skip
+                     hint="start from h, c = h_0, c_0 (reshaped) and build new tensors each step")
         with torch.no_grad():
             eout, (ehn, ecn) = r(xs, fresh_copy(state))
         kit.close(out, eout, f"output sequence from {given}", rtol=rtol, atol=atol,
                   dims="B T H", diagnose=lambda y, s=fresh_copy(state): layer_diagnosis(y, x, s, ref),
-                  hint="output[:, t] is h_t; batch_first=True means x is (B, T, I)")  # fmt: skip
+                  hint="output[:, t] is h_t; batch_first=True means x is (B, T, I)")
         kit.close(hn, ehn, f"h_n from {given}", rtol=rtol, atol=atol, dims="layers B H",
-                  hint="h_n is the hidden state after the last step, shaped (1, B, H)")  # fmt: skip
+                  hint="h_n is the hidden state after the last step, shaped (1, B, H)")
         kit.close(cn, ecn, f"c_n from {given}", rtol=rtol, atol=atol, dims="layers B H",
-                  hint="c_n is the cell state after the last step, shaped (1, B, H)")  # fmt: skip
+                  hint="c_n is the cell state after the last step, shaped (1, B, H)")
 
 
 def time_major_diagnosis(yours, x, ref_module):
@@ -288,10 +288,10 @@ def time_major_diagnosis(yours, x, ref_module):
 
     if same(y, right.transpose(0, 1)):
         return ("the steps are right but the output is (B, T, H): with batch_first=False "
-                "transpose it back to (T, B, H)")  # fmt: skip
+                "transpose it back to (T, B, H)")
     if same(y, misread) or same(y, misread.transpose(0, 1)):
         return ("you stepped through dim 1 of a (T, B, I) input: with batch_first=False "
-                "time is dim 0 (transpose x to (B, T, I) first, or step through x[t])")  # fmt: skip
+                "time is dim 0 (transpose x to (B, T, I) first, or step through x[t])")
     return None
 
 
@@ -320,11 +320,11 @@ def test_layer_time_major_matches_torch_lstm(lstm):
         kit.close(out, eout, f"batch_first=False: output sequence from {given}", rtol=rtol,
                   atol=atol, dims="T B H", diagnose=lambda y: time_major_diagnosis(y, x, ref),
                   hint="batch_first=False means x is (T, B, I) and the output (T, B, H); "
-                  "the state stays (1, B, H) either way")  # fmt: skip
+                  "the state stays (1, B, H) either way")
         kit.close(hn, ehn, f"batch_first=False: h_n from {given}", rtol=rtol, atol=atol,
-                  dims="layers B H", hint="h_n is the hidden state after the last step, (1, B, H)")  # fmt: skip
+                  dims="layers B H", hint="h_n is the hidden state after the last step, (1, B, H)")
         kit.close(cn, ecn, f"batch_first=False: c_n from {given}", rtol=rtol, atol=atol,
-                  dims="layers B H", hint="c_n is the cell state after the last step, (1, B, H)")  # fmt: skip
+                  dims="layers B H", hint="c_n is the cell state after the last step, (1, B, H)")
 
 
 def test_cell_init_is_uniform_in_one_over_sqrt_h(lstm):
@@ -337,7 +337,7 @@ def test_cell_init_is_uniform_in_one_over_sqrt_h(lstm):
     for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
         if name not in params:
             kit.fail(f"LSTMCell({I2}, {H2}) has no parameter {name}", yours=sorted(params),
-                     hint="bias=True is the default: weight_ih, weight_hh, bias_ih, bias_hh")  # fmt: skip
+                     hint="bias=True is the default: weight_ih, weight_hh, bias_ih, bias_hh")
         w = params[name].detach().double().flatten()
         n = w.numel()
         top, std, mean = float(w.abs().max()), float(w.std()), float(w.mean())
@@ -345,11 +345,11 @@ def test_cell_init_is_uniform_in_one_over_sqrt_h(lstm):
         # within ~2.8% (1 sigma at n = 256), mean 0 to within k/sqrt(3n)
         spread = 0.10 if n > 1000 else 0.15
         ok = (top <= k * (1 + 1e-6) and top >= 0.9 * k
-              and abs(std / (k / 3**0.5) - 1) < spread and abs(mean) < 6 * k / (3 * n) ** 0.5)  # fmt: skip
+              and abs(std / (k / 3**0.5) - 1) < spread and abs(mean) < 6 * k / (3 * n) ** 0.5)
         if not ok:
             diagnosis = None
             for bound, what in ((1 / I2**0.5, "1/sqrt(input_size)"), (1 / H2, "1/hidden_size"),
-                                (1.0, "1 (torch.rand or uniform_(-1, 1))")):  # fmt: skip
+                                (1.0, "1 (torch.rand or uniform_(-1, 1))")):
                 if abs(top / bound - 1) < 0.03:
                     diagnosis = f"your {name} is bounded by {what}; torch's bound is 1/sqrt(hidden_size)"
             if (
@@ -363,7 +363,7 @@ def test_cell_init_is_uniform_in_one_over_sqrt_h(lstm):
                      expected=f"uniform in (-{k:.4f}, {k:.4f}): max |w| just under {k:.4f}, "
                      f"std {k / 3**0.5:.4f}, mean 0", diagnosis=diagnosis,
                      hint="k = 1/sqrt(hidden_size); every weight and bias uniform_(-k, k), as "
-                     "torch.nn.LSTMCell.reset_parameters does")  # fmt: skip
+                     "torch.nn.LSTMCell.reset_parameters does")
 
 
 def test_defaults_follow_the_interface(lstm):
@@ -375,7 +375,7 @@ def test_defaults_follow_the_interface(lstm):
     out = layer(x)  # no state argument at all
     if not isinstance(out, (tuple, list)) or len(out) != 2:
         kit.fail(f"LSTM({I}, {H})(x) returned {type(out).__name__}",
-                 expected="(output, (h_n, c_n))")  # fmt: skip
+                 expected="(output, (h_n, c_n))")
     with torch.no_grad():
         eout, _ = ref(x, (x.new_zeros(1, B, H), x.new_zeros(1, B, H)))
         time_major = nn.LSTM(I, H).to(DTYPE)
@@ -397,14 +397,14 @@ def test_defaults_follow_the_interface(lstm):
               rtol=RTOL, atol=ATOL, dims="B T H", diagnose=diagnose,
               hint="the defaults are bias=True and batch_first=True (x is (B, T, I)), and a "
               "missing state means zeros; torch's nn.LSTM defaults to batch_first=False, "
-              "this lab's interface does not")  # fmt: skip
+              "this lab's interface does not")
     if kit.has(lstm, "CharLSTM"):
         model = lstm.CharLSTM(27, 8, H)
         got = model(torch.zeros(B, T, dtype=torch.long))
         if isinstance(got, (tuple, list)) and (len(got) != 2 or got[1] is not None):
             kit.fail("CharLSTM(27, 8, 6)(idx) with no targets: the loss it returns",
                      yours=got[1] if len(got) == 2 else f"{len(got)} values", expected=None,
-                     hint="forward(idx, targets=None): no targets, no loss (return (logits, None))")  # fmt: skip
+                     hint="forward(idx, targets=None): no targets, no loss (return (logits, None))")
 
 
 def test_char_model_loss_is_masked_cross_entropy(lstm):
@@ -412,7 +412,7 @@ def test_char_model_loss_is_masked_cross_entropy(lstm):
     if not kit.has(lstm, "CharLSTM"):
         kit.fail("your lstm.py defines no class named CharLSTM",
                  hint="CharLSTM(vocab_size, n_embd, hidden_size): nn.Embedding -> your LSTM "
-                 "-> nn.Linear, forward(idx, targets=None) -> (logits, loss)")  # fmt: skip
+                 "-> nn.Linear, forward(idx, targets=None) -> (logits, loss)")
     V, Tn = 27, 7  # B = 3, T = 7, V = 27: distinct, so a wrong view cannot line up
     torch.manual_seed(kit.seed())
     model = lstm.CharLSTM(V, 8, H)
@@ -431,7 +431,7 @@ def test_char_model_loss_is_masked_cross_entropy(lstm):
     logits, loss = out
     if tuple(logits.shape) != (B, Tn, V):
         kit.fail("CharLSTM(27, 8, 6)(idx, targets): shape of the logits", yours=tuple(logits.shape),
-                 expected=(B, Tn, V), hint="logits are (B, T, vocab_size)")  # fmt: skip
+                 expected=(B, Tn, V), hint="logits are (B, T, vocab_size)")
     flat = logits.detach().reshape(-1, V)
     expected = nn.functional.cross_entropy(flat, targets.reshape(-1), ignore_index=-1)
 
@@ -448,7 +448,7 @@ def test_char_model_loss_is_masked_cross_entropy(lstm):
     kit.close(loss, expected, "CharLSTM(idx, targets) loss with 6 targets of -1 (padding)",
               rtol=1e-5, atol=1e-6, diagnose=diagnose,
               hint="F.cross_entropy(logits.view(-1, vocab_size), targets.view(-1), "
-              "ignore_index=-1): one row per position, padding (-1) left out")  # fmt: skip
+              "ignore_index=-1): one row per position, padding (-1) left out")
 
 
 def test_layer_gradients_match_torch(lstm):
@@ -499,15 +499,15 @@ def test_layer_gradients_match_torch(lstm):
     def detached(y):
         if torch.allclose(y.detach().to(DTYPE), cut, rtol=1e-7, atol=1e-10):
             return ("each step's gradient stops at its own input: the state is detached (or "
-                    "rebuilt from .data) between steps, so nothing flows back through time")  # fmt: skip
+                    "rebuilt from .data) between steps, so nothing flows back through time")
         return None
 
     labels = [("d loss / d x", "B T I", detached), ("d loss / d h_0", "layers B H", None),
-              ("d loss / d c_0", "layers B H", None)] + [(f"d loss / d {n}", None, None) for n in names]  # fmt: skip
+              ("d loss / d c_0", "layers B H", None)] + [(f"d loss / d {n}", None, None) for n in names]
     for (what, dims, diag), y, e in zip(labels, yours, expected):
         kit.close(y, e, what, rtol=1e-8, atol=1e-11, dims=dims, diagnose=diag,
                   hint="build every step from the previous step's (h, c) with out-of-place "
-                  "tensor operations, so autograd can go back through time")  # fmt: skip
+                  "tensor operations, so autograd can go back through time")
 
 
 # ---- no torch LSTM inside -----------------------------------------------------------
@@ -517,7 +517,7 @@ def test_no_torch_lstm_inside(lstm, monkeypatch):
     """Your modules contain no torch.nn.LSTM/LSTMCell/RNN and never call torch's LSTM kernels."""
     banned = (nn.RNNBase, nn.RNNCellBase)  # LSTM, GRU, RNN and their cells
     modules = {f"LSTMCell({I}, {H})": lstm.LSTMCell(I, H),
-               f"LSTM({I}, {H})": lstm.LSTM(I, H, batch_first=True)}  # fmt: skip
+               f"LSTM({I}, {H})": lstm.LSTM(I, H, batch_first=True)}
     if kit.has(lstm, "CharLSTM"):
         modules["CharLSTM(27, 8, 6)"] = lstm.CharLSTM(27, 8, H)
     for what, module in modules.items():
@@ -526,7 +526,7 @@ def test_no_torch_lstm_inside(lstm, monkeypatch):
                 kit.fail(f"{what} contains a torch.nn.{type(sub).__name__} "
                          f"({name or 'the module itself'})",
                          hint="write the gates with tensor operations; torch.nn.LSTM and "
-                         "LSTMCell are only the checks' reference")  # fmt: skip
+                         "LSTMCell are only the checks' reference")
     calls = []
 
     def tripwire(label, original):
@@ -542,7 +542,7 @@ def test_no_torch_lstm_inside(lstm, monkeypatch):
                                (nn.RNN, "forward", "torch.nn.RNN.forward"),
                                (torch, "lstm", "torch.lstm"), (torch, "lstm_cell", "torch.lstm_cell"),
                                (torch._VF, "lstm", "torch._VF.lstm"),
-                               (torch._VF, "lstm_cell", "torch._VF.lstm_cell")]:  # fmt: skip
+                               (torch._VF, "lstm_cell", "torch._VF.lstm_cell")]:
         original = getattr(owner, attr, None)
         if original is not None:
             monkeypatch.setattr(owner, attr, tripwire(label, original), raising=False)
@@ -556,7 +556,7 @@ def test_no_torch_lstm_inside(lstm, monkeypatch):
             module(torch.zeros(B, T, dtype=torch.long))
         if calls:
             kit.fail(f"calling {what} ran {calls[0]}",
-                     hint="compute the gates yourself; torch's LSTM is only the checks' reference")  # fmt: skip
+                     hint="compute the gates yourself; torch's LSTM is only the checks' reference")
 
 
 # ---- gradients through time, and a language model -----------------------------------
@@ -623,7 +623,7 @@ def test_gradient_norm_through_time(lstm):
     except Exception:  # a figure is a bonus; it never fails the check
         pass
     kit.close(yours, expected, "|d loss / d h_t| per time step", rtol=1e-7, atol=1e-12, dims="T",
-              hint="the gradient reaching h_t flows back through both h and c of the next step")  # fmt: skip
+              hint="the gradient reaching h_t flows back through both h and c of the next step")
 
 
 DEV_THRESHOLD = (
@@ -642,7 +642,7 @@ def test_char_model_learns_names(lstm):
     if not kit.has(lstm, "CharLSTM"):
         kit.fail("your lstm.py defines no class named CharLSTM",
                  hint="CharLSTM(vocab_size, n_embd, hidden_size): nn.Embedding -> your LSTM "
-                 "-> nn.Linear, forward(idx) -> (logits, loss)")  # fmt: skip
+                 "-> nn.Linear, forward(idx) -> (logits, loss)")
     seed = kit.seed()
     words = kit.words()
     bigram = bigram_dev_loss(words, seed)
@@ -651,7 +651,7 @@ def test_char_model_learns_names(lstm):
     )
     with one_thread():
         model, losses, dev = train_char_model(lambda V: lstm.CharLSTM(V, 16, 64), seed, STEPS,
-                                              words=words, device=kit.device())  # fmt: skip
+                                              words=words, device=kit.device())
     if not dev < threshold:
         first = sum(losses[:10]) / 10
         last = sum(losses[-20:]) / 20
@@ -660,4 +660,4 @@ def test_char_model_learns_names(lstm):
                  yours=round(dev, 4), expected=f"< {threshold:.3f}",
                  hint="on the shipped names the reference reaches 2.06-2.10; a model that "
                  "forgets the state between characters stalls near the bigram. Initialise "
-                 "like torch (uniform +-1/sqrt(H))")  # fmt: skip
+                 "like torch (uniform +-1/sqrt(H))")

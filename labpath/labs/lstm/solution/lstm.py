@@ -120,5 +120,5 @@ class CharLSTM(nn.Module):
         if targets is not None:
             # -1 marks padding after the end of a word: no loss there
             loss = F.cross_entropy(logits.view(-1, logits.shape[-1]), targets.view(-1),
-                                   ignore_index=-1)  # fmt: skip
+                                   ignore_index=-1)
         return logits, loss

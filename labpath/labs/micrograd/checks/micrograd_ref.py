@@ -190,10 +190,10 @@ OPS = {
     "rmul": (lambda x, y, k: k * x, "{k} * {x}", lambda x, y, k: k * x),
     "rsub": (lambda x, y, k: k - x, "{k} - {x}", lambda x, y, k: k - x),
     "rdiv": (lambda x, y, k: k / x, "{k} / {x}", lambda x, y, k: k / x if abs(x) > 0.3 else None),
-}  # fmt: skip
+}
 # Operations a learner's Value may lack entirely (the repo and the lecture differ).
 OPTIONAL = {"relu": "relu", "tanh": "tanh", "exp": "exp", "radd": "__radd__",
-            "rmul": "__rmul__", "rsub": "__rsub__", "rdiv": "__rtruediv__"}  # fmt: skip
+            "rmul": "__rmul__", "rsub": "__rsub__", "rdiv": "__rtruediv__"}
 
 
 def random_program(rng: random.Random, Value, n_ops: int):
@@ -273,7 +273,7 @@ def draw_graph(out, path) -> bool:
         op = getattr(node, "_op", "") or "leaf"
         label = f"{op}\ndata {node.data:.4g}\ngrad {node.grad:.4g}"
         ax.text(x, y, label, ha="center", va="center", fontsize=8,
-                bbox={"boxstyle": "round", "fc": "#eef4ff" if op != "leaf" else "#fff7e0"})  # fmt: skip
+                bbox={"boxstyle": "round", "fc": "#eef4ff" if op != "leaf" else "#fff7e0"})
     ax.set_xlim(-0.7, levels - 0.3)
     ax.set_ylim(-0.7, max(rows.values()) - 0.3)
     ax.axis("off")

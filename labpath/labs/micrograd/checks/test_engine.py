@@ -298,7 +298,7 @@ def test_diamond_graph_propagates_in_topological_order(Value):
         out = diamond(Value(1.5), Value(-0.8))
         out.backward()
         draw_graph(out, kit.artifact_path(
-            "test_diamond_graph_propagates_in_topological_order", "micrograd-graph.png"))  # fmt: skip
+            "test_diamond_graph_propagates_in_topological_order", "micrograd-graph.png"))
     except Exception:  # drawing is a bonus; the comparison below is the check
         pass
     compare(

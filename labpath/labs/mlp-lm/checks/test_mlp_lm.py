@@ -85,7 +85,7 @@ def test_vocab_puts_dot_at_index_0(mlp, words):
         wrong = sorted(k for k in expected if stoi.get(k) != expected[k])[:5]
         kit.fail("stoi from build_vocab(words)",
                  yours={k: stoi.get(k) for k in wrong}, expected={k: expected[k] for k in wrong},
-                 hint="stoi = {ch: i + 1 for i, ch in enumerate(sorted(set(''.join(words))))}; stoi['.'] = 0")  # fmt: skip
+                 hint="stoi = {ch: i + 1 for i, ch in enumerate(sorted(set(''.join(words))))}; stoi['.'] = 0")
 
 
 def test_build_dataset_for_emma(mlp):
@@ -102,10 +102,10 @@ def test_build_dataset_for_emma(mlp):
 
     if not isinstance(X, torch.Tensor) or X.dtype != torch.long:
         kit.fail("X from build_dataset", yours=f"{type(X).__name__} {getattr(X, 'dtype', '')}",
-                 expected="a torch.long (int64) tensor", hint="torch.tensor(X) of Python ints is int64")  # fmt: skip
+                 expected="a torch.long (int64) tensor", hint="torch.tensor(X) of Python ints is int64")
     kit.close(X, eX, "X (contexts) for ['emma']", dims="N block_size", diagnose=lagging,
               hint="start from [0] * block_size and slide after recording each example; "
-              "each word ends with the target '.' (index 0)")  # fmt: skip
+              "each word ends with the target '.' (index 0)")
     kit.close(Y, eY, "Y (targets) for ['emma']", dims="N",
               hint="targets are the characters of w + '.'")
 
@@ -120,7 +120,7 @@ def test_build_dataset_matches_reference(mlp, words, block_size):
     for name, t in (("X", X), ("Y", Y)):
         if not isinstance(t, torch.Tensor) or t.dtype != torch.long:
             kit.fail(f"{name} from build_dataset", yours=str(getattr(t, "dtype", type(t).__name__)),
-                     expected="torch.int64", hint="indices must be long to index C and for cross_entropy")  # fmt: skip
+                     expected="torch.int64", hint="indices must be long to index C and for cross_entropy")
     kit.close(X, eX, f"X for the first 400 words, block_size {block_size}", dims="N block_size")
     kit.close(Y, eY, f"Y for the first 400 words, block_size {block_size}", dims="N")
 
@@ -134,22 +134,22 @@ def test_split_is_80_10_10_of_shuffled_words(mlp, words):
     if sizes != (n1, n2 - n1, n - n2):
         kit.fail(f"split sizes of {n} words", yours=sizes, expected=(n1, n2 - n1, n - n2),
                  hint="n1 = int(0.8 * len(words)), n2 = int(0.9 * len(words)): "
-                 "words[:n1], words[n1:n2], words[n2:]")  # fmt: skip
+                 "words[:n1], words[n1:n2], words[n2:]")
     if sorted(list(tr) + list(dv) + list(te)) != sorted(words):
         kit.fail("the three splits together are not exactly the words given (a word lost, repeated "
-                 "or in two splits)", hint="slice one shuffled list at n1 and n2")  # fmt: skip
+                 "or in two splits)", hint="slice one shuffled list at n1 and n2")
     if list(tr) == list(words[:n1]):
         kit.fail("the train split is the first 80% of the words in their original (alphabetical) "
-                 "order", hint="shuffle (random.seed(42); random.shuffle(words)) before splitting")  # fmt: skip
+                 "order", hint="shuffle (random.seed(42); random.shuffle(words)) before splitting")
     mine = list(words)
     mlp.split_words(mine)
     if mine != list(words):
         kit.fail("split_words shuffled the list it was given in place",
-                 hint="shuffle a copy (words = list(words)) and leave the caller's list alone")  # fmt: skip
+                 hint="shuffle a copy (words = list(words)) and leave the caller's list alone")
     again = mlp.split_words(list(words))
     if [list(s) for s in again] != [list(tr), list(dv), list(te)]:
         kit.fail("two calls of split_words on the same list give different splits",
-                 hint="seed the shuffle (random.seed(42) or random.Random(seed)) so the split is reproducible")  # fmt: skip
+                 hint="seed the shuffle (random.seed(42) or random.Random(seed)) so the split is reproducible")
 
 
 # ---- model ----------------------------------------------------------------------------
@@ -162,7 +162,7 @@ def test_init_params_shapes_and_count(mlp):
     n = sum(p.numel() for p in ps)
     if n != 11897:
         kit.fail("parameter count of init_params(27, 3, 10, 200)", yours=n, expected=11897,
-                 hint="27*10 + 30*200 + 200 + 200*27 + 27")  # fmt: skip
+                 hint="27*10 + 30*200 + 200 + 200*27 + 27")
     if not all(p.requires_grad for p in ps):
         kit.fail("every parameter needs requires_grad=True",
                  yours=[bool(p.requires_grad) for p in ps], expected=[True] * 5)
@@ -183,7 +183,7 @@ def test_initial_loss_is_near_ln_vocab(mlp, words):
         kit.fail("train loss with init_params' weights", yours=round(loss, 4),
                  expected=f"{uniform:.4f} +- 0.3 (ln {len(stoi)}; reference 3.30)",
                  hint="scale W2 by ~0.01 and b2 to 0 so the first logits are near-uniform, "
-                 "and W1 by (5/3)/sqrt(fan_in) so tanh is not saturated (lecture 4)")  # fmt: skip
+                 "and W1 by (5/3)/sqrt(fan_in) so tanh is not saturated (lecture 4)")
 
 
 def test_init_keeps_tanh_units_out_of_saturation(mlp, words):
@@ -209,7 +209,7 @@ def test_init_keeps_tanh_units_out_of_saturation(mlp, words):
             diag = "W1 is plain randn: scale it by (5/3) / sqrt(fan_in)"
         kit.fail("fraction of hidden tanh outputs beyond +-0.99 at init (train contexts)",
                  yours=round(saturated, 3), expected="below 0.4 (reference 0.11)", diagnosis=diag,
-                 hint="W1 = torch.randn((fan_in, n_hidden)) * (5/3) / fan_in**0.5 (lecture 4)")  # fmt: skip
+                 hint="W1 = torch.randn((fan_in, n_hidden)) * (5/3) / fan_in**0.5 (lecture 4)")
     # Measured: std of the pre-activations 1.7 for the reference, 1.1 for the lecture's 0.2
     # scale, 0.3 for W1 divided by fan_in instead of sqrt(fan_in).
     if spread < 0.45:
@@ -219,17 +219,17 @@ def test_init_keeps_tanh_units_out_of_saturation(mlp, words):
             diag = "W1 is divided by fan_in instead of sqrt(fan_in): the units barely leave 0"
         kit.fail("std of the hidden pre-activations at init (train contexts)", yours=round(spread, 3),
                  expected="at least 0.45 (reference 1.7)", diagnosis=diag,
-                 hint="W1 = torch.randn((fan_in, n_hidden)) * (5/3) / fan_in**0.5 (lecture 4)")  # fmt: skip
+                 hint="W1 = torch.randn((fan_in, n_hidden)) * (5/3) / fan_in**0.5 (lecture 4)")
 
 
 def test_documented_defaults(mlp, words):
     """The README's defaults: init_params() is 27/3/10/200, block_size=3, split seed=42, lr_sweep -3..0 in 1000."""
     ps = [tuple(p.shape) for p in mlp.init_params()]
     if sorted(ps) != sorted([(27, 10), (30, 200), (200,), (200, 27), (27,)]) and sorted(ps) != sorted(
-            [(27, 10), (200, 30), (200,), (27, 200), (27,)]):  # fmt: skip
+            [(27, 10), (200, 30), (200,), (27, 200), (27,)]):
         kit.fail("shapes from init_params() with its defaults", yours=ps,
                  expected="vocab_size=27, block_size=3, n_embd=10, n_hidden=200: "
-                 "[(27, 10), (30, 200), (200,), (200, 27), (27,)]")  # fmt: skip
+                 "[(27, 10), (30, 200), (200,), (200, 27), (27,)]")
     stoi = ref_vocab(words)
     params = inspect.signature(mlp.build_dataset).parameters
     with_stoi = "stoi" in params or len(params) >= 3  # a global stoi is accepted too
@@ -237,7 +237,7 @@ def test_documented_defaults(mlp, words):
     eX, eY = ref_dataset(words[:40], stoi, 3)
     kit.close(X, eX, "X from build_dataset(words, stoi) (default block_size=3)", dims="N block_size")
     if [list(s) for s in mlp.split_words(list(words))] != [
-            list(s) for s in mlp.split_words(list(words), seed=42)]:  # fmt: skip
+            list(s) for s in mlp.split_words(list(words), seed=42)]:
         kit.fail("split_words(words) differs from split_words(words, seed=42)",
                  hint="the documented default is seed=42")
     g = torch.Generator().manual_seed(kit.seed())
@@ -248,7 +248,7 @@ def test_documented_defaults(mlp, words):
     if len(exps) != 1000 or len(losses) != 1000 or abs(exps[0] + 3) > 1e-6 or abs(exps[-1]) > 1e-6:
         kit.fail("lr_sweep(params, X, Y) with its defaults (steps=1000, lo=-3.0, hi=0.0)",
                  yours=f"{len(exps)} exponents from {exps[0]:g} to {exps[-1]:g}" if exps else "none",
-                 expected="1000 exponents from -3 to 0")  # fmt: skip
+                 expected="1000 exponents from -3 to 0")
 
 
 def test_forward_matches_torch_reference(mlp):
@@ -271,7 +271,7 @@ def test_forward_matches_torch_reference(mlp):
             "b2 is missing": torch.tanh(emb.reshape(B, -1) @ W1 + b1) @ W2,
             "your forward returns softmax probabilities, not logits":
                 F.softmax(expected, dim=1),
-        }  # fmt: skip
+        }
         for text, cand in cands.items():
             if y.shape == cand.shape and torch.allclose(y, cand, rtol=1e-6, atol=1e-8):
                 return text
@@ -279,7 +279,7 @@ def test_forward_matches_torch_reference(mlp):
 
     kit.close(logits, expected, f"logits for B={B}, block={BLOCK}, E={E}, H={H}, V={V} (float64)",
               rtol=1e-9, atol=1e-10, dims="B V", diagnose=variants,
-              hint="emb = C[X] (B, block, E); h = tanh(emb.view(B, -1) @ W1 + b1); logits = h @ W2 + b2")  # fmt: skip
+              hint="emb = C[X] (B, block, E); h = tanh(emb.view(B, -1) @ W1 + b1); logits = h @ W2 + b2")
 
 
 def test_loss_matches_f_cross_entropy(mlp):
@@ -318,7 +318,7 @@ def test_gradients_match_autograd_of_reference(mlp):
     for name, p, r in zip(["C", "W1", "b1", "W2", "b2"], mine, ref, strict=False):
         if p.grad is None:
             kit.fail(f"{name}.grad is None after backward()",
-                     hint="compute with the parameters themselves (not .data or a copy) so autograd reaches them")  # fmt: skip
+                     hint="compute with the parameters themselves (not .data or a copy) so autograd reaches them")
         g = p.grad.T if layout == "out_in" and name in ("W1", "W2") else p.grad
         kit.close(g, r.grad, f"gradient of {name}", rtol=1e-8, atol=1e-10)
 
@@ -340,7 +340,7 @@ def test_lr_sweep_covers_the_exponent_range(mlp, words):
                  yours=(len(exps), len(losses)), expected=(steps, steps))
     if abs(exps[0] + 3) > 1e-6 or abs(exps[-1]) > 1e-6 or any(b <= a for a, b in zip(exps, exps[1:], strict=False)):
         kit.fail("exponents should rise evenly from -3 to 0", yours=[round(e, 3) for e in exps[:3] + exps[-2:]],
-                 expected="[-3.0, -2.99, -2.98, ..., -0.003, 0.0]", hint="torch.linspace(lo, hi, steps)")  # fmt: skip
+                 expected="[-3.0, -2.99, -2.98, ..., -0.003, 0.0]", hint="torch.linspace(lo, hi, steps)")
     t = torch.tensor(losses).nan_to_num(nan=1e9)
     best = t.unfold(0, 25, 1).mean(1).min().item()
     _plot_sweep(exps, losses)
@@ -350,7 +350,7 @@ def test_lr_sweep_covers_the_exponent_range(mlp, words):
                  yours=round(best, 3), expected=f"< ln {len(stoi)} - 0.3 = {math.log(len(stoi)) - 0.3:.3f} "
                  "(reference about 2.5)",
                  hint="the step is p -= 10**e * p.grad (the lr is 10 to the exponent, not the exponent); "
-                 "reset p.grad each step")  # fmt: skip
+                 "reset p.grad each step")
 
 
 def _plot_sweep(exps, losses):
@@ -379,7 +379,7 @@ def test_lr_sweep_steps_with_ten_to_the_exponent(mlp):
     X1, Y1 = X[:1].repeat(50, 1), Y[:1].repeat(50)  # every mini-batch is this one example
     mine = _as_learner(params, layout)
     exps, losses = mlp.lr_sweep(mine, X1, Y1, steps=4, lo=-2.0, hi=-0.5,
-                                generator=torch.Generator().manual_seed(0))  # fmt: skip
+                                generator=torch.Generator().manual_seed(0))
     ps = [p.detach().clone().requires_grad_(True) for p in params]
     expected = []
     for e in torch.linspace(-2.0, -0.5, 4).tolist():
@@ -393,7 +393,7 @@ def test_lr_sweep_steps_with_ten_to_the_exponent(mlp):
         expected.append(loss.item())
     kit.close([float(v) for v in losses], expected, "losses of lr_sweep(steps=4, lo=-2, hi=-0.5) "
               "on one repeated example", rtol=1e-4, atol=1e-6, dims="step",
-              hint="for each e: loss on a mini-batch, backward, p -= 10**e * p.grad; record the loss")  # fmt: skip
+              hint="for each e: loss on a mini-batch, backward, p -= 10**e * p.grad; record the loss")
 
 
 class _Rows(torch.Tensor):
@@ -423,7 +423,7 @@ def test_minibatches_are_drawn_from_every_row(mlp):
     for name, call in (
         ("train(params, X, Y, 3)", lambda p, x: mlp.train(p, x, Y, 3, generator=torch.Generator().manual_seed(1))),
         ("lr_sweep(params, X, Y, steps=3)", lambda p, x: mlp.lr_sweep(p, x, Y, steps=3, generator=torch.Generator().manual_seed(1))),
-    ):  # fmt: skip
+    ):
         _Rows.drawn = []
         call(_as_learner(params, layout), X.as_subclass(_Rows))
         if not _Rows.drawn:
@@ -434,7 +434,7 @@ def test_minibatches_are_drawn_from_every_row(mlp):
         rows = torch.cat(_Rows.drawn)
         if rows.max().item() < 150 or rows.min().item() >= 150:
             kit.fail(f"rows of X (N=300) drawn by {name}", yours=f"{rows.min().item()}..{rows.max().item()}",
-                     expected="rows from all of 0..299", hint="ix = torch.randint(0, X.shape[0], (batch_size,))")  # fmt: skip
+                     expected="rows from all of 0..299", hint="ix = torch.randint(0, X.shape[0], (batch_size,))")
 
 
 def test_pick_lr_finds_the_valley(mlp):
@@ -455,7 +455,7 @@ def test_pick_lr_finds_the_valley(mlp):
             diag = "you picked the end of the sweep, where the loss explodes"
         kit.fail("learning rate picked from a sweep with its valley at 10**-0.8 = 0.16",
                  yours=lr, expected="between 0.005 and 0.7", diagnosis=diag,
-                 hint="smooth the noisy losses, find the exponent of the lowest loss, return 10**that")  # fmt: skip
+                 hint="smooth the noisy losses, find the exponent of the lowest loss, return 10**that")
 
 
 def _ref_train(params, X, Y, steps, lr, decay_at, late=False):
@@ -497,7 +497,7 @@ def test_train_drops_lr_tenfold_at_decay_at(mlp):
 
         kit.close([float(v) for v in got], expected, f"losses of train(params, X, Y, {steps}, decay_at={decay_at}) "
                   "(default lr=0.1; one repeated example)", rtol=1e-4, atol=1e-6, dims="step",
-                  diagnose=diagnose, hint="step_lr = lr if decay_at is None or i < decay_at else lr / 10")  # fmt: skip
+                  diagnose=diagnose, hint="step_lr = lr if decay_at is None or i < decay_at else lr / 10")
         if layout == "out_in":
             mine = [mine[0], mine[1].T, mine[2], mine[3].T, mine[4]]
         kit.close([p.detach() for p in mine][1], ref_ps[1].detach(), "W1 after training", rtol=1e-4, atol=1e-6)
@@ -516,7 +516,7 @@ def test_training_reaches_dev_loss(mlp, words):
         kit.fail(f"dev loss after {TRAIN_STEPS} steps (batch 32, lr 0.1, 0.01 from step {DECAY_AT})",
                  yours=round(dev, 4), expected=f"< {DEV_THRESHOLD} (reference 2.17-2.22 over 8 seeds)",
                  hint="each step: sample a mini-batch, forward, loss, set every p.grad = None, "
-                 "backward, p -= lr * p.grad; lr drops to lr/10 from step decay_at")  # fmt: skip
+                 "backward, p -= lr * p.grad; lr drops to lr/10 from step decay_at")
 
 
 def _plot_training(losses):

@@ -140,7 +140,7 @@ def closest(got, Ws, bs, X):
     for table in (VARIANTS, WRONG):
         for layout, name in table.items():
             for bias_scale, what in ((1.0, ""), (0.0, " and the bias is never added"),
-                                     (2.0, " and the bias is added twice")):  # fmt: skip
+                                     (2.0, " and the bias is added twice")):
                 want = torch_forward(Ws, bs, X, layout, bias_scale)
                 if got.shape == want.shape and torch.allclose(got, want, rtol=1e-9, atol=1e-9):
                     return name + what
@@ -178,7 +178,7 @@ def moons(n, seed, noise=0.1):
     n1, n2 = n // 2, n - n // 2
     t1, t2 = rng.uniform(0, math.pi, n1), rng.uniform(0, math.pi, n2)
     X = np.concatenate([np.stack([np.cos(t1), np.sin(t1)], 1),
-                        np.stack([1 - np.cos(t2), 0.5 - np.sin(t2)], 1)])  # fmt: skip
+                        np.stack([1 - np.cos(t2), 0.5 - np.sin(t2)], 1)])
     X = X + rng.normal(0, noise, X.shape) - np.array([0.5, 0.25])
     y = np.concatenate([-np.ones(n1), np.ones(n2)])
     return X.tolist(), y.tolist()

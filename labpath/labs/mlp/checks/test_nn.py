@@ -20,7 +20,7 @@ MOONS_N, MOONS_STEPS, MOONS_TRIES, ADAM_LR = 40, 120, 2, 0.05
 def _need(variant):
     if variant is None:
         kit.fail("your MLP's forward pass matches none of the accepted layouts",
-                 hint="fix test_forward_matches_torch_mlp first; this check builds on it")  # fmt: skip
+                 hint="fix test_forward_matches_torch_mlp first; this check builds on it")
     return variant
 
 
@@ -46,7 +46,7 @@ def test_neuron_is_activation_of_weighted_sum_plus_bias(nn):
     acts = [sum(a * c for a, c in zip(wv, x)) + bv for x in xs]
     options = {"ReLU": [max(a, 0.0) for a in acts], "tanh": [math.tanh(a) for a in acts]}
     if not any(all(math.isclose(g, e, rel_tol=1e-12, abs_tol=1e-12) for g, e in zip(got, exp))
-               for exp in options.values()):  # fmt: skip
+               for exp in options.values()):
         def diagnose(yours):
             for name, f in (("ReLU", lambda a: max(a, 0.0)), ("tanh", math.tanh), ("no", lambda a: a)):
                 for shift, what in ((-bv, "without the bias"), (bv, "with the bias added twice")):
@@ -59,7 +59,7 @@ def test_neuron_is_activation_of_weighted_sum_plus_bias(nn):
         kit.close(got, options["tanh"] if hasattr(outs[0], "tanh") and not hasattr(outs[0], "relu")
                   else options["ReLU"], "Neuron(3) outputs for w=[0.5, -1.25, 2], b=0.75",
                   dims="input", diagnose=diagnose, hint="start the sum at the bias: "
-                  "sum((wi * xi for wi, xi in zip(self.w, x)), self.b)")  # fmt: skip
+                  "sum((wi * xi for wi, xi in zip(self.w, x)), self.b)")
     try:
         lin = build(nn, "Neuron", 3, False) if _takes_nonlin(nn) else None
     except TypeError:
@@ -70,7 +70,7 @@ def test_neuron_is_activation_of_weighted_sum_plus_bias(nn):
             wi.data = v
         b2.data = bv
         kit.close([lin(x).data for x in xs], acts, "Neuron(3, nonlin=False) outputs (no activation)",
-                  rtol=1e-12, atol=1e-12, dims="input")  # fmt: skip
+                  rtol=1e-12, atol=1e-12, dims="input")
 
 
 def _takes_nonlin(nn):
@@ -85,7 +85,7 @@ def _takes_nonlin(nn):
 def test_parameter_counts(nn):
     """parameters() counts: Neuron(3) 4, Layer(3, 5) 20, MLP(3, [4, 4, 1]) 41, MLP(2, [16, 16, 1]) 337."""
     cases = [("Neuron", (3,), 4, 3), ("Layer", (3, 5), 20, 15), ("MLP", (3, [4, 4, 1]), 41, 32),
-             ("MLP", (3, [5, 4, 2]), 54, 43), ("MLP", (2, [16, 16, 1]), 337, 304)]  # fmt: skip
+             ("MLP", (3, [5, 4, 2]), 54, 43), ("MLP", (2, [16, 16, 1]), 337, 304)]
     for cls, args, expected, no_bias in cases:
         params = build(nn, cls, *args).parameters()
         text = f"len({cls}({', '.join(map(str, args))}).parameters())"
@@ -100,7 +100,7 @@ def test_parameter_counts(nn):
         else:
             diagnosis = None
         kit.fail(text, yours=len(params), expected=expected, diagnosis=diagnosis,
-                 hint="each neuron has nin weights and one bias: sum of (nin + 1) * nout")  # fmt: skip
+                 hint="each neuron has nin weights and one bias: sum of (nin + 1) * nout")
 
 
 def test_each_unit_owns_its_parameters(nn):
@@ -111,25 +111,25 @@ def test_each_unit_owns_its_parameters(nn):
         ids = [id(n) for n in model.layers[i].neurons]
         if len(set(ids)) != len(ids):
             kit.fail(f"layer {i} holds the same Neuron object {len(ids) - len(set(ids)) + 1} times",
-                     hint="[Neuron(nin)] * nout repeats one neuron; use a list comprehension")  # fmt: skip
+                     hint="[Neuron(nin)] * nout repeats one neuron; use a list comprehension")
         for j, (w, _) in enumerate(layer):
             if len({id(v) for v in w}) != len(w):
                 kit.fail(f"layer {i} neuron {j}: its weights are the same Value object repeated",
                          hint="[Value(random.uniform(-1, 1))] * nin repeats one Value; "
-                         "create one per input with a list comprehension")  # fmt: skip
+                         "create one per input with a list comprehension")
     own = all_params(struct)
     if len({id(p) for p in own}) != len(own):
         kit.fail("two neurons share a weight or bias Value", hint="every neuron creates its own Values")
     params = model.parameters()
     if len({id(p) for p in params}) != len(params):
         kit.fail("parameters() lists the same Value more than once",
-                 yours=f"{len(params)} entries, {len({id(p) for p in params})} distinct")  # fmt: skip
+                 yours=f"{len(params)} entries, {len({id(p) for p in params})} distinct")
     missing = {id(p) for p in own} - {id(p) for p in params}
     extra = {id(p) for p in params} - {id(p) for p in own}
     if missing or extra:
         kit.fail("parameters() must list exactly the neurons' w and b Values",
                  yours=f"{len(missing)} of them missing, {len(extra)} other objects",
-                 hint="MLP.parameters() collects each layer's, which collects each neuron's w + [b]")  # fmt: skip
+                 hint="MLP.parameters() collects each layer's, which collects each neuron's w + [b]")
 
 
 def test_units_start_different(nn):
@@ -139,11 +139,11 @@ def test_units_start_different(nn):
         rows = [tuple(float(v.data) for v in w) for w, _ in layer]
         if all(x == 0 for r in rows for x in r):
             kit.fail(f"every weight of layer {i} starts at 0",
-                     hint="draw weights at random, e.g. random.uniform(-1, 1)")  # fmt: skip
+                     hint="draw weights at random, e.g. random.uniform(-1, 1)")
         if len(set(rows)) != len(rows):
             kit.fail(f"two neurons of layer {i} start with identical weights",
                      yours=rows[:2], diagnosis="identical neurons get identical gradients "
-                     "and stay identical forever: draw each weight separately at random")  # fmt: skip
+                     "and stay identical forever: draw each weight separately at random")
 
 
 # A Layer returning the wrong type breaks every check after this one in the same way:
@@ -157,7 +157,7 @@ def test_layer_returns_value_for_one_neuron(nn):
     one = build(nn, "Layer", 3, 1)(x)
     if not _is_value(one):
         kit.fail("Layer(3, 1)(x) must be a single Value, not a list", yours=type(one).__name__,
-                 hint="return out[0] if len(out) == 1 else out")  # fmt: skip
+                 hint="return out[0] if len(out) == 1 else out")
     four = build(nn, "Layer", 3, 4)(x)
     if not isinstance(four, (list, tuple)) or len(four) != 4 or not all(_is_value(v) for v in four):
         kit.fail("Layer(3, 4)(x) must be a list of 4 Values", yours=type(four).__name__)
@@ -177,7 +177,7 @@ def test_forward_matches_torch_mlp(nn, variant):
         got = ref.outputs(model, X)
         if variant is not None:
             kit.close(got, ref.torch_forward(Ws, bs, X, variant), f"MLP(3, {nouts}) outputs "
-                      f"({VARIANTS[variant]})", rtol=1e-9, atol=1e-12, dims="input output")  # fmt: skip
+                      f"({VARIANTS[variant]})", rtol=1e-9, atol=1e-12, dims="input output")
             continue
         name = ref.closest(got, Ws, bs, X)
         kit.close(got, ref.torch_forward(Ws, bs, X, ("relu", "linear")),
@@ -185,7 +185,7 @@ def test_forward_matches_torch_mlp(nn, variant):
                   rtol=1e-9, atol=1e-12, dims="input output",
                   diagnose=lambda yours, name=name: f"your network computes: {name}" if name else None,
                   hint="accepted: ReLU hidden + linear output (micrograd), tanh everywhere "
-                  "(lecture), tanh hidden + linear output; each layer's output feeds the next")  # fmt: skip
+                  "(lecture), tanh hidden + linear output; each layer's output feeds the next")
 
 
 @kit.after(INTERFACE)
@@ -201,7 +201,7 @@ def test_gradients_match_torch(nn, variant):
     kit.close(loss.data, expected_loss, "loss", rtol=1e-9, atol=1e-12)
     kit.close([p.grad for p in all_params(struct)], flat(gW, gb),
               "gradients (layer by layer, neuron by neuron, w then b)", rtol=1e-8, atol=1e-10,
-              dims="parameter")  # fmt: skip
+              dims="parameter")
 
 
 @kit.after(INTERFACE)
@@ -216,12 +216,12 @@ def test_gradient_reaches_every_parameter(nn, variant):
     expected = flat(gW, gb).tolist()
     names = [f"layer {i} neuron {j} {f'w[{k}]' if k < len(w) else 'b'}"
              for i, layer in enumerate(struct) for j, (w, _) in enumerate(layer)
-             for k in range(len(w) + 1)]  # fmt: skip
+             for k in range(len(w) + 1)]
     for p, e, name in zip(all_params(struct), expected, names):
         if abs(e) > 1e-12 and p.grad == 0:
             kit.fail(f"no gradient reached {name}", yours=0.0, expected=e,
                      hint="compute with the Values themselves (wi * xi), never with .data: "
-                     "a number taken out of a Value cuts it from the graph")  # fmt: skip
+                     "a number taken out of a Value cuts it from the graph")
 
 
 @kit.after(INTERFACE)
@@ -247,7 +247,7 @@ def test_bias_is_used_and_trained(nn, variant):
             else:
                 why = None
             kit.fail(f"layer {i} neuron {j} bias after one step (lr 0.1)", yours=b.data,
-                     expected=expected, diagnosis=why)  # fmt: skip
+                     expected=expected, diagnosis=why)
 
 
 def test_zero_grad_resets_every_gradient(nn):
@@ -264,11 +264,11 @@ def test_zero_grad_resets_every_gradient(nn):
             for p in w + [b]:
                 if p.grad != 0:
                     kit.fail(f"a grad in layer {i} neuron {j} after zero_grad()", yours=p.grad,
-                             expected=0.0, hint="for p in self.parameters(): p.grad = 0")  # fmt: skip
+                             expected=0.0, hint="for p in self.parameters(): p.grad = 0")
     after = [p.data for p in all_params(struct)]
     if after != before:
         kit.fail("zero_grad() changed the weights themselves",
-                 hint="reset p.grad, not p.data")  # fmt: skip
+                 hint="reset p.grad, not p.data")
 
 
 @kit.after("test_forward_matches_torch_mlp", "test_gradients_match_torch")
@@ -296,7 +296,7 @@ def test_sgd_steps_match_torch(nn, variant):
         kit.close([p.data for p in all_params(struct)],
                   flat([t.detach() for t in tparams[:L]], [t.detach() for t in tparams[L:]]),
                   f"parameters after SGD step {step + 1}", rtol=1e-8, atol=1e-10, dims="parameter",
-                  hint="zero_grad() must clear every gradient before the next backward()")  # fmt: skip
+                  hint="zero_grad() must clear every gradient before the next backward()")
 
 
 def _zero(model):
@@ -309,7 +309,7 @@ def _zero(model):
 
 # Training takes a minute to fail; a mistake the quick checks name is fixed first.
 @kit.after("test_forward_matches_torch_mlp", "test_gradients_match_torch",
-           "test_zero_grad_resets_every_gradient", "test_sgd_steps_match_torch")  # fmt: skip
+           "test_zero_grad_resets_every_gradient", "test_sgd_steps_match_torch")
 def test_trains_to_full_accuracy_on_two_moons(nn, variant):
     """MLP(2, [8, 8, 1]) reaches 100% training accuracy on 40 two-moons points within 120 Adam steps."""
     X, Y = ref.moons(MOONS_N, kit.seed())
@@ -326,7 +326,7 @@ def test_trains_to_full_accuracy_on_two_moons(nn, variant):
     kit.fail(f"training accuracy on {MOONS_N} two-moons points after {MOONS_STEPS} Adam steps "
              f"(lr {ADAM_LR}), {MOONS_TRIES} starts", yours=[a for _, a in tried],
              expected=1.0, hint="if the other checks pass, check that parameters() lists every "
-             "weight and that zero_grad() really resets the gradients")  # fmt: skip
+             "weight and that zero_grad() really resets the gradients")
 
 
 def _train(model, X, Y, variant):
@@ -375,18 +375,18 @@ def _plot(struct, variant, X, Y, step):
 
         Ws, bs = ref.read_weights(struct)
         xx, yy = torch.meshgrid(torch.linspace(-2, 2, 121, dtype=torch.float64),
-                                torch.linspace(-1.5, 1.5, 91, dtype=torch.float64), indexing="xy")  # fmt: skip
+                                torch.linspace(-1.5, 1.5, 91, dtype=torch.float64), indexing="xy")
         grid = torch.stack([xx.reshape(-1), yy.reshape(-1)], 1)
         zz = ref.torch_forward(Ws, bs, grid, variant)[:, 0].reshape(xx.shape)
         fig, ax = plt.subplots(figsize=(6, 4.5))
         ax.contourf(xx.numpy(), yy.numpy(), (zz > 0).double().numpy(), levels=[-0.5, 0.5, 1.5],
-                    cmap="coolwarm", alpha=0.3)  # fmt: skip
+                    cmap="coolwarm", alpha=0.3)
         pts = torch.tensor(X)
         ax.scatter(pts[:, 0], pts[:, 1], c=Y, cmap="coolwarm", edgecolors="k", s=30)
         ax.set_title(f"decision boundary after {step} steps\n{VARIANTS[variant]}", fontsize=9)
         fig.tight_layout()
         fig.savefig(kit.artifact_path("test_trains_to_full_accuracy_on_two_moons",
-                                      "mlp-decision-boundary.png"), dpi=90)  # fmt: skip
+                                      "mlp-decision-boundary.png"), dpi=90)
         plt.close(fig)
     except Exception:  # a figure is a bonus; never fail a check over it
         pass

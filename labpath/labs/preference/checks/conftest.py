@@ -22,7 +22,7 @@ def gpt():
     for name in ("GPTConfig", "GPT"):
         if not hasattr(module, name):
             kit.fail(f"your gpt2 model.py defines no {name}",
-                     hint="the preference checks build their tiny GPTs from your gpt2 lab's model.py")  # fmt: skip
+                     hint="the preference checks build their tiny GPTs from your gpt2 lab's model.py")
     return module
 
 
@@ -33,7 +33,7 @@ def pref(gpt):
     missing = [name for name in NAMES if not hasattr(module, name)]
     if missing:
         kit.fail(f"your preference.py defines no {', '.join(missing)}",
-                 hint="the lab's interface: " + ", ".join(NAMES))  # fmt: skip
+                 hint="the lab's interface: " + ", ".join(NAMES))
     return module
 
 

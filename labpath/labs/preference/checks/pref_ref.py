@@ -168,7 +168,7 @@ def reference_batch(triples, max_length=16, shared=True):
         ci, cl = pack(prompt, ch, max_length)
         ri, rl = pack(prompt, rj, max_length)
         pairs.append(dict(chosen_input_ids=ci, chosen_labels=cl,
-                          rejected_input_ids=ri, rejected_labels=rl))  # fmt: skip
+                          rejected_input_ids=ri, rejected_labels=rl))
     return collate(pairs, shared)
 
 

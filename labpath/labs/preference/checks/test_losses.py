@@ -39,7 +39,7 @@ def as_scalar_or_rows(x, what, n):
         return x.reshape(()).double()
     if tuple(x.shape) != (n,):
         kit.fail(f"{what}: wrong shape, expected (B,) = ({n},) or a scalar mean, got {tuple(x.shape)}",
-                 hint="keep one value per example, as eric-mitchell's preference_loss does")  # fmt: skip
+                 hint="keep one value per example, as eric-mitchell's preference_loss does")
     return x.double()
 
 
@@ -53,7 +53,7 @@ def call_dpo(pref, pc, pr, rc, rr, **kwargs):
     out = pref.dpo_loss(pc, pr, rc, rr, **kwargs)
     if not (isinstance(out, tuple) and len(out) == 3):
         kit.fail(f"dpo_loss returned {type(out).__name__}, not (losses, chosen_rewards, rejected_rewards)",
-                 hint="return three tensors, as eric-mitchell's preference_loss does")  # fmt: skip
+                 hint="return three tensors, as eric-mitchell's preference_loss does")
     n = pc.numel()
     losses = as_scalar_or_rows(out[0], "dpo_loss's losses", n)
     return losses, out[1], out[2]
@@ -91,7 +91,7 @@ def _logprob_diagnosis(logits, labels):
                 logprobs(logits, labels, dim=0),
             "log_softmax over the time axis: normalise over the vocabulary (dim=-1)":
                 logprobs(logits, labels, dim=1),
-        }  # fmt: skip
+        }
         for name, value in known.items():
             if y.shape == value.shape and torch.allclose(
                 y, value, rtol=1e-9, atol=1e-10
@@ -109,7 +109,7 @@ def test_sequence_logprobs_is_the_masked_shifted_sum(pref):
     kit.close(yours, logprobs(logits, labels), "sequence log-probs (B,) (prompts of 2, 3, 4 tokens, row 2 padded)",
               rtol=1e-10, atol=1e-10, dims="B", diagnose=_logprob_diagnosis(logits, labels),
               hint="shift inside: labels[:, 1:] against log_softmax(logits[:, :-1], -1); "
-              "gather, zero the -100 positions, sum over T")  # fmt: skip
+              "gather, zero the -100 positions, sum over T")
 
 
 def test_sequence_logprobs_average_divides_by_the_scored_tokens(pref):
@@ -128,7 +128,7 @@ def test_sequence_logprobs_average_divides_by_the_scored_tokens(pref):
 
     kit.close(yours, expected, "sequence log-probs with average=True (B,)", rtol=1e-10, atol=1e-10,
               dims="B", diagnose=diagnose,
-              hint="divide the masked sum by mask.sum(-1), the count of labels != ignore_index per row")  # fmt: skip
+              hint="divide the masked sum by mask.sum(-1), the count of labels != ignore_index per row")
 
 
 def test_sequence_logprobs_uses_the_ignore_index_given(pref):
@@ -138,7 +138,7 @@ def test_sequence_logprobs_uses_the_ignore_index_given(pref):
     yours = pref.sequence_logprobs(logits, labels, ignore_index=-1)
     expected = logprobs(logits, labels.masked_fill(labels == -1, IGNORE))
     kit.close(yours, expected, "sequence log-probs with ignore_index=-1 (B,)", rtol=1e-10, atol=1e-10,
-              dims="B", hint="compare the labels with the ignore_index argument, not a hard-coded -100")  # fmt: skip
+              dims="B", hint="compare the labels with the ignore_index argument, not a hard-coded -100")
 
 
 def test_summed_logprobs_decide_which_answer_wins(pref):
@@ -158,13 +158,13 @@ def test_summed_logprobs_decide_which_answer_wins(pref):
     kit.close(logps, torch.tensor([-10.0, -12.0]), "summed log-probs of the two answers",
               rtol=1e-10, atol=1e-10, diagnose=lambda y: "your log-probs are per-token means "
               "(-1.0, -0.6): the rejected answer would win" if torch.allclose(y.double(),
-              torch.tensor([-1.0, -0.6], dtype=torch.float64)) else None)  # fmt: skip
+              torch.tensor([-1.0, -0.6], dtype=torch.float64)) else None)
     zero = torch.zeros(1, dtype=torch.float64)
     losses, _, _ = call_dpo(pref, logps[:1], logps[1:], zero, zero, beta=0.1)
     if not float(losses.mean()) < LN2:
         kit.fail("DPO loss on the sum-vs-mean example (summed log-ratio +2.0 prefers chosen)",
                  yours=float(losses.mean()), expected=f"< ln 2 = {LN2:.6f}",
-                 hint="score an answer by the sum of its token log-probs, not their mean")  # fmt: skip
+                 hint="score an answer by the sum of its token log-probs, not their mean")
 
 
 def test_pair_logprob_scores_only_the_response(pref):
@@ -186,7 +186,7 @@ def test_pair_logprob_scores_only_the_response(pref):
                   diagnose=lambda y, w=with_prompt: "the prompt's tokens are scored: build_pair must label them -100 "
                   "(the DPO loss cannot show this: the prompt cancels between chosen and rejected)"
                   if math.isclose(float(y), float(w), rel_tol=1e-9) else None,
-                  hint="labels = [-100] * len(prompt) + answer + [eos]")  # fmt: skip
+                  hint="labels = [-100] * len(prompt) + answer + [eos]")
 
 
 # --- the Bradley-Terry reward loss ---------------------------------------------------
@@ -207,20 +207,20 @@ def test_reward_loss_matches_bradley_terry(pref):
     swapped = "your loss prefers the rejected answer: -log sigma(r_chosen - r_rejected), not the reverse"
     kit.close(_reward(pref, one(1.5), one(0.5)), 0.313262, "reward_loss(1.5, 0.5)", rtol=0, atol=1e-6,
               diagnose=lambda y: swapped if math.isclose(float(y), 1.313262, abs_tol=1e-6) else None,
-              hint="-F.logsigmoid(r_chosen - r_rejected).mean()")  # fmt: skip
+              hint="-F.logsigmoid(r_chosen - r_rejected).mean()")
     kit.close(_reward(pref, one(1.5), one(0.5), one(0.5)), 0.474077, "reward_loss(1.5, 0.5, margin=0.5)",
               rtol=0, atol=1e-6,
               diagnose=lambda y: "the margin is added; it is subtracted: -log sigma(r_c - r_r - margin)"
               if math.isclose(float(y), float(bt_loss(one(1.5), one(0.5), -0.5)), abs_tol=1e-6) else None,
-              hint="subtract the margin from the reward gap")  # fmt: skip
+              hint="subtract the margin from the reward gap")
     g = gen(4)
     rc, rr, m = (torch.randn(7, generator=g, dtype=torch.float64) * 2 for _ in range(3))
     kit.close(_reward(pref, rc, rr), bt_loss(rc, rr), "reward_loss on 7 random pairs (mean)",
               rtol=1e-12, atol=1e-12,
               diagnose=lambda y: swapped if math.isclose(float(y), float(bt_loss(rr, rc)), rel_tol=1e-9)
-              else None)  # fmt: skip
+              else None)
     kit.close(_reward(pref, rc, rr, m), bt_loss(rc, rr, m), "reward_loss with random margins (mean)",
-              rtol=1e-12, atol=1e-12)  # fmt: skip
+              rtol=1e-12, atol=1e-12)
 
 
 # --- the DPO loss --------------------------------------------------------------------
@@ -235,7 +235,7 @@ def _dpo_diagnosis(pc, pr, rc, rr, beta, eps=0.0, ipo=False):
         if eps and not ipo:  # swapping the cDPO weights is the same loss as flipping h
             swapped = dpo(pc, pr, rc, rr, beta, 1 - eps)[0]
             known["the label-smoothing weights are swapped (the same loss as flipping the sign "
-                  "of h): (1 - eps) belongs to -log sigma(beta h)"] = swapped  # fmt: skip
+                  "of h): (1 - eps) belongs to -log sigma(beta h)"] = swapped
         known |= {
             "your loss prefers the rejected response (a sign error in the log-ratios)":
                 dpo(pr, pc, rr, rc, beta, eps, ipo)[0],
@@ -250,7 +250,7 @@ def _dpo_diagnosis(pc, pr, rc, rr, beta, eps=0.0, ipo=False):
                 (beta * h - 0.5) ** 2,
             "IPO with 1/beta instead of 1/(2 beta)": (h - 1 / beta) ** 2,
             "ipo=True is ignored: you return the DPO loss": dpo(pc, pr, rc, rr, beta, eps)[0],
-        }  # fmt: skip
+        }
         for name, value in known.items():
             value = value if y.dim() else value.mean()
             if y.shape == value.shape and torch.allclose(
@@ -274,7 +274,7 @@ def _check_dpo(pref, beta, eps=0.0, ipo=False, offset=0, what="DPO losses"):
     kit.close(losses, reduce_like(losses, expected), f"{what} with beta={beta} (row 0: pi 10/-12, ref -11/-11)",
               rtol=1e-12, atol=1e-12, dims="B", diagnose=_dpo_diagnosis(pc, pr, rc, rr, beta, eps, ipo),
               hint="h = (pi_c - pi_r) - (ref_c - ref_r); DPO -logsigmoid(beta h); "
-              "cDPO (1-eps)(-logsigmoid(beta h)) + eps(-logsigmoid(-beta h)); IPO (h - 1/(2 beta))^2")  # fmt: skip
+              "cDPO (1-eps)(-logsigmoid(beta h)) + eps(-logsigmoid(-beta h)); IPO (h - 1/(2 beta))^2")
     return losses
 
 
@@ -295,10 +295,10 @@ def test_dpo_loss_matches_the_reference(pref, beta):
         kit.close(yours, expected, f"{name}_rewards = beta * (policy - reference) log-probs", rtol=1e-12,
                   atol=1e-12, dims="B",
                   diagnose=lambda y, e=expected: "the rewards lack the factor beta"
-                  if torch.allclose(y.detach().double(), e / beta) else None)  # fmt: skip
+                  if torch.allclose(y.detach().double(), e / beta) else None)
         if yours.requires_grad:
             _note("dpo_loss returns rewards that carry a gradient: harmless for the loss, but "
-                  "eric-mitchell's preference_loss detaches them (they are only logged)")  # fmt: skip
+                  "eric-mitchell's preference_loss detaches them (they are only logged)")
 
 
 def test_cdpo_label_smoothing(pref):
@@ -325,7 +325,7 @@ def test_reference_free_ignores_the_reference(pref):
     losses, _, _ = call_dpo(pref, pc, pr, rc, rr, beta=0.1, reference_free=True)
     expected = dpo(pc, pr, rc, rr, 0.1, reference_free=True)[0]
     kit.close(losses, reduce_like(losses, expected), "DPO losses with reference_free=True", rtol=1e-12,
-              atol=1e-12, dims="B", hint="with reference_free the reference log-ratio is 0")  # fmt: skip
+              atol=1e-12, dims="B", hint="with reference_free the reference log-ratio is 0")
 
 
 def test_defaults_are_beta_0_1_and_plain_dpo(pref):
@@ -342,13 +342,13 @@ def test_defaults_are_beta_0_1_and_plain_dpo(pref):
     expected, rewards, _ = dpo(pc, pr, rc, rr, 0.1)
     kit.close(losses, reduce_like(losses, expected), "dpo_loss(pc, pr, rc, rr) with the defaults",
               rtol=1e-12, atol=1e-12, dims="B",
-              hint="defaults: beta=0.1, label_smoothing=0.0, ipo=False, reference_free=False")  # fmt: skip
+              hint="defaults: beta=0.1, label_smoothing=0.0, ipo=False, reference_free=False")
     what = "chosen_rewards with the default beta 0.1"
     kit.close(cr, rewards, what, rtol=1e-12, atol=1e-12)
     logits, labels = fixture_batch(12)
     kit.close(pref.sequence_logprobs(logits, labels), logprobs(logits, labels),
               "sequence_logprobs(logits, labels) with the defaults", rtol=1e-10, atol=1e-10,
-              hint="defaults: ignore_index=-100, average=False")  # fmt: skip
+              hint="defaults: ignore_index=-100, average=False")
 
 
 def test_policy_equal_to_reference_gives_ln2(pref):
@@ -359,7 +359,7 @@ def test_policy_equal_to_reference_gives_ln2(pref):
         losses, cr, rj = call_dpo(pref, pc, pr, pc.clone(), pr.clone(), beta=beta)
         kit.close(losses, torch.full(losses.shape, LN2, dtype=torch.float64),
                   f"DPO losses with policy == reference (beta={beta})", rtol=1e-12, atol=1e-12,
-                  hint="h = 0 when the two models agree, and -log sigma(0) = ln 2")  # fmt: skip
+                  hint="h = 0 when the two models agree, and -log sigma(0) = ln 2")
         for name, r in (("chosen", cr), ("rejected", rj)):
             kit.close(
                 r,
@@ -378,7 +378,7 @@ def test_gradient_at_init_is_minus_beta_over_two(pref, eps):
     pc = logp_rows(g, n).requires_grad_(True)
     pr = logp_rows(g, n).requires_grad_(True)
     losses, _, _ = call_dpo(pref, pc, pr, pc.detach().clone(), pr.detach().clone(), beta=beta,
-                            label_smoothing=eps)  # fmt: skip
+                            label_smoothing=eps)
     losses.sum().backward()
     scale = (
         1.0 if losses.dim() else 1.0 / n
@@ -390,10 +390,10 @@ def test_gradient_at_init_is_minus_beta_over_two(pref, eps):
     ):
         if x.grad is None:
             kit.fail(f"no gradient reached {name}",
-                     hint="compute the loss from the inputs with differentiable torch operations")  # fmt: skip
+                     hint="compute the loss from the inputs with differentiable torch operations")
         kit.close(x.grad, torch.full((n,), sign * want, dtype=torch.float64),
                   f"d loss / d {name} at policy == reference (beta=0.1, label_smoothing={eps})",
-                  rtol=1e-12, atol=1e-12, dims="B")  # fmt: skip
+                  rtol=1e-12, atol=1e-12, dims="B")
 
 
 def test_raising_the_chosen_logprob_lowers_the_loss(pref):
@@ -406,11 +406,11 @@ def test_raising_the_chosen_logprob_lowers_the_loss(pref):
         kit.fail("raising the policy's log-prob of the chosen answer did not lower the loss",
                  yours=up_c.tolist(), expected=f"below {base.tolist()}",
                  diagnosis="your loss prefers the rejected answer",
-                 hint="-logsigmoid(beta * h) falls as h = log-ratio of chosen over rejected grows")  # fmt: skip
+                 hint="-logsigmoid(beta * h) falls as h = log-ratio of chosen over rejected grows")
     if not bool((up_r > base).all()):
         kit.fail("raising the policy's log-prob of the rejected answer did not raise the loss",
                  yours=up_r.tolist(), expected=f"above {base.tolist()}",
-                 diagnosis="your loss prefers the rejected answer")  # fmt: skip
+                 diagnosis="your loss prefers the rejected answer")
 
 
 def test_large_margins_stay_finite(pref):
@@ -427,13 +427,13 @@ def test_large_margins_stay_finite(pref):
         if not bool(torch.isfinite(losses).all()):
             kit.fail(f"DPO loss for beta * h = +-800 (label_smoothing={eps}) is not finite",
                      yours=losses.tolist(), expected=reduce_like(losses, expected).tolist(),
-                     diagnosis="non-finite loss for a large margin", hint=hint)  # fmt: skip
+                     diagnosis="non-finite loss for a large margin", hint=hint)
         kit.close(losses, reduce_like(losses, expected), f"DPO losses for beta * h = +-800 (label_smoothing={eps})",
-                  rtol=1e-12, atol=1e-9, hint=hint)  # fmt: skip
+                  rtol=1e-12, atol=1e-9, hint=hint)
         losses.sum().backward()
         if pc.grad is None or not bool(torch.isfinite(pc.grad).all()):
             kit.fail("the gradient of the DPO loss at beta * h = +-800 is not finite",
-                     yours=None if pc.grad is None else pc.grad.tolist(), hint=hint)  # fmt: skip
+                     yours=None if pc.grad is None else pc.grad.tolist(), hint=hint)
     r = _reward(
         pref,
         torch.tensor([-400.0, 400.0], dtype=torch.float64),
@@ -441,7 +441,7 @@ def test_large_margins_stay_finite(pref):
     )
     if not math.isfinite(float(r)):
         kit.fail("reward_loss for a reward gap of -800 is not finite", yours=float(r), expected=400.0,
-                 diagnosis="non-finite loss for a large margin", hint=hint)  # fmt: skip
+                 diagnosis="non-finite loss for a large margin", hint=hint)
     kit.close(
         r, 400.0, "reward_loss for gaps -800 and +800 (mean)", rtol=1e-12, atol=1e-9
     )
@@ -497,7 +497,7 @@ def test_build_pair_masks_the_prompt_and_appends_eos_once(pref):
             n = ids.count(eos)
             kit.fail(f"{side}_input_ids", yours=ids, expected=want_ids,
                      diagnosis=f"EOS appears {n} times; append it once, after the answer" if n != 1 else None,
-                     hint="prompt + answer + [eos_id], the two tokenised separately")  # fmt: skip
+                     hint="prompt + answer + [eos_id], the two tokenised separately")
         if labels != want_labels:
             diagnosis = None
             if labels == want_ids:
@@ -508,7 +508,7 @@ def test_build_pair_masks_the_prompt_and_appends_eos_once(pref):
                 diagnosis = "the prompt is masked but the answer's labels differ (EOS included?)"
             kit.fail(f"{side}_labels", yours=labels, expected=want_labels, diagnosis=diagnosis,
                      hint="labels = [-100] * len(prompt) + answer + [eos_id], aligned with the ids "
-                     "(sequence_logprobs shifts)")  # fmt: skip
+                     "(sequence_logprobs shifts)")
 
 
 def test_build_pair_truncates_the_answer_keeping_its_start(pref):
@@ -518,18 +518,18 @@ def test_build_pair_truncates_the_answer_keeping_its_start(pref):
     ids, labels = out["chosen_input_ids"], out["chosen_labels"]
     if len(ids) != L or len(labels) != L:
         kit.fail(f"length of the truncated chosen ids/labels (max_length={L})",
-                 yours=(len(ids), len(labels)), expected=(L, L))  # fmt: skip
+                 yours=(len(ids), len(labels)), expected=(L, L))
     head = chosen[: L - len(prompt)]
     accepted = (prompt + head, prompt + head[:-1] + [eos])  # EOS cut off, or kept last
     if ids not in accepted:
         kit.fail("truncated chosen_input_ids", yours=ids, expected=accepted[0],
                  diagnosis="the start of the answer was cut: keep the prompt and the answer's first "
                  "tokens" if ids[: len(prompt)] != prompt or ids[len(prompt)] != chosen[0] else None,
-                 hint="cut the joined sequence to its first max_length tokens")  # fmt: skip
+                 hint="cut the joined sequence to its first max_length tokens")
     want = [IGNORE] * len(prompt) + ids[len(prompt) :]
     if labels != want:
         kit.fail("truncated chosen_labels", yours=labels, expected=want)
     short = out["rejected_input_ids"]
     if short != prompt + rejected + [eos]:
         kit.fail("rejected_input_ids that fit in max_length must not be cut", yours=short,
-                 expected=prompt + rejected + [eos])  # fmt: skip
+                 expected=prompt + rejected + [eos])

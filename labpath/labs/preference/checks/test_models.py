@@ -50,7 +50,7 @@ def step(pref, policy, reference, batch, beta, opt):
     out = pref.dpo_step(policy, reference, batch, beta, opt)
     if not isinstance(out, dict):
         kit.fail(f"dpo_step returned {type(out).__name__}, not a dict",
-                 hint="return dict(loss=..., reward_accuracy=..., margin=...)")  # fmt: skip
+                 hint="return dict(loss=..., reward_accuracy=..., margin=...)")
     missing = [k for k in ("loss", "reward_accuracy", "margin") if k not in out]
     if missing:
         kit.fail(
@@ -76,7 +76,7 @@ def expected_step(policy, reference, batch, beta):
     loss.backward()
     grads = [p.grad.detach().clone() for p in policy.parameters()]
     return dict(loss=float(loss.detach()), reward_accuracy=float((cr > rj).double().mean()),
-                margin=float((cr - rj).detach().mean())), grads  # fmt: skip
+                margin=float((cr - rj).detach().mean())), grads
 
 
 # --- the reward model ------------------------------------------------------------------
@@ -104,7 +104,7 @@ def test_reward_model_reads_the_last_real_token(pref):
         if not torch.is_tensor(r) or tuple(r.shape) != (3,):
             shape = tuple(r.shape) if torch.is_tensor(r) else type(r).__name__
             kit.fail(f"RewardModel returned {shape}, not one reward per row (B,) = (3,)",
-                     hint="squeeze the head's (B, 1) output to (B,)")  # fmt: skip
+                     hint="squeeze the head's (B, 1) output to (B,)")
         return r.detach()
 
     base = reward(idx)
@@ -116,7 +116,7 @@ def test_reward_model_reads_the_last_real_token(pref):
         kit.fail("changing padding tokens (mask 0) changed the reward", yours=moved.tolist(),
                  expected=[0.0, 0.0, 0.0], diagnosis="your reward changes when padding changes: read the "
                  "hidden state at the last position whose attention_mask is 1, not the last position",
-                 hint="last = attention_mask.sum(1) - 1 (right padding); h[torch.arange(B), last]")  # fmt: skip
+                 hint="last = attention_mask.sum(1) - 1 (right padding); h[torch.arange(B), last]")
     last = idx.clone()
     for b, n in enumerate(lengths):
         last[b, n - 1] = (idx[b, n - 1] + 3) % Vp
@@ -125,7 +125,7 @@ def test_reward_model_reads_the_last_real_token(pref):
         kit.fail("changing the last real token did not change the reward", yours=moved.tolist(),
                  expected="non-zero for every row", diagnosis="the reward is read at another position "
                  "(the first token?): in a causal model only the last one has seen the whole answer",
-                 hint="index the hidden states at the last non-padding position of each row")  # fmt: skip
+                 hint="index the hidden states at the last non-padding position of each row")
     early = idx.clone()
     early[:, 0] = (idx[:, 0] + 5) % Vp
     moved = (reward(early) - base).abs()
@@ -134,7 +134,7 @@ def test_reward_model_reads_the_last_real_token(pref):
                  yours=moved.tolist(), expected=[0.0, 0.0, 0.0],
                  diagnosis="the reward pools several positions (a mean?); the contract reads one hidden "
                  "state, the last real token's",
-                 hint="r = head(h[b, last[b]]) with no pooling")  # fmt: skip
+                 hint="r = head(h[b, last[b]]) with no pooling")
 
 
 # Measured with the reference over seeds 0..9 (see README): held-out accuracy 1.000 ...
@@ -149,7 +149,7 @@ def _rm_batch(triples, dev="cpu"):
         seqs = [list(t[0]) + list(t[k]) + [EOS] for t in triples]
         T = max(len(s) for s in seqs)
         rows[side] = (torch.tensor([s + [0] * (T - len(s)) for s in seqs], device=dev),
-                      torch.tensor([[1] * len(s) + [0] * (T - len(s)) for s in seqs], device=dev))  # fmt: skip
+                      torch.tensor([[1] * len(s) + [0] * (T - len(s)) for s in seqs], device=dev))
     return rows
 
 
@@ -184,7 +184,7 @@ def test_reward_model_learns_the_preference(pref, gpt):
         kit.fail(f"held-out accuracy of the reward model after {RM_STEPS} steps (256 pairs; "
                  f"training loss {losses[0]:.3f} -> {losses[-1]:.3f})",
                  yours=round(acc, 3), expected=f">= {RM_MIN_ACCURACY}",
-                 hint="the loss must push r(chosen) above r(rejected); read the reward at the last real token")  # fmt: skip
+                 hint="the loss must push r(chosen) above r(rejected); read the reward at the last real token")
 
 
 def test_given_gpt_wrappers_match_your_gpt(pref, gpt):
@@ -198,12 +198,12 @@ def test_given_gpt_wrappers_match_your_gpt(pref, gpt):
         expected, _ = g(idx, torch.zeros_like(idx))
         yours = pref.GPTPolicy(g)(idx)
     kit.close(yours, expected, "GPTPolicy(gpt)(idx) vs your GPT's logits (B, T, V)", rtol=1e-10,
-              atol=1e-10, dims="B T V", hint="restore the starter's GPTPolicy and GPTBackbone")  # fmt: skip
+              atol=1e-10, dims="B T V", hint="restore the starter's GPTPolicy and GPTBackbone")
     if kit.has(pref, "GPTBackbone"):
         with torch.no_grad():
             hidden = pref.GPTBackbone(g)(idx)
         kit.close(g.lm_head(hidden), expected, "lm_head(GPTBackbone(gpt)(idx)) vs your GPT's logits",
-                  rtol=1e-10, atol=1e-10, dims="B T V")  # fmt: skip
+                  rtol=1e-10, atol=1e-10, dims="B T V")
 
 
 # --- dpo_step --------------------------------------------------------------------------
@@ -236,7 +236,7 @@ def test_dpo_step_matches_the_reference_loss_and_update(pref, gpt):
                 diagnosis = "the loss is the batch sum; eric-mitchell's trainer takes losses.mean()"
             kit.close(got[key], want[key], f"dpo_step's {key} on batch {k + 1}", rtol=1e-7, atol=1e-9,
                       diagnose=lambda y, d=diagnosis: d, hint="loss = mean of the per-example DPO losses; accuracy = "
-                      "mean(chosen_rewards > rejected_rewards); margin = mean(chosen - rejected rewards)")  # fmt: skip
+                      "mean(chosen_rewards > rejected_rewards); margin = mean(chosen - rejected rewards)")
         after = list(g_pol.parameters())
         deltas = [(b - p.detach()).reshape(-1) for b, p in zip(before, after)]
         update = torch.cat(deltas) / lr
@@ -250,11 +250,11 @@ def test_dpo_step_matches_the_reference_loss_and_update(pref, gpt):
                 diagnosis = "the gradient of the previous step is still there: call optimizer.zero_grad()"
         kit.close(update, c * grad, f"SGD update / lr after dpo_step {k + 1} vs the gradient of the mean DPO loss "
                   f"(times {c:.4g}, as clipping would)", rtol=1e-5, atol=1e-9, diagnose=lambda y, d=diagnosis: d,
-                  hint="optimizer.zero_grad(); loss.backward(); optimizer.step(), once per call")  # fmt: skip
+                  hint="optimizer.zero_grad(); loss.backward(); optimizer.step(), once per call")
         if not 0 < c <= 1 + 1e-6:
             kit.fail(f"the update after dpo_step {k + 1} is {c:.4g} times the gradient of the mean DPO loss",
                      expected="1 (or below 1 when the gradient is clipped)",
-                     hint="optimise losses.mean(), not the sum")  # fmt: skip
+                     hint="optimise losses.mean(), not the sum")
         first = grads
 
 
@@ -286,7 +286,7 @@ def test_reference_model_gets_no_gradient(pref, gpt):
     if with_grad:
         kit.fail(f"the reference model's parameters received gradients: {with_grad[:3]}",
                  diagnosis="reference tensors received gradients: run the reference under torch.no_grad()",
-                 hint="with torch.no_grad(): reference_logps = ... (pi_ref is a constant of the loss)")  # fmt: skip
+                 hint="with torch.no_grad(): reference_logps = ... (pi_ref is a constant of the loss)")
     changed = [
         n
         for n, p in g_ref.named_parameters()
@@ -294,10 +294,10 @@ def test_reference_model_gets_no_gradient(pref, gpt):
     ]
     if changed:
         kit.fail(f"the reference model's weights changed: {changed[:3]}",
-                 hint="only the policy is optimised; the reference stays where the policy started")  # fmt: skip
+                 hint="only the policy is optimised; the reference stays where the policy started")
     if all(torch.equal(b, p.detach()) for b, p in zip(before_pol, g_pol.parameters())):
         kit.fail("dpo_step did not change the policy's weights",
-                 hint="call loss.backward() and optimizer.step() inside dpo_step")  # fmt: skip
+                 hint="call loss.backward() and optimizer.step() inside dpo_step")
 
 
 def _first_loss(pref, gpt, seed, dropout):
@@ -326,12 +326,12 @@ def test_dpo_step_starts_at_ln2_with_dropout_in_the_model(pref, gpt):
     kit.close(got["loss"], LN2, "dpo_step's loss at step 0 (policy == reference, dropout 0.1 in the config)",
               rtol=0, atol=1e-9, diagnose=diagnose,
               hint="disable dropout: set every nn.Dropout's p to 0 (TRL's disable_dropout), and put the "
-              "reference in eval mode")  # fmt: skip
+              "reference in eval mode")
     what = "dpo_step's margin at step 0 (policy == reference)"
     kit.close(got["margin"], 0.0, what, rtol=0, atol=1e-9)
     # every reward is exactly 0: a tie is not a preference, so the accuracy is 0
     kit.close(got["reward_accuracy"], 0.0, "dpo_step's reward_accuracy at step 0 (all rewards 0)",
-              rtol=0, atol=0, hint="count a pair only when chosen_rewards > rejected_rewards, strictly")  # fmt: skip
+              rtol=0, atol=0, hint="count a pair only when chosen_rewards > rejected_rewards, strictly")
 
 
 # Measured with the reference over seeds 0..9 (see README).
@@ -378,16 +378,16 @@ def test_dpo_training_raises_held_out_reward_accuracy(pref, gpt):
     _plot(steps, accs, held_losses, train_losses)
     if not math.isclose(train_losses[0], LN2, abs_tol=1e-5):
         kit.fail("dpo_step's loss at step 0 (policy == reference)", yours=train_losses[0], expected=LN2,
-                 hint="policy and reference start equal, so h = 0 and every loss is ln 2")  # fmt: skip
+                 hint="policy and reference start equal, so h = 0 and every loss is ln 2")
     if not accs[-1] >= DPO_MIN_ACCURACY:
         kit.fail(f"held-out reward accuracy after {DPO_STEPS} DPO steps (256 pairs)", yours=round(accs[-1], 3),
                  expected=f">= {DPO_MIN_ACCURACY}",
                  diagnosis="below chance: the policy learned to prefer the rejected answers (chosen and "
                  "rejected rows split back in the wrong order?)" if accs[-1] < 0.5 else None,
-                 hint="the first B rows of the concatenated batch are the chosen answers")  # fmt: skip
+                 hint="the first B rows of the concatenated batch are the chosen answers")
     if not held_losses[-1] < DPO_MAX_LOSS:
         kit.fail(f"held-out DPO loss after {DPO_STEPS} steps", yours=round(held_losses[-1], 4),
-                 expected=f"< {DPO_MAX_LOSS} (ln 2 = {LN2:.4f} at the start)")  # fmt: skip
+                 expected=f"< {DPO_MAX_LOSS} (ln 2 = {LN2:.4f} at the start)")
 
 
 def _plot(steps, accs, held_losses, train_losses):
@@ -402,7 +402,7 @@ def _plot(steps, accs, held_losses, train_losses):
     a1.plot(steps, accs, marker="o")
     a1.axhline(0.5, color="gray", ls="--", lw=1, label="chance")
     a1.set(xlabel="DPO step", ylabel="held-out reward accuracy", ylim=(0, 1.05),
-           title="implicit reward: chosen > rejected")  # fmt: skip
+           title="implicit reward: chosen > rejected")
     a1.legend()
     a2.plot(range(len(train_losses)), train_losses, lw=1, label="train (batch)")
     a2.plot(steps, held_losses, marker="o", label="held-out")

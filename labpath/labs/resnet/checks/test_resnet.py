@@ -202,7 +202,7 @@ def test_resnet_with_other_stage_depths(resnet):
     """ResNet(BasicBlock, [1, 2, 4, 3], 10) has 1, 2, 4, 3 blocks per stage; [3, 4, 6, 3] (ResNet-34) has 21,797,672 parameters."""
     if not kit.has(resnet, "ResNet") or not kit.has(resnet, "BasicBlock"):
         kit.fail("your resnet.py defines no ResNet(block, layers, num_classes=1000) and BasicBlock",
-                 hint="the interface is torchvision's: ResNet(BasicBlock, [2, 2, 2, 2]) is ResNet-18")  # fmt: skip
+                 hint="the interface is torchvision's: ResNet(BasicBlock, [2, 2, 2, 2]) is ResNet-18")
     layers = [1, 2, 4, 3]  # all different, so layer i built from another entry shows
     model = _on_meta(
         lambda: resnet.ResNet(resnet.BasicBlock, list(layers), num_classes=10)
@@ -217,7 +217,7 @@ def test_resnet_with_other_stage_depths(resnet):
         kit.fail(f"blocks per stage of ResNet(BasicBlock, {layers}, num_classes=10)", yours=found,
                  expected=layers,
                  hint=f"layer{wrong + 1} is built from layers[{wrong}]: "
-                 "_make_layer(block, 64, layers[0]), (128, layers[1], stride=2), ...")  # fmt: skip
+                 "_make_layer(block, 64, layers[0]), (128, layers[1], stride=2), ...")
     load_into(
         lambda: RefResNet(10, blocks=tuple(layers)),
         state,
@@ -229,13 +229,13 @@ def test_resnet_with_other_stage_depths(resnet):
     if n != PARAMS_34:
         kit.fail("number of parameters of ResNet(BasicBlock, [3, 4, 6, 3]) (ResNet-34, default num_classes)",
                  yours=n, expected=PARAMS_34,
-                 hint="num_classes defaults to 1000; each stage has layers[i] blocks")  # fmt: skip
+                 hint="num_classes defaults to 1000; each stage has layers[i] blocks")
     if kit.has(resnet, "resnet18"):
         model = _on_meta(lambda: resnet.resnet18())
         n = sum(p.numel() for p in model.parameters())
         if n != PARAMS_1000:
             kit.fail("number of parameters of resnet18() with its default num_classes",
-                     yours=n, expected=PARAMS_1000, hint="resnet18(num_classes=1000): the default is 1000")  # fmt: skip
+                     yours=n, expected=PARAMS_1000, hint="resnet18(num_classes=1000): the default is 1000")
 
 
 def compare_resnet(model, mode):

@@ -19,7 +19,7 @@ def gpt():
     for name in ("GPTConfig", "GPT"):
         if not hasattr(module, name):
             kit.fail(f"your model.py defines no {name}",
-                     hint="the dense retriever embeds with your GPT from the gpt2 lab")  # fmt: skip
+                     hint="the dense retriever embeds with your GPT from the gpt2 lab")
     return module
 
 

@@ -19,13 +19,13 @@ from retrieval_ref import (
 from labpath.checks import kit
 
 VARIANTS = {"okapi": "okapi", "bm25okapi": "okapi", "robertson": "okapi",
-            "lucene": "lucene", "bm25l": "bm25l", "bm25+": "bm25+", "bm25plus": "bm25+"}  # fmt: skip
+            "lucene": "lucene", "bm25l": "bm25l", "bm25+": "bm25+", "bm25plus": "bm25+"}
 
 
 def _corpora():
     docs, queries = random_corpus(kit.seed())
     return [("the toy corpus", [d.split() for d in TOY], [q.split() for q in TOY_QUERIES]),
-            (f"a random corpus (seed {kit.seed()})", docs, queries)]  # fmt: skip
+            (f"a random corpus (seed {kit.seed()})", docs, queries)]
 
 
 def _build(rt, corpus, k1=1.5, b=0.75):
@@ -66,7 +66,7 @@ def _note(variant):
         with open(path, "a", encoding="utf-8") as fh:
             fh.write(f"your BM25 was checked as variant '{variant}': a different but standard "
                      "BM25; rank_bm25's BM25Okapi uses ln(N - n + 0.5) - ln(n + 0.5) with an "
-                     "epsilon floor (see rank_bm25 issue #39 for the zero-idf case)\n")  # fmt: skip
+                     "epsilon floor (see rank_bm25 issue #39 for the zero-idf case)\n")
     except OSError:
         pass
 
@@ -97,7 +97,7 @@ def test_corpus_statistics_match_rank_bm25(rt):
         for attr in ("corpus_size", "avgdl", "doc_len", "idf"):
             if not hasattr(bm, attr):
                 kit.fail(f"your BM25 has no attribute {attr}",
-                         hint="keep rank_bm25's attributes: corpus_size, avgdl, doc_len, doc_freqs, idf")  # fmt: skip
+                         hint="keep rank_bm25's attributes: corpus_size, avgdl, doc_len, doc_freqs, idf")
         if bm.corpus_size != len(corpus):
             kit.fail(
                 f"corpus_size on {what}", yours=bm.corpus_size, expected=len(corpus)
@@ -113,7 +113,7 @@ def test_corpus_statistics_match_rank_bm25(rt):
         unique = sum(len(set(d)) for d in corpus) / len(corpus)
         kit.close(bm.avgdl, expected, f"avgdl on {what}", rtol=1e-12, atol=1e-12,
                   diagnose=lambda y, unique=unique: "avgdl counts distinct terms per document; "
-                  "it is the mean length in tokens" if math.isclose(float(y), unique) else None)  # fmt: skip
+                  "it is the mean length in tokens" if math.isclose(float(y), unique) else None)
 
 
 def test_idf_matches_rank_bm25(rt):
@@ -128,7 +128,7 @@ def test_idf_matches_rank_bm25(rt):
         terms = sorted(table)
         if sorted(idf) != terms:
             kit.fail(f"the terms of idf on {what}", yours=sorted(idf)[:12], expected=terms[:12],
-                     hint="idf has one entry per distinct term of the corpus")  # fmt: skip
+                     hint="idf has one entry per distinct term of the corpus")
         yours = [float(idf[t]) for t in terms]
 
         def diagnose(y, corpus=corpus, terms=terms):
@@ -147,7 +147,7 @@ def test_idf_matches_rank_bm25(rt):
 
         kit.close(yours, [table[t] for t in terms], f"idf per term ({variant}) on {what}",
                   rtol=1e-9, atol=1e-9, dims="term", diagnose=diagnose,
-                  hint="n is the number of documents containing the term")  # fmt: skip
+                  hint="n is the number of documents containing the term")
 
 
 def test_a_term_in_exactly_half_the_documents(rt):
@@ -161,7 +161,7 @@ def test_a_term_in_exactly_half_the_documents(rt):
     kit.close(float(bm.idf["application"]), expected, f"idf['application'] ({variant})",
               rtol=0, atol=1e-12,
               hint="ln(N - n + 0.5) - ln(n + 0.5) = ln(3.5) - ln(3.5) = 0; a zero idf is not "
-              "negative, so the epsilon floor does not apply")  # fmt: skip
+              "negative, so the epsilon floor does not apply")
 
 
 @pytest.mark.parametrize("k1,b", [(1.5, 0.75), (1.2, 0.3)])
@@ -176,14 +176,14 @@ def test_get_scores_match_the_bm25_formula(rt, k1, b):
             _, _, expected = bm25_scores(corpus, query, k1=k1, b=b, idf=variant)
             if variant in ("bm25l", "bm25+"):  # accept each published form of these two
                 forms = [bm25_scores(corpus, query, k1=k1, b=b, idf=variant, presence=p)[2]
-                         for p in ("paper", "count", "all")]  # fmt: skip
+                         for p in ("paper", "count", "all")]
                 expected = next((f for f in forms if all(math.isclose(float(y), e, rel_tol=1e-9, abs_tol=1e-9)
-                                                         for y, e in zip(scores, f))), forms[0])  # fmt: skip
+                                                         for y, e in zip(scores, f))), forms[0])
             kit.close(list(scores), expected,
                       f"get_scores({query}) with k1={k1}, b={b} on {what} ({variant})",
                       rtol=1e-9, atol=1e-9, dims="doc",
                       diagnose=_diagnose(corpus, query, variant) if (k1, b) == (1.5, 0.75) else None,
-                      hint="each occurrence of a query token adds its term; an unknown token adds 0")  # fmt: skip
+                      hint="each occurrence of a query token adds its term; an unknown token adds 0")
 
 
 def test_defaults_are_rank_bm25s(rt):
@@ -207,4 +207,4 @@ def test_defaults_are_rank_bm25s(rt):
             if variant in ("okapi", "lucene"):
                 kit.close(list(scores), expected, f"BM25(corpus).get_scores({query}) on {what} with the defaults",
                           rtol=1e-9, atol=1e-9, dims="doc",
-                          hint="def __init__(self, corpus, k1=1.5, b=0.75, epsilon=0.25), as rank_bm25")  # fmt: skip
+                          hint="def __init__(self, corpus, k1=1.5, b=0.75, epsilon=0.25), as rank_bm25")

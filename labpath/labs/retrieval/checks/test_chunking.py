@@ -118,7 +118,7 @@ def _chunks(rt, path, text, **kw):
         for field in ("path", "start_line", "end_line", "text"):
             if not hasattr(c, field):
                 kit.fail(f"a chunk has no attribute {field}",
-                         hint="Chunk is a dataclass with path, start_line, end_line, text")  # fmt: skip
+                         hint="Chunk is a dataclass with path, start_line, end_line, text")
     return chunks
 
 
@@ -130,7 +130,7 @@ def _check_texts(chunks, path, text, max_lines):
             kit.fail("chunk.path", yours=c.path, expected=path)
         if not (1 <= c.start_line <= c.end_line <= len(lines)):
             kit.fail(f"chunk lines {c.start_line}..{c.end_line} of a {len(lines)}-line file",
-                     hint="lines are numbered from 1 and end_line is inclusive")  # fmt: skip
+                     hint="lines are numbered from 1 and end_line is inclusive")
         expected = "\n".join(lines[c.start_line - 1 : c.end_line])
         if c.text != expected:
             diagnosis = None
@@ -140,11 +140,11 @@ def _check_texts(chunks, path, text, max_lines):
                 diagnosis = "your text is shifted by one line: start_line is 1-based"
             kit.fail(f"text of the chunk at lines {c.start_line}..{c.end_line}",
                      yours=c.text[:80], expected=expected[:80], diagnosis=diagnosis,
-                     hint='text == "\\n".join(lines[start_line - 1 : end_line])')  # fmt: skip
+                     hint='text == "\\n".join(lines[start_line - 1 : end_line])')
         size = c.end_line - c.start_line + 1
         if size > max_lines:
             kit.fail(f"a chunk of {size} lines (lines {c.start_line}..{c.end_line})",
-                     expected=f"at most max_lines = {max_lines}")  # fmt: skip
+                     expected=f"at most max_lines = {max_lines}")
 
 
 def _windows(n, max_lines, overlap):
@@ -188,7 +188,7 @@ def test_text_files_are_cut_into_overlapping_windows(rt):
             kit.fail(f"windows of a {n}-line shell script, max_lines={max_lines}, overlap={overlap}",
                      yours=yours, expected=expected, diagnosis=diagnosis,
                      hint="start at line 1, step by max_lines - overlap, stop at the window "
-                     "that reaches the last line")  # fmt: skip
+                     "that reaches the last line")
 
 
 def test_defaults_are_40_lines_with_10_overlap(rt):
@@ -199,7 +199,7 @@ def test_defaults_are_40_lines_with_10_overlap(rt):
     expected = _windows(95, 40, 10)
     if yours != expected:
         kit.fail("windows of a 95-line script with the defaults", yours=yours, expected=expected,
-                 hint="def chunk_script(path, text, max_lines=40, overlap=10)")  # fmt: skip
+                 hint="def chunk_script(path, text, max_lines=40, overlap=10)")
 
 
 def test_python_that_does_not_parse_falls_back_to_windows(rt):
@@ -209,12 +209,12 @@ def test_python_that_does_not_parse_falls_back_to_windows(rt):
         chunks = _chunks(rt, "old.py", text, max_lines=6, overlap=1)
     except SyntaxError:
         kit.fail("chunk_script raised SyntaxError on a .py file that does not parse",
-                 hint="catch SyntaxError from ast.parse and cut the file into windows")  # fmt: skip
+                 hint="catch SyntaxError from ast.parse and cut the file into windows")
     yours = sorted((c.start_line, c.end_line) for c in chunks)
     expected = _windows(14, 6, 1)
     if yours != expected:
         kit.fail("windows of an unparsable 14-line .py file, max_lines=6, overlap=1",
-                 yours=yours, expected=expected)  # fmt: skip
+                 yours=yours, expected=expected)
 
 
 def _definitions(tree, max_lines):
@@ -250,7 +250,7 @@ def test_python_is_cut_by_function_and_class(rt):
     if missing:
         kit.fail(f"{len(missing)} non-blank lines are in no chunk", yours=missing[:10],
                  hint="the lines between definitions (imports, constants, module code) need "
-                 "chunks too: window them")  # fmt: skip
+                 "chunks too: window them")
     spans = [(c.start_line, c.end_line) for c in chunks]
     for lo, hi, name in _definitions(ast.parse(PY), PY_MAX):
         whole = [s for s in spans if s[0] <= lo and hi <= s[1]]
@@ -267,7 +267,7 @@ def test_python_is_cut_by_function_and_class(rt):
                      "every definition its own chunk" if len(set(b - a for (a, _), (b, _) in
                      zip(sorted(spans), sorted(spans)[1:]))) == 1 else None,
                      hint="ast.parse(text); for each def/class use node.lineno and "
-                     "node.end_lineno; open up a class too long to fit")  # fmt: skip
+                     "node.end_lineno; open up a class too long to fit")
 
 
 def test_chunk_is_a_dataclass(rt):
@@ -278,4 +278,4 @@ def test_chunk_is_a_dataclass(rt):
     c = Chunk(path="a.sh", start_line=2, end_line=3, text="x\ny")
     if (c.path, c.start_line, c.end_line, c.text) != ("a.sh", 2, 3, "x\ny"):
         kit.fail("Chunk(path=..., start_line=..., end_line=..., text=...) fields",
-                 yours=dataclasses.astuple(c))  # fmt: skip
+                 yours=dataclasses.astuple(c))

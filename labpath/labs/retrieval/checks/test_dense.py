@@ -49,10 +49,10 @@ def test_mean_pool_averages_only_the_real_tokens(rt):
     kit.close(yours[:3] if torch.is_tensor(yours) and yours.shape[:1] == (4,) else yours,
               expected[:3], "mean_pool of the rows with 7, 4 and 1 real tokens", rtol=1e-12,
               atol=1e-12, dims="B H", diagnose=diagnose,
-              hint="(x * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp(min=1e-9)")  # fmt: skip
+              hint="(x * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp(min=1e-9)")
     kit.close(yours[3], expected[3], "mean_pool of a row with no real token (all-zero mask)",
               rtol=0, atol=1e-12, dims="H", diagnose=lambda y: diagnose(yours),
-              hint="sentence-transformers clamps the count at 1e-9, so an empty text gives zeros")  # fmt: skip
+              hint="sentence-transformers clamps the count at 1e-9, so an empty text gives zeros")
 
 
 def test_mean_pool_accepts_left_padding_and_bool_masks(rt):
@@ -60,13 +60,13 @@ def test_mean_pool_accepts_left_padding_and_bool_masks(rt):
     (mean_pool_,) = need(rt, "mean_pool")
     x, _ = _pool_inputs()
     mask = torch.tensor([[0, 0, 1, 1, 1, 1, 1], [1, 0, 1, 0, 1, 0, 1],
-                         [0, 0, 0, 0, 0, 0, 1], [1, 1, 1, 1, 1, 1, 1]])  # fmt: skip
+                         [0, 0, 0, 0, 0, 0, 1], [1, 1, 1, 1, 1, 1, 1]])
     x = torch.where(mask[..., None].bool(), x.clamp(-5, 5), torch.full_like(x, 1e6))
     for m in (mask, mask.bool()):
         kit.close(mean_pool_(x.clone(), m.clone()), mean_pool(x, mask),
                   f"mean_pool with a {m.dtype} mask of left-padded and gapped rows", rtol=1e-12,
                   atol=1e-12, dims="B H",
-                  hint="use the mask itself, cast to x's dtype; never assume the real tokens come first")  # fmt: skip
+                  hint="use the mask itself, cast to x's dtype; never assume the real tokens come first")
 
 
 def test_cosine_scores_every_query_against_every_document(rt):
@@ -94,7 +94,7 @@ def test_cosine_scores_every_query_against_every_document(rt):
         return None
 
     kit.close(yours, expected, "cosine_scores(q, d)", rtol=1e-10, atol=1e-12, dims="Q N",
-              diagnose=diagnose, hint="normalise the rows of both, then q @ d.T")  # fmt: skip
+              diagnose=diagnose, hint="normalise the rows of both, then q @ d.T")
 
 
 TINY = dict(
@@ -108,7 +108,7 @@ def _model(gpt):
     with torch.no_grad():  # weights of order one, so every layer matters
         for name, p in model.named_parameters():
             p.copy_(torch.randn(p.shape, generator=_gen(2), dtype=torch.float64) * 0.5
-                    + (1.0 if name.endswith("ln_1.weight") or name.endswith("ln_2.weight") else 0.0))  # fmt: skip
+                    + (1.0 if name.endswith("ln_1.weight") or name.endswith("ln_2.weight") else 0.0))
     return model
 
 
@@ -121,11 +121,11 @@ def test_gpt_hidden_states_are_what_lm_head_reads(rt, gpt):
         h = hidden(model, idx)
         if tuple(h.shape) != (3, 9, 12):
             kit.fail("gpt_hidden_states(model, idx (B, T) = (3, 9)) shape", yours=tuple(h.shape),
-                     expected="(B, T, C) = (3, 9, 12)")  # fmt: skip
+                     expected="(B, T, C) = (3, 9, 12)")
         logits, _ = model(idx, torch.zeros_like(idx))
         kit.close(model.lm_head(h.double()), logits, "lm_head(your hidden states) vs the model's logits",
                   rtol=1e-9, atol=1e-9, dims="B T V",
-                  hint="run wte + wpe, every block, then ln_f: everything forward does before lm_head")  # fmt: skip
+                  hint="run wte + wpe, every block, then ln_f: everything forward does before lm_head")
 
 
 def test_gpt_embedder_mean_pools_each_text(rt, gpt):
@@ -160,4 +160,4 @@ def test_gpt_embedder_mean_pools_each_text(rt, gpt):
               diagnose=lambda y: "padding leaks into the mean: pool with the attention mask"
               if torch.allclose(torch.as_tensor(y, dtype=torch.float64)[4], expected[4], rtol=tol, atol=tol)
               else None,
-              hint="pad on the right with any id, mask = 1 for real tokens, mean_pool(hidden, mask)")  # fmt: skip
+              hint="pad on the right with any id, mask = 1 for real tokens, mean_pool(hidden, mask)")

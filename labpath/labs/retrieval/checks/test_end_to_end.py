@@ -95,7 +95,7 @@ def test_bm25_finds_functions_from_their_docstrings(rt, corpus):
                  diagnosis=f"tokenize('def getHTTPResponse(self, status_code):') gives {sample_tokens}: "
                  "split identifiers on '_' and camelCase and lower-case them, so words in a "
                  "question meet the code's names",
-                 hint="look at the misses: print the query, the tokens, and the top 3 chunks")  # fmt: skip
+                 hint="look at the misses: print the query, the tokens, and the top 3 chunks")
 
 
 def _encoder(items):
@@ -112,14 +112,14 @@ def test_recall_at_k_of_every_method(rt, gpt, corpus):
     V, encode = _encoder(corpus)
     torch.manual_seed(kit.seed())
     model = gpt.GPT(gpt.GPTConfig(block_size=96, vocab_size=V, n_layer=2, n_head=2, n_embd=32,
-                                  dropout=0.0, bias=True))  # fmt: skip
+                                  dropout=0.0, bias=True))
     r = Retriever(embed=GPTEmbedder(model, encode))
     r.add(_chunks(rt, corpus))
     tfidf = TfidfIndex([tokenize(t) for _, _, t in corpus], sublinear_tf=True)
     tfidf_runs = [ranking(list(tfidf.scores(tokenize(q))))[:10] for _, q, _ in corpus]
     results = {"bm25": _scores(_run(r, corpus, "bm25")), "tfidf (sublinear)": _scores(tfidf_runs),
                "dense (untrained GPT)": _scores(_run(r, corpus, "dense")),
-               "hybrid (RRF)": _scores(_run(r, corpus, "hybrid"))}  # fmt: skip
+               "hybrid (RRF)": _scores(_run(r, corpus, "hybrid"))}
     _RESULTS.update(results)
     _write_figures()
     _plot(results, len(corpus))
@@ -131,7 +131,7 @@ def test_recall_at_k_of_every_method(rt, gpt, corpus):
         kit.fail("MRR@10 of dense search (mean-pooled hidden states of an untrained GPT)",
                  yours=round(dense, 4), expected=f">= {2 * chance:.4f} (twice a random ranking)",
                  hint="even random weights keep which characters a text holds; check that "
-                 "search(method='dense') ranks chunks by cosine with the query, best first")  # fmt: skip
+                 "search(method='dense') ranks chunks by cosine with the query, best first")
 
 
 def _write_figures():
@@ -183,7 +183,7 @@ def _plot(
 # --- your own scripts ------------------------------------------------------------------
 
 SCRIPT_SUFFIXES = {".py", ".sh", ".bash", ".zsh", ".ps1", ".pl", ".rb", ".js", ".ts", ".sql",
-                   ".r", ".R", ".yaml", ".yml", ".toml", ".cfg", ".ini", ".mk", ".txt", ".md"}  # fmt: skip
+                   ".r", ".R", ".yaml", ".yml", ".toml", ".cfg", ".ini", ".mk", ".txt", ".md"}
 
 
 BUNDLED = Path(__file__).resolve().parent / "scripts" / "questions.jsonl"
@@ -202,7 +202,7 @@ def _questions():
     if not path.is_file():
         kit.fail(f"--data {given}: no questions file",
                  hint="write questions.jsonl next to your scripts, one "
-                 '{"question": "...", "path": "relative/script.sh"} per line')  # fmt: skip
+                 '{"question": "...", "path": "relative/script.sh"} per line')
     questions = []
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
@@ -212,7 +212,7 @@ def _questions():
             questions.append((str(q["question"]), str(q["path"])))
         except (ValueError, KeyError, TypeError):
             kit.fail(f"{path.name}:{n} is not a JSON object with 'question' and 'path'",
-                     yours=line[:80])  # fmt: skip
+                     yours=line[:80])
     if not questions:
         kit.fail(f"{path} holds no questions")
     return path.parent, questions, bool(given)
@@ -255,8 +255,8 @@ def test_your_own_scripts(rt):
     _write_figures()
     _plot({"bm25": per}, len(chunks), name="retrieval-your-scripts.png",
           title=f"{which}: {len(chunks)} chunks, {len(questions)} questions",
-          check="test_your_own_scripts")  # fmt: skip
+          check="test_your_own_scripts")
     if not own and per["recall@3"] < MIN_BUNDLED_RECALL3:
         kit.fail(f"recall@3 on the bundled sample ({len(questions)} questions about 8 scripts)",
                  yours=per["recall@3"], expected=f">= {MIN_BUNDLED_RECALL3}",
-                 hint="a hit is any chunk of the right script: check chunk.path and tokenize")  # fmt: skip
+                 hint="a hit is any chunk of the right script: check chunk.path and tokenize")

@@ -21,7 +21,7 @@ TEXTS = [
     "def parse_config(text):\n    return dict(line.split('=') for line in text.splitlines())",
 ]
 QUERIES = ["backup the database to a bucket", "restart the server after deploy",
-           "alert when the disk is full", "compress old logs"]  # fmt: skip
+           "alert when the disk is full", "compress old logs"]
 
 
 def embed(texts):
@@ -48,11 +48,11 @@ def _check_results(results, chunks, expected, what, k):
         not (isinstance(x, tuple) and len(x) == 2) for x in results
     ):
         kit.fail(f"{what}: search must return a list of (chunk, score) tuples",
-                 yours=type(results).__name__)  # fmt: skip
+                 yours=type(results).__name__)
     n = min(k, len(chunks))
     if len(results) != n:
         kit.fail(f"{what}: number of results", yours=len(results), expected=n,
-                 hint="k results, or the whole corpus when k is larger")  # fmt: skip
+                 hint="k results, or the whole corpus when k is larger")
     where = {c.path: i for i, c in enumerate(chunks)}
     ids = [where.get(getattr(c, "path", None)) for c, _ in results]
     if None in ids:
@@ -61,13 +61,13 @@ def _check_results(results, chunks, expected, what, k):
     if any(a < b for a, b in zip(scores, scores[1:])):
         kit.fail(f"{what}: scores are not in descending order", yours=scores,
                  diagnosis="your list is sorted ascending (argsort without reversing?)"
-                 if scores == sorted(scores) else None)  # fmt: skip
+                 if scores == sorted(scores) else None)
     kit.close(scores, [expected[i] for i in ids], f"{what}: each result's score", rtol=1e-9,
-              atol=1e-12, dims="result")  # fmt: skip
+              atol=1e-12, dims="result")
     ref = ranking(expected)[:n]
     kit.close(scores, [expected[i] for i in ref], f"{what}: the top {n} scores", rtol=1e-9,
               atol=1e-12, dims="result",
-              hint="rank every chunk by score, best first, and keep the first k")  # fmt: skip
+              hint="rank every chunk by score, best first, and keep the first k")
     for pos, (mine, best) in enumerate(zip(ids, ref)):
         if mine == best:
             continue
@@ -76,7 +76,7 @@ def _check_results(results, chunks, expected, what, k):
         ):  # a tie: the one added first wins
             kit.fail(f"{what}: chunks {best} and {mine} tie; position {pos} holds the one added first",
                      yours=mine, expected=best,
-                     hint="sort with a stable sort (sorted, or np.argsort(kind='stable')) on -score")  # fmt: skip
+                     hint="sort with a stable sort (sorted, or np.argsort(kind='stable')) on -score")
         kit.fail(f"{what}: the chunk at position {pos}", yours=mine, expected=best)
 
 
@@ -114,7 +114,7 @@ def test_k_larger_than_the_corpus_returns_every_chunk(rt):
     r, chunks = _retriever(rt)
     for q in QUERIES:
         _check_results(r.search(q, k=50, method="bm25"), chunks, _bm25_reference(rt, chunks, q),
-                       f"search({q!r}, k=50, 'bm25')", 50)  # fmt: skip
+                       f"search({q!r}, k=50, 'bm25')", 50)
 
 
 def test_dense_search_ranks_by_cosine(rt):

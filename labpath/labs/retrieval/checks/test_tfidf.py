@@ -16,7 +16,7 @@ from labpath.checks import kit
 def _corpora():
     docs, queries = random_corpus(kit.seed() + 1, n_docs=8)
     return [("the toy corpus", [d.split() for d in TOY], [q.split() for q in TOY_QUERIES]),
-            (f"a random corpus (seed {kit.seed() + 1})", docs, queries)]  # fmt: skip
+            (f"a random corpus (seed {kit.seed() + 1})", docs, queries)]
 
 
 def _idf_of(index):
@@ -27,7 +27,7 @@ def _idf_of(index):
         idf = getattr(index, "idf_", None)
     if vocab is None or idf is None:
         kit.fail("TfidfIndex needs `vocabulary` (term -> column) and `idf`",
-                 hint="like TfidfVectorizer's vocabulary_ and idf_")  # fmt: skip
+                 hint="like TfidfVectorizer's vocabulary_ and idf_")
     if isinstance(idf, dict):
         return sorted(idf), [float(idf[t]) for t in sorted(idf)]
     idf = np.asarray(idf, dtype=np.float64)
@@ -62,7 +62,7 @@ def test_idf_is_scikit_learns(rt, smooth):
             for f, name in ((lambda x: math.log(n / x), "ln(N / df) without the + 1"),
                             (lambda x: math.log(n / (x + 1)), "the textbook ln(N / (df + 1))"),
                             (lambda x: math.log((1 + n) / (1 + x)), "ln((1 + N) / (1 + df)) without the + 1"),
-                            (lambda x: math.log(n / x) + 1, "ln(N / df) + 1, the unsmoothed idf")):  # fmt: skip
+                            (lambda x: math.log(n / x) + 1, "ln(N / df) + 1, the unsmoothed idf")):
                 if all(
                     math.isclose(a, f(df[t]), abs_tol=1e-9) for a, t in zip(y, terms)
                 ):
@@ -70,7 +70,7 @@ def test_idf_is_scikit_learns(rt, smooth):
             return None
 
         kit.close(idf, ref_idf, f"idf per term on {what}, smooth_idf={smooth}", rtol=1e-9,
-                  atol=1e-9, dims="term", diagnose=diagnose)  # fmt: skip
+                  atol=1e-9, dims="term", diagnose=diagnose)
 
 
 def test_document_rows_are_unit_vectors(rt):
@@ -92,9 +92,9 @@ def test_document_rows_are_unit_vectors(rt):
         norms = np.linalg.norm(m, axis=1)
         kit.close(list(norms), [1.0] * len(docs), f"l2 norm of each document row on {what}",
                   rtol=0, atol=1e-9, dims="doc",
-                  hint="divide each row by its l2 norm, so cosine is a dot product")  # fmt: skip
+                  hint="divide each row by its l2 norm, so cosine is a dot product")
         kit.close(m[:, order].tolist(), rows, f"tf-idf matrix (N, V) on {what}", rtol=1e-9,
-                  atol=1e-9, dims="doc term")  # fmt: skip
+                  atol=1e-9, dims="doc term")
 
 
 @pytest.mark.parametrize("sublinear", [False, True])
@@ -130,7 +130,7 @@ def test_scores_are_cosine_with_the_query(rt, sublinear):
 
             kit.close(yours, expected, f"scores({q}) on {what}, sublinear_tf={sublinear}",
                       rtol=1e-9, atol=1e-9, dims="doc", diagnose=diagnose,
-                      hint="weigh the query like a document (tf * idf, l2 norm), then dot it with each row")  # fmt: skip
+                      hint="weigh the query like a document (tf * idf, l2 norm), then dot it with each row")
             if (
                 sk is not None
             ):  # the same numbers from scikit-learn itself, when installed
@@ -140,4 +140,4 @@ def test_scores_are_cosine_with_the_query(rt, sublinear):
                 m = vec.fit_transform(docs)
                 ref = (m @ vec.transform([q]).T).toarray().ravel().tolist()
                 kit.close(yours, ref, f"scores({q}) on {what} vs scikit-learn's TfidfVectorizer",
-                          rtol=1e-9, atol=1e-9, dims="doc")  # fmt: skip
+                          rtol=1e-9, atol=1e-9, dims="doc")

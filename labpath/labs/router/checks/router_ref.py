@@ -22,7 +22,7 @@ def need(module, *names):
     missing = [n for n in names if not hasattr(module, n)]
     if missing:
         kit.fail(f"your router.py defines no {', '.join(missing)}",
-                 hint="keep the names of the interface in README.md")  # fmt: skip
+                 hint="keep the names of the interface in README.md")
     return [getattr(module, n) for n in names]
 
 

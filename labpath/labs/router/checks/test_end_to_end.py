@@ -78,7 +78,7 @@ def routed(rt):
     cm = np.asarray(confusion_matrix(y_true, y_pred, labels))
     none = [r[0] for r in Router(names_, P, threshold=-1.0).route(Xt)]
     return dict(threshold=t, accuracy=accuracy(y_true, y_pred), without=accuracy(y_true, none),
-                cm=cm, labels=labels, used=used, y_true=y_true, y_pred=y_pred)  # fmt: skip
+                cm=cm, labels=labels, used=used, y_true=y_true, y_pred=y_pred)
 
 
 def test_routes_held_out_tasks_to_the_right_agent(routed):
@@ -89,7 +89,7 @@ def test_routes_held_out_tasks_to_the_right_agent(routed):
                  yours=round(routed["accuracy"], 4), expected=f">= {MIN_ACCURACY}",
                  diagnosis=f"fitted threshold {routed['threshold']}; without a threshold "
                  f"{routed['without']:.3f}",
-                 hint="fit the threshold on the dev tasks only, then route the test tasks with it")  # fmt: skip
+                 hint="fit the threshold on the dev tasks only, then route the test tasks with it")
 
 
 def test_confusion_matrix_of_the_held_out_tasks(routed):
@@ -103,7 +103,7 @@ def test_confusion_matrix_of_the_held_out_tasks(routed):
             expected=(len(labels), len(labels)),
         )
     kit.close(cm.sum(1).tolist(), rows, "row sums of the confusion matrix (true tasks per label)",
-              rtol=0, atol=0, dims="label")  # fmt: skip
+              rtol=0, atol=0, dims="label")
     _plot(cm, labels, routed)
 
 
@@ -134,11 +134,11 @@ def _plot(cm, labels, routed):
         for j in range(len(labels)):
             if cm[i, j]:
                 ax.text(j, i, int(cm[i, j]), ha="center", va="center", fontsize=7,
-                        color="white" if cm[i, j] > 1 else "black")  # fmt: skip
+                        color="white" if cm[i, j] > 1 else "black")
     ax.set_xlabel("routed to")
     ax.set_ylabel("true agent")
     ax.set_title(f"50 held-out tasks: accuracy {routed['accuracy']:.2f}, threshold {routed['threshold']}",
-                 fontsize=9)  # fmt: skip
+                 fontsize=9)
     fig.tight_layout()
     fig.savefig(
         kit.artifact_path(

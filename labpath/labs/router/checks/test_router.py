@@ -51,14 +51,14 @@ def test_normalize_gives_unit_rows_and_keeps_zero_finite(rt):
     kit.close(yours, unit(x), "normalize(x) rows (row 2 is all zeros)", rtol=1e-12, atol=1e-12,
               dims="row d", diagnose=lambda y: "NaN for the zero row: divide by norm.clamp(min=eps)"
               if torch.isnan(torch.as_tensor(y)).any() else None,
-              hint="x / x.norm(dim=-1, keepdim=True).clamp(min=eps)")  # fmt: skip
+              hint="x / x.norm(dim=-1, keepdim=True).clamp(min=eps)")
 
 
 def _examples():
     """Agents with 2, 4 and 5 examples of dimension 7, raw norms spread over 3 decades."""
     sizes = {"deploy": 2, "billing": 4, "support": 5}
     return {name: _spread(n, 7, 10 + i) + 2.0 * unit(torch.randn(1, 7, generator=_gen(20 + i), dtype=torch.float64))
-            for i, (name, n) in enumerate(sizes.items())}  # fmt: skip
+            for i, (name, n) in enumerate(sizes.items())}
 
 
 def test_prototypes_are_the_unit_mean_of_unit_examples(rt):
@@ -68,7 +68,7 @@ def test_prototypes_are_the_unit_mean_of_unit_examples(rt):
     names, P = build_prototypes({k: v.clone() for k, v in ex.items()})
     if list(names) != list(ex):
         kit.fail("build_prototypes names", yours=list(names), expected=list(ex),
-                 hint="keep the dict's insertion order")  # fmt: skip
+                 hint="keep the dict's insertion order")
     ref_names, ref = prototypes(ex)
 
     def diagnose(y):
@@ -84,7 +84,7 @@ def test_prototypes_are_the_unit_mean_of_unit_examples(rt):
         return None
 
     kit.close(P, ref, "prototypes (K, d) = (3, 7)", rtol=_tol(P, 1e-10), atol=_tol(P, 1e-12), dims="K d",
-              diagnose=diagnose, hint="normalize(normalize(x).mean(0)) for each agent")  # fmt: skip
+              diagnose=diagnose, hint="normalize(normalize(x).mean(0)) for each agent")
 
 
 def _fixture_2d(rt, build=True):
@@ -116,7 +116,7 @@ def test_prototype_definition_decides_the_route(rt):
                  diagnosis=f"your prototype for A points at {angle:.1f} degrees (normalised "
                  "examples give 45, the raw mean 5.7): average unit vectors, not raw ones"
                  if abs(angle - 45) > 1e-6 else "A's prototype is right: the scores or the argmax are not",
-                 hint="prototype = normalize(mean(normalize(examples))); route to the highest cosine")  # fmt: skip
+                 hint="prototype = normalize(mean(normalize(examples))); route to the highest cosine")
 
 
 def test_scores_are_cosines_whatever_the_query_norm(rt):
@@ -138,10 +138,10 @@ def test_scores_are_cosines_whatever_the_query_norm(rt):
 
     kit.close(yours, expected, "scores(q) (n, K)", rtol=_tol(yours, 1e-10), atol=_tol(yours, 1e-12),
               dims="n K", diagnose=diagnose,
-              hint="normalize(q) @ prototypes.T")  # fmt: skip
+              hint="normalize(q) @ prototypes.T")
     one = Router(names, P).scores(q[1].clone())
     kit.close(torch.as_tensor(one).reshape(-1), expected[1], "scores of a single (d,) task",
-              rtol=_tol(one, 1e-10), atol=_tol(one, 1e-12), dims="K")  # fmt: skip
+              rtol=_tol(one, 1e-10), atol=_tol(one, 1e-12), dims="K")
 
 
 def _axes(rt, threshold, margin=0.0):
@@ -160,12 +160,12 @@ def test_threshold_lets_equality_through(rt):
              (0.0, torch.tensor([[-1.0, -2.0, 0.5]], dtype=torch.float64), "human",
               "threshold 0.0, cosines -0.44 and -0.87 (a threshold of 0 is a threshold, not 'none')"),
              (-0.5, torch.tensor([[-1.0, -2.0, 0.5]], dtype=torch.float64), "left",
-              "threshold -0.5, best cosine -0.44 (negative thresholds are valid)")]  # fmt: skip
+              "threshold -0.5, best cosine -0.44 (negative thresholds are valid)")]
     for threshold, task, expected, what in cases:
         yours = _names(_axes(rt, threshold).route(task))
         if yours != [expected]:
             kit.fail(f"route with {what}", yours=yours, expected=[expected],
-                     hint="fallback when best < threshold; the fallback name is Router(..., fallback=...)")  # fmt: skip
+                     hint="fallback when best < threshold; the fallback name is Router(..., fallback=...)")
 
 
 def test_defaults_are_threshold_0_margin_0_and_fallback_named_fallback(rt):
@@ -177,7 +177,7 @@ def test_defaults_are_threshold_0_margin_0_and_fallback_named_fallback(rt):
     if yours != ["fallback", "left"]:
         kit.fail("routes with the default threshold 0.0, margin 0.0, fallback 'fallback'",
                  yours=yours, expected=["fallback", "left"],
-                 hint='def __init__(self, names, prototypes, threshold=0.0, margin=0.0, fallback="fallback")')  # fmt: skip
+                 hint='def __init__(self, names, prototypes, threshold=0.0, margin=0.0, fallback="fallback")')
 
 
 def test_margin_sends_close_calls_to_the_fallback(rt):
@@ -194,7 +194,7 @@ def test_margin_sends_close_calls_to_the_fallback(rt):
         yours = _names(r.route(q))
         if yours != [expected]:
             kit.fail(f"route with cosines 0.80 / 0.78 and margin {margin}", yours=yours, expected=[expected],
-                     hint="too close to call: best - second < margin (a difference, not a ratio)")  # fmt: skip
+                     hint="too close to call: best - second < margin (a difference, not a ratio)")
     exact = torch.tensor(
         [[4.0, 0.0, 0.0]], dtype=torch.float64
     )  # cosines exactly 1 and 0
@@ -202,13 +202,13 @@ def test_margin_sends_close_calls_to_the_fallback(rt):
         yours = _names(_axes(rt, 0.5, margin).route(exact))
         if yours != [expected]:
             kit.fail(f"route with best - second = 1.0 exactly and margin {margin!r}", yours=yours,
-                     expected=[expected], hint="a gap equal to the margin routes (best - second >= margin)")  # fmt: skip
+                     expected=[expected], hint="a gap equal to the margin routes (best - second >= margin)")
     one = Router(["near"], P[:1], threshold=0.5, margin=0.3, fallback="human").route(
         q[0]
     )
     if not (isinstance(one, tuple) and one[0] == "near"):
         kit.fail("route of one (d,) task with a single agent and margin 0.3 (no runner-up: the margin "
-                 "cannot apply)", yours=one, expected=("near", 0.8))  # fmt: skip
+                 "cannot apply)", yours=one, expected=("near", 0.8))
 
 
 def test_route_returns_the_best_cosine_with_the_name(rt):
@@ -226,9 +226,9 @@ def test_route_returns_the_best_cosine_with_the_name(rt):
             kit.fail(f"routes of 9 tasks with threshold {threshold}, margin {margin}", yours=_names(out),
                      expected=expected,
                      diagnosis="your routes are the worst agents: take the argmax of the cosine"
-                     if _names(out) == [ref_names[int(i)] for i in s.argmin(1)] else None)  # fmt: skip
+                     if _names(out) == [ref_names[int(i)] for i in s.argmin(1)] else None)
         kit.close([float(x[1]) for x in out], s.max(1).values, "the score returned with each route",
-                  rtol=1e-6, atol=1e-7, dims="task")  # fmt: skip
+                  rtol=1e-6, atol=1e-7, dims="task")
 
 
 def test_fit_threshold_picks_the_most_accurate_grid_value(rt):
@@ -262,12 +262,12 @@ def test_fit_threshold_picks_the_most_accurate_grid_value(rt):
         kit.fail("fit_threshold(q, labels, grid 0.00..0.80)", yours=yours, expected=expected,
                  diagnosis=diagnosis,
                  hint="for each t in grid route with threshold t, count correct routes (a "
-                 "'fallback' label is right only if the route is the fallback), keep the best t")  # fmt: skip
+                 "'fallback' label is right only if the route is the fallback), keep the best t")
     r = Router(names, P, threshold=expected)
     acc = accuracy(list(yt), _names(r.route(Xt.clone())))
     if acc < 0.88:
         kit.fail("accuracy on the held-out split with the fitted threshold", yours=round(acc, 4),
-                 expected=">= 0.88 (reference 0.913 to 0.953 over 10 seeds)")  # fmt: skip
+                 expected=">= 0.88 (reference 0.913 to 0.953 over 10 seeds)")
 
 
 def test_confusion_matrix_rows_are_true_labels(rt):
@@ -304,9 +304,9 @@ def test_confusion_matrix_rows_are_true_labels(rt):
               f"{labels}", rtol=0, atol=0, dims="true predicted",
               diagnose=lambda y: "your matrix is transposed: rows are the true labels"
               if np.array_equal(np.asarray(y), expected.T) else None,
-              hint="m[labels.index(true), labels.index(pred)] += 1")  # fmt: skip
+              hint="m[labels.index(true), labels.index(pred)] += 1")
     kit.close(accuracy(list(y_true), list(y_pred)), 5 / 9, "accuracy (5 of 9 routed to their label)",
-              rtol=0, atol=1e-12)  # fmt: skip
+              rtol=0, atol=1e-12)
 
 
 def test_knn_router_aggregates_like_semantic_router(rt):
@@ -321,7 +321,7 @@ def test_knn_router_aggregates_like_semantic_router(rt):
     # With the 5 nearest, sum: many 1.19 > strong 0.996; mean and max: strong.
     # With 4, sum would pick strong; with 6, mean would pick many.
     utter = {"strong": torch.tensor([vec(5), vec(170)], dtype=torch.float64) * 2,
-             "many": torch.tensor([vec(a) for a in (72, 72.5, 73, 73.5)], dtype=torch.float64) * 0.5}  # fmt: skip
+             "many": torch.tensor([vec(a) for a in (72, 72.5, 73, 73.5)], dtype=torch.float64) * 0.5}
     q = torch.tensor([[1.0, 0.0]], dtype=torch.float64)
     for aggregation, expected in (
         ("sum", "many"),
@@ -336,7 +336,7 @@ def test_knn_router_aggregates_like_semantic_router(rt):
             kit.fail(f"KNNRouter(aggregation={aggregation!r}) route (default top_k 5)", yours=yours,
                      expected=[expected],
                      hint="the top_k nearest examples by cosine vote for their agent; aggregate each "
-                     "agent's votes by sum, mean or max; the best aggregate wins")  # fmt: skip
+                     "agent's votes by sum, mean or max; the best aggregate wins")
     one = rt.KNNRouter(utter, top_k=5, aggregation="sum").route(q[0])
     if not (isinstance(one, tuple) and one[0] == "many"):
         kit.fail(
@@ -353,4 +353,4 @@ def test_float32_embeddings_work(rt, dtype):
     q = _spread(6, 7, 50)
     yours = Router(names, P).scores(q.to(dtype))
     kit.close(torch.as_tensor(yours).double(), unit(q) @ prototypes(ex)[1].T, "float32 scores",
-              rtol=1e-5, atol=1e-6, dims="n K")  # fmt: skip
+              rtol=1e-5, atol=1e-6, dims="n K")

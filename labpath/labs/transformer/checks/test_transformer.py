@@ -314,13 +314,13 @@ def _same_as_explicit(make_default, make_explicit, run, what, hint):
         explicit.load_state_dict(default.state_dict())
     except RuntimeError as exc:
         kit.fail(f"{what}: the module it builds has other parameters than with the documented value "
-                 f"({str(exc).splitlines()[0][:160]})", hint=hint)  # fmt: skip
+                 f"({str(exc).splitlines()[0][:160]})", hint=hint)
     outs = []
     for module in (default, explicit):
         torch.manual_seed(kit.seed() + 1)
         outs.append(unwrap(run(module.train())))
     kit.close(outs[0], outs[1], f"{what} vs the documented value (same weights, same seed, train mode)",
-              rtol=1e-12, atol=1e-12, hint=hint)  # fmt: skip
+              rtol=1e-12, atol=1e-12, hint=hint)
 
 
 def test_documented_defaults(tf):
@@ -333,7 +333,7 @@ def test_documented_defaults(tf):
     )
     kit.close(unwrap(loss_fn(logits, targets)), F.cross_entropy(logits, targets, label_smoothing=0.1),
               "label_smoothing_loss(logits, targets) with the default eps", rtol=1e-7, atol=1e-10,
-              hint="the signature is label_smoothing_loss(logits, targets, eps=0.1)")  # fmt: skip
+              hint="the signature is label_smoothing_loss(logits, targets, eps=0.1)")
     x, mem = randn(g, B, T, D), randn(g, B, S, D)
     smask, tmask = padding_mask(), tril(T).unsqueeze(0)
     enc, dec, model = (
@@ -341,9 +341,9 @@ def test_documented_defaults(tf):
     )
     hint = "dropout defaults to 0.1, the paper's P_drop"
     _same_as_explicit(lambda: enc(D, NH, DFF), lambda: enc(D, NH, DFF, dropout=0.1),
-                      lambda m: m(x, None), "EncoderLayer(12, 3, 20)", hint)  # fmt: skip
+                      lambda m: m(x, None), "EncoderLayer(12, 3, 20)", hint)
     _same_as_explicit(lambda: dec(D, NH, DFF), lambda: dec(D, NH, DFF, dropout=0.1),
-                      lambda m: m(x, mem, smask, tmask), "DecoderLayer(12, 3, 20)", hint)  # fmt: skip
+                      lambda m: m(x, mem, smask, tmask), "DecoderLayer(12, 3, 20)", hint)
     src = torch.randint(0, 11, (2, 4), generator=g)
     tgt = torch.randint(0, 13, (2, 3), generator=g)
     sm, tm = torch.ones(2, 1, 4, dtype=torch.bool), tril(3).unsqueeze(0)
@@ -361,7 +361,7 @@ def test_documented_defaults(tf):
                           f"Transformer(11, 13, {', '.join(f'{k}={v}' for k, v in kw.items())}) "
                           f"without {left_out}",
                           "Transformer(src_vocab, tgt_vocab, d_model=512, n_heads=8, d_ff=2048, "
-                          "n_layers=6, dropout=0.1)")  # fmt: skip
+                          "n_layers=6, dropout=0.1)")
 
 
 def test_weight_matrices_start_xavier_uniform(tf):
@@ -650,7 +650,7 @@ def test_encoder_input_is_scaled_embedding_plus_positions(tf):
 
     kit.close(unwrap(seen[0]), expected, "input of the first EncoderLayer with all embeddings 0.5",
               rtol=1e-6, atol=1e-6, dims="B S C", diagnose=diagnose,  # a float32 PE table is fine
-              hint="x = embed(src) * sqrt(d_model) + PE[:S] (then dropout), section 3.4")  # fmt: skip
+              hint="x = embed(src) * sqrt(d_model) + PE[:S] (then dropout), section 3.4")
 
 
 def test_transformer_is_causal_end_to_end(tf):

@@ -27,7 +27,7 @@ def wn():
     if missing:
         kit.fail(f"your wavenet.py does not define {', '.join(missing)}",
                  hint="this lab's file holds the batchnorm lab's layers too: paste your Linear, "
-                 "BatchNorm1d and Tanh into it")  # fmt: skip
+                 "BatchNorm1d and Tanh into it")
     return module
 
 

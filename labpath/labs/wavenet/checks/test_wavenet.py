@@ -61,7 +61,7 @@ def test_embedding_lookup(wn):
         0, 11, (3, 4), generator=torch.Generator().manual_seed(kit.seed())
     )
     kit.close(emb(IX), emb.weight[IX], "Embedding(11, 5) of a (3, 4) index tensor", dims="B T C",
-              hint="one row of the table per index: self.weight[IX]")  # fmt: skip
+              hint="one row of the table per index: self.weight[IX]")
     ps = emb.parameters()
     if len(ps) != 1 or ps[0] is not emb.weight:
         kit.fail("Embedding.parameters() should be [weight]", yours=len(ps), expected=1)
@@ -95,10 +95,10 @@ def test_flatten_consecutive(wn):
             return None
 
         kit.close(y, expected, f"FlattenConsecutive({n}) of (B, T, C) = (4, 8, 10)", dims="B T C",
-                  diagnose=interleave, hint="x.view(B, T // n, C * n) joins n consecutive time steps")  # fmt: skip
+                  diagnose=interleave, hint="x.view(B, T // n, C * n) joins n consecutive time steps")
     y = wn.FlattenConsecutive(2)(x[:, :2])
     kit.close(y, x[:, :2].reshape(4, 20), "FlattenConsecutive(2) of (4, 2, 10): a single group left",
-              dims="B C", hint="when T // n == 1, squeeze the time dim: (B, 1, C*n) -> (B, C*n)")  # fmt: skip
+              dims="B C", hint="when T // n == 1, squeeze the time dim: (B, 1, C*n) -> (B, C*n)")
 
 
 def test_sequential_chains_layers_and_collects_parameters(wn):
@@ -118,16 +118,16 @@ def test_sequential_chains_layers_and_collects_parameters(wn):
         out = seq(x)
     except RuntimeError as exc:
         kit.fail(f"Sequential([Linear(5, 7), Tanh(), Linear(7, 3)]) on a (9, 5) input raised: {exc}",
-                 hint="feed each layer's output into the next: for layer in self.layers: x = layer(x)")  # fmt: skip
+                 hint="feed each layer's output into the next: for layer in self.layers: x = layer(x)")
     kit.close(out, torch.tanh(x @ W1 + b1) @ W2 + b2, "Sequential([Linear(5, 7), Tanh(), Linear(7, 3)]) output",
-              rtol=1e-10, atol=1e-12, dims="B C", hint="feed each layer's output into the next: x = layer(x)")  # fmt: skip
+              rtol=1e-10, atol=1e-12, dims="B C", hint="feed each layer's output into the next: x = layer(x)")
     ps, expected = seq.parameters(), l1.parameters() + l2.parameters()
     if len(ps) != len(expected) or any(
         p is not q for p, q in zip(ps, expected, strict=False)
     ):
         kit.fail("Sequential.parameters() should list every layer's parameters in order",
                  yours=[tuple(p.shape) for p in ps], expected=[tuple(p.shape) for p in expected],
-                 hint="[p for layer in self.layers for p in layer.parameters()]")  # fmt: skip
+                 hint="[p for layer in self.layers for p in layer.parameters()]")
 
 
 def test_batchnorm_2d_still_matches_torch(wn):
@@ -138,7 +138,7 @@ def test_batchnorm_2d_still_matches_torch(wn):
     y = bn(x)
     if matches_bn(y, x, gamma, beta, (0,)) is None:
         kit.close(y, ref_bn(x, gamma, beta, (0,), False), "BatchNorm1d(6) training output on (9, 6)",
-                  rtol=1e-6, atol=1e-8, dims="B C", hint="2-D input: mean and variance over dim 0")  # fmt: skip
+                  rtol=1e-6, atol=1e-8, dims="B C", hint="2-D input: mean and variance over dim 0")
 
 
 def test_batchnorm_3d_normalises_over_batch_and_time(wn):
@@ -151,24 +151,24 @@ def test_batchnorm_3d_normalises_over_batch_and_time(wn):
     except RuntimeError as exc:
         kit.fail(f"BatchNorm1d(6) on a (B, T, C) = (4, 5, 6) input raised RuntimeError: {exc}",
                  hint="for 3-D input take mean and var over dim=(0, 1): one statistic per channel, so "
-                 "they match the (C,) running buffers")  # fmt: skip
+                 "they match the (C,) running buffers")
     if matches_bn(y, x, gamma, beta, (0, 1)) is None:
         per_step = matches_bn(y, x, gamma, beta, (0,))
         kit.close(y, ref_bn(x, gamma, beta, (0, 1), False), "BatchNorm1d(6) training output on (B, T, C) = (4, 5, 6)",
                   rtol=1e-6, atol=1e-8, dims="B T C",
                   diagnose=lambda _: "you normalise over dim 0 only: separate statistics per time step "
                   "(lecture 6's bug); use dims (0, 1)" if per_step else None,
-                  hint="for 3-D input take mean and var over dim=(0, 1) with keepdim=True")  # fmt: skip
+                  hint="for 3-D input take mean and var over dim=(0, 1) with keepdim=True")
     rm, rv = flat(bn.running_mean), flat(bn.running_var)
     if rm.numel() != 6 or rv.numel() != 6:
         kit.fail("running_mean / running_var sizes after a (4, 5, 6) batch",
                  yours=(tuple(bn.running_mean.shape), tuple(bn.running_var.shape)), expected="6 numbers each",
                  diagnosis="statistics per time step: with dims (0, 1) there is one mean per channel"
-                 if rm.numel() == 5 * 6 else None)  # fmt: skip
+                 if rm.numel() == 5 * 6 else None)
     kit.close(rm, 0.1 * x.mean((0, 1)), "running_mean after one (4, 5, 6) batch (flattened)", rtol=1e-9,
-              atol=1e-12, dims="C", hint="running = 0.9 * running + 0.1 * batch mean over (0, 1)")  # fmt: skip
+              atol=1e-12, dims="C", hint="running = 0.9 * running + 0.1 * batch mean over (0, 1)")
     kit.close(rv, 0.9 + 0.1 * x.var((0, 1)), "running_var after one (4, 5, 6) batch (flattened)", rtol=1e-9,
-              atol=1e-12, dims="C", hint="running_var tracks the unbiased variance over (0, 1)")  # fmt: skip
+              atol=1e-12, dims="C", hint="running_var tracks the unbiased variance over (0, 1)")
     bn.training = False
     with torch.no_grad():
         ye = bn(x)
@@ -177,7 +177,7 @@ def test_batchnorm_3d_normalises_over_batch_and_time(wn):
         getattr(bn, b)
     )
     kit.close(ye, expected, "eval-mode output on (4, 5, 6) with the running statistics", rtol=1e-9,
-              atol=1e-10, dims="B T C")  # fmt: skip
+              atol=1e-10, dims="B T C")
     # a second training batch: from buffers that are no longer 0 and 1, the update
     # (1 - m) * running + m * batch is the only one that gives these numbers
     bn.training = True
@@ -189,10 +189,10 @@ def test_batchnorm_3d_normalises_over_batch_and_time(wn):
     bn(x2)
     kit.close(flat(bn.running_mean), 0.9 * rm + 0.1 * x2.mean((0, 1)),
               "running_mean after a second (4, 5, 6) batch", rtol=1e-9, atol=1e-12, dims="C",
-              hint="running = (1 - momentum) * running + momentum * batch mean, momentum 0.1")  # fmt: skip
+              hint="running = (1 - momentum) * running + momentum * batch mean, momentum 0.1")
     kit.close(flat(bn.running_var), 0.9 * rv + 0.1 * x2.var((0, 1)),
               "running_var after a second (4, 5, 6) batch", rtol=1e-9, atol=1e-12, dims="C",
-              hint="running_var = (1 - momentum) * running_var + momentum * batch variance")  # fmt: skip
+              hint="running_var = (1 - momentum) * running_var + momentum * batch variance")
 
 
 def test_model_parameter_count(wn):
@@ -204,7 +204,7 @@ def test_model_parameter_count(wn):
         if n != expected:
             kit.fail(f"parameter count of build_model({V}, 8, {E}, {H})", yours=n, expected=expected,
                      hint="V*E + (2E*H + 2H) + 2 * (2H*H + 2H) + (H*V + V): the Linear layers before "
-                     "BatchNorm have no bias; BatchNorm has gamma and beta")  # fmt: skip
+                     "BatchNorm have no bias; BatchNorm has gamma and beta")
         if not all(p.requires_grad for p in ps):
             kit.fail(
                 f"{sum(not p.requires_grad for p in ps)} of the model's parameters have requires_grad False"
@@ -214,7 +214,7 @@ def test_model_parameter_count(wn):
     if n != hierarchical_params(27, 24, 128):
         kit.fail("parameter count of build_model() with its default arguments", yours=n,
                  expected=hierarchical_params(27, 24, 128),
-                 hint="the defaults are vocab_size=27, block_size=8, n_embd=24, n_hidden=128")  # fmt: skip
+                 hint="the defaults are vocab_size=27, block_size=8, n_embd=24, n_hidden=128")
 
 
 def test_layer_shapes(wn):
@@ -233,7 +233,7 @@ def test_layer_shapes(wn):
                 kit.fail(f"layer {i} ({type(layer).__name__}) failed on an input of shape {tuple(x.shape)}: "
                          f"{type(exc).__name__}: {exc}", yours=shapes, expected=expected,
                          hint="Embedding, then 3 x (FlattenConsecutive(2), Linear(bias=False), BatchNorm1d, "
-                         "Tanh), then Linear(H, V)")  # fmt: skip
+                         "Tanh), then Linear(H, V)")
             shapes.append(tuple(x.shape))
     if shapes != expected:
         first = next(
@@ -248,7 +248,7 @@ def test_layer_shapes(wn):
                  f"{type(model.layers[first]).__name__ if first < len(model.layers) else 'missing layer'})",
                  yours=shapes, expected=expected,
                  hint="Embedding, then 3 x (FlattenConsecutive(2), Linear(bias=False), BatchNorm1d, Tanh), "
-                 "then Linear(H, V)")  # fmt: skip
+                 "then Linear(H, V)")
 
 
 def test_initial_loss_is_near_ln_vocab(wn, words):
@@ -265,7 +265,7 @@ def test_initial_loss_is_near_ln_vocab(wn, words):
     if abs(loss - math.log(V)) > 0.08:
         kit.fail("loss of build_model at init on 1,000 contexts", yours=round(loss, 4),
                  expected=f"{math.log(V):.4f} +- 0.08 (reference 3.298-3.303; 3.47-3.53 without the 0.1 scale)",
-                 hint="scale the last Linear's weight by 0.1 in build_model so the first predictions are near-uniform")  # fmt: skip
+                 hint="scale the last Linear's weight by 0.1 in build_model so the first predictions are near-uniform")
 
 
 def test_training_reaches_dev_loss(wn, words):
@@ -289,7 +289,7 @@ def test_training_reaches_dev_loss(wn, words):
                          f"loss.backward(): shapes {missing}",
                          hint="a parameter must be a leaf tensor used in the forward pass: scale weights "
                          "in place under torch.no_grad() (w *= 0.1), not with w = w * 0.1, which "
-                         "makes w the result of an operation whose .grad stays None")  # fmt: skip
+                         "makes w the result of an operation whose .grad stays None")
         lr = 0.1 if i < TRAIN_STEPS * 2 // 3 else 0.01
         with torch.no_grad():
             for p in params:
@@ -305,7 +305,7 @@ def test_training_reaches_dev_loss(wn, words):
         kit.fail(f"dev loss (eval mode) after {TRAIN_STEPS} steps", yours=round(dev, 4),
                  expected=f"< {DEV_THRESHOLD} (reference 2.105-2.125 over 5 seeds)",
                  hint="every trainable tensor must be in model.parameters(); BatchNorm in eval mode uses "
-                 "the running statistics")  # fmt: skip
+                 "the running statistics")
 
 
 def _plot(losses):

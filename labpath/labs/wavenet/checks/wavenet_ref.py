@@ -81,4 +81,4 @@ def expected_shapes(B, V, E, H):
         (B, 2, 2 * H), (B, 2, H), (B, 2, H), (B, 2, H),
         (B, 2 * H), (B, H), (B, H), (B, H),
         (B, V),
-    ]  # fmt: skip
+    ]

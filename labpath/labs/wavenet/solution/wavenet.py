@@ -159,7 +159,7 @@ def build_model(vocab_size=27, block_size=8, n_embd=24, n_hidden=128):
         FlattenConsecutive(2), Linear(n_hidden * 2, n_hidden, bias=False), BatchNorm1d(n_hidden), Tanh(),
         FlattenConsecutive(2), Linear(n_hidden * 2, n_hidden, bias=False), BatchNorm1d(n_hidden), Tanh(),
         Linear(n_hidden, vocab_size),
-    ])  # fmt: skip
+    ])
     with torch.no_grad():
         model.layers[-1].weight *= 0.1  # a less confident output at init: loss ~ ln V
     for p in model.parameters():
