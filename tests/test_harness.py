@@ -308,7 +308,7 @@ def _learner_file(tmp_path, text):
 
 
 def test_not_implemented_inside_torch_is_a_mistake_not_a_gap(tmp_path, monkeypatch):
-    from labpath.checks import kit
+    from labpath.checks import _harness, kit
 
     monkeypatch.setattr(kit, "_TARGET", None)
     kit.use_target(tmp_path)
@@ -322,7 +322,7 @@ def test_not_implemented_inside_torch_is_a_mistake_not_a_gap(tmp_path, monkeypat
         try:
             fn()
         except NotImplementedError as exc:
-            result = kit.classify(exc, "call")
+            result = _harness.classify(exc, "call")
         assert result["outcome"] == outcome, result
     assert "learner.py:7 in wrong" in result["learner_location"]
     assert "NotImplementedError" in result["message"]
@@ -425,16 +425,16 @@ def test_a_forbidden_module_only_imported_by_the_package_does_not_trip():
     code = (
         "import os\n"
         "from pathlib import Path\n"
-        "from labpath.checks import forbid, kit\n"
+        "from labpath.checks import _harness, forbid, kit\n"
         "root = Path(os.environ['LABPATH_TARGET'])\n"
         "forbid.install([{'name': 'tiktoken', 'why': 'write BPE'}], [root], None,\n"
-        "               kit.record_forbidden)\n"
+        "               _harness.record_forbidden)\n"
         "m = kit.learner_module('basic', package='minbpe')\n"
         "assert m.BasicTokenizer().encode('hi') == [104, 105]\n"
         "gpt4 = kit.learner_module('gpt4', package='minbpe')\n"
         "try:\n"
         "    gpt4.GPT4Tokenizer()\n"
-        "except kit.ForbiddenUse as exc:\n"
+        "except _harness.ForbiddenUse as exc:\n"
         "    print(exc)\n"
     )
     done = _load(target, code)
@@ -445,26 +445,30 @@ def test_a_forbidden_module_only_imported_by_the_package_does_not_trip():
 def test_a_shape_mistake_met_while_building_the_reference_is_the_learners(monkeypatch):
     import torch
 
-    from labpath.checks import kit
+    from labpath.checks import _harness
 
     try:  # what building a twin from a (4, 3) weight given as (3, 4) raises
         torch.zeros(2, 3) @ torch.zeros(4, 5)
     except RuntimeError as exc:
-        result = kit.classify(exc, "setup")
+        result = _harness.classify(exc, "setup")
     assert result["outcome"] == "failed", result
     assert "your model's parameter shapes do not fit" in result["message"]
     try:
         {}["labpath's own bug"]
     except KeyError as exc:
-        assert kit.classify(exc, "setup")["outcome"] == "error"
+        assert _harness.classify(exc, "setup")["outcome"] == "error"
 
 
 def test_one_interface_mistake_is_named_once_not_as_a_cascade_of_type_errors():
     mlp = labs.load("mlp")
     interface = "test_layer_returns_value_for_one_neuron"
     later = ["test_forward_matches_torch_mlp", "test_gradients_match_torch"]
+    micrograd = {"micrograd": labs.load("micrograd").solution_dir}
     report = run_checks(
-        mlp, DATA / "mlp" / "layer_returns_list", select=[interface, *later]
+        mlp,
+        DATA / "mlp" / "layer_returns_list",
+        select=[interface, *later],
+        uses=micrograd,
     )
     assert report.status == "failed", report.message
     got = by_name(report)
