@@ -151,7 +151,8 @@ def mutate_lab(
     match: str | None = None,
 ) -> MutationReport:
     """Generate, sample and run mutants of one lab until done or out of budget."""
-    from labpath.checks.runner import PASS, TIMEOUT, Worker, run, spec_for
+    from labpath.checks.result import PASS, TIMEOUT
+    from labpath.checks.runner import Worker, run, spec_for
 
     lab = labs.load(lab_id) if isinstance(lab_id, str) else lab_id
     # Mutants of this lab run on the reference solutions of the labs it builds on.

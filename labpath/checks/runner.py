@@ -28,55 +28,14 @@ from labpath.checks.procs import (
 from labpath.checks.protocol import CheckSpec, Rule
 from labpath.checks.result import (
     COLLECTED,
-    CRASH,
-    ERROR,
-    FAIL,
-    FAILED,
     HARNESS,
-    NOT_DONE,
-    NOT_STARTED,
-    PASS,
-    PASSED,
     RESULT,
-    SKIPPED,
-    TIMEOUT,
     CheckReport,
-    CheckResult,
+    CheckResult,  # noqa: F401 (read from here by callers)
     read_records,
-    sign,
 )
 from labpath.checks.verdict import build_report
 from labpath.errors import EnvironmentFailure
-
-__all__ = [
-    "CRASH",
-    "ERROR",
-    "FAIL",
-    "FAILED",
-    "HARNESS",
-    "NOT_DONE",
-    "NOT_STARTED",
-    "PASS",
-    "PASSED",
-    "SKIPPED",
-    "TIMEOUT",
-    "CheckReport",
-    "CheckResult",
-    "CheckSpec",
-    "Rule",
-    "Worker",
-    "changed_check_files",
-    "child_env",
-    "installed_manifest",
-    "pytest_command",
-    "read_records",
-    "run",
-    "run_checks",
-    "sign",
-    "spec_for",
-    "stop_everything",
-    "sweep_orphans",
-]
 
 
 def pytest_command(checks_dir) -> list[str]:
