@@ -409,8 +409,11 @@ def _plots_field(report, root: Path) -> dict:
 
 
 def check_spec(ctx: Context | None, lab, target: Path, **options):
-    """The finished spec of a check: each lab this one builds on is the learner's own
-    folder for it where that holds code, else the reference solution."""
+    """The finished spec of a check, each lab it builds on resolved.
+
+    A lab it builds on is the learner's own folder for it when that holds code, else
+    the reference solution.
+    """
     from labpath.checks.runner import spec_for
 
     uses = {}

@@ -71,8 +71,7 @@ def spec_for(
     data: Path | None = None,
     device: str | None = None,
 ) -> CheckSpec:
-    """The spec of a run of lab's checks (a Lab: id, checks_dir, time_limit, seed,
-    forbidden, uses); every lab it builds on must be resolved in uses."""
+    """The spec of a run of a Lab's checks; each lab it builds on must be in uses."""
     uses = dict(uses or {})
     missing = [name for name in lab.uses if name not in uses]
     if missing:
