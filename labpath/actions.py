@@ -267,7 +267,7 @@ def check(
     A re-pass with no change to the lab's files is recorded without a commit.
     """
     from labpath import vcs
-    from labpath.checks.runner import run_checks
+    from labpath.checks.runner import run
 
     lab = labs.load(resolve_lab(ctx, lab_id))
     if ctx is not None:
@@ -301,7 +301,8 @@ def check(
     artifacts = None
     if ctx is not None:
         artifacts = attempt_dir(ctx.workspace.state_dir / "artifacts" / lab.id)
-    report = run_checks(
+    spec = check_spec(
+        ctx,
         lab,
         target,
         timeout=timeout,
@@ -309,10 +310,8 @@ def check(
         artifacts_dir=artifacts,
         data=Path(data).expanduser() if data else None,
         device=device,
-        uses=_used_labs(ctx, lab),
-        worker=worker,
-        progress=on_progress,
     )
+    report = run(spec, worker=worker, progress=on_progress)
     if artifacts is not None:
         try:
             artifacts.rmdir()  # only when the attempt saved nothing
@@ -409,16 +408,20 @@ def _plots_field(report, root: Path) -> dict:
     return {"plots": plots} if plots else {}
 
 
-def _used_labs(ctx: Context | None, lab) -> dict[str, Path]:
-    """The learner's own folders of the labs this lab builds on, where they exist."""
-    if ctx is None:
-        return {}
-    found = {}
+def check_spec(ctx: Context | None, lab, target: Path, **options):
+    """The finished spec of a check, each lab it builds on resolved.
+
+    A lab it builds on is the learner's own folder for it when that holds code, else
+    the reference solution.
+    """
+    from labpath.checks.runner import spec_for
+
+    uses = {}
     for name in lab.uses:
-        folder = ctx.workspace.lab_dir(name)
-        if folder.is_dir() and any(folder.glob("*.py")):
-            found[name] = folder
-    return found
+        folder = ctx.workspace.lab_dir(name) if ctx is not None else None
+        mine = folder is not None and folder.is_dir() and any(folder.glob("*.py"))
+        uses[name] = folder if mine else labs.load(name).solution_dir
+    return spec_for(lab, target, uses, **options)
 
 
 def _inside(path: Path, root: Path) -> bool:
@@ -945,9 +948,10 @@ def run_lab(
             f"no folder {target}",
             hint=f"scaffold it with `labpath start {lab.id}` or pass --path DIR",
         )
+    from labpath.checks import protocol
     from labpath.checks.runner import child_env
 
-    env = child_env(LABPATH_TARGET=str(target), LABPATH_DEVICE=device)
+    env = child_env(**{protocol.TARGET: str(target), protocol.DEVICE: device})
     cmd = [sys.executable, str(script), "--device", device]
     if data:
         cmd += ["--data", str(Path(data).expanduser().resolve())]

@@ -86,6 +86,8 @@ def check_lab(lab_id: str, curriculum=None, jobs: int = 2) -> LabVerdict:
     from labpath.checks.runner import run_checks
 
     lab = labs.load(lab_id)
+    # Dev checks run on the reference solutions of the labs this one builds on.
+    uses = {name: labs.load(name).solution_dir for name in lab.uses}
     findings: list[Finding] = []
     findings.append(
         Finding(
@@ -113,7 +115,7 @@ def check_lab(lab_id: str, curriculum=None, jobs: int = 2) -> LabVerdict:
                 f"task '{task.id}'" if task else "no curriculum task names this lab",
             )  # fmt: skip
         )
-    starter = run_checks(lab, lab.starter_dir)
+    starter = run_checks(lab, lab.starter_dir, uses=uses)
     findings.append(
         Finding(
             lab.id,
@@ -124,7 +126,7 @@ def check_lab(lab_id: str, curriculum=None, jobs: int = 2) -> LabVerdict:
             starter.duration,
         )  # fmt: skip
     )
-    solution = run_checks(lab, lab.solution_dir)
+    solution = run_checks(lab, lab.solution_dir, uses=uses)
     from labpath.checks.kit import OPTIONAL
 
     bad = [
@@ -156,7 +158,7 @@ def check_lab(lab_id: str, curriculum=None, jobs: int = 2) -> LabVerdict:
                 apply_bug(lab, bug, dest)
             except UsageError as exc:
                 return Finding(lab.id, f"bug:{bug.id}", False, exc.message)
-            report = run_checks(lab, dest, select=[bug.fails])
+            report = run_checks(lab, dest, select=[bug.fails], uses=uses)
         named = [r for r in report.results if r.name.split("[")[0] == bug.fails]
         caught = any(r.outcome == "failed" for r in named)
         outcomes = sorted({r.outcome for r in named}) or [report.status]

@@ -11,6 +11,7 @@ import pytest
 
 from labpath import actions, labs
 from labpath.checks import runner
+from labpath.checks.result import sign
 from labpath.checks.runner import run_checks
 
 from .conftest import DATA, ROOT
@@ -166,7 +167,7 @@ def test_a_changed_installed_check_file_stops_the_run(monkeypatch):
 
 def test_records_are_signed_in_sequence(tmp_path):
     key = b"k" * 32
-    good = runner.sign(key, '{"type": "start", "seq": 0}')
+    good = sign(key, '{"type": "start", "seq": 0}')
     path = tmp_path / "r.jsonl"
     path.write_text(
         f'{{"body": "{{\\"type\\": \\"start\\", \\"seq\\": 0}}", "mac": "{good}"}}\n'
@@ -193,8 +194,8 @@ def test_two_checks_at_once_save_their_plots_in_separate_folders(cli, ws):
     assert cli("init", ws).exit_code == 0
     lab = labs.load("micrograd")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "LABPATH_HOME": str(ws)}
-    cmd = [sys.executable, "-m", "labpath", "check", "micrograd", "--path",
-           str(lab.solution_dir), "--json", "--no-prompt"]  # fmt: skip
+    check = ["check", "micrograd", "--path", str(lab.solution_dir), "--json"]
+    cmd = [sys.executable, "-m", "labpath", *check, "--no-prompt"]
     procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE) for _ in range(2)]
     outs = [p.communicate(timeout=600)[0] for p in procs]
     import json
@@ -213,8 +214,8 @@ def test_two_checks_at_once_save_their_plots_in_separate_folders(cli, ws):
 def test_stopping_labpath_stops_the_learner_code(how, sig, cli, ws, tmp_path):
     assert cli("init", ws).exit_code == 0
     pidfile = tmp_path / "pids"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "LABPATH_HOME": str(ws),
-           "LABPATH_TEST_PIDFILE": str(pidfile)}  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "LABPATH_HOME": str(ws)}
+    env["LABPATH_TEST_PIDFILE"] = str(pidfile)
     args = [
         how,
         "micrograd",
@@ -286,8 +287,8 @@ def test_no_writable_temporary_folder_is_an_environment_error_not_the_code(tmp_p
         "main()\n"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TMPDIR": str(tmp_path)}
-    done = subprocess.run([sys.executable, "-c", code, str(LAB.solution_dir)], env=env,
-                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    cmd = [sys.executable, "-c", code, str(LAB.solution_dir)]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 3, done.stderr
     assert "Error: cannot create a temporary folder in" in done.stderr
     assert "(not your code)" in done.stderr and "Hint: point TMPDIR" in done.stderr
@@ -308,7 +309,7 @@ def _learner_file(tmp_path, text):
 
 
 def test_not_implemented_inside_torch_is_a_mistake_not_a_gap(tmp_path, monkeypatch):
-    from labpath.checks import kit
+    from labpath.checks import _harness, kit
 
     monkeypatch.setattr(kit, "_TARGET", None)
     kit.use_target(tmp_path)
@@ -322,7 +323,7 @@ def test_not_implemented_inside_torch_is_a_mistake_not_a_gap(tmp_path, monkeypat
         try:
             fn()
         except NotImplementedError as exc:
-            result = kit.classify(exc, "call")
+            result = _harness.classify(exc, "call")
         assert result["outcome"] == outcome, result
     assert "learner.py:7 in wrong" in result["learner_location"]
     assert "NotImplementedError" in result["message"]
@@ -371,7 +372,7 @@ def test_a_check_that_builds_on_a_failed_one_is_skipped_without_running(tmp_path
 
 
 def test_the_summary_leads_with_the_first_failure_that_names_a_mistake():
-    from labpath.checks.runner import CheckReport, CheckResult
+    from labpath.checks.result import CheckReport, CheckResult
 
     plain = CheckResult("test_a", "failed", message="TypeError")
     named = CheckResult("test_b", "failed", diagnosis="`=` instead of `+=`")
@@ -384,10 +385,10 @@ def test_the_summary_leads_with_the_first_failure_that_names_a_mistake():
 
 
 def _load(target, code, *paths):
-    env = {**os.environ, "LABPATH_TARGET": str(target),
-           "PYTHONPATH": os.pathsep.join([str(ROOT), *map(str, paths)])}  # fmt: skip
-    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                          text=True, timeout=120)  # fmt: skip
+    path = os.pathsep.join([str(ROOT), *map(str, paths)])
+    env = {**os.environ, "LABPATH_TARGET": str(target), "PYTHONPATH": path}
+    cmd = [sys.executable, "-c", code]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
 
 
 def test_a_flat_regex_py_is_checked_and_the_installed_regex_stays_itself():
@@ -425,16 +426,16 @@ def test_a_forbidden_module_only_imported_by_the_package_does_not_trip():
     code = (
         "import os\n"
         "from pathlib import Path\n"
-        "from labpath.checks import forbid, kit\n"
+        "from labpath.checks import _harness, forbid, kit\n"
         "root = Path(os.environ['LABPATH_TARGET'])\n"
         "forbid.install([{'name': 'tiktoken', 'why': 'write BPE'}], [root], None,\n"
-        "               kit.record_forbidden)\n"
+        "               _harness.record_forbidden)\n"
         "m = kit.learner_module('basic', package='minbpe')\n"
         "assert m.BasicTokenizer().encode('hi') == [104, 105]\n"
         "gpt4 = kit.learner_module('gpt4', package='minbpe')\n"
         "try:\n"
         "    gpt4.GPT4Tokenizer()\n"
-        "except kit.ForbiddenUse as exc:\n"
+        "except _harness.ForbiddenUse as exc:\n"
         "    print(exc)\n"
     )
     done = _load(target, code)
@@ -445,26 +446,30 @@ def test_a_forbidden_module_only_imported_by_the_package_does_not_trip():
 def test_a_shape_mistake_met_while_building_the_reference_is_the_learners(monkeypatch):
     import torch
 
-    from labpath.checks import kit
+    from labpath.checks import _harness
 
     try:  # what building a twin from a (4, 3) weight given as (3, 4) raises
         torch.zeros(2, 3) @ torch.zeros(4, 5)
     except RuntimeError as exc:
-        result = kit.classify(exc, "setup")
+        result = _harness.classify(exc, "setup")
     assert result["outcome"] == "failed", result
     assert "your model's parameter shapes do not fit" in result["message"]
     try:
         {}["labpath's own bug"]
     except KeyError as exc:
-        assert kit.classify(exc, "setup")["outcome"] == "error"
+        assert _harness.classify(exc, "setup")["outcome"] == "error"
 
 
 def test_one_interface_mistake_is_named_once_not_as_a_cascade_of_type_errors():
     mlp = labs.load("mlp")
     interface = "test_layer_returns_value_for_one_neuron"
     later = ["test_forward_matches_torch_mlp", "test_gradients_match_torch"]
+    micrograd = {"micrograd": labs.load("micrograd").solution_dir}
     report = run_checks(
-        mlp, DATA / "mlp" / "layer_returns_list", select=[interface, *later]
+        mlp,
+        DATA / "mlp" / "layer_returns_list",
+        select=[interface, *later],
+        uses=micrograd,
     )
     assert report.status == "failed", report.message
     got = by_name(report)

@@ -118,7 +118,8 @@ def _arm_aten(names: dict, learner_on_stack, on_use) -> None:
         from torch import _ops
     except ImportError:
         return
-    for cls, attr in ((_ops.OpOverloadPacket, "_qualified_op_name"), (_ops.OpOverload, "_name")):  # fmt: skip
+    named = {_ops.OpOverloadPacket: "_qualified_op_name", _ops.OpOverload: "_name"}
+    for cls, attr in named.items():
         original = cls.__dict__.get("__call__")
         if original is None:
             continue

@@ -1,13 +1,13 @@
-"""Helpers for check authors: load the learner's code, compare with references, fail clearly."""
+"""The check author's API: load the learner's code, compare with references, fail clearly."""
 
 from __future__ import annotations
 
 import importlib
 import math
-import os
 import sys
-import traceback
 from pathlib import Path
+
+from labpath.checks import protocol
 
 _TARGET: Path | None = None
 _MODULES: dict[str, object] = {}
@@ -50,40 +50,8 @@ class LearnerImportError(Exception):
     """The learner's file is missing or fails to import."""
 
 
-class LearnerExit(Exception):
-    """The learner's code tried to end the process during a check."""
-
-
 class HarnessError(Exception):
     """labpath's own check code failed; never the learner's fault."""
-
-
-class ForbiddenUse(Exception):
-    """The learner's code used an API the lab forbids."""
-
-
-FORBIDDEN_USED: list[dict] = []
-
-
-def record_forbidden(rule: dict) -> None:
-    """Called by a tripwire: remember the use and stop the learner's code there."""
-    if rule not in FORBIDDEN_USED:
-        FORBIDDEN_USED.append(rule)
-    raise ForbiddenUse(
-        f"your code uses {rule['name']}, which this lab forbids: {rule['why']}"
-    )
-
-
-def forbidden_result() -> dict:
-    names = ", ".join(r["name"] for r in FORBIDDEN_USED)
-    why = FORBIDDEN_USED[0]["why"]
-    return {
-        "outcome": "failed",
-        "message": f"your code uses {names}, which this lab forbids",
-        "diagnosis": f"forbidden shortcut: {why}",
-        "hint": "write it yourself from tensor operations; the checks compare with the library",
-        "seed": seed(),
-    }
 
 
 # --- the learner's code ------------------------------------------------------------
@@ -96,17 +64,18 @@ def use_target(path: Path) -> None:
 
 
 def target() -> Path:
+    """The learner's folder under check."""
     if _TARGET is None:
-        env = os.environ.get("LABPATH_TARGET")
-        if not env:
-            raise HarnessError("no learner folder given (LABPATH_TARGET is unset)")
-        use_target(Path(env))
+        given = protocol.decode().target
+        if given is None:
+            raise HarnessError(f"no learner folder given ({protocol.TARGET} is unset)")
+        use_target(given)
     return _TARGET
 
 
 def seed() -> int:
     """The seed of this check run (`labpath check --seed N` reproduces it)."""
-    return int(os.environ.get("LABPATH_SEED", "1337"))
+    return protocol.decode().seed
 
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
@@ -114,9 +83,9 @@ DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 
 def data_path(default: str) -> Path:
     """The data file a check uses: `--data FILE` when given, else labpath's own copy."""
-    given = os.environ.get("LABPATH_DATA")
-    if given:
-        path = Path(given)
+    path = protocol.decode().data
+    if path is not None:
+        given = str(path)
         if path.is_dir():
             fail(f"--data {given} is a folder; this lab reads one text file")
         if not path.is_file():
@@ -135,7 +104,7 @@ def device() -> str:
     """The device checks that train should use: `--device auto|cpu|cuda|mps`."""
     import torch
 
-    wanted = os.environ.get("LABPATH_DEVICE", "cpu")
+    wanted = protocol.decode().device or "cpu"
     if wanted == "auto":
         if torch.cuda.is_available():
             return "cuda"
@@ -163,9 +132,7 @@ def learner_module(name: str, package: str | None = None, lab: str | None = None
     if package:
         candidates.append(root / package / f"{name}.py")
     if lab:
-        import json
-
-        other = json.loads(os.environ.get("LABPATH_USES") or "{}").get(lab)
+        other = protocol.decode().uses.get(lab)
         if other:
             candidates += [Path(other) / f"{name}.py"]
             if package:
@@ -203,6 +170,8 @@ def learner_module(name: str, package: str | None = None, lab: str | None = None
         where = f"{Path(exc.filename or file).name}:{exc.lineno}"
         raise LearnerImportError(f"{where}: SyntaxError: {exc.msg}") from None
     except Exception as exc:
+        from labpath.checks._harness import learner_location
+
         loc = learner_location(exc) or file.name
         raise LearnerImportError(
             f"importing your {file.name} failed at {loc}: {type(exc).__name__}: {exc}"
@@ -455,147 +424,8 @@ def artifact_path(check: str, filename: str) -> Path:
     # Outside a labpath run (plain pytest on a lab's checks), plots go to a temp folder,
     # never into whatever folder pytest was started from.
     fallback = Path(tempfile.gettempdir()) / "labpath-artifacts"
-    root = Path(os.environ.get("LABPATH_ARTIFACTS") or fallback)
+    root = protocol.decode().artifacts or fallback
     root.mkdir(parents=True, exist_ok=True)
     path = root / filename
     _ARTIFACTS.setdefault(check, []).append(str(path))
     return path
-
-
-def artifacts_of(check: str) -> list[str]:
-    return [p for p in _ARTIFACTS.get(check, []) if Path(p).exists()]
-
-
-# --- turning an exception into a result --------------------------------------------
-
-
-def classify(exc: BaseException, when: str) -> dict:
-    """Decide whose failure this is (not started, wrong, labpath's own) and describe it."""
-    chain = list(_chain(exc))
-    if any(isinstance(e, ForbiddenUse) for e in chain) and FORBIDDEN_USED:
-        return forbidden_result()
-    for e in chain:
-        # Only a NotImplementedError the learner's own file raises is a gap not yet
-        # written; one from inside torch (wrong arguments) is a mistake.
-        if isinstance(e, NotImplementedError) and _raised_by_learner(e):
-            loc = learner_location(e)
-            what = _raiser(e)
-            return {
-                "outcome": "not_started",
-                "message": f"{what} still raises NotImplementedError"
-                + (f" ({loc})" if loc else ""),
-                "learner_location": loc,
-            }
-    if isinstance(exc, CheckFailure):
-        return {"outcome": "failed", **exc.fields}
-    if isinstance(exc, HarnessError):
-        return {"outcome": "error", "message": f"labpath's check failed: {exc}"}
-    if isinstance(exc, (LearnerImportError, LearnerExit)):
-        return {"outcome": "failed", "message": str(exc), "seed": seed()}
-    if isinstance(exc, SystemExit):
-        return {
-            "outcome": "failed",
-            "message": f"your code called sys.exit({exc.code!r}) during the check",
-            "learner_location": learner_location(exc),
-        }
-    loc = learner_location(exc)
-    text = f"{type(exc).__name__}: {exc}".strip()
-    if when == "setup" and loc is None and _shape_mismatch(exc):
-        # Building torch's twin of the learner's model from their parameters: a size
-        # that does not fit is their layout (fan-in and fan-out swapped), not labpath's.
-        return {
-            "outcome": "failed",
-            "message": f"your model's parameter shapes do not fit the reference: {text}",
-            "hint": "check the shape of every weight your classes create "
-            "(fan-in and fan-out in the documented order)",
-            "seed": seed(),
-        }
-    if when == "setup" and loc is None and not isinstance(exc, AssertionError):
-        return {"outcome": "error", "message": f"labpath's check setup failed: {text}"}
-    if isinstance(exc, AssertionError):
-        return {
-            "outcome": "failed",
-            "message": text or "assertion failed",
-            "seed": seed(),
-        }
-    return {
-        "outcome": "failed",
-        "message": f"your code raised {text}"
-        if loc
-        else f"while checking your code: {text}",
-        "learner_location": loc,
-        "seed": seed(),
-    }
-
-
-_SHAPE_WORDS = ("shape", "size mismatch", "cannot be multiplied", "must match the size")
-
-
-def _shape_mismatch(exc: BaseException) -> bool:
-    """A torch size error (the learner's parameters have the wrong layout)."""
-    text = str(exc)
-    return isinstance(exc, (RuntimeError, ValueError)) and any(
-        w in text for w in _SHAPE_WORDS
-    )
-
-
-def _learner_roots() -> list[Path]:
-    import json
-
-    roots = [_TARGET] if _TARGET is not None else []
-    try:
-        uses = json.loads(os.environ.get("LABPATH_USES") or "{}")
-    except ValueError:
-        uses = {}
-    return roots + [Path(p).resolve() for p in uses.values()]
-
-
-def _raised_by_learner(exc: BaseException) -> bool:
-    """Whether the innermost frame of exc is in the learner's code (or no folder is known)."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    roots = _learner_roots()
-    if not roots or not frames:
-        return True
-    try:
-        where = Path(frames[-1].filename).resolve()
-    except (OSError, ValueError):
-        return False
-    return any(where.is_relative_to(r) for r in roots)
-
-
-def _chain(exc):
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        yield exc
-        exc = exc.__cause__ or exc.__context__
-
-
-def learner_location(exc: BaseException) -> str | None:
-    """'file.py:LINE in func' of the deepest frame inside the learner's folder."""
-    if _TARGET is None:
-        return None
-    found = None
-    for frame in traceback.extract_tb(exc.__traceback__):
-        try:
-            Path(frame.filename).resolve().relative_to(_TARGET)
-        except ValueError:
-            continue
-        found = f"{Path(frame.filename).name}:{frame.lineno} in {frame.name}"
-    return found
-
-
-def _raiser(exc: BaseException) -> str:
-    tb = exc.__traceback__
-    last = None
-    while tb is not None:
-        last = tb
-        tb = tb.tb_next
-    if last is None:
-        return "your code"
-    frame = last.tb_frame
-    name = frame.f_code.co_name
-    owner = frame.f_locals.get("self")
-    if owner is not None and not isinstance(owner, type):
-        name = f"{type(owner).__name__}.{name}"
-    return f"`{name}`"

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import os
 import signal
 import sys
@@ -15,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from labpath.checks import kit
+from labpath.checks import _harness, kit, protocol
+from labpath.checks import result as rec
 
 _REAL_EXIT = os._exit
 # The pytest process itself (set when the run begins); a process the learner's code
@@ -25,7 +23,7 @@ _GUARDED_PID = -1
 
 def _die_with_parent() -> None:
     """End this process when labpath does (Linux), even if labpath is killed outright."""
-    parent = os.environ.pop("LABPATH_PARENT", None)
+    parent = os.environ.pop(protocol.PARENT, None)
     if not parent or not sys.platform.startswith("linux"):
         return
     try:
@@ -41,7 +39,7 @@ def _die_with_parent() -> None:
 
 def _take_key() -> bytes | None:
     """The run's signing key, read from the pipe labpath handed over, which then closes."""
-    fd = os.environ.pop("LABPATH_KEY_FD", None)
+    fd = os.environ.pop(protocol.KEY_FD, None)
     if fd is None:
         return None
     fd = int(fd)
@@ -63,10 +61,11 @@ def _make_writer(key: bytes | None, path: str | None):
     def write(record: dict) -> None:
         if not path or os.getpid() != _GUARDED_PID:
             return
-        body = json.dumps({**record, "seq": seq[0]}, default=str)
-        mac = hmac.new(key or b"", body.encode("utf-8"), hashlib.sha256).hexdigest()
+        if record.get("type") == rec.RESULT:
+            # Only what result.py defines (and any extra key) crosses to labpath.
+            record = rec.CheckResult.from_record(record).to_record()
+        line = rec.signed_line(key, record, seq[0])
         seq[0] += 1
-        line = json.dumps({"body": body, "mac": mac}) + "\n"
         # One write per record, flushed at once, so a crash loses at most the running check.
         with open(path, "a", encoding="utf-8") as fh:
             fh.write(line)
@@ -82,13 +81,14 @@ def _begin() -> None:
     global _GUARDED_PID, _write
     _GUARDED_PID = os.getpid()
     _die_with_parent()
-    _write = _make_writer(_take_key(), os.environ.get("LABPATH_REPORT"))
+    report = protocol.decode().report
+    _write = _make_writer(_take_key(), str(report) if report else None)
 
 
 def _refuse_exit(code=0):
     if os.getpid() != _GUARDED_PID:  # a forked worker ends as it means to
         _REAL_EXIT(code)
-    raise kit.LearnerExit(f"your code called os._exit({code}) during a check")
+    raise _harness.LearnerExit(f"your code called os._exit({code}) during a check")
 
 
 def pytest_configure(config):
@@ -96,20 +96,18 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "labpath_after(*checks): run only if none of these checks failed"
     )
-    target = os.environ.get("LABPATH_TARGET")
-    if target:
-        kit.use_target(Path(target))
+    spec = protocol.decode()
+    if spec.target is not None:
+        kit.use_target(spec.target)
     # A learner's os._exit would end the run silently; make it a visible failure instead.
     os._exit = _refuse_exit
-    rules = json.loads(os.environ.get("LABPATH_FORBIDDEN") or "[]")
-    if rules and target:
+    if spec.forbidden and spec.target is not None:
         from labpath.checks import forbid
 
-        roots = [Path(target)] + [
-            Path(p) for p in json.loads(os.environ.get("LABPATH_USES") or "{}").values()
-        ]
+        rules = [{"name": r.name, "why": r.why} for r in spec.forbidden]
+        roots = [spec.target, *spec.uses.values()]
         checks = Path(str(config.rootpath))
-        forbid.install(rules, roots, checks, kit.record_forbidden)
+        forbid.install(rules, roots, checks, _harness.record_forbidden)
 
 
 _STATE = {"exitstatus": None}
@@ -128,16 +126,16 @@ def pytest_unconfigure(config):
 
 
 def pytest_collection_modifyitems(session, config, items):
-    wanted = [n for n in os.environ.get("LABPATH_SELECT", "").split(",") if n]
+    wanted = list(protocol.decode().select)
     if wanted:
         names = {item.originalname or item.name for item in items}
         missing = [n for n in wanted if n not in names]
         if missing:
-            _write({"type": "harness_error", "message": f"no check named {missing}"})
+            _write({"type": rec.HARNESS_ERROR, "message": f"no check named {missing}"})
         keep = [i for i in items if (i.originalname or i.name) in wanted]
         config.hook.pytest_deselected(items=[i for i in items if i not in keep])
         items[:] = keep
-    _write({"type": "collected", "names": [i.name for i in items]})
+    _write({"type": rec.COLLECTED, "names": [i.name for i in items]})
 
 
 def pytest_collection_finish(session):
@@ -148,11 +146,11 @@ def pytest_collectreport(report):
     if report.failed:
         text = str(report.longrepr).strip().splitlines()
         detail = text[-1] if text else "collection failed"
-        _write({"type": "harness_error", "message": f"{report.nodeid}: {detail}"})
+        _write({"type": rec.HARNESS_ERROR, "message": f"{report.nodeid}: {detail}"})
 
 
 def pytest_internalerror(excrepr, excinfo):
-    _write({"type": "harness_error", "message": str(excinfo.value)[:500]})
+    _write({"type": rec.HARNESS_ERROR, "message": str(excinfo.value)[:500]})
 
 
 def pytest_keyboard_interrupt(excinfo):
@@ -163,13 +161,19 @@ def pytest_keyboard_interrupt(excinfo):
         what = f"pytest.exit({exc.msg!r}, returncode={exc.returncode!r})"
     else:
         what = f"{type(exc).__name__}"
-    _write({"type": "interrupted", "what": what, "name": _STATE.get("running"),
-            "where": kit.learner_location(exc)})  # fmt: skip
+    _write(
+        {
+            "type": rec.INTERRUPTED,
+            "what": what,
+            "name": _STATE.get("running"),
+            "where": _harness.learner_location(exc),
+        }
+    )
 
 
 def pytest_runtest_logstart(nodeid, location):
     _STATE["running"] = nodeid.split("::")[-1]
-    _write({"type": "start", "name": _STATE["running"], "at": time.time()})
+    _write({"type": rec.START, "name": _STATE["running"], "at": time.time()})
 
 
 # Outcomes so far, by check name and by name without parameters (a check builds on
@@ -207,7 +211,7 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     if excinfo is not None and _is_skip(excinfo.value):
-        where = kit.learner_location(excinfo.value)
+        where = _harness.learner_location(excinfo.value)
         if where is not None:  # only labpath's checks may skip a check
             kind = type(excinfo.value).__name__
             report.outcome = "failed"
@@ -229,7 +233,7 @@ def pytest_runtest_makereport(item, call):
                 "message": f"skipped: fix {seen[1]} first (the same error stops this check)",
             }
         else:
-            report.labpath = kit.classify(exc, call.when)
+            report.labpath = _harness.classify(exc, call.when)
             if call.when == "setup":
                 _SHARED[id(exc)] = (exc, name, report.labpath.get("outcome"))
     report.labpath_doc = (item.function.__doc__ or "").strip().splitlines()[0:1]
@@ -241,17 +245,25 @@ _PENDING: dict[str, dict] = {}
 def pytest_runtest_logreport(report):
     name = report.nodeid.split("::")[-1]
     doc = (getattr(report, "labpath_doc", None) or [""])[0]
-    base = {"type": "result", "name": name, "doc": doc}
+    base = {"type": rec.RESULT, "name": name, "doc": doc}
     record = None
     if report.when in ("setup", "call") and report.skipped:
         record = {**base, "outcome": "skipped", "message": _skip_reason(report)}
     elif report.when in ("setup", "call") and report.failed:
         info = getattr(report, "labpath", None) or {"outcome": "failed"}
-        record = {**base, "duration": report.duration,
-                  "artifacts": kit.artifacts_of(name), **info}  # fmt: skip
+        record = {
+            **base,
+            "duration": report.duration,
+            "artifacts": _harness.artifacts_of(name),
+            **info,
+        }
     elif report.when == "call" and report.passed:
-        record = {**base, "outcome": "passed", "duration": report.duration,
-                  "artifacts": kit.artifacts_of(name)}  # fmt: skip
+        record = {
+            **base,
+            "outcome": "passed",
+            "duration": report.duration,
+            "artifacts": _harness.artifacts_of(name),
+        }
     if record is not None:
         _PENDING.setdefault(report.nodeid, record)
     if report.when != "teardown":
@@ -261,14 +273,22 @@ def pytest_runtest_logreport(report):
     record = _PENDING.pop(report.nodeid, None) or {**base, "outcome": "failed"}
     changed = _INTEGRITY.changed()
     if changed:
-        record = {**base, "outcome": "failed", "seed": kit.seed(),
-                  "message": f"your code replaced {changed[0]}, which the checks rely "
-                  "on; no result can be trusted after that (restored for later checks)"}  # fmt: skip
+        record = {
+            **base,
+            "outcome": "failed",
+            "seed": kit.seed(),
+            "message": f"your code replaced {changed[0]}, which the checks rely "
+            "on; no result can be trusted after that (restored for later checks)",
+        }
     elif report.failed and record.get("outcome") in ("passed", "skipped"):
         info = getattr(report, "labpath", None) or {}
-        record = {**base, "outcome": "failed", "seed": kit.seed(),
-                  "message": "cleaning up after the check failed: "
-                  + str(info.get("message") or "error in teardown")}  # fmt: skip
+        record = {
+            **base,
+            "outcome": "failed",
+            "seed": kit.seed(),
+            "message": "cleaning up after the check failed: "
+            + str(info.get("message") or "error in teardown"),
+        }
     _remember(name, record.get("outcome", "failed"))
     _write(record)
 
@@ -282,7 +302,7 @@ def _skip_reason(report) -> str:
 
 def pytest_sessionfinish(session, exitstatus):
     _STATE["exitstatus"] = int(exitstatus)
-    _write({"type": "finished", "exitstatus": int(exitstatus)})
+    _write({"type": rec.FINISHED, "exitstatus": int(exitstatus)})
     sys.stdout.flush()
 
 
@@ -297,18 +317,26 @@ class _Integrity:
         import builtins
         import math
 
-        spaces = [("builtins", builtins, _BUILTINS), ("math", math, None),
-                  ("os", os, ("_exit", "kill", "getpid", "fork")),
-                  ("labpath.checks.kit", kit, None),
-                  ("labpath.checks.plugin", sys.modules[__name__], None),
-                  ("labpath.checks.forbid", sys.modules.get("labpath.checks.forbid"), None)]  # fmt: skip
+        spaces = [
+            ("builtins", builtins, _BUILTINS),
+            ("math", math, None),
+            ("os", os, ("_exit", "kill", "getpid", "fork")),
+            ("labpath.checks.kit", kit, None),
+            ("labpath.checks._harness", _harness, None),
+            ("labpath.checks.protocol", protocol, None),
+            ("labpath.checks.result", rec, None),
+            ("labpath.checks.plugin", sys.modules[__name__], None),
+            ("labpath.checks.forbid", sys.modules.get("labpath.checks.forbid"), None),
+        ]
         torch = sys.modules.get("torch")
         if torch is not None:
             # What the checks compare with, not all of torch: torch itself rebinds a
             # few of its own functions (torch.manual_seed) while it runs.
-            spaces += [("torch", torch, _TORCH),
-                       ("torch.testing", getattr(torch, "testing", None), ("assert_close",)),
-                       ("torch.Tensor", torch.Tensor, None)]  # fmt: skip
+            spaces += [
+                ("torch", torch, _TORCH),
+                ("torch.testing", getattr(torch, "testing", None), ("assert_close",)),
+                ("torch.Tensor", torch.Tensor, None),
+            ]
         root = str(checks.resolve()) + os.sep
         for name, mod in list(sys.modules.items()):
             file = getattr(mod, "__file__", None)
@@ -346,10 +374,17 @@ class _Integrity:
 
 
 _MISSING = object()
-_BUILTINS = ("abs", "all", "any", "float", "int", "isinstance", "len", "max", "min",
-             "range", "repr", "round", "sorted", "str", "sum", "type", "zip", "__import__")  # fmt: skip
-_TORCH = ("allclose", "isclose", "equal", "as_tensor", "tensor", "isnan", "isinf",
-          "isfinite", "abs", "where", "argmax", "sign", "nan_to_num", "unravel_index",
-          "all", "any", "max", "min", "sum", "mean", "exp", "log", "softmax", "stack",
-          "cat", "zeros", "ones", "randn", "rand", "float64", "no_grad")  # fmt: skip
+_BUILTINS = tuple(
+    (
+        "abs all any float int isinstance len max min range repr round sorted str sum "
+        "type zip __import__"
+    ).split()
+)
+_TORCH = tuple(
+    (
+        "allclose isclose equal as_tensor tensor isnan isinf isfinite abs where "
+        "argmax sign nan_to_num unravel_index all any max min sum mean exp log "
+        "softmax stack cat zeros ones randn rand float64 no_grad"
+    ).split()
+)
 _INTEGRITY = _Integrity()

@@ -15,13 +15,19 @@ import signal
 import sys
 import time
 
+from labpath.checks import protocol
+
 
 def _warm_up() -> None:
     # Import, never compute: a fork after torch has started its thread pools can hang.
     import pytest  # noqa: F401
-    import torch  # noqa: F401
 
     from labpath.checks import kit, plugin  # noqa: F401
+
+    try:  # a lab whose checks are plain Python runs without torch installed
+        import torch  # noqa: F401
+    except ImportError:
+        pass
 
     try:  # checks that draw plots would otherwise pay for matplotlib on every run
         import matplotlib
@@ -55,8 +61,8 @@ def _child(request: dict, parent: int) -> None:
     read_fd, write_fd = os.pipe()
     os.write(write_fd, bytes.fromhex(request.pop("key", "")))
     os.close(write_fd)
-    os.environ["LABPATH_KEY_FD"] = str(read_fd)
-    os.environ["LABPATH_PARENT"] = str(parent)
+    os.environ[protocol.KEY_FD] = str(read_fd)
+    os.environ[protocol.PARENT] = str(parent)
     os.chdir(request["cwd"])
     fd = os.open(request["output"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     os.dup2(fd, 1)
@@ -93,7 +99,7 @@ def _wait(pid: int, timeout: float) -> tuple[int | None, bool]:
 
 
 def main() -> None:
-    labpath = os.environ.pop("LABPATH_PARENT", None)
+    labpath = os.environ.pop(protocol.PARENT, None)
     if labpath:
         _die_with_parent(int(labpath))
     _warm_up()

@@ -19,18 +19,17 @@ import os
 import sys
 import sysconfig
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 from torch.nn import functional as F
 
 try:
-    from labpath.checks import kit
-except (
-    ImportError
-):  # run as a plain script from a checkout: make the package importable
+    from labpath.checks import kit, protocol
+except ImportError:  # run as a plain script from a checkout: make the package importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
-    from labpath.checks import kit
+    from labpath.checks import kit, protocol
 
 SOLUTION = Path(__file__).resolve().parent / "solution"
 SKIP_DIRS = {
@@ -248,10 +247,11 @@ def parse_args(argv=None):
     ap.add_argument(
         "--path", help="folder holding your model.py (default: $LABPATH_TARGET)"
     )
-    ap.add_argument("--device", default=os.environ.get("LABPATH_DEVICE", "auto"),
+    told = protocol.decode()  # what `labpath run gpt2` passed
+    ap.add_argument("--device", default=told.device or "auto",
                     choices=["auto", "cpu", "cuda", "mps"])
     ap.add_argument(
-        "--data", default=os.environ.get("LABPATH_DATA"), help="any UTF-8 text file"
+        "--data", default=told.data and str(told.data), help="any UTF-8 text file"
     )
     ap.add_argument(
         "--max-bytes", type=int, default=2_000_000, help="size of the default corpus"
@@ -315,14 +315,16 @@ def main(argv=None) -> int:
 
     args = parse_args(argv)
     console = Console(soft_wrap=not sys.stdout.isatty())  # a pipe gets whole lines
+    # kit reads the spec from the environment, as in a check run: the folder and device
+    spec = protocol.decode()
     if args.path:
-        os.environ["LABPATH_TARGET"] = str(Path(args.path).resolve())
-    if not os.environ.get("LABPATH_TARGET"):
-        os.environ["LABPATH_TARGET"] = str(SOLUTION)
+        spec = replace(spec, target=Path(args.path).resolve())
+    if spec.target is None:
+        spec = replace(spec, target=SOLUTION)
         console.print(
-            f"[yellow]LABPATH_TARGET is not set: training the reference solution ({SOLUTION})[/]"
+            f"[yellow]{protocol.TARGET} is not set: training the reference solution ({SOLUTION})[/]"
         )
-    os.environ["LABPATH_DEVICE"] = args.device
+    os.environ.update(protocol.encode(replace(spec, device=args.device)))
     device = kit.device()
     cores = (
         len(os.sched_getaffinity(0))
