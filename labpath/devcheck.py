@@ -198,6 +198,17 @@ def check_curriculum(curriculum) -> list[Finding]:
         )
         for lab in labs.available()
     ]
+    found += [
+        Finding(
+            t.lab,
+            "curriculum",
+            False,
+            f"{t.source}: task '{t.id}' repeats steps its lab's brief holds; move "
+            f"them to labpath/labs/{t.lab}/README.md (## Steps) and remove them here",
+        )
+        for t in curriculum.tasks
+        if t.steps and t.lab and not t.lab_planned and labs.exists(t.lab)
+    ]
     stale = "`lab_status: planned` although the lab ships; remove that line"
     found += [
         Finding(

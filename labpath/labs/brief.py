@@ -8,6 +8,17 @@ from pathlib import Path
 _ITEM = re.compile(r"^(?:\d+[.)]|[-*])\s+(.*)$")
 
 
+def with_steps(task):
+    """The task, with its lab's Steps when it names a shipped lab and lists none itself."""
+    from dataclasses import replace
+
+    from labpath import labs
+
+    if task.steps or not task.lab or not labs.exists(task.lab):
+        return task
+    return replace(task, steps=steps(labs.load(task.lab)))
+
+
 def steps(lab) -> tuple[str, ...]:
     """The items of the brief's `## Steps` section, in order; () when it has none."""
     return read_steps(lab.brief)
