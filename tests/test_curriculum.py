@@ -18,13 +18,11 @@ def test_builtin_curriculum_carries_all_three_phases_of_the_plan():
     ids = [t.id for t in cur.tasks]
     assert len(ids) == len(set(ids))
     phase1_labs = [t.lab for t in cur.tasks if t.phase == 1 and t.kind == "lab"]
-    assert phase1_labs == [
-        "micrograd", "mlp", "bigram", "mlp-lm", "batchnorm", "backprop-ninja",
-        "wavenet", "lstm", "transformer", "gpt2", "resnet", "bpe",
-    ]  # fmt: skip
+    first_month = "micrograd mlp bigram mlp-lm batchnorm backprop-ninja wavenet lstm"
+    assert phase1_labs == [*first_month.split(), "transformer", "gpt2", "resnet", "bpe"]
     labs_later = {t.lab for t in cur.tasks if t.phase > 1 and t.lab}
-    assert {"lora", "retrieval", "router", "preference", "prompt-lab", "gpt-train",
-            "serve", "log-anomaly", "tabular-embeddings", "fixit"} <= labs_later  # fmt: skip
+    later = "lora retrieval router preference prompt-lab gpt-train serve log-anomaly"
+    assert {*later.split(), "tabular-embeddings", "fixit"} <= labs_later
     kinds = {t.kind for t in cur.tasks}
     assert kinds == {"lab", "project", "practice", "milestone"}
     for t in cur.tasks:
@@ -154,16 +152,29 @@ def test_the_builtin_curriculum_marks_every_unshipped_lab_planned():
 @pytest.mark.parametrize(
     "edits, words",
     [
-        ([("hours: 6", "hours: 1.0e+400")], ["01-basics.yaml:19", "hours", "up to 1000"]),
+        (
+            [("hours: 6", "hours: 1.0e+400")],
+            ["01-basics.yaml:19", "hours", "up to 1000"],
+        ),
         ([("hours: 6", "hours: .inf")], ["01-basics.yaml:19", "hours"]),
-        ([("format_version: 1", "format_version: 0x1")], ["01-basics.yaml:1", "integer"]),
-        ([("number: 1\n  title", "number: 1:30\n  title")], ["phase.number", "integer"]),
-        ([("hours: 6", "hours: 6\n        requires: [write-post]")],
-         ["requires: a cycle", "micrograd -> write-post -> micrograd"]),
-        ([("requires: [micrograd]", "requires: [write-post]")],
-         ["a cycle: write-post -> write-post"]),
+        (
+            [("format_version: 1", "format_version: 0x1")],
+            ["01-basics.yaml:1", "integer"],
+        ),
+        (
+            [("number: 1\n  title", "number: 1:30\n  title")],
+            ["phase.number", "integer"],
+        ),
+        (
+            [("hours: 6", "hours: 6\n        requires: [write-post]")],
+            ["requires: a cycle", "micrograd -> write-post -> micrograd"],
+        ),
+        (
+            [("requires: [micrograd]", "requires: [write-post]")],
+            ["a cycle: write-post -> write-post"],
+        ),
     ],
-)  # fmt: skip
+)
 def test_values_that_cannot_be_meant_are_refused(tmp_path, edits, words):
     text = _error(_variant(tmp_path, *edits))
     for w in words:
@@ -189,9 +200,10 @@ def test_status_doctor_and_dev_check_tell_which_tasks_have_no_checks(cli, ws):
     assert "without checks in this labpath yet" in found["curriculum"]["detail"]
     assert "gpt-train" in found["curriculum"]["detail"]
     cur = curriculum.load()
-    assert all(f.ok or f.detail == "no task names this lab"
-               for f in devcheck.check_curriculum(cur))  # fmt: skip
-    stale = curriculum.load(_variant(ws.parent, ("lab: micrograd", "lab: micrograd\n        lab_status: planned")))  # fmt: skip
+    found = devcheck.check_curriculum(cur)
+    assert all(f.ok or f.detail == "no task names this lab" for f in found)
+    planned = "lab: micrograd\n        lab_status: planned"
+    stale = curriculum.load(_variant(ws.parent, ("lab: micrograd", planned)))
     (bad,) = [f for f in devcheck.check_curriculum(stale) if "planned" in f.detail]
     assert not bad.ok and "01-basics.yaml:10" in bad.detail
 
