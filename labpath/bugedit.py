@@ -66,9 +66,10 @@ def tokens(text: str) -> tuple[_Tok, ...] | None:
             start = lines[tok.start[0] - 1] + tok.start[1]
             end = lines[tok.end[0] - 1] + tok.end[1]
             found.append(_Tok(_key(tok), start, end))
-    except tokenize.TokenError:
-        # A fragment may stop inside brackets; every token before the end is kept.
-        if not found:
+    except tokenize.TokenError as exc:
+        # A fragment may stop inside brackets: every token before the end is kept.
+        # One that stops inside a string has lost text, so it is matched as text.
+        if not found or "statement" not in str(exc.args[0]):
             return None
     except (IndentationError, SyntaxError):
         return None

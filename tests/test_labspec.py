@@ -167,6 +167,14 @@ def test_a_bug_edit_matches_code_whatever_the_comments_and_layout():
     assert bugedit.apply(SOURCE, "y = x * 2  # three times", "y = 0")[1] == 1
 
 
+def test_a_bug_edit_may_stop_inside_brackets_or_a_string():
+    text = 'def f(a,\n      b):\n    """Doc here."""\n    return a\n'
+    assert bugedit.apply(text, "def f(a,", "def f(c,") == (text.replace("a,", "c,"), 1)
+    # a fragment that cuts a string is matched as the exact text it is
+    changed, n = bugedit.apply(text, '    """Doc', '    """Text')
+    assert n == 1 and '"""Text here."""' in changed
+
+
 def test_a_bug_edit_counts_code_not_comments():
     assert bugedit.apply(SOURCE, "x * 2", "x")[1] == 2
     assert bugedit.apply(SOURCE, "return x * 3", "x")[1] == 0
