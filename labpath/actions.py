@@ -11,6 +11,7 @@ from labpath import journal, labs, progress, workspace
 from labpath.curriculum import Curriculum, Phase, Task
 from labpath.errors import EnvironmentFailure, UsageError, did_you_mean
 from labpath.fsutil import locked
+from labpath.labs import brief
 from labpath.progress import DONE, TaskState
 from labpath.workspace import Workspace
 
@@ -191,6 +192,7 @@ def _starter_targets(lab, dest: Path) -> list[Path]:
 def card(ctx: Context, task: Task, states=None, created=()) -> TaskCard:
     states = ctx.states if states is None else states
     lab_ready = bool(task.lab) and labs.exists(task.lab)
+    task = brief.with_steps(task)
     command = f"labpath check {task.lab}" if lab_ready else f"labpath done {task.id}"
     done = sum(
         1 for t in ctx.curriculum.tasks if progress.state_of(states, t).status == DONE

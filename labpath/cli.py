@@ -705,24 +705,49 @@ def dev_check(
     jobs: Annotated[
         int, typer.Option("--jobs", "-j", help="Check runs in parallel.")
     ] = 2,
+    static: Annotated[
+        bool,
+        typer.Option("--static", help="Only what needs no torch: seconds, not minutes."),
+    ] = False,
     json: Json = False,
 ):
     """Prove every lab sound: starter fails, solution passes, each catalogued bug is caught."""
     from labpath import curriculum as curriculum_mod
     from labpath import devcheck, labs, ui
 
-    cur = curriculum_mod.load()
-    ids = lab or labs.available()
-    for lab_id in ids:
-        labs.load(lab_id)
-    verdicts = [devcheck.check_lab(lab_id, cur, jobs=jobs) for lab_id in ids]
-    extra = devcheck.check_curriculum(cur) if not lab else []
+    if static:
+        from labpath import authoring
+
+        verdicts, extra = authoring.check_static(lab)
+    else:
+        cur = curriculum_mod.load()
+        ids = lab or labs.available()
+        for lab_id in ids:
+            labs.load(lab_id)
+        verdicts = [devcheck.check_lab(lab_id, cur, jobs=jobs) for lab_id in ids]
+        extra = devcheck.check_curriculum(cur) if not lab else []
     ok = all(v.ok for v in verdicts) and all(f.ok for f in extra)
     if json:
         ui.print_json({"ok": ok, "labs": verdicts, "curriculum": extra})
     else:
         ui.dev_check(verdicts, extra)
     raise typer.Exit(OK if ok else CHECKS_FAILED)
+
+
+@dev_app.command("new")
+@handled
+def dev_new(
+    lab: Annotated[str, typer.Argument(help="The new lab's id, e.g. layernorm.")],
+    folder: Annotated[
+        str | None,
+        typer.Option("--dir", help="Write LAB/ in this folder (default: labpath's labs)."),
+    ] = None,
+):
+    """Write a skeleton lab: brief, lab.yaml, starter, solution, checks and bugs.yaml."""
+    from labpath import authoring, ui
+
+    path = authoring.new_lab(lab, folder)
+    ui.raw(f"Wrote the lab skeleton {path}\nNext: labpath dev check --static {path}\n")
 
 
 @dev_app.command("mutate")

@@ -8,18 +8,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from labpath import labs
+from labpath import labs, labspec
 from labpath.errors import UsageError
+from labpath.labspec import Bug
 
-
-@dataclass(frozen=True)
-class Bug:
-    id: str
-    summary: str
-    file: str
-    replace: tuple[tuple[str, str], ...]
-    fails: str
-    diagnosis: str | None = None  # text the report's diagnosis must contain
+MIN_BUGS = 6  # realistic mistakes a lab catalogues at least
 
 
 @dataclass(frozen=True)
@@ -42,25 +35,8 @@ class LabVerdict:
 
 
 def load_bugs(lab: labs.Lab) -> list[Bug]:
-    """The lab's catalogue of realistic mistakes (bugs.yaml)."""
-    import yaml
-
-    if not lab.bugs_file.is_file():
-        return []
-    data = yaml.safe_load(lab.bugs_file.read_text(encoding="utf-8")) or {}
-    bugs = []
-    for raw in data.get("bugs", []):
-        bugs.append(
-            Bug(
-                id=raw["id"],
-                summary=raw["summary"],
-                file=raw["file"],
-                replace=tuple((r["old"], r["new"]) for r in raw["replace"]),
-                fails=raw["fails"],
-                diagnosis=raw.get("diagnosis"),
-            )
-        )
-    return bugs
+    """The lab's catalogue of realistic mistakes (bugs.yaml), validated."""
+    return labspec.read_bugs(lab)
 
 
 def apply_bug(lab: labs.Lab, bug: Bug, dest: Path) -> None:
@@ -68,26 +44,37 @@ def apply_bug(lab: labs.Lab, bug: Bug, dest: Path) -> None:
     shutil.copytree(
         lab.solution_dir, dest, ignore=shutil.ignore_patterns("__pycache__")
     )
-    path = dest / bug.file
-    text = path.read_text(encoding="utf-8")
+    (dest / bug.file).write_text(bugged(lab, bug), encoding="utf-8")
+
+
+def bugged(lab: labs.Lab, bug: Bug) -> str:
+    """The bug's file of the solution with its edits applied; each must match once."""
+    from labpath import bugedit
+
+    text = (lab.solution_dir / bug.file).read_text(encoding="utf-8")
     for old, new in bug.replace:
-        n = text.count(old)
+        text, n = bugedit.apply(text, old, new)
         if n != 1:
             raise UsageError(
-                f"{lab.bugs_file}: bug '{bug.id}': the text to replace occurs {n} times "
-                f"in solution/{bug.file} (must be exactly once): {old[:60]!r}"
+                f"{bug.source or lab.bugs_file}: bug '{bug.id}': the code to replace "
+                f"occurs {n} times in solution/{bug.file} (must be exactly once): "
+                f"{old[:60]!r}"
             )
-        text = text.replace(old, new)
-    path.write_text(text, encoding="utf-8")
+    return text
 
 
-def check_lab(lab_id: str, curriculum=None, jobs: int = 2) -> LabVerdict:
-    """Run every soundness check of one lab."""
+def _run(lab: labs.Lab, folder: Path, select: list[str] | None = None):
+    """The one call into the check runner."""
     from labpath.checks.runner import run_checks
 
-    lab = labs.load(lab_id)
     # Dev checks run on the reference solutions of the labs this one builds on.
     uses = {name: labs.load(name).solution_dir for name in lab.uses}
+    return run_checks(lab, folder, select=select, uses=uses)
+
+
+def check_lab(lab_id: str | labs.Lab, curriculum=None, jobs: int = 2) -> LabVerdict:
+    """Run every soundness check of one lab."""
+    lab = lab_id if isinstance(lab_id, labs.Lab) else labs.load(lab_id)
     findings: list[Finding] = []
     findings.append(
         Finding(
@@ -95,7 +82,7 @@ def check_lab(lab_id: str, curriculum=None, jobs: int = 2) -> LabVerdict:
             "brief",
             lab.brief.is_file() and lab.brief.stat().st_size > 200,
             "README.md with the goal, steps and references",
-        )  # fmt: skip
+        )
     )
     findings.append(
         Finding(
@@ -113,9 +100,9 @@ def check_lab(lab_id: str, curriculum=None, jobs: int = 2) -> LabVerdict:
                 "curriculum",
                 task is not None,
                 f"task '{task.id}'" if task else "no curriculum task names this lab",
-            )  # fmt: skip
+            )
         )
-    starter = run_checks(lab, lab.starter_dir, uses=uses)
+    starter = _run(lab, lab.starter_dir)
     findings.append(
         Finding(
             lab.id,
@@ -124,9 +111,9 @@ def check_lab(lab_id: str, curriculum=None, jobs: int = 2) -> LabVerdict:
             f"{starter.status}: {starter.passed}/{starter.total} passed"
             + (f" ({starter.message})" if starter.message else ""),
             starter.duration,
-        )  # fmt: skip
+        )
     )
-    solution = run_checks(lab, lab.solution_dir, uses=uses)
+    solution = _run(lab, lab.solution_dir)
     from labpath.checks.kit import OPTIONAL
 
     bad = [
@@ -144,11 +131,16 @@ def check_lab(lab_id: str, curriculum=None, jobs: int = 2) -> LabVerdict:
             + (f"; not passing: {bad}" if bad else "")
             + (f" ({solution.message})" if solution.message else ""),
             solution.duration,
-        )  # fmt: skip
+        )
     )
     bugs = load_bugs(lab)
     findings.append(
-        Finding(lab.id, "bug catalogue", len(bugs) >= 6, f"{len(bugs)} bugs (need 6)")
+        Finding(
+            lab.id,
+            "bug catalogue",
+            len(bugs) >= MIN_BUGS,
+            f"{len(bugs)} bugs (need {MIN_BUGS})",
+        )
     )
 
     def run_bug(bug: Bug) -> Finding:
@@ -158,7 +150,7 @@ def check_lab(lab_id: str, curriculum=None, jobs: int = 2) -> LabVerdict:
                 apply_bug(lab, bug, dest)
             except UsageError as exc:
                 return Finding(lab.id, f"bug:{bug.id}", False, exc.message)
-            report = run_checks(lab, dest, select=[bug.fails], uses=uses)
+            report = _run(lab, dest, select=[bug.fails])
         named = [r for r in report.results if r.name.split("[")[0] == bug.fails]
         caught = any(r.outcome == "failed" for r in named)
         outcomes = sorted({r.outcome for r in named}) or [report.status]
@@ -209,8 +201,22 @@ def check_curriculum(curriculum) -> list[Finding]:
         for lab in labs.available()
     ]
     found += [
-        Finding(t.lab, "curriculum", False, f"{t.source}: task '{t.id}' still says "
-                "`lab_status: planned` although the lab ships; remove that line")
-        for t in curriculum.tasks if t.lab_planned and labs.exists(t.lab)
-    ]  # fmt: skip
+        Finding(
+            t.lab,
+            "curriculum",
+            False,
+            f"{t.source}: task '{t.id}' repeats steps its lab's brief holds; move "
+            f"them to labpath/labs/{t.lab}/README.md (## Steps) and remove them here",
+        )
+        for t in curriculum.tasks
+        if t.steps and t.lab and not t.lab_planned and labs.exists(t.lab)
+    ]
+    stale = "`lab_status: planned` although the lab ships; remove that line"
+    found += [
+        Finding(
+            t.lab, "curriculum", False, f"{t.source}: task '{t.id}' still says {stale}"
+        )
+        for t in curriculum.tasks
+        if t.lab_planned and labs.exists(t.lab)
+    ]
     return found

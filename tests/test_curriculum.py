@@ -18,18 +18,16 @@ def test_builtin_curriculum_carries_all_three_phases_of_the_plan():
     ids = [t.id for t in cur.tasks]
     assert len(ids) == len(set(ids))
     phase1_labs = [t.lab for t in cur.tasks if t.phase == 1 and t.kind == "lab"]
-    assert phase1_labs == [
-        "micrograd", "mlp", "bigram", "mlp-lm", "batchnorm", "backprop-ninja",
-        "wavenet", "lstm", "transformer", "gpt2", "resnet", "bpe",
-    ]  # fmt: skip
+    first_month = "micrograd mlp bigram mlp-lm batchnorm backprop-ninja wavenet lstm"
+    assert phase1_labs == [*first_month.split(), "transformer", "gpt2", "resnet", "bpe"]
     labs_later = {t.lab for t in cur.tasks if t.phase > 1 and t.lab}
-    assert {"lora", "retrieval", "router", "preference", "prompt-lab", "gpt-train",
-            "serve", "log-anomaly", "tabular-embeddings", "fixit"} <= labs_later  # fmt: skip
+    later = "lora retrieval router preference prompt-lab gpt-train serve log-anomaly"
+    assert {*later.split(), "tabular-embeddings", "fixit"} <= labs_later
     kinds = {t.kind for t in cur.tasks}
     assert kinds == {"lab", "project", "practice", "milestone"}
     for t in cur.tasks:
         assert t.goal and t.resources is not None and t.hours > 0
-        assert t.steps or t.deliverables
+        assert t.steps or t.deliverables or (t.lab and not t.lab_planned)
 
 
 def test_first_task_is_week_one_micrograd():
@@ -154,16 +152,29 @@ def test_the_builtin_curriculum_marks_every_unshipped_lab_planned():
 @pytest.mark.parametrize(
     "edits, words",
     [
-        ([("hours: 6", "hours: 1.0e+400")], ["01-basics.yaml:19", "hours", "up to 1000"]),
+        (
+            [("hours: 6", "hours: 1.0e+400")],
+            ["01-basics.yaml:19", "hours", "up to 1000"],
+        ),
         ([("hours: 6", "hours: .inf")], ["01-basics.yaml:19", "hours"]),
-        ([("format_version: 1", "format_version: 0x1")], ["01-basics.yaml:1", "integer"]),
-        ([("number: 1\n  title", "number: 1:30\n  title")], ["phase.number", "integer"]),
-        ([("hours: 6", "hours: 6\n        requires: [write-post]")],
-         ["requires: a cycle", "micrograd -> write-post -> micrograd"]),
-        ([("requires: [micrograd]", "requires: [write-post]")],
-         ["a cycle: write-post -> write-post"]),
+        (
+            [("format_version: 1", "format_version: 0x1")],
+            ["01-basics.yaml:1", "integer"],
+        ),
+        (
+            [("number: 1\n  title", "number: 1:30\n  title")],
+            ["phase.number", "integer"],
+        ),
+        (
+            [("hours: 6", "hours: 6\n        requires: [write-post]")],
+            ["requires: a cycle", "micrograd -> write-post -> micrograd"],
+        ),
+        (
+            [("requires: [micrograd]", "requires: [write-post]")],
+            ["a cycle: write-post -> write-post"],
+        ),
     ],
-)  # fmt: skip
+)
 def test_values_that_cannot_be_meant_are_refused(tmp_path, edits, words):
     text = _error(_variant(tmp_path, *edits))
     for w in words:
@@ -189,9 +200,10 @@ def test_status_doctor_and_dev_check_tell_which_tasks_have_no_checks(cli, ws):
     assert "without checks in this labpath yet" in found["curriculum"]["detail"]
     assert "gpt-train" in found["curriculum"]["detail"]
     cur = curriculum.load()
-    assert all(f.ok or f.detail == "no task names this lab"
-               for f in devcheck.check_curriculum(cur))  # fmt: skip
-    stale = curriculum.load(_variant(ws.parent, ("lab: micrograd", "lab: micrograd\n        lab_status: planned")))  # fmt: skip
+    found = devcheck.check_curriculum(cur)
+    assert all(f.ok or f.detail == "no task names this lab" for f in found)
+    planned = "lab: micrograd\n        lab_status: planned"
+    stale = curriculum.load(_variant(ws.parent, ("lab: micrograd", planned)))
     (bad,) = [f for f in devcheck.check_curriculum(stale) if "planned" in f.detail]
     assert not bad.ok and "01-basics.yaml:10" in bad.detail
 
@@ -202,3 +214,65 @@ def test_a_misspelt_lab_in_the_workspace_curriculum_exits_2(cli, ws, tmp_path):
     r = cli("status", "--curriculum", folder)
     assert r.exit_code == 2, r.output
     assert "Error:" in r.stderr and "did you mean 'micrograd'?" in r.stderr
+
+
+def test_a_shipped_labs_steps_live_only_in_its_brief():
+    from labpath import labs
+    from labpath.labs import brief
+
+    cur = curriculum.load()
+    for t in cur.tasks:
+        if t.lab and labs.exists(t.lab):
+            assert not t.steps, f"{t.source}: steps belong in the lab's README"
+            assert brief.with_steps(t).steps == brief.steps(labs.load(t.lab))
+        elif t.lab:
+            assert t.steps or t.deliverables, t.id  # a planned lab keeps its own
+    for lab_id in labs.available():
+        assert len(brief.steps(labs.load(lab_id))) >= 3, lab_id
+
+
+def test_dev_check_names_steps_a_curriculum_repeats_from_a_brief():
+    from labpath import devcheck
+
+    cur = curriculum.load(CURRICULA / "valid")
+    (dup,) = [f for f in devcheck.check_curriculum(cur) if "repeats steps" in f.detail]
+    assert not dup.ok and dup.lab == "micrograd"
+    assert "01-basics.yaml:10: task 'micrograd'" in dup.detail
+    assert "labpath/labs/micrograd/README.md (## Steps)" in dup.detail
+    # the learner's own steps still win on the card
+    from labpath.labs import brief
+
+    task = cur.task("micrograd")
+    assert brief.with_steps(task).steps == (
+        "Write engine.py",
+        "Run labpath check micrograd",
+    )
+
+
+def test_a_lab_task_without_steps_loads_and_a_plain_task_still_needs_them(tmp_path):
+    lab_task = _variant(
+        tmp_path,
+        ('        steps: ["Write engine.py", "Run labpath check micrograd"]\n', ""),
+    )
+    assert curriculum.load(lab_task).task("micrograd").steps == ()
+    (tmp_path / "p").mkdir()
+    planned = _variant(
+        tmp_path / "p",
+        ('        steps: ["Write engine.py", "Run labpath check micrograd"]\n', ""),
+        ("lab: micrograd", "lab: micrograd\n        lab_status: planned"),
+    )
+    assert "a task needs `steps` or `deliverables`" in _error(planned)
+
+
+def test_next_shows_the_lab_briefs_steps(cli, ws):
+    from labpath import labs
+    from labpath.labs import brief
+
+    r = cli("next", "--json")
+    assert r.exit_code == 0, r.output
+    card = json.loads(r.stdout)
+    assert card["lab"] == "micrograd"
+    assert card["steps"] == list(brief.steps(labs.load("micrograd")))
+    assert card["steps"][0].startswith("Watch Zero to Hero lecture 1")
+    r = cli("next")
+    assert "Sanity-check by hand: `b = a + a`" in r.stdout

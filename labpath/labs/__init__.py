@@ -65,8 +65,8 @@ def exists(lab_id: str) -> bool:
 
 
 def load(lab_id: str) -> Lab:
-    """Read one lab's lab.yaml, or a clear error for an unknown id."""
-    import yaml
+    """Read one lab's lab.yaml, validated, or a clear error for an unknown id."""
+    from labpath.labspec import read_lab
 
     path = LABS_ROOT / lab_id / "lab.yaml"
     if not lab_id or "/" in lab_id or not path.is_file():
@@ -75,20 +75,4 @@ def load(lab_id: str) -> Lab:
             hint=did_you_mean(lab_id, available())
             or f"labs available: {', '.join(available())}",
         )
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    unknown = set(data) - set(LAB_KEYS)
-    if unknown:
-        raise UsageError(f"{path}: unknown keys {sorted(unknown)}")
-    return Lab(
-        id=data["id"],
-        title=data["title"],
-        directory=path.parent,
-        files=tuple(data["files"]),
-        time_limit=float(data.get("time_limit", 60)),
-        hints=tuple(data.get("hints", ())),
-        forbidden=tuple(
-            Forbidden(f["name"], f["why"]) for f in data.get("forbidden", ())
-        ),
-        seed=int(data.get("seed", 1337)),
-        uses=tuple(data.get("uses", ())),
-    )
+    return read_lab(path)
