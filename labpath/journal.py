@@ -485,11 +485,11 @@ def load_rows(
         fresh[path] = (stamp, row, problem)
         changed = True
     if index_file is not None and changed:
-        from labpath.fsutil import atomic_write_bytes
+        from labpath.fsutil import atomic_write
 
         try:
             version = (INDEX_VERSION, sys.version_info[:2], _FIELDS)
-            atomic_write_bytes(
+            atomic_write(
                 index_file, marshal.dumps({"version": version, "files": fresh})
             )
         except (OSError, ValueError):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,10 +140,12 @@ def _pyplot():
 
 
 def _save(fig, path: Path) -> Path:
-    tmp = path.with_name(f".{path.name}.tmp.png")
+    import io
+
+    buf = io.BytesIO()
     fig.tight_layout()
-    fig.savefig(tmp, dpi=110)
-    os.replace(tmp, path)
+    fig.savefig(buf, dpi=110, format="png")
+    atomic_write(path, buf.getvalue())
     return path
 
 
