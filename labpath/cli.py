@@ -156,13 +156,6 @@ def _run_options(timeout: float | None = None, seed: int | None = None) -> None:
                          hint="e.g. --seed 1337")  # fmt: skip
 
 
-def _editor_ok(editor: str) -> None:
-    """An editor command that cannot be split is a clear error, not a crash later."""
-    from labpath.workspace import editor_command
-
-    editor_command(editor, "the editor")
-
-
 def _given(**ids: str | None) -> None:
     """Refuse an id given as an empty string: `reset ""` must not mean the current lab."""
     for name, value in ids.items():
@@ -443,18 +436,15 @@ def log(
     elif text is not None:
         text = _entry_text(text, "the command line")
     else:
-        editor = (
-            ctx.workspace.settings.editor
-            or os.environ.get("VISUAL")
-            or os.environ.get("EDITOR")
-        )
+        from labpath import editor as editors
+
+        editor = editors.resolve(ctx.workspace.settings.editor)
         if not editor:
             raise UsageError(
                 "no entry text given and no editor set",
                 hint='pass it: labpath log "what clicked", pipe it: ... | labpath log -, '
                 "or set $EDITOR",
             )
-        _editor_ok(editor)
         current = actions.last_worked(ctx) or ctx.current
         about = f"task: {current.id}" if current else "all tasks done"
         text = journal.compose_in_editor(
@@ -914,17 +904,17 @@ def journal_edit(
     json: Json = False,
 ):
     """Open an entry in $EDITOR; saves it with a `modified` time and commits it."""
+    from labpath import editor as editors
     from labpath import journal, ui
     from labpath import workspace as ws_mod
 
     ws = ws_mod.open_workspace(workspace)
-    editor = ws.settings.editor or os.environ.get("VISUAL") or os.environ.get("EDITOR")
+    editor = editors.resolve(ws.settings.editor)
     if not editor:
         raise UsageError("no editor set", hint="set $EDITOR (e.g. export EDITOR=nano) or "
                          "`editor:` in labpath.yaml")  # fmt: skip
-    _editor_ok(editor)
     result = journal.edit_entry(
-        ws, entry, journal.editor_function(editor, ws.state_dir / "tmp")
+        ws, entry, editors.function(editor, ws.state_dir / "tmp")
     )
     for n in result.notices:
         ui.warning(n)

@@ -69,7 +69,9 @@ def clean_editor_text(text: str) -> str:
 
 def compose_in_editor(editor: str, template: str, tmp_dir: Path) -> str:
     """Open the learner's editor on a temporary file and return what they wrote."""
-    return clean_editor_text(editor_function(editor, tmp_dir)(template))
+    from labpath import editor as editors
+
+    return clean_editor_text(editors.run(editor, template, tmp_dir))
 
 
 def editor_template(context: str) -> str:
@@ -842,32 +844,9 @@ def set_star(ws, ref: str, starred: bool) -> EditResult:
 
 def editor_function(editor: str, tmp_dir: Path):
     """An edit_text function that opens the learner's editor on the text."""
+    from labpath import editor as editors
 
-    def run(text: str) -> str:
-        import shlex
-        import subprocess
-        import tempfile
-
-        tmp_dir.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix="edit-", suffix=".md", dir=tmp_dir)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        try:
-            try:
-                proc = subprocess.run([*shlex.split(editor), name])
-            except FileNotFoundError:
-                raise UsageError(
-                    f"editor '{editor}' not found",
-                    hint="set $EDITOR (or `editor:` in labpath.yaml)",
-                ) from None
-            if proc.returncode != 0:
-                raise UsageError(f"editor '{editor}' exited with status {proc.returncode}; "
-                                 "nothing saved")  # fmt: skip
-            return Path(name).read_text(encoding="utf-8")
-        finally:
-            os.unlink(name)
-
-    return run
+    return editors.function(editor, tmp_dir)
 
 
 def make_query(
