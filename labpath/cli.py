@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from labpath import __version__
+from labpath import __version__, dates
 from labpath.dates import WEEKDAY_RULE
 from labpath.errors import (
     CHECKS_FAILED,
@@ -1131,10 +1131,10 @@ def time_add(
     from labpath import actions, timelog, ui
 
     ctx, _ = actions.load_context(workspace, curriculum)
-    minutes = timelog.parse_duration(duration)
+    minutes = dates.parse_duration(duration)
     for s in timelog.recover(ctx.workspace):
         ui.notice(f"Recorded an earlier sprint that was cut off: {s.minutes:g} min")
-    end = timelog.parse_end(on) if on else None
+    end = dates.parse_end(on) if on else None
     session, warning = timelog.add(
         ctx.workspace, minutes, _task_or_current(ctx, task), note, end
     )
@@ -1159,7 +1159,7 @@ def time_log(
     from labpath import workspace as ws_mod
 
     ws = ws_mod.open_workspace(workspace)
-    start, end = timelog.period(since or "this week", until)
+    start, end = dates.period(since or "this week", until)
     for s in timelog.recover(ws):
         ui.notice(f"Recorded an earlier sprint that was cut off: {s.minutes:g} min")
     sessions = timelog.in_range(timelog.read(timelog.time_file(ws)), start, end)
@@ -1193,7 +1193,7 @@ def time_skip(
     from labpath import workspace as ws_mod
 
     ws = ws_mod.open_workspace(workspace)
-    skip, warning = timelog.add_skip(ws, timelog.parse_day(day), reason)
+    skip, warning = timelog.add_skip(ws, dates.parse_day(day), reason)
     if warning:
         ui.warning(warning)
     if json:

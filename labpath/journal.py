@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from labpath import dates
 from labpath.dates import DATE_FORMS, WEEKDAYS, parse_when  # noqa: F401 (re-exported)
 from labpath.errors import UsageError
 
@@ -871,10 +872,7 @@ def make_query(
         )
     if limit is not None and limit < 1:
         raise UsageError("-n must be at least 1")
-    start = parse_when(since, now) if since else None
-    end = parse_when(until, now, end=True) if until else None
-    if start and end and start > end:
-        raise UsageError(f"--since {since} is after --until {until}: nothing can match")
+    start, end = dates.period(since, until, now, why=": nothing can match")
     words = tuple(w for w in (text or ()) if w.strip())
     return Query(
         text=words, tags=tuple(t.lstrip("#@") for t in (tags or ())), lab=lab, task=task,

@@ -7,8 +7,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from labpath import journal
-from labpath.dates import parse_when
+from labpath import dates, journal
 from labpath.errors import UsageError
 from labpath.fsutil import atomic_write
 from labpath.pace import monday
@@ -262,14 +261,6 @@ def plot_check_history(checks: list[dict], path: Path) -> Plot:
 # --- the documents -----------------------------------------------------------------------------
 
 
-def _period(since: str | None, until: str | None, now: dt.datetime):
-    start = parse_when(since, now) if since else now - dt.timedelta(days=30)
-    end = parse_when(until, now, end=True) if until else now
-    if start > end:
-        raise UsageError(f"--since {since} is after --until {until}")
-    return start, end
-
-
 def _out_dir(ws, out: str | None, name: str) -> Path:
     folder = Path(out).expanduser().resolve() if out else ws.root / "reports" / name
     if folder.exists() and not folder.is_dir():
@@ -297,7 +288,7 @@ def progress_report(ws, curriculum, since: str | None = None, until: str | None 
     from labpath import progress, timelog
 
     now = now or dt.datetime.now().astimezone()
-    start, end = _period(since, until, now)
+    start, end = dates.period(since, until, now, now - dt.timedelta(days=30), now)
     events = progress.read_events(ws.progress_file)
     log = timelog.read(timelog.time_file(ws))
     sessions = timelog.in_range(log, start, end)

@@ -5,16 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from labpath.dates import parse_when
+from labpath.dates import MAX_MINUTES
 from labpath.errors import UsageError
 from labpath.fsutil import append_line, atomic_write, locked
 
-MAX_MINUTES = 12 * 60  # one session longer than this is a typo, not a sprint
 MIN_RECORDED = 1.0  # a sprint stopped within its first minute is not worth a record
 SPRINT_DAY_MINUTES = 25  # a day with at least this much counts for the daily streak
 
@@ -107,39 +105,6 @@ def corrupt(path: Path, n: int, line: str) -> UsageError:
         f"{path}:{n}: corrupt time entry: {line.strip()[:60]!r}",
         hint="run `labpath repair` to recover it from git history (nothing is deleted)",
     )
-
-
-# --- durations and dates people type --------------------------------------------------------
-
-
-def parse_duration(text: str) -> float:
-    """Minutes from 45m, 1h30m, 1.5h, 1:30 or a bare number of minutes."""
-    raw = text
-    text = text.strip().lower().replace(" ", "")
-    minutes = None
-    if re.fullmatch(r"\d+(\.\d+)?", text):
-        minutes = float(text)
-    elif m := re.fullmatch(r"(\d+):([0-5]\d)", text):
-        minutes = int(m[1]) * 60 + int(m[2])
-    elif m := re.fullmatch(
-        r"(?:(\d+(?:\.\d+)?)h(?:ours?|rs?)?)?(?:(\d+(?:\.\d+)?)m(?:in(?:utes?|s)?)?)?",
-        text,
-    ):
-        if m[1] or m[2]:
-            minutes = float(m[1] or 0) * 60 + float(m[2] or 0)
-    if minutes is None:
-        raise UsageError(
-            f"cannot read the duration '{raw}'",
-            hint="write it like 45m, 1h30m, 1.5h or 1:30, e.g. labpath time add 45m",
-        )
-    if minutes <= 0:
-        raise UsageError(f"the duration '{raw}' is zero", hint="labpath time add 45m")
-    if minutes > MAX_MINUTES:
-        raise UsageError(
-            f"{raw} is more than {MAX_MINUTES // 60} hours in one session",
-            hint="split it over the days it happened: labpath time add 2h --on yesterday",
-        )
-    return round(minutes, 1)
 
 
 # --- writing ----------------------------------------------------------------------------
@@ -353,35 +318,3 @@ def in_range(
         s for s in log.sessions
         if (since is None or s.started >= since) and (until is None or s.started <= until)
     ]  # fmt: skip
-
-
-def parse_end(text: str, current: dt.datetime | None = None) -> dt.datetime:
-    """When added time ended: a date means the evening of that day, a time is taken as is."""
-    current = current or now()
-    when = parse_when(text, current)
-    if (
-        when.time() == dt.time(0, 0)
-        and ":" not in text
-        and when.date() <= current.date()
-    ):
-        when = when.replace(hour=21) if when.date() < current.date() else current
-    if when > current + dt.timedelta(minutes=1):
-        raise UsageError(
-            f"--on {text} is in the future", hint="labpath time add 45m --on yesterday"
-        )
-    return when.replace(microsecond=0)
-
-
-def parse_day(text: str, current: dt.datetime | None = None) -> dt.date:
-    """The day a person names, by the one rule every command uses (dates.WEEKDAY_RULE)."""
-    return parse_when(text, current or now()).date()
-
-
-def period(since: str | None, until: str | None, current: dt.datetime | None = None):
-    """(start, end) datetimes from --since/--until strings."""
-    current = current or now()
-    start = parse_when(since, current) if since else None
-    end = parse_when(until, current, end=True) if until else None
-    if start and end and start > end:
-        raise UsageError(f"--since {since} is after --until {until}")
-    return start, end

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from labpath import timelog, workspace
+from labpath import dates, timelog, workspace
 from labpath.errors import UsageError
 
 from .conftest import ROOT, commits, flat
@@ -24,14 +24,14 @@ TZ = dt.timezone.utc
      ("25 min", 25), ("1 hour", 60)],
 )  # fmt: skip
 def test_durations(text, minutes):
-    assert timelog.parse_duration(text) == minutes
+    assert dates.parse_duration(text) == minutes
 
 
 @pytest.mark.parametrize("text,message", [("abc", "cannot read"), ("0m", "is zero"),
                                           ("13h", "more than 12 hours")])  # fmt: skip
 def test_bad_durations(text, message):
     with pytest.raises(UsageError, match=message):
-        timelog.parse_duration(text)
+        dates.parse_duration(text)
 
 
 class FakeClock:
@@ -183,20 +183,18 @@ def test_a_corrupt_time_log_refuses_new_records(cli, ws):
 
 @pytest.mark.parametrize("offset", range(7))
 def test_every_command_reads_a_weekday_by_one_rule(offset):
-    from labpath import dates
-
     now = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.timezone.utc) + dt.timedelta(
         days=offset
     )  # a Monday, then each day of that week
     for name in dates.WEEKDAYS:
-        day = timelog.parse_day(name, now)
-        assert day == timelog.parse_end(name, now).date()
-        assert day == timelog.period(name, None, now)[0].date()
+        day = dates.parse_day(name, now)
+        assert day == dates.parse_end(name, now).date()
+        assert day == dates.period(name, None, now)[0].date()
         assert 0 <= (now.date() - day).days < 7 and day.strftime("%A").lower() == name
         assert (
-            timelog.parse_day(f"last {name}", now) < now.date() <= day + dt.timedelta(7)
+            dates.parse_day(f"last {name}", now) < now.date() <= day + dt.timedelta(7)
         )
-        ahead = timelog.parse_day(f"next {name}", now)
+        ahead = dates.parse_day(f"next {name}", now)
         assert 0 < (ahead - now.date()).days <= 7
 
 
