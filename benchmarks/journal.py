@@ -84,7 +84,7 @@ def measure(root: Path, runs: int) -> dict[str, tuple[float, float]]:
     out["startup (--version)"] = median([timed(["--version"], root) for _ in range(runs)])
     out["log"] = median([timed(["log", f"Benchmark insight {i}", "-t", "bench"], root)
                          for i in range(runs)])  # fmt: skip
-    (root / ".labpath" / "tmp" / "cache" / "journal-index.json").unlink(missing_ok=True)
+    (root / ".labpath" / "tmp" / "cache" / "journal-index.marshal").unlink(missing_ok=True)
     out["search (no cache)"] = timed(["journal", "search", "residual", "tanh", "-n", "20"], root)
     out["search"] = median([timed(["journal", "search", "residual", "tanh", "-n", "20"], root)
                             for _ in range(runs)])  # fmt: skip

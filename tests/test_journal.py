@@ -9,6 +9,7 @@ import pytest
 
 from labpath import journal, workspace
 from labpath.errors import UsageError
+from labpath.journal import store
 
 from .conftest import ROOT, commits, git
 
@@ -127,9 +128,9 @@ def test_index_is_reused_and_refreshed_when_a_file_changes(tmp_path):
         dest = jdir / p.relative_to(SAMPLE)
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_text(p.read_text())
-    index = tmp_path / "index.json"
+    index = tmp_path / "index.marshal"
     assert len(journal.load_all(jdir, index)) == 3
-    assert len(journal._read_index(index)) == 3
+    assert len(store._read_index(index)) == 3
     victim = sorted(jdir.rglob("*.md"))[0]
     victim.write_text(
         victim.read_text().replace("Gradients add up", "Gradients accumulate")
