@@ -129,8 +129,13 @@ def _append(ws, record: dict, message: str) -> str | None:
     return result.warning
 
 
-def add(ws, minutes: float, task: str | None, note: str | None = None,
-        end: dt.datetime | None = None) -> tuple[Session, str | None]:  # fmt: skip
+def add(
+    ws,
+    minutes: float,
+    task: str | None,
+    note: str | None = None,
+    end: dt.datetime | None = None,
+) -> tuple[Session, str | None]:
     """Record time spent away from the keyboard, ending at `end` (default now)."""
     end = (end or now()).replace(microsecond=0)
     start = end - dt.timedelta(minutes=minutes)
@@ -181,8 +186,15 @@ def _minute_seconds() -> float:
     return float(os.environ.get("LABPATH_TEST_MINUTE") or 60)
 
 
-def run_sprint(ws, minutes: int, task: str | None, on_tick, clock=now, sleep=time.sleep,
-               heartbeat_every: float = 10.0) -> SprintRun:  # fmt: skip
+def run_sprint(
+    ws,
+    minutes: int,
+    task: str | None,
+    on_tick,
+    clock=now,
+    sleep=time.sleep,
+    heartbeat_every: float = 10.0,
+) -> SprintRun:
     """Run the timer until the planned minutes pass or the learner stops it.
 
     Ctrl-C, a closed terminal (SIGHUP) and SIGTERM all end the sprint early; the minutes
@@ -192,18 +204,29 @@ def run_sprint(ws, minutes: int, task: str | None, on_tick, clock=now, sleep=tim
     import signal
 
     if not 1 <= minutes <= MAX_MINUTES:
-        raise UsageError(f"a sprint lasts 1 to {MAX_MINUTES} minutes, not {minutes}",
-                         hint="labpath sprint 30")  # fmt: skip
+        raise UsageError(
+            f"a sprint lasts 1 to {MAX_MINUTES} minutes, not {minutes}",
+            hint="labpath sprint 30",
+        )
     scale = 60.0 / _minute_seconds()
     start = clock().replace(microsecond=0)
     total = minutes * 60.0
     state = _state_dir(ws) / f"{os.getpid()}.json"
 
     def beat(at: dt.datetime) -> None:
-        atomic_write(state, json.dumps({
-            "pid": os.getpid(), "start": start.isoformat(), "heartbeat": at.isoformat(),
-            "planned": minutes, "task": task, "scale": scale,
-        }))  # fmt: skip
+        atomic_write(
+            state,
+            json.dumps(
+                {
+                    "pid": os.getpid(),
+                    "start": start.isoformat(),
+                    "heartbeat": at.isoformat(),
+                    "planned": minutes,
+                    "task": task,
+                    "scale": scale,
+                }
+            ),
+        )
 
     def stop(signum, frame):
         raise KeyboardInterrupt
@@ -249,11 +272,21 @@ def finish_sprint(
     try:
         if run.minutes >= MIN_RECORDED:
             session = Session(
-                _new_id(), "sprint", run.start.isoformat(), run.end.replace(microsecond=0).isoformat(),
-                run.minutes, run.task, note or None, run.planned, not run.completed,
-            )  # fmt: skip
-            warning = _append(ws, _record(session), f"sprint: {run.minutes:g} min on "
-                              f"{run.task or 'the plan'}")  # fmt: skip
+                _new_id(),
+                "sprint",
+                run.start.isoformat(),
+                run.end.replace(microsecond=0).isoformat(),
+                run.minutes,
+                run.task,
+                note or None,
+                run.planned,
+                not run.completed,
+            )
+            warning = _append(
+                ws,
+                _record(session),
+                f"sprint: {run.minutes:g} min on {run.task or 'the plan'}",
+            )
     finally:
         if run.state_file is not None:
             run.state_file.unlink(missing_ok=True)
@@ -289,8 +322,14 @@ def recover(ws) -> list[Session]:
             f.unlink(missing_ok=True)
             continue
         elapsed = min((beat - start).total_seconds() * scale, st.get("planned", 0) * 60)
-        run = SprintRun(start, start + dt.timedelta(seconds=elapsed), int(st.get("planned") or 0),
-                        st.get("task"), False, f)  # fmt: skip
+        run = SprintRun(
+            start,
+            start + dt.timedelta(seconds=elapsed),
+            int(st.get("planned") or 0),
+            st.get("task"),
+            False,
+            f,
+        )
         session, _ = finish_sprint(
             ws, run, "recorded after the sprint's process stopped"
         )
@@ -315,6 +354,8 @@ def in_range(
     log: TimeLog, since: dt.datetime | None, until: dt.datetime | None
 ) -> list[Session]:
     return [
-        s for s in log.sessions
-        if (since is None or s.started >= since) and (until is None or s.started <= until)
-    ]  # fmt: skip
+        s
+        for s in log.sessions
+        if (since is None or s.started >= since)
+        and (until is None or s.started <= until)
+    ]
