@@ -33,8 +33,10 @@ def test_sample_entries_read_back_with_their_keys():
 
 
 def test_unknown_front_matter_keys_survive_a_rewrite():
-    text = "---\nid: X1\ncreated: 2026-11-01T08:00:00+01:00\ntitle: Hi\nmood: great\n" \
-           "aliases: [a, b]\n---\n\nHi\n\nbody"  # fmt: skip
+    text = (
+        "---\nid: X1\ncreated: 2026-11-01T08:00:00+01:00\ntitle: Hi\nmood: great\n"
+        "aliases: [a, b]\n---\n\nHi\n\nbody"
+    )
     e = journal.from_text(text, "f.md")
     assert e.extra == {"mood": "great", "aliases": ["a", "b"]}
     again = journal.from_text(
@@ -81,11 +83,26 @@ def test_an_unreadable_date_names_the_forms_it_accepts():
 
 def test_filters_combine_and_results_come_newest_first():
     es = [
-        entry(id="A", created="2026-11-20T07:00:00+01:00", tags=("x",), lab="mlp", week=2),
-        entry(id="B", created="2026-11-22T07:00:00+01:00", tags=("x", "y"), starred=True,
-              body="Tanh saturates", lab="mlp", week=2),
-        entry(id="C", created="2026-11-24T07:00:00+01:00", type="note", lab="bigram", week=2),
-    ]  # fmt: skip
+        entry(
+            id="A", created="2026-11-20T07:00:00+01:00", tags=("x",), lab="mlp", week=2
+        ),
+        entry(
+            id="B",
+            created="2026-11-22T07:00:00+01:00",
+            tags=("x", "y"),
+            starred=True,
+            body="Tanh saturates",
+            lab="mlp",
+            week=2,
+        ),
+        entry(
+            id="C",
+            created="2026-11-24T07:00:00+01:00",
+            type="note",
+            lab="bigram",
+            week=2,
+        ),
+    ]
     ids = lambda q: [e.id for e in journal.select(es, q)]  # noqa: E731
     assert ids(journal.Query()) == ["C", "B", "A"]
     assert ids(journal.Query(tags=("x", "y"))) == ["B"]
@@ -157,9 +174,11 @@ def test_markdown_export_is_one_document_oldest_first(tmp_path):
 def logged(cli, ws):
     r = cli("init", ws)
     assert r.exit_code == 0, r.output
-    for args in (["Residuals keep gradients alive", "-t", "resnet"],
-                 ["Tanh saturates at large inputs", "--star", "--lab", "mlp"],
-                 ["A plain note", "--type", "note"]):  # fmt: skip
+    for args in (
+        ["Residuals keep gradients alive", "-t", "resnet"],
+        ["Tanh saturates at large inputs", "--star", "--lab", "mlp"],
+        ["A plain note", "--type", "note"],
+    ):
         r = cli("log", *args)
         assert r.exit_code == 0, r.output
     return ws
@@ -239,8 +258,11 @@ def test_edit_keeps_id_and_unknown_keys_and_commits(cli, logged, tmp_path):
     path = Path(e.path)
     path.write_text(path.read_text().replace("---\n\n", "mood: proud\n---\n\n", 1))
     git(logged, "commit", "-qam", "hand edit")
-    editor = _editor(tmp_path, "p.write_text(t.replace('keep gradients alive', "
-                               "'keep gradients flowing') + '\\nMore detail.\\n')")  # fmt: skip
+    editor = _editor(
+        tmp_path,
+        "p.write_text(t.replace('keep gradients alive', "
+        "'keep gradients flowing') + '\\nMore detail.\\n')",
+    )
     r = cli("journal", "edit", e.id[:14], env={"EDITOR": editor})
     assert r.exit_code == 0, r.output
     after = journal.read_entry(path)

@@ -36,10 +36,17 @@ def test_write_never_replaces_an_entry_with_the_same_name(tmp_path):
 
 def test_rendered_entry_round_trips():
     entry = journal.JournalEntry(
-        id="01ABC", created="2026-11-29T07:42:10+01:00", title="T", body="T\n\nbody",
-        tags=("a", "b"), phase=1, week=1, task="micrograd", lab="micrograd",
+        id="01ABC",
+        created="2026-11-29T07:42:10+01:00",
+        title="T",
+        body="T\n\nbody",
+        tags=("a", "b"),
+        phase=1,
+        week=1,
+        task="micrograd",
+        lab="micrograd",
         check={"status": "passed", "passed": 20, "total": 20},
-    )  # fmt: skip
+    )
     front, body = journal.parse(journal.render(entry))
     assert front["id"] == "01ABC" and front["tags"] == ["a", "b"]
     assert front["check"]["passed"] == 20 and "commit" not in front
@@ -49,8 +56,20 @@ def test_rendered_entry_round_trips():
 def test_sample_journal_follows_the_documented_format():
     files = journal.entry_files(ROOT / "journal" / "sample")
     assert len(files) >= 3
-    documented = {"id", "created", "type", "title", "tags", "starred", "phase", "week",
-                  "task", "lab", "check", "commit"}  # fmt: skip
+    documented = {
+        "id",
+        "created",
+        "type",
+        "title",
+        "tags",
+        "starred",
+        "phase",
+        "week",
+        "task",
+        "lab",
+        "check",
+        "commit",
+    }
     for f in files:
         front, body = journal.parse(f.read_text())
         assert set(front) <= documented
