@@ -42,7 +42,8 @@ def memo(kind: str, anchor: Path, files: list[Path], build: Callable[[], T]) -> 
         pass
     value = build()
     try:
-        atomic_write(path, pickle.dumps((key, value), protocol=pickle.HIGHEST_PROTOCOL))
+        data = pickle.dumps((key, value), protocol=pickle.HIGHEST_PROTOCOL)
+        atomic_write(path, data, cache=True)
     except OSError:
         pass  # a read-only home still works, just slower
     return value

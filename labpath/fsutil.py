@@ -70,11 +70,14 @@ def sync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, data: str | bytes, mode: int | None = None) -> None:
+def atomic_write(
+    path: Path, data: str | bytes, mode: int | None = None, cache: bool = False
+) -> None:
     """Write text or bytes to path so readers see the old file or the new one, never half.
 
-    The file is on disk before the rename, and the rename before we return. `mode`
-    defaults to the replaced file's mode, or the umask's for a new file.
+    The file is on disk before the rename, and the rename before we return, unless
+    path is a `cache` (a lost rename there only costs a rebuild). `mode` defaults to
+    the replaced file's mode, or the umask's for a new file.
     """
     fd, tmp = temp_file(path, mode)
     try:
@@ -85,7 +88,8 @@ def atomic_write(path: Path, data: str | bytes, mode: int | None = None) -> None
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    sync_folder(path.parent)
+    if not cache:
+        sync_folder(path.parent)
 
 
 def append_line(path: Path, line: str) -> None:

@@ -187,9 +187,8 @@ def load_rows(
 
         try:
             version = (INDEX_VERSION, sys.version_info[:2], FIELDS)
-            atomic_write(
-                index_file, marshal.dumps({"version": version, "files": fresh})
-            )
+            data = marshal.dumps({"version": version, "files": fresh})
+            atomic_write(index_file, data, cache=True)
         except (OSError, ValueError):
             pass  # a cache that cannot be written (or holds an odd value) is only slower
     return rows
