@@ -1002,7 +1002,7 @@ def journal_export(
     from labpath import journal, ui
     from labpath import workspace as ws_mod
 
-    if fmt not in ("md", "markdown", "json"):
+    if fmt not in journal.FORMATS:
         raise UsageError(
             f"--format {fmt}: expected md or json",
             hint="labpath journal export --format md",

@@ -254,3 +254,15 @@ def test_time_skip_and_time_add_agree_on_a_weekday_and_help_says_the_rule(cli, w
         assert "the most recent one, today included" in flat(
             cli(*args, "--help").stdout
         )
+
+
+def test_a_period_fills_in_defaults_and_refuses_a_start_after_its_end():
+    now = dt.datetime(2026, 11, 25, 10, 0, tzinfo=TZ)
+    month = now - dt.timedelta(days=30)
+    assert dates.period(None, None, now, month, now) == (month, now)
+    start, end = dates.period("2026-11-02", "2026-11-02", now)
+    assert (start.hour, end.hour, end.minute) == (0, 23, 59)
+    with pytest.raises(
+        UsageError, match=r"after --until 2026-11-01: nothing can match"
+    ):
+        dates.period("today", "2026-11-01", now, why=": nothing can match")
