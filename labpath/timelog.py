@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from labpath.dates import MAX_MINUTES
+from labpath.dates import MAX_MINUTES, now
 from labpath.errors import UsageError
 from labpath.fsutil import append_line, atomic_write, locked
 
@@ -56,10 +56,6 @@ def time_file(ws) -> Path:
 
 def _aware(when: dt.datetime) -> dt.datetime:
     return when if when.tzinfo else when.astimezone()
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now().astimezone()
 
 
 # --- reading --------------------------------------------------------------------------
