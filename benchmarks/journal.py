@@ -26,8 +26,10 @@ sys.path.insert(0, str(ROOT))
 
 from labpath import journal, workspace  # noqa: E402
 
-WORDS = ("gradient tanh residual attention softmax logits batchnorm embedding tokenizer "
-         "backprop kaiming dropout layernorm optimizer learning-rate overfit").split()  # fmt: skip
+WORDS = (
+    "gradient tanh residual attention softmax logits batchnorm embedding tokenizer "
+    "backprop kaiming dropout layernorm optimizer learning-rate overfit"
+).split()
 
 
 def build(root: Path, n: int) -> None:
@@ -42,10 +44,16 @@ def build(root: Path, n: int) -> None:
         words = " ".join(rng.choice(WORDS) for _ in range(40))
         title = f"Entry {i}: {rng.choice(WORDS)} {rng.choice(WORDS)}"
         e = journal.JournalEntry(
-            id=journal.new_id(when), created=when.isoformat(), title=title,
-            body=f"{title}\n\n{words}\n", tags=(rng.choice(WORDS),), phase=1, week=1 + i % 8,
-            task="micrograd", lab="micrograd",
-        )  # fmt: skip
+            id=journal.new_id(when),
+            created=when.isoformat(),
+            title=title,
+            body=f"{title}\n\n{words}\n",
+            tags=(rng.choice(WORDS),),
+            phase=1,
+            week=1 + i % 8,
+            task="micrograd",
+            lab="micrograd",
+        )
         path = journal.entry_path(root / "journal", when, title)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(journal.render(e), encoding="utf-8")
@@ -53,8 +61,19 @@ def build(root: Path, n: int) -> None:
     subprocess.run([*git, "add", "journal"], check=True)
     # The commit may start git's own background housekeeping; wait for it to finish
     # (it takes gc's lock) rather than racing it.
-    subprocess.run([*git, "-c", "maintenance.auto=false", "-c", "gc.auto=0", "commit", "-qm",
-                    f"{n} synthetic entries"], check=True)  # fmt: skip
+    subprocess.run(
+        [
+            *git,
+            "-c",
+            "maintenance.auto=false",
+            "-c",
+            "gc.auto=0",
+            "commit",
+            "-qm",
+            f"{n} synthetic entries",
+        ],
+        check=True,
+    )
     # A real journal of this size grew over thousands of commits and git packed it on
     # the way; pack now so git's one-off housekeeping is not timed as labpath's cost.
     subprocess.run([*git, "gc", "-q"], check=True)
@@ -65,8 +84,12 @@ def timed(args: list[str], root: Path) -> tuple[float, float]:
     env = {**os.environ, "LABPATH_HOME": str(root), "PYTHONPATH": str(ROOT)}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "labpath", *args], env=env,
-                          capture_output=True, text=True)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-m", "labpath", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
@@ -76,18 +99,34 @@ def timed(args: list[str], root: Path) -> tuple[float, float]:
 
 
 def median(pairs):
-    return statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
+    return statistics.median(p[0] for p in pairs), statistics.median(
+        p[1] for p in pairs
+    )
 
 
 def measure(root: Path, runs: int) -> dict[str, tuple[float, float]]:
     out = {}
-    out["startup (--version)"] = median([timed(["--version"], root) for _ in range(runs)])
-    out["log"] = median([timed(["log", f"Benchmark insight {i}", "-t", "bench"], root)
-                         for i in range(runs)])  # fmt: skip
-    (root / ".labpath" / "tmp" / "cache" / "journal-index.json").unlink(missing_ok=True)
-    out["search (no cache)"] = timed(["journal", "search", "residual", "tanh", "-n", "20"], root)
-    out["search"] = median([timed(["journal", "search", "residual", "tanh", "-n", "20"], root)
-                            for _ in range(runs)])  # fmt: skip
+    out["startup (--version)"] = median(
+        [timed(["--version"], root) for _ in range(runs)]
+    )
+    out["log"] = median(
+        [
+            timed(["log", f"Benchmark insight {i}", "-t", "bench"], root)
+            for i in range(runs)
+        ]
+    )
+    (root / ".labpath" / "tmp" / "cache" / "journal-index.marshal").unlink(
+        missing_ok=True
+    )
+    out["search (no cache)"] = timed(
+        ["journal", "search", "residual", "tanh", "-n", "20"], root
+    )
+    out["search"] = median(
+        [
+            timed(["journal", "search", "residual", "tanh", "-n", "20"], root)
+            for _ in range(runs)
+        ]
+    )
     ws = workspace.open_workspace(str(root))
     t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(runs):
@@ -109,20 +148,29 @@ def main() -> None:
             root = Path(tmp) / f"ws{n}"
             t0 = time.perf_counter()
             build(root, n)
-            print(f"built {n:,} entries in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
+            print(
+                f"built {n:,} entries in {time.perf_counter() - t0:.1f}s",
+                file=sys.stderr,
+            )
             results[n] = measure(root, args.runs)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"\nlabpath journal benchmark · median of {args.runs} runs · "
-          f"{os.cpu_count()} CPUs, load {load:.1f} · wall s / CPU s")  # fmt: skip
+    print(
+        f"\nlabpath journal benchmark · median of {args.runs} runs · "
+        f"{os.cpu_count()} CPUs, load {load:.1f} · wall s / CPU s"
+    )
     head = f"{'':26}{small:>8,} entries{large:>10,} entries{'ratio':>14}"
     print(head)
     print("-" * len(head))
     for key in results[small]:
         (ws_, cs), (wl, cl) = results[small][key], results[large][key]
-        print(f"{key:26}{ws_:>7.3f} / {cs:.3f}{wl:>9.3f} / {cl:.3f}"
-              f"{wl / ws_:>8.2f} / {cl / cs:.2f}")  # fmt: skip
-    print("\nlog's cost should not grow with the journal (ratio <= 1.5); both commands "
-          "should stay within 0.5 s at the larger size.")
+        print(
+            f"{key:26}{ws_:>7.3f} / {cs:.3f}{wl:>9.3f} / {cl:.3f}"
+            f"{wl / ws_:>8.2f} / {cl / cs:.2f}"
+        )
+    print(
+        "\nlog's cost should not grow with the journal (ratio <= 1.5); both commands "
+        "should stay within 0.5 s at the larger size."
+    )
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from labpath import __version__
+from labpath.fsutil import atomic_write
 
 T = TypeVar("T")
 
@@ -41,10 +42,8 @@ def memo(kind: str, anchor: Path, files: list[Path], build: Callable[[], T]) -> 
         pass
     value = build()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(pickle.dumps((key, value), protocol=pickle.HIGHEST_PROTOCOL))
-        os.replace(tmp, path)
+        data = pickle.dumps((key, value), protocol=pickle.HIGHEST_PROTOCOL)
+        atomic_write(path, data, cache=True)
     except OSError:
         pass  # a read-only home still works, just slower
     return value

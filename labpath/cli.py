@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from labpath import __version__
+from labpath import __version__, dates
 from labpath.dates import WEEKDAY_RULE
 from labpath.errors import (
     CHECKS_FAILED,
@@ -154,13 +154,6 @@ def _run_options(timeout: float | None = None, seed: int | None = None) -> None:
     if seed is not None and not 0 <= seed < 2**32:
         raise UsageError(f"--seed {seed}: give a whole number from 0 to 4294967295",
                          hint="e.g. --seed 1337")  # fmt: skip
-
-
-def _editor_ok(editor: str) -> None:
-    """An editor command that cannot be split is a clear error, not a crash later."""
-    from labpath.workspace import editor_command
-
-    editor_command(editor, "the editor")
 
 
 def _given(**ids: str | None) -> None:
@@ -443,18 +436,15 @@ def log(
     elif text is not None:
         text = _entry_text(text, "the command line")
     else:
-        editor = (
-            ctx.workspace.settings.editor
-            or os.environ.get("VISUAL")
-            or os.environ.get("EDITOR")
-        )
+        from labpath import editor as editors
+
+        editor = editors.resolve(ctx.workspace.settings.editor)
         if not editor:
             raise UsageError(
                 "no entry text given and no editor set",
                 hint='pass it: labpath log "what clicked", pipe it: ... | labpath log -, '
                 "or set $EDITOR",
             )
-        _editor_ok(editor)
         current = actions.last_worked(ctx) or ctx.current
         about = f"task: {current.id}" if current else "all tasks done"
         text = journal.compose_in_editor(
@@ -939,17 +929,17 @@ def journal_edit(
     json: Json = False,
 ):
     """Open an entry in $EDITOR; saves it with a `modified` time and commits it."""
+    from labpath import editor as editors
     from labpath import journal, ui
     from labpath import workspace as ws_mod
 
     ws = ws_mod.open_workspace(workspace)
-    editor = ws.settings.editor or os.environ.get("VISUAL") or os.environ.get("EDITOR")
+    editor = editors.resolve(ws.settings.editor)
     if not editor:
         raise UsageError("no editor set", hint="set $EDITOR (e.g. export EDITOR=nano) or "
                          "`editor:` in labpath.yaml")  # fmt: skip
-    _editor_ok(editor)
     result = journal.edit_entry(
-        ws, entry, journal.editor_function(editor, ws.state_dir / "tmp")
+        ws, entry, editors.function(editor, ws.state_dir / "tmp")
     )
     for n in result.notices:
         ui.warning(n)
@@ -1037,7 +1027,7 @@ def journal_export(
     from labpath import journal, ui
     from labpath import workspace as ws_mod
 
-    if fmt not in ("md", "markdown", "json"):
+    if fmt not in journal.FORMATS:
         raise UsageError(
             f"--format {fmt}: expected md or json",
             hint="labpath journal export --format md",
@@ -1166,10 +1156,10 @@ def time_add(
     from labpath import actions, timelog, ui
 
     ctx, _ = actions.load_context(workspace, curriculum)
-    minutes = timelog.parse_duration(duration)
+    minutes = dates.parse_duration(duration)
     for s in timelog.recover(ctx.workspace):
         ui.notice(f"Recorded an earlier sprint that was cut off: {s.minutes:g} min")
-    end = timelog.parse_end(on) if on else None
+    end = dates.parse_end(on) if on else None
     session, warning = timelog.add(
         ctx.workspace, minutes, _task_or_current(ctx, task), note, end
     )
@@ -1194,7 +1184,7 @@ def time_log(
     from labpath import workspace as ws_mod
 
     ws = ws_mod.open_workspace(workspace)
-    start, end = timelog.period(since or "this week", until)
+    start, end = dates.period(since or "this week", until)
     for s in timelog.recover(ws):
         ui.notice(f"Recorded an earlier sprint that was cut off: {s.minutes:g} min")
     sessions = timelog.in_range(timelog.read(timelog.time_file(ws)), start, end)
@@ -1228,7 +1218,7 @@ def time_skip(
     from labpath import workspace as ws_mod
 
     ws = ws_mod.open_workspace(workspace)
-    skip, warning = timelog.add_skip(ws, timelog.parse_day(day), reason)
+    skip, warning = timelog.add_skip(ws, dates.parse_day(day), reason)
     if warning:
         ui.warning(warning)
     if json:

@@ -11,7 +11,7 @@ from pathlib import Path
 STALE_TEMP = 300.0  # seconds: a live atomic write takes milliseconds
 
 
-def _mode_for(path: Path) -> int:
+def file_mode(path: Path) -> int:
     """The mode a new file gets from the umask, or the mode of the file it replaces."""
     try:
         return os.stat(path).st_mode & 0o7777
@@ -32,43 +32,64 @@ def sweep(folder: Path, pattern: str, age: float = STALE_TEMP) -> None:
                 tmp.unlink()
 
 
-def temp_file(path: Path) -> tuple[int, str]:
+def temp_file(path: Path, mode: int | None = None) -> tuple[int, str]:
     """A temp file beside path with the mode path will have; old leftovers swept."""
     path.parent.mkdir(parents=True, exist_ok=True)
     sweep(path.parent, f".{path.name}.*.tmp")
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     with contextlib.suppress(OSError):
-        os.fchmod(fd, _mode_for(path))
+        os.fchmod(fd, file_mode(path) if mode is None else mode)
     return fd, tmp
 
 
-def atomic_write(path: Path, text: str) -> None:
-    """Write text to path so readers see the old file or the new one, never half."""
-    fd, tmp = temp_file(path)
-    try:
+def write_synced(fd: int, data: str | bytes) -> None:
+    """Write data to a fresh file descriptor, close it, and wait until it is on disk."""
+    if isinstance(data, str):
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+    else:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+
+def sync_folder(folder: Path) -> None:
+    """Make a rename or link in folder durable (POSIX; a no-op where folders cannot open)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write(
+    path: Path, data: str | bytes, mode: int | None = None, cache: bool = False
+) -> None:
+    """Write text or bytes to path so readers see the old file or the new one, never half.
+
+    The file is on disk before the rename, and the rename before we return, unless
+    path is a `cache` (a lost rename there only costs a rebuild). `mode` defaults to
+    the replaced file's mode, or the umask's for a new file.
+    """
+    fd, tmp = temp_file(path, mode)
+    try:
+        write_synced(fd, data)
         test_pause(f"atomic_write:{path.name}")
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """atomic_write for bytes (caches)."""
-    fd, tmp = temp_file(path)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    if not cache:
+        sync_folder(path.parent)
 
 
 def append_line(path: Path, line: str) -> None:

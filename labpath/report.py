@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from labpath import journal
-from labpath.dates import parse_when
+from labpath import dates, journal
 from labpath.errors import UsageError
 from labpath.fsutil import atomic_write
 from labpath.pace import monday
@@ -141,10 +139,12 @@ def _pyplot():
 
 
 def _save(fig, path: Path) -> Path:
-    tmp = path.with_name(f".{path.name}.tmp.png")
+    import io
+
+    buf = io.BytesIO()
     fig.tight_layout()
-    fig.savefig(tmp, dpi=110)
-    os.replace(tmp, path)
+    fig.savefig(buf, dpi=110, format="png")
+    atomic_write(path, buf.getvalue())
     return path
 
 
@@ -193,8 +193,10 @@ def plot_completions(done, total: int, path: Path) -> Plot:
         ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
         ax.set_ylim(0, len(done) + 0.5)
         lo, hi = ax.get_xlim()
-        xlim = (mdates.num2date(lo).replace(tzinfo=None),
-                mdates.num2date(hi).replace(tzinfo=None))  # fmt: skip
+        xlim = (
+            mdates.num2date(lo).replace(tzinfo=None),
+            mdates.num2date(hi).replace(tzinfo=None),
+        )
     else:
         ax.text(0.5, 0.5, "no task completed yet", ha="center", transform=ax.transAxes)
     ax.set_ylabel(f"tasks done (of {total})")
@@ -261,14 +263,6 @@ def plot_check_history(checks: list[dict], path: Path) -> Plot:
 # --- the documents -----------------------------------------------------------------------------
 
 
-def _period(since: str | None, until: str | None, now: dt.datetime):
-    start = parse_when(since, now) if since else now - dt.timedelta(days=30)
-    end = parse_when(until, now, end=True) if until else now
-    if start > end:
-        raise UsageError(f"--since {since} is after --until {until}")
-    return start, end
-
-
 def _out_dir(ws, out: str | None, name: str) -> Path:
     folder = Path(out).expanduser().resolve() if out else ws.root / "reports" / name
     if folder.exists() and not folder.is_dir():
@@ -290,13 +284,19 @@ def _excerpt(body: str, title: str, limit: int = 400) -> str:
     return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
 
 
-def progress_report(ws, curriculum, since: str | None = None, until: str | None = None,
-                    out: str | None = None, now: dt.datetime | None = None) -> Report:  # fmt: skip
+def progress_report(
+    ws,
+    curriculum,
+    since: str | None = None,
+    until: str | None = None,
+    out: str | None = None,
+    now: dt.datetime | None = None,
+) -> Report:
     """The period's Markdown report with four plots: the start of the monthly post."""
     from labpath import progress, timelog
 
     now = now or dt.datetime.now().astimezone()
-    start, end = _period(since, until, now)
+    start, end = dates.period(since, until, now, now - dt.timedelta(days=30), now)
     events = progress.read_events(ws.progress_file)
     log = timelog.read(timelog.time_file(ws))
     sessions = timelog.in_range(log, start, end)
@@ -334,8 +334,12 @@ def progress_report(ws, curriculum, since: str | None = None, until: str | None 
             tries = f" after {n} check run(s)" if n else ""
             lines.append(f"- {day:%Y-%m-%d} **{task}**{tries}")
         lines.append("")
-    lines += ["![Tasks completed](tasks-completed.png)", "",
-              "![Check attempts until pass](check-attempts.png)", ""]  # fmt: skip
+    lines += [
+        "![Tasks completed](tasks-completed.png)",
+        "",
+        "![Check attempts until pass](check-attempts.png)",
+        "",
+    ]
     lines += ["## What clicked", ""]
     if ahas:
         for e in sorted(ahas, key=lambda e: e.created):
@@ -388,8 +392,9 @@ def _lab_of(curriculum, task_id: str) -> str | None:
     return None
 
 
-def lab_post(ws, curriculum, lab: str, out: str | None = None,
-             now: dt.datetime | None = None) -> Report:  # fmt: skip
+def lab_post(
+    ws, curriculum, lab: str, out: str | None = None, now: dt.datetime | None = None
+) -> Report:
     """A blog-post draft for one lab from its journal entries, check history and plots."""
     from labpath import progress, timelog
     from labpath.errors import did_you_mean
@@ -397,8 +402,10 @@ def lab_post(ws, curriculum, lab: str, out: str | None = None,
     task = curriculum.task_for_lab(lab)
     if task is None:
         known = sorted({t.lab for t in curriculum.tasks if t.lab})
-        raise UsageError(f"no lab '{lab}' in the curriculum",
-                         hint=did_you_mean(lab, known) or f"labs: {', '.join(known)}")  # fmt: skip
+        raise UsageError(
+            f"no lab '{lab}' in the curriculum",
+            hint=did_you_mean(lab, known) or f"labs: {', '.join(known)}",
+        )
     now = now or dt.datetime.now().astimezone()
     events = progress.read_events(ws.progress_file)
     checks = [
@@ -446,17 +453,26 @@ def lab_post(ws, curriculum, lab: str, out: str | None = None,
         "",
         f"- {minutes / 60:.1f} h logged on this task",
         f"- {len(checks)} check run(s)"
-        + (f"; first pass on attempt {attempts} ({first_pass['at'][:10]})" if first_pass else
-           "; not passing yet"),
+        + (
+            f"; first pass on attempt {attempts} ({first_pass['at'][:10]})"
+            if first_pass
+            else "; not passing yet"
+        ),
         f"- {len(entries)} journal entr{'y' if len(entries) == 1 else 'ies'}",
         "",
-    ]  # fmt: skip
+    ]
     if checks:
-        lines += ["![Checks passing, attempt by attempt](check-history.png)", "",
-                  "| attempt | when | result |", "|---|---|---|"]  # fmt: skip
+        lines += [
+            "![Checks passing, attempt by attempt](check-history.png)",
+            "",
+            "| attempt | when | result |",
+            "|---|---|---|",
+        ]
         for n, c in enumerate(checks, 1):
-            lines.append(f"| {n} | {str(c.get('at', ''))[:16].replace('T', ' ')} | "
-                         f"{c.get('status')} {c.get('passed')}/{c.get('total')} |")  # fmt: skip
+            lines.append(
+                f"| {n} | {str(c.get('at', ''))[:16].replace('T', ' ')} | "
+                f"{c.get('status')} {c.get('passed')}/{c.get('total')} |"
+            )
         lines.append("")
     lines += ["## What clicked, in order", ""]
     for e in entries:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 from labpath.errors import UsageError
+from labpath.fsutil import atomic_write
 from labpath.labs import Lab
 
 
@@ -68,18 +68,7 @@ def refuse_links(lab: Lab, dest: Path, root: Path | None = None) -> None:
 
 def _write(src: Path, target: Path) -> None:
     """Copy src to target by rename, so a link put there meanwhile is replaced, not followed."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
-    )
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(src.read_bytes())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(target, src.read_bytes(), mode=0o644)
 
 
 def scaffold(lab: Lab, dest: Path, root: Path | None = None) -> list[Path]:

@@ -5,16 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from labpath.dates import parse_when
+from labpath.dates import MAX_MINUTES, now
 from labpath.errors import UsageError
 from labpath.fsutil import append_line, atomic_write, locked
 
-MAX_MINUTES = 12 * 60  # one session longer than this is a typo, not a sprint
 MIN_RECORDED = 1.0  # a sprint stopped within its first minute is not worth a record
 SPRINT_DAY_MINUTES = 25  # a day with at least this much counts for the daily streak
 
@@ -58,10 +56,6 @@ def time_file(ws) -> Path:
 
 def _aware(when: dt.datetime) -> dt.datetime:
     return when if when.tzinfo else when.astimezone()
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now().astimezone()
 
 
 # --- reading --------------------------------------------------------------------------
@@ -109,39 +103,6 @@ def corrupt(path: Path, n: int, line: str) -> UsageError:
     )
 
 
-# --- durations and dates people type --------------------------------------------------------
-
-
-def parse_duration(text: str) -> float:
-    """Minutes from 45m, 1h30m, 1.5h, 1:30 or a bare number of minutes."""
-    raw = text
-    text = text.strip().lower().replace(" ", "")
-    minutes = None
-    if re.fullmatch(r"\d+(\.\d+)?", text):
-        minutes = float(text)
-    elif m := re.fullmatch(r"(\d+):([0-5]\d)", text):
-        minutes = int(m[1]) * 60 + int(m[2])
-    elif m := re.fullmatch(
-        r"(?:(\d+(?:\.\d+)?)h(?:ours?|rs?)?)?(?:(\d+(?:\.\d+)?)m(?:in(?:utes?|s)?)?)?",
-        text,
-    ):
-        if m[1] or m[2]:
-            minutes = float(m[1] or 0) * 60 + float(m[2] or 0)
-    if minutes is None:
-        raise UsageError(
-            f"cannot read the duration '{raw}'",
-            hint="write it like 45m, 1h30m, 1.5h or 1:30, e.g. labpath time add 45m",
-        )
-    if minutes <= 0:
-        raise UsageError(f"the duration '{raw}' is zero", hint="labpath time add 45m")
-    if minutes > MAX_MINUTES:
-        raise UsageError(
-            f"{raw} is more than {MAX_MINUTES // 60} hours in one session",
-            hint="split it over the days it happened: labpath time add 2h --on yesterday",
-        )
-    return round(minutes, 1)
-
-
 # --- writing ----------------------------------------------------------------------------
 
 
@@ -164,8 +125,13 @@ def _append(ws, record: dict, message: str) -> str | None:
     return result.warning
 
 
-def add(ws, minutes: float, task: str | None, note: str | None = None,
-        end: dt.datetime | None = None) -> tuple[Session, str | None]:  # fmt: skip
+def add(
+    ws,
+    minutes: float,
+    task: str | None,
+    note: str | None = None,
+    end: dt.datetime | None = None,
+) -> tuple[Session, str | None]:
     """Record time spent away from the keyboard, ending at `end` (default now)."""
     end = (end or now()).replace(microsecond=0)
     start = end - dt.timedelta(minutes=minutes)
@@ -216,8 +182,15 @@ def _minute_seconds() -> float:
     return float(os.environ.get("LABPATH_TEST_MINUTE") or 60)
 
 
-def run_sprint(ws, minutes: int, task: str | None, on_tick, clock=now, sleep=time.sleep,
-               heartbeat_every: float = 10.0) -> SprintRun:  # fmt: skip
+def run_sprint(
+    ws,
+    minutes: int,
+    task: str | None,
+    on_tick,
+    clock=now,
+    sleep=time.sleep,
+    heartbeat_every: float = 10.0,
+) -> SprintRun:
     """Run the timer until the planned minutes pass or the learner stops it.
 
     Ctrl-C, a closed terminal (SIGHUP) and SIGTERM all end the sprint early; the minutes
@@ -227,18 +200,29 @@ def run_sprint(ws, minutes: int, task: str | None, on_tick, clock=now, sleep=tim
     import signal
 
     if not 1 <= minutes <= MAX_MINUTES:
-        raise UsageError(f"a sprint lasts 1 to {MAX_MINUTES} minutes, not {minutes}",
-                         hint="labpath sprint 30")  # fmt: skip
+        raise UsageError(
+            f"a sprint lasts 1 to {MAX_MINUTES} minutes, not {minutes}",
+            hint="labpath sprint 30",
+        )
     scale = 60.0 / _minute_seconds()
     start = clock().replace(microsecond=0)
     total = minutes * 60.0
     state = _state_dir(ws) / f"{os.getpid()}.json"
 
     def beat(at: dt.datetime) -> None:
-        atomic_write(state, json.dumps({
-            "pid": os.getpid(), "start": start.isoformat(), "heartbeat": at.isoformat(),
-            "planned": minutes, "task": task, "scale": scale,
-        }))  # fmt: skip
+        atomic_write(
+            state,
+            json.dumps(
+                {
+                    "pid": os.getpid(),
+                    "start": start.isoformat(),
+                    "heartbeat": at.isoformat(),
+                    "planned": minutes,
+                    "task": task,
+                    "scale": scale,
+                }
+            ),
+        )
 
     def stop(signum, frame):
         raise KeyboardInterrupt
@@ -284,11 +268,21 @@ def finish_sprint(
     try:
         if run.minutes >= MIN_RECORDED:
             session = Session(
-                _new_id(), "sprint", run.start.isoformat(), run.end.replace(microsecond=0).isoformat(),
-                run.minutes, run.task, note or None, run.planned, not run.completed,
-            )  # fmt: skip
-            warning = _append(ws, _record(session), f"sprint: {run.minutes:g} min on "
-                              f"{run.task or 'the plan'}")  # fmt: skip
+                _new_id(),
+                "sprint",
+                run.start.isoformat(),
+                run.end.replace(microsecond=0).isoformat(),
+                run.minutes,
+                run.task,
+                note or None,
+                run.planned,
+                not run.completed,
+            )
+            warning = _append(
+                ws,
+                _record(session),
+                f"sprint: {run.minutes:g} min on {run.task or 'the plan'}",
+            )
     finally:
         if run.state_file is not None:
             run.state_file.unlink(missing_ok=True)
@@ -324,8 +318,14 @@ def recover(ws) -> list[Session]:
             f.unlink(missing_ok=True)
             continue
         elapsed = min((beat - start).total_seconds() * scale, st.get("planned", 0) * 60)
-        run = SprintRun(start, start + dt.timedelta(seconds=elapsed), int(st.get("planned") or 0),
-                        st.get("task"), False, f)  # fmt: skip
+        run = SprintRun(
+            start,
+            start + dt.timedelta(seconds=elapsed),
+            int(st.get("planned") or 0),
+            st.get("task"),
+            False,
+            f,
+        )
         session, _ = finish_sprint(
             ws, run, "recorded after the sprint's process stopped"
         )
@@ -350,38 +350,8 @@ def in_range(
     log: TimeLog, since: dt.datetime | None, until: dt.datetime | None
 ) -> list[Session]:
     return [
-        s for s in log.sessions
-        if (since is None or s.started >= since) and (until is None or s.started <= until)
-    ]  # fmt: skip
-
-
-def parse_end(text: str, current: dt.datetime | None = None) -> dt.datetime:
-    """When added time ended: a date means the evening of that day, a time is taken as is."""
-    current = current or now()
-    when = parse_when(text, current)
-    if (
-        when.time() == dt.time(0, 0)
-        and ":" not in text
-        and when.date() <= current.date()
-    ):
-        when = when.replace(hour=21) if when.date() < current.date() else current
-    if when > current + dt.timedelta(minutes=1):
-        raise UsageError(
-            f"--on {text} is in the future", hint="labpath time add 45m --on yesterday"
-        )
-    return when.replace(microsecond=0)
-
-
-def parse_day(text: str, current: dt.datetime | None = None) -> dt.date:
-    """The day a person names, by the one rule every command uses (dates.WEEKDAY_RULE)."""
-    return parse_when(text, current or now()).date()
-
-
-def period(since: str | None, until: str | None, current: dt.datetime | None = None):
-    """(start, end) datetimes from --since/--until strings."""
-    current = current or now()
-    start = parse_when(since, current) if since else None
-    end = parse_when(until, current, end=True) if until else None
-    if start and end and start > end:
-        raise UsageError(f"--since {since} is after --until {until}")
-    return start, end
+        s
+        for s in log.sessions
+        if (since is None or s.started >= since)
+        and (until is None or s.started <= until)
+    ]

@@ -293,7 +293,9 @@ def _parse_settings(root: Path, path: Path) -> Settings:
         raise bad(f"editor must be a command, got {shown(editor)}",
                   hint="write it like editor: code --wait")  # fmt: skip
     if editor:
-        editor_command(editor, f"{path}: editor")
+        from labpath.editor import command
+
+        command(editor, f"{path}: editor")
     return Settings(
         start_date=start,
         curriculum=curriculum or None,
@@ -308,22 +310,6 @@ def _number(value) -> bool:
         and not isinstance(value, bool)
         and math.isfinite(value)
     )
-
-
-def editor_command(editor: str, where: str = "the editor") -> list[str]:
-    """The editor setting split like a shell would, or a clear error."""
-    import shlex
-
-    try:
-        argv = shlex.split(editor)
-    except ValueError as exc:
-        raise UsageError(
-            f"{where} {shown(editor)} cannot be split into a command ({exc})",
-            hint="balance its quotes, e.g. editor: code --wait, or EDITOR=nano",
-        ) from None
-    if not argv:
-        raise UsageError(f"{where} is empty", hint="set it, e.g. export EDITOR=nano")
-    return argv
 
 
 def settings_text(settings: Settings) -> str:

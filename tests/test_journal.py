@@ -9,6 +9,7 @@ import pytest
 
 from labpath import journal, workspace
 from labpath.errors import UsageError
+from labpath.journal import store
 
 from .conftest import ROOT, commits, git
 
@@ -32,8 +33,10 @@ def test_sample_entries_read_back_with_their_keys():
 
 
 def test_unknown_front_matter_keys_survive_a_rewrite():
-    text = "---\nid: X1\ncreated: 2026-11-01T08:00:00+01:00\ntitle: Hi\nmood: great\n" \
-           "aliases: [a, b]\n---\n\nHi\n\nbody"  # fmt: skip
+    text = (
+        "---\nid: X1\ncreated: 2026-11-01T08:00:00+01:00\ntitle: Hi\nmood: great\n"
+        "aliases: [a, b]\n---\n\nHi\n\nbody"
+    )
     e = journal.from_text(text, "f.md")
     assert e.extra == {"mood": "great", "aliases": ["a", "b"]}
     again = journal.from_text(
@@ -80,11 +83,26 @@ def test_an_unreadable_date_names_the_forms_it_accepts():
 
 def test_filters_combine_and_results_come_newest_first():
     es = [
-        entry(id="A", created="2026-11-20T07:00:00+01:00", tags=("x",), lab="mlp", week=2),
-        entry(id="B", created="2026-11-22T07:00:00+01:00", tags=("x", "y"), starred=True,
-              body="Tanh saturates", lab="mlp", week=2),
-        entry(id="C", created="2026-11-24T07:00:00+01:00", type="note", lab="bigram", week=2),
-    ]  # fmt: skip
+        entry(
+            id="A", created="2026-11-20T07:00:00+01:00", tags=("x",), lab="mlp", week=2
+        ),
+        entry(
+            id="B",
+            created="2026-11-22T07:00:00+01:00",
+            tags=("x", "y"),
+            starred=True,
+            body="Tanh saturates",
+            lab="mlp",
+            week=2,
+        ),
+        entry(
+            id="C",
+            created="2026-11-24T07:00:00+01:00",
+            type="note",
+            lab="bigram",
+            week=2,
+        ),
+    ]
     ids = lambda q: [e.id for e in journal.select(es, q)]  # noqa: E731
     assert ids(journal.Query()) == ["C", "B", "A"]
     assert ids(journal.Query(tags=("x", "y"))) == ["B"]
@@ -127,9 +145,9 @@ def test_index_is_reused_and_refreshed_when_a_file_changes(tmp_path):
         dest = jdir / p.relative_to(SAMPLE)
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_text(p.read_text())
-    index = tmp_path / "index.json"
+    index = tmp_path / "index.marshal"
     assert len(journal.load_all(jdir, index)) == 3
-    assert len(journal._read_index(index)) == 3
+    assert len(store._read_index(index)) == 3
     victim = sorted(jdir.rglob("*.md"))[0]
     victim.write_text(
         victim.read_text().replace("Gradients add up", "Gradients accumulate")
@@ -156,9 +174,11 @@ def test_markdown_export_is_one_document_oldest_first(tmp_path):
 def logged(cli, ws):
     r = cli("init", ws)
     assert r.exit_code == 0, r.output
-    for args in (["Residuals keep gradients alive", "-t", "resnet"],
-                 ["Tanh saturates at large inputs", "--star", "--lab", "mlp"],
-                 ["A plain note", "--type", "note"]):  # fmt: skip
+    for args in (
+        ["Residuals keep gradients alive", "-t", "resnet"],
+        ["Tanh saturates at large inputs", "--star", "--lab", "mlp"],
+        ["A plain note", "--type", "note"],
+    ):
         r = cli("log", *args)
         assert r.exit_code == 0, r.output
     return ws
@@ -238,8 +258,11 @@ def test_edit_keeps_id_and_unknown_keys_and_commits(cli, logged, tmp_path):
     path = Path(e.path)
     path.write_text(path.read_text().replace("---\n\n", "mood: proud\n---\n\n", 1))
     git(logged, "commit", "-qam", "hand edit")
-    editor = _editor(tmp_path, "p.write_text(t.replace('keep gradients alive', "
-                               "'keep gradients flowing') + '\\nMore detail.\\n')")  # fmt: skip
+    editor = _editor(
+        tmp_path,
+        "p.write_text(t.replace('keep gradients alive', "
+        "'keep gradients flowing') + '\\nMore detail.\\n')",
+    )
     r = cli("journal", "edit", e.id[:14], env={"EDITOR": editor})
     assert r.exit_code == 0, r.output
     after = journal.read_entry(path)

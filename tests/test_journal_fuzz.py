@@ -75,8 +75,13 @@ def test_journal_list_report_and_review_survive_the_corpus(cli, odd):
     listed = json.loads(result.stdout)["entries"]
     assert len(listed) == len(CORPUS)
     assert cli("journal", "list").stderr.count("symbolic link") == 1  # cached reads too
-    for args in (["review", "--list"], ["review", "--json"], ["report"],
-                 ["report", "--lab", "micrograd"], ["status"]):  # fmt: skip
+    for args in (
+        ["review", "--list"],
+        ["review", "--json"],
+        ["report"],
+        ["report", "--lab", "micrograd"],
+        ["status"],
+    ):
         result = cli(*args)
         assert result.exit_code == 0, (args, result.output)
         assert "internal error" not in result.output

@@ -20,10 +20,16 @@ def test_an_entry_records_the_lab_commit_last_check_and_its_plots(cli, ws):
         ws.parent / "elsewhere.png"
     )  # a check run on a folder outside the workspace
     outside.write_bytes(b"\x89PNG fake")
-    progress.record(ws / ".labpath" / "progress.jsonl", "check", "micrograd", lab="micrograd",
-                    status="failed", passed=14, total=20,
-                    plots=[str(plot.relative_to(ws)), ".labpath/artifacts/gone.png",
-                           str(outside)])  # fmt: skip
+    progress.record(
+        ws / ".labpath" / "progress.jsonl",
+        "check",
+        "micrograd",
+        lab="micrograd",
+        status="failed",
+        passed=14,
+        total=20,
+        plots=[str(plot.relative_to(ws)), ".labpath/artifacts/gone.png", str(outside)],
+    )
     git(ws, "add", ".labpath/progress.jsonl")
     git(ws, "commit", "-qm", "a check")
     head = git(ws, "rev-parse", "HEAD").strip()
@@ -37,8 +43,9 @@ def test_an_entry_records_the_lab_commit_last_check_and_its_plots(cli, ws):
     ]  # a plot that is gone is not listed
     tracked = git(ws, "ls-files", ".labpath/artifacts").split()
     assert tracked == [str(plot.relative_to(ws))]  # committed with the entry
-    md = journal.to_markdown([journal.read_entry(__import__("pathlib").Path(e["path"]))],
-                             "Post", ws, ws)  # fmt: skip
+    md = journal.to_markdown(
+        [journal.read_entry(__import__("pathlib").Path(e["path"]))], "Post", ws, ws
+    )
     assert "![loss](.labpath/artifacts/micrograd/20261129T070000/loss.png)" in md
 
 
@@ -70,8 +77,16 @@ def test_importing_the_cli_loads_no_heavy_module():
     import subprocess
     import sys
 
-    code = ("import sys, labpath.cli; heavy = {'torch', 'pytest', 'git', 'matplotlib', 'numpy', "
-            "'fsrs', 'yaml'}; print(sorted(heavy & set(sys.modules)))")  # fmt: skip
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": ""}, check=True)  # fmt: skip
+    code = (
+        "import sys, labpath.cli; heavy = {'torch', 'pytest', 'git', 'matplotlib', 'numpy', "
+        "'fsrs', 'yaml'}; print(sorted(heavy & set(sys.modules)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT), "PATH": ""},
+        check=True,
+    )
     assert out.stdout.strip() == "[]"

@@ -24,12 +24,36 @@ def test_figures_from_data():
     ]
     assert report.hours_per_week(s, weeks) == [0, 0.5, 2.0]
     events = [
-        {"event": "check", "task": "mlp", "lab": "mlp", "status": "failed", "at": "2026-11-10T07:00:00+00:00"},
-        {"event": "check", "task": "mlp", "lab": "mlp", "status": "passed", "at": "2026-11-11T07:00:00+00:00"},
+        {
+            "event": "check",
+            "task": "mlp",
+            "lab": "mlp",
+            "status": "failed",
+            "at": "2026-11-10T07:00:00+00:00",
+        },
+        {
+            "event": "check",
+            "task": "mlp",
+            "lab": "mlp",
+            "status": "passed",
+            "at": "2026-11-11T07:00:00+00:00",
+        },
         {"event": "done", "task": "mlp", "at": "2026-11-11T07:00:00+00:00"},
-        {"event": "check", "task": "mlp", "lab": "mlp", "status": "passed", "at": "2026-11-12T07:00:00+00:00"},
-        {"event": "check", "task": "bigram", "lab": "bigram", "status": "failed", "at": "2026-11-12T08:00:00+00:00"},
-    ]  # fmt: skip
+        {
+            "event": "check",
+            "task": "mlp",
+            "lab": "mlp",
+            "status": "passed",
+            "at": "2026-11-12T07:00:00+00:00",
+        },
+        {
+            "event": "check",
+            "task": "bigram",
+            "lab": "bigram",
+            "status": "failed",
+            "at": "2026-11-12T08:00:00+00:00",
+        },
+    ]
     assert report.attempts_until_pass(events) == {
         "mlp": (2, True),
         "bigram": (1, False),
@@ -65,8 +89,16 @@ def test_lab_post_draft_from_entries_checks_and_plots(cli, ws):
     plot.parent.mkdir(parents=True)
     plot.write_bytes(b"\x89PNG fake")
     prog = ws / ".labpath" / "progress.jsonl"
-    progress.record(prog, "check", "micrograd", lab="micrograd", status="failed", passed=3,
-                    total=20, plots=[str(plot.relative_to(ws))])  # fmt: skip
+    progress.record(
+        prog,
+        "check",
+        "micrograd",
+        lab="micrograd",
+        status="failed",
+        passed=3,
+        total=20,
+        plots=[str(plot.relative_to(ws))],
+    )
     git(ws, "add", "-A")
     git(ws, "commit", "-qm", "check")
     assert (
@@ -117,17 +149,33 @@ def test_each_plot_fits_its_data_and_counts_no_week_before_the_start(cli, ws):
 
     assert cli("init", ws).exit_code == 0
     settings = ws / "labpath.yaml"
-    settings.write_text(settings.read_text().replace(
-        settings.read_text().split("start_date: ")[1].split("\n")[0], "2026-11-18"))  # fmt: skip
+    settings.write_text(
+        settings.read_text().replace(
+            settings.read_text().split("start_date: ")[1].split("\n")[0], "2026-11-18"
+        )
+    )
     log = ws / ".labpath" / "time.jsonl"
     for sid, day, minutes in (("a", "2026-11-10", 300), ("b", "2026-11-19", 360)):
-        log.open("a").write(json.dumps({
-            "id": sid, "kind": "manual", "start": f"{day}T08:00:00+00:00",
-            "end": f"{day}T14:00:00+00:00", "minutes": minutes}) + "\n")  # fmt: skip
+        log.open("a").write(
+            json.dumps(
+                {
+                    "id": sid,
+                    "kind": "manual",
+                    "start": f"{day}T08:00:00+00:00",
+                    "end": f"{day}T14:00:00+00:00",
+                    "minutes": minutes,
+                }
+            )
+            + "\n"
+        )
     prog = ws / ".labpath" / "progress.jsonl"
     for task, at in (("mlp", "09:00"), ("bigram", "11:00"), ("micrograd", "15:30")):
-        prog.open("a").write(json.dumps({
-            "at": f"2026-11-20T{at}:00+00:00", "event": "done", "task": task}) + "\n")  # fmt: skip
+        prog.open("a").write(
+            json.dumps(
+                {"at": f"2026-11-20T{at}:00+00:00", "event": "done", "task": task}
+            )
+            + "\n"
+        )
     now = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.timezone.utc)
     ws_obj = workspace.open_workspace(str(ws))
     out = ws / "r"
@@ -167,8 +215,16 @@ def test_lab_post_shows_each_entrys_plots_once_under_that_entry(cli, ws):
         )
         plot.parent.mkdir(parents=True)
         plot.write_bytes(b"\x89PNG fake")
-        progress.record(prog, "check", "micrograd", lab="micrograd", status=status, passed=n,
-                        total=20, plots=[str(plot.relative_to(ws))])  # fmt: skip
+        progress.record(
+            prog,
+            "check",
+            "micrograd",
+            lab="micrograd",
+            status=status,
+            passed=n,
+            total=20,
+            plots=[str(plot.relative_to(ws))],
+        )
         git(ws, "add", "-A")
         git(ws, "commit", "-qm", f"check {n}")
         assert cli("log", f"Entry {n}\n\nbody {n}").exit_code == 0

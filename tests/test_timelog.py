@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from labpath import timelog, workspace
+from labpath import dates, timelog, workspace
 from labpath.errors import UsageError
 
 from .conftest import ROOT, commits, flat
@@ -20,18 +20,28 @@ TZ = dt.timezone.utc
 
 @pytest.mark.parametrize(
     "text,minutes",
-    [("45m", 45), ("45", 45), ("1h30m", 90), ("1.5h", 90), ("1:30", 90), ("2h", 120),
-     ("25 min", 25), ("1 hour", 60)],
-)  # fmt: skip
+    [
+        ("45m", 45),
+        ("45", 45),
+        ("1h30m", 90),
+        ("1.5h", 90),
+        ("1:30", 90),
+        ("2h", 120),
+        ("25 min", 25),
+        ("1 hour", 60),
+    ],
+)
 def test_durations(text, minutes):
-    assert timelog.parse_duration(text) == minutes
+    assert dates.parse_duration(text) == minutes
 
 
-@pytest.mark.parametrize("text,message", [("abc", "cannot read"), ("0m", "is zero"),
-                                          ("13h", "more than 12 hours")])  # fmt: skip
+@pytest.mark.parametrize(
+    "text,message",
+    [("abc", "cannot read"), ("0m", "is zero"), ("13h", "more than 12 hours")],
+)
 def test_bad_durations(text, message):
     with pytest.raises(UsageError, match=message):
-        timelog.parse_duration(text)
+        dates.parse_duration(text)
 
 
 class FakeClock:
@@ -59,8 +69,14 @@ def ws_obj(cli, ws):
 def test_a_full_sprint_records_its_planned_minutes(ws_obj):
     clock = FakeClock(dt.datetime(2026, 11, 25, 7, 0, tzinfo=TZ))
     ticks = []
-    run = timelog.run_sprint(ws_obj, 30, "micrograd", lambda e, t: ticks.append(e),
-                             clock=clock, sleep=clock.sleep)  # fmt: skip
+    run = timelog.run_sprint(
+        ws_obj,
+        30,
+        "micrograd",
+        lambda e, t: ticks.append(e),
+        clock=clock,
+        sleep=clock.sleep,
+    )
     assert run.completed and run.minutes == 30 and ticks[-1] == 1800
     session, _ = timelog.finish_sprint(ws_obj, run, "topo sort done")
     log = timelog.read(timelog.time_file(ws_obj))
@@ -97,10 +113,18 @@ def test_sprint_length_is_checked(ws_obj):
     "sig", [signal.SIGHUP, signal.SIGINT], ids=["closed terminal", "ctrl-c"]
 )
 def test_stopping_a_running_sprint_process_records_it(ws_obj, sig):
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "LABPATH_TEST_MINUTE": "0.5",
-           "LABPATH_HOME": str(ws_obj.root)}  # fmt: skip
-    proc = subprocess.Popen([sys.executable, "-m", "labpath", "sprint", "30", "--no-prompt"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "LABPATH_TEST_MINUTE": "0.5",
+        "LABPATH_HOME": str(ws_obj.root),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "labpath", "sprint", "30", "--no-prompt"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     state = ws_obj.state_dir / "tmp" / "sprints" / f"{proc.pid}.json"
     deadline = time.monotonic() + 120
     while not state.exists():  # the sprint writes it once its signal handlers are set
@@ -119,10 +143,18 @@ def test_a_killed_sprint_is_recorded_up_to_its_last_heartbeat(ws_obj):
     folder.mkdir(parents=True)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    (folder / f"{dead.pid}.json").write_text(json.dumps({
-        "pid": dead.pid, "start": "2026-11-25T07:00:00+00:00",
-        "heartbeat": "2026-11-25T07:20:00+00:00", "planned": 30, "task": "mlp", "scale": 1.0,
-    }))  # fmt: skip
+    (folder / f"{dead.pid}.json").write_text(
+        json.dumps(
+            {
+                "pid": dead.pid,
+                "start": "2026-11-25T07:00:00+00:00",
+                "heartbeat": "2026-11-25T07:20:00+00:00",
+                "planned": 30,
+                "task": "mlp",
+                "scale": 1.0,
+            }
+        )
+    )
     (s,) = timelog.recover(ws_obj)
     assert s.minutes == 20 and s.task == "mlp" and s.interrupted
     assert not list(folder.glob("*.json"))
@@ -130,8 +162,15 @@ def test_a_killed_sprint_is_recorded_up_to_its_last_heartbeat(ws_obj):
 
 def test_union_merged_duplicates_count_once_and_a_bad_line_is_named(tmp_path):
     path = tmp_path / "time.jsonl"
-    line = json.dumps({"id": "A", "kind": "manual", "start": "2026-11-25T07:00:00+00:00",
-                       "end": "2026-11-25T07:45:00+00:00", "minutes": 45})  # fmt: skip
+    line = json.dumps(
+        {
+            "id": "A",
+            "kind": "manual",
+            "start": "2026-11-25T07:00:00+00:00",
+            "end": "2026-11-25T07:45:00+00:00",
+            "minutes": 45,
+        }
+    )
     path.write_text(line + "\n" + line + "\n")
     assert len(timelog.read(path).sessions) == 1
     path.write_text(line + '\n{"kind": "manual", "minutes": \n')
@@ -158,13 +197,15 @@ def test_time_add_log_and_skip_through_the_cli(cli, ws):
 
 @pytest.mark.parametrize(
     "args,message",
-    [(["time", "add", "forty"], "cannot read the duration"),
-     (["time", "add", "45m", "--task", "micrograt"], "did you mean 'micrograd'"),
-     (["time", "add", "45m", "--on", "2999-01-01"], "in the future"),
-     (["time", "skip", "someday"], "cannot read the date"),
-     (["time", "log", "--since", "today", "--until", "yesterday"], "is after"),
-     (["sprint", "0"], "1 to 720 minutes")],
-)  # fmt: skip
+    [
+        (["time", "add", "forty"], "cannot read the duration"),
+        (["time", "add", "45m", "--task", "micrograt"], "did you mean 'micrograd'"),
+        (["time", "add", "45m", "--on", "2999-01-01"], "in the future"),
+        (["time", "skip", "someday"], "cannot read the date"),
+        (["time", "log", "--since", "today", "--until", "yesterday"], "is after"),
+        (["sprint", "0"], "1 to 720 minutes"),
+    ],
+)
 def test_time_errors_exit_2_with_a_hint(cli, ws, args, message):
     assert cli("init", ws).exit_code == 0
     r = cli(*args)
@@ -183,20 +224,18 @@ def test_a_corrupt_time_log_refuses_new_records(cli, ws):
 
 @pytest.mark.parametrize("offset", range(7))
 def test_every_command_reads_a_weekday_by_one_rule(offset):
-    from labpath import dates
-
     now = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.timezone.utc) + dt.timedelta(
         days=offset
     )  # a Monday, then each day of that week
     for name in dates.WEEKDAYS:
-        day = timelog.parse_day(name, now)
-        assert day == timelog.parse_end(name, now).date()
-        assert day == timelog.period(name, None, now)[0].date()
+        day = dates.parse_day(name, now)
+        assert day == dates.parse_end(name, now).date()
+        assert day == dates.period(name, None, now)[0].date()
         assert 0 <= (now.date() - day).days < 7 and day.strftime("%A").lower() == name
         assert (
-            timelog.parse_day(f"last {name}", now) < now.date() <= day + dt.timedelta(7)
+            dates.parse_day(f"last {name}", now) < now.date() <= day + dt.timedelta(7)
         )
-        ahead = timelog.parse_day(f"next {name}", now)
+        ahead = dates.parse_day(f"next {name}", now)
         assert 0 < (ahead - now.date()).days <= 7
 
 
@@ -215,3 +254,15 @@ def test_time_skip_and_time_add_agree_on_a_weekday_and_help_says_the_rule(cli, w
         assert "the most recent one, today included" in flat(
             cli(*args, "--help").stdout
         )
+
+
+def test_a_period_fills_in_defaults_and_refuses_a_start_after_its_end():
+    now = dt.datetime(2026, 11, 25, 10, 0, tzinfo=TZ)
+    month = now - dt.timedelta(days=30)
+    assert dates.period(None, None, now, month, now) == (month, now)
+    start, end = dates.period("2026-11-02", "2026-11-02", now)
+    assert (start.hour, end.hour, end.minute) == (0, 23, 59)
+    with pytest.raises(
+        UsageError, match=r"after --until 2026-11-01: nothing can match"
+    ):
+        dates.period("today", "2026-11-01", now, why=": nothing can match")
