@@ -6,7 +6,6 @@ import http.client
 import json
 import math
 import os
-import pickle
 import signal
 import socket
 import subprocess
@@ -149,6 +148,7 @@ class Server:
     def wait_ready(self, timeout: float) -> str | None:
         """None once /health answers 200; else why not (the process's last output)."""
         deadline = time.monotonic() + timeout
+        answered = None  # when the server first accepted a connection but gave no 200
         while time.monotonic() < deadline:
             code = self.proc.poll()
             if code is not None:
@@ -157,8 +157,15 @@ class Server:
                 status, _, _ = request(self.port, "GET", "/health", timeout=2)
                 if status == 200:
                     return None
-            except OSError:
-                pass
+                why = f"GET /health answered HTTP {status}"
+            except ConnectionRefusedError:
+                why = None  # not listening yet
+            except (OSError, http.client.HTTPException) as e:
+                why = f"GET /health failed ({type(e).__name__}: {e})"
+            if why and answered is None:
+                answered = time.monotonic()
+            if why and time.monotonic() - answered > 1.0:
+                return f"your server is listening, but {why}"
             time.sleep(0.05)
         return f"your server did not answer GET /health within {timeout:g} s"
 

@@ -20,17 +20,32 @@ def prompt(model, B, T, seed):
 
 def cache_mistake(serve, model, idx):
     """Name a known cache mistake from the shapes the learner's cache holds."""
+    cache = serve.KVCache(model.config.n_layer)
+    try:  # two chunks of 3: appended on the wrong axis, they still fit together
+        with torch.no_grad():
+            serve.forward(model, idx[:, :3], cache, pos=0)
+            serve.forward(model, idx[:, 3:6], cache, pos=3)
+    except Exception:
+        pass
     try:
-        cache = serve.KVCache(model.config.n_layer)
-        serve.forward(model, idx[:, :3], cache, pos=0)
-        serve.forward(model, idx[:, 3:4], cache, pos=3)
-        k = cache.k[0]
-        nh, hs = model.config.n_head, model.config.n_embd // model.config.n_head
-        if tuple(k.shape) == (idx.size(0) * 2, nh, 3, hs):
-            return "the cache grows along the batch axis (dim 0): append keys on dim 2 (time)"
+        shape = tuple(cache.k[0].shape)
     except Exception:
         return None
+    nh, hs = model.config.n_head, model.config.n_embd // model.config.n_head
+    if shape == (idx.size(0) * 2, nh, 3, hs):
+        return "the cache grows along the batch axis (dim 0): append keys on dim 2 (time)"
     return None
+
+
+def cached_forward(serve, model, idx, cache, pos, what):
+    """The learner's forward with a cache; a torch error becomes a failure that names it."""
+    try:
+        with torch.no_grad():
+            return serve.forward(model, idx, cache, pos=pos)
+    except RuntimeError as e:
+        kit.fail(f"{what} raised RuntimeError: {e}",
+                 diagnosis=cache_mistake(serve, model, torch.cat([idx] * 6, 1)),
+                 hint="keys and values are (B, n_head, T, hs): the cache grows on dim 2")
 
 
 def step_mistake(yours_steps, full, pos):
@@ -60,15 +75,15 @@ def test_cached_logits_equal_the_full_forward(serve, model64):
     idx = prompt(model64, B, 12, kit.seed() + 1)
     full = full_logits(model64, idx)  # (B, 12, V)
     cache = serve.KVCache(model64.config.n_layer)
-    with torch.no_grad():
-        steps = list(serve.forward(model64, idx[:, :T0], cache, pos=0).unbind(1))
-        for t in range(T0, idx.size(1)):
-            out = serve.forward(model64, idx[:, t : t + 1], cache, pos=t)
-            if tuple(out.shape) != (B, 1, model64.config.vocab_size):
-                kit.fail("forward with a cache on one new token: wrong logits shape",
-                         yours=tuple(out.shape), expected=(B, 1, model64.config.vocab_size),
-                         diagnosis=cache_mistake(serve, model64, idx))
-            steps.append(out[:, 0])
+    steps = list(cached_forward(serve, model64, idx[:, :T0], cache, 0, "prefill").unbind(1))
+    for t in range(T0, idx.size(1)):
+        out = cached_forward(serve, model64, idx[:, t : t + 1], cache, t,
+                             f"forward of one new token at position {t}")
+        if tuple(out.shape) != (B, 1, model64.config.vocab_size):
+            kit.fail("forward with a cache on one new token: wrong logits shape",
+                     yours=tuple(out.shape), expected=(B, 1, model64.config.vocab_size),
+                     diagnosis=cache_mistake(serve, model64, idx))
+        steps.append(out[:, 0])
     yours = torch.stack(steps, 1)
     kit.close(yours, full, "logits of cached decoding (prefill 5, then one token at a time) "
               "vs the full forward", rtol=1e-9, atol=1e-9, dims="B T V",
@@ -95,9 +110,8 @@ def test_cache_holds_keys_of_shape_B_nh_T_hs(serve, model64):
     """After 5 + 1 tokens each layer caches keys and values of shape (B, n_head, 6, head size)."""
     idx = prompt(model64, B, 6, kit.seed() + 3)
     cache = serve.KVCache(model64.config.n_layer)
-    with torch.no_grad():
-        serve.forward(model64, idx[:, :T0], cache, pos=0)
-        serve.forward(model64, idx[:, T0:], cache, pos=T0)
+    cached_forward(serve, model64, idx[:, :T0], cache, 0, "prefill of 5 tokens")
+    cached_forward(serve, model64, idx[:, T0:], cache, T0, "forward of a 6th token")
     nh = model64.config.n_head
     hs = model64.config.n_embd // nh
     want = (B, nh, T0 + 1, hs)

@@ -31,11 +31,12 @@ def compare_kept(yours, expected, what, diagnose=None, hint=None):
                  expected=tuple(expected.shape))
     kept_y, kept_e = torch.isfinite(yours), torch.isfinite(expected)
     if not torch.equal(kept_y, kept_e) or (yours[~kept_y] > 0).any():
-        row = int((kept_y != kept_e).reshape(-1, V).any(-1).nonzero()[0]) if \
-            not torch.equal(kept_y, kept_e) else 0
+        n = expected.shape[-1]
+        rows = (kept_y != kept_e).reshape(-1, n).any(-1).nonzero().flatten().tolist()
+        row = rows[0] if rows else 0
         kit.fail(f"{what}: the kept tokens differ (row {row}: kept ids)",
-                 yours=kept_y.reshape(-1, V)[row].nonzero().flatten().tolist(),
-                 expected=kept_e.reshape(-1, V)[row].nonzero().flatten().tolist(),
+                 yours=kept_y.reshape(-1, n)[row].nonzero().flatten().tolist(),
+                 expected=kept_e.reshape(-1, n)[row].nonzero().flatten().tolist(),
                  hint=hint, diagnosis=diagnose(yours) if diagnose else None)
     kit.close(yours.masked_fill(~kept_y, 0), expected.masked_fill(~kept_e, 0),
               f"{what}: the kept logits", rtol=1e-12, atol=1e-12,
@@ -73,16 +74,16 @@ def test_filter_logits_top_k_keeps_the_k_largest(serve):
                          hint="fill everything below the k-th largest with float('-inf')")
 
 
-def top_p_mistake(yours, logits, T, p):
+def top_p_mistake(yours, logits, T, p, k=None):
     """Name a known top-p mistake when the kept set is exactly what it produces."""
     kept = torch.isfinite(yours)
     probs = torch.softmax(logits.double() / T, -1)
     n, mass = int(kept.sum()), float(probs[kept].sum())
-    crossing = filtered(logits, T, top_p=p)
+    crossing = filtered(logits, T, top_k=k, top_p=p)
     if n == int(torch.isfinite(crossing).sum()) - 1 and mass < p:
         return (f"kept {n} tokens ({mass:.2f} of the mass) for top_p {p}: the token "
                 "that crosses the threshold must stay, so the kept mass is >= top_p")
-    raw = torch.isfinite(filtered(logits, 1.0, top_p=p))
+    raw = torch.isfinite(filtered(logits, 1.0, top_k=k, top_p=p))
     if T != 1.0 and torch.equal(kept, raw):
         return ("top-p was computed on the probabilities before the temperature: "
                 "divide by the temperature first (then top-k, then top-p)")
@@ -91,9 +92,10 @@ def top_p_mistake(yours, logits, T, p):
 
 def test_filter_logits_top_p_keeps_the_token_that_crosses(serve):
     """top_p keeps the smallest set of likeliest tokens whose mass reaches top_p."""
-    # the brief's example: probabilities 0.50, 0.30, 0.15, 0.03, 0.02 and top_p 0.95
+    # the brief's example: probabilities 0.50, 0.30, 0.15, 0.03, 0.02; top_p 0.9 keeps three
+    # (0.95 would put the fourth token's mass-before exactly on the threshold)
     five = torch.log(torch.tensor([0.03, 0.50, 0.02, 0.15, 0.30], dtype=torch.float64))
-    cases = [(five, 1.0, 0.95), (five, 1.0, 0.6), (five, 1.0, 1.0)]
+    cases = [(five, 1.0, 0.9), (five, 1.0, 0.6), (five, 1.0, 1.0)]
     x = logits_batch(8, kit.seed() + 2)
     cases += [(row, 1.0, p) for row in x for p in (0.5, 0.9)]
     for logits, T, p in cases:
@@ -118,7 +120,7 @@ def test_filter_logits_applies_temperature_then_top_k_then_top_p(serve):
             yours = serve.filter_logits(row.clone(), T, top_k=k, top_p=p)
             compare_kept(yours, expected,
                          f"filter_logits(temperature={T}, top_k={k}, top_p={p})",
-                         diagnose=lambda y, r=row, T=T, p=p: top_p_mistake(y, r, T, p),
+                         diagnose=lambda y, r=row, T=T, p=p, k=k: top_p_mistake(y, r, T, p, k),
                          hint="divide by the temperature first, then top-k, then top-p")
     if found < 3:
         raise kit.HarnessError("too few logit vectors where the order matters")

@@ -74,6 +74,6 @@ def test_sixteen_parallel_requests_complete(server, expect):
 
     with ThreadPoolExecutor(16) as pool:
         answers = list(pool.map(run, jobs))
-    for (path, body, want), got in zip(jobs, answers):
+    for (path, _, want), got in zip(jobs, answers):
         if want is not None and got != want:
             kit.fail(f"one of 16 parallel requests to {path}", yours=got, expected=want)

@@ -345,8 +345,8 @@ def completion_text(model, tokenizer, p, info):
                       p["top_p"], generator=gen)
     for tok in tokens:
         n += 1
-        info["completion_tokens"] = n
         text += tokenizer.decode([tok])
+        info["completion_tokens"] = n  # tokens, not characters: a token may hold several
         # the earliest stop string anywhere in the text, also across token boundaries
         cuts = [i for i in (text.find(s) for s in p["stop"]) if i >= 0]
         if cuts:

@@ -1,5 +1,10 @@
 """
-Your GPT behind an OpenAI-compatible HTTP API, with sampling controls and a KV cache.
+Lab - serve: your GPT behind an OpenAI-compatible HTTP API, with sampling and a KV cache.
+
+Read README.md in this folder first; check your work with `labpath check serve`, then
+measure it with `labpath run serve`. Every gap below is marked TODO and raises
+NotImplementedError until you fill it in. The tokenizer, the checkpoint loader, the
+request plumbing of do_POST and main are given.
 
 Goal: load a nanoGPT-style checkpoint once, then answer POST /v1/completions and
 POST /v1/chat/completions with OpenAI's request and response schemas, so any client
@@ -24,16 +29,16 @@ References:
 
 import argparse
 import json
-import math
+import math  # noqa: F401  (1 / math.sqrt(head size) in attend)
 import pickle
 import sys
-import time
-import uuid
+import time  # noqa: F401  (the created time of a response)
+import uuid  # noqa: F401  (a response id: uuid.uuid4().hex)
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import torch
-from torch.nn import functional as F
+from torch.nn import functional as F  # noqa: F401
 
 # -----------------------------------------------------------------------------
 # tokenizer and checkpoint (given: plumbing, not the lesson)
@@ -92,35 +97,18 @@ def load_model(checkpoint, meta=None, device="cpu"):
 
 def filter_logits(logits, temperature, top_k=None, top_p=None):
     """Logits (..., V) divided by the temperature, -inf outside the top-k and top-p sets."""
-    logits = logits / temperature  # T < 1 sharpens the distribution, T > 1 flattens it
-    V = logits.size(-1)
-    if top_k is not None and top_k > 0:
-        # the k-th largest value per row; anything below it can never be sampled.
-        # -inf, not 0: exp(0) = 1 would give every dropped token real probability.
-        kth = torch.topk(logits, min(top_k, V), dim=-1).values[..., -1:]  # (..., 1)
-        logits = logits.masked_fill(logits < kth, float("-inf"))
-    if top_p is not None and top_p < 1.0:
-        # nucleus: the smallest set of most likely tokens whose mass reaches top_p
-        sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
-        probs = F.softmax(sorted_logits, dim=-1)  # over the vocabulary, the last axis
-        before = probs.cumsum(dim=-1) - probs  # mass of the tokens strictly more likely
-        # a token stays while the mass before it is below top_p: the token that
-        # crosses the threshold is kept, so the kept mass is >= top_p (never less)
-        drop_sorted = before >= top_p
-        drop = drop_sorted.scatter(-1, order, drop_sorted)  # back to vocabulary order
-        logits = logits.masked_fill(drop, float("-inf"))
-    return logits
+    # TODO: divide by the temperature; with top_k, set everything below the k-th
+    # largest value of each row to float("-inf") (torch.topk(..., dim=-1)); with top_p < 1,
+    # sort each row descending, softmax, and drop a token when the mass of the tokens before
+    # it already reaches top_p (the token that crosses stays). Every step on the last axis.
+    raise NotImplementedError("filter_logits")
 
 
 def sample_next(logits, temperature, top_k=None, top_p=None, generator=None):
     """One token id from logits (V,); temperature 0 means greedy (argmax)."""
-    if temperature == 0:
-        # the limit T -> 0 of softmax(logits / T) is one-hot on the argmax; dividing
-        # by zero would give inf - inf = NaN instead
-        return int(torch.argmax(logits))
-    probs = F.softmax(filter_logits(logits, temperature, top_k, top_p), dim=-1)  # (V,)
-    # the request's own generator: concurrent requests never share a random stream
-    return int(torch.multinomial(probs, num_samples=1, generator=generator))
+    # TODO: temperature 0 is greedy: the argmax, without dividing by zero. Else
+    # softmax(filter_logits(...)) and torch.multinomial(probs, 1, generator=generator).
+    raise NotImplementedError("sample_next")
 
 
 # -----------------------------------------------------------------------------
@@ -136,40 +124,24 @@ class KVCache:
 
     def __len__(self):
         """How many positions are cached."""
-        return 0 if self.k[0] is None else self.k[0].size(2)
+        # TODO: the number of positions cached (axis 2 of a layer's keys), 0 when empty.
+        raise NotImplementedError("__len__")
 
     def update(self, layer, k, v):
         """Append this step's (B, nh, T, hs) keys and values; return all of them."""
-        if self.k[layer] is not None:
-            # time is axis 2; axis 0 is the batch, which does not grow
-            k = torch.cat([self.k[layer], k], dim=2)  # (B, nh, T_past + T, hs)
-            v = torch.cat([self.v[layer], v], dim=2)
-        self.k[layer], self.v[layer] = k, v
-        return k, v
+        # TODO: concatenate the new (B, nh, T, hs) keys and values after this layer's
+        # cached ones on the time axis, store them, return (all keys, all values).
+        raise NotImplementedError("update")
 
 
 def attend(attn, x, n_head, cache=None, layer=0):
     """The block's causal self-attention on x (B, T, C), with past keys from the cache."""
-    B, T, C = x.size()
-    hs = C // n_head
-    q, k, v = attn.c_attn(x).split(C, dim=2)  # 3 x (B, T, C), in GPT-2's order
-    q = q.view(B, T, n_head, hs).transpose(1, 2)  # (B, nh, T, hs)
-    k = k.view(B, T, n_head, hs).transpose(1, 2)  # (B, nh, T, hs)
-    v = v.view(B, T, n_head, hs).transpose(1, 2)  # (B, nh, T, hs)
-    if cache is not None:
-        k, v = cache.update(layer, k, v)  # (B, nh, L, hs), L = cached + T
-    L = k.size(2)
-    att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(hs))  # (B, nh, T, L)
-    # query i sits at position L - T + i and may see keys 0 .. L - T + i. With T = L
-    # (no cache) this is the usual lower triangle; with one new token it is all ones.
-    # (F.scaled_dot_product_attention's is_causal aligns the triangle top-left, which
-    # for T < L would hide every past key: hence the explicit mask.)
-    mask = torch.ones(T, L, dtype=torch.bool, device=x.device).tril(diagonal=L - T)
-    att = att.masked_fill(~mask, float("-inf"))
-    att = F.softmax(att, dim=-1)  # over the keys
-    y = att @ v  # (B, nh, T, L) x (B, nh, L, hs) -> (B, nh, T, hs)
-    y = y.transpose(1, 2).contiguous().view(B, T, C)  # heads side by side again
-    return attn.c_proj(y)
+    # TODO: GPT-2's attention with a cache: q, k, v from attn.c_attn(x), each viewed
+    # as (B, nh, T, hs); with a cache, k, v = cache.update(layer, k, v) (L = all keys);
+    # scores q @ k^T / sqrt(hs) of shape (B, nh, T, L); query i sits at position L - T + i
+    # and may see keys 0 .. L - T + i; softmax over the keys, @ v, heads side by side,
+    # attn.c_proj.
+    raise NotImplementedError("attend")
 
 
 def forward(model, idx, cache=None, pos=0):
@@ -178,18 +150,10 @@ def forward(model, idx, cache=None, pos=0):
     Without a cache this is the model's own forward (in eval mode). With one, the keys
     and values of idx are appended to it, and idx attends to everything cached before.
     """
-    B, T = idx.size()
-    cfg = model.config
-    assert pos + T <= cfg.block_size, f"positions up to {pos + T} > block_size {cfg.block_size}"
-    tr = model.transformer
-    # the positions continue where the cache stopped: the new token is not position 0
-    positions = torch.arange(pos, pos + T, dtype=torch.long, device=idx.device)  # (T,)
-    x = tr.wte(idx) + tr.wpe(positions)  # (B, T, C); dropout is off at inference
-    for i, block in enumerate(tr.h):
-        x = x + attend(block.attn, block.ln_1(x), cfg.n_head, cache, i)
-        x = x + block.mlp(block.ln_2(x))
-    x = tr.ln_f(x)
-    return model.lm_head(x)  # (B, T, V)
+    # TODO: position ids pos .. pos + T - 1; wte(idx) + wpe(positions); for each block
+    # x = x + attend(block.attn, block.ln_1(x), n_head, cache, i); x = x + block.mlp(block.ln_2(x));
+    # then ln_f and lm_head on every position: (B, T, V).
+    raise NotImplementedError("forward")
 
 
 @torch.no_grad()
@@ -200,30 +164,11 @@ def generate(model, ids, max_new_tokens, temperature=1.0, top_k=None, top_p=None
     Every prediction sees the last block_size tokens (nanoGPT's crop). The cache lives
     only as long as this call: a new request always starts with an empty one.
     """
-    ids = list(ids)
-    bs = model.config.block_size
-    device = model.lm_head.weight.device
-    cache = KVCache(model.config.n_layer) if use_cache else None
-    window = torch.tensor([ids[-bs:]], dtype=torch.long, device=device)  # (1, T)
-    logits = forward(model, window, cache)[0, -1]  # (V,): prefill the whole prompt
-    for step in range(max_new_tokens):
-        nxt = sample_next(logits, temperature, top_k, top_p, generator)
-        if nxt in stop_ids:
-            return
-        yield nxt
-        ids.append(nxt)
-        if step == max_new_tokens - 1:
-            break  # no forward for a token nobody will sample
-        if cache is not None and len(cache) < bs:
-            # one new token: its position is the number already cached
-            new = torch.tensor([[nxt]], dtype=torch.long, device=device)  # (1, 1)
-            logits = forward(model, new, cache, pos=len(cache))[0, -1]
-        else:
-            # no cache, or a full one: cropping shifts every position by one, so each
-            # cached key is stale; run the last block_size tokens from scratch
-            cache = None
-            window = torch.tensor([ids[-bs:]], dtype=torch.long, device=device)
-            logits = forward(model, window)[0, -1]
+    # TODO: a fresh KVCache for this call (when use_cache); prefill the last block_size
+    # prompt ids, then per step: sample_next, stop (without yielding) on a stop id, yield,
+    # and run the new token alone through the cache at position len(cache). Once the cache
+    # holds block_size positions, crop: run the last block_size ids without a cache.
+    raise NotImplementedError("generate")
 
 
 # -----------------------------------------------------------------------------
@@ -274,43 +219,14 @@ def render_chat(messages):
 
 def parse_request(body, tokenizer, chat):
     """The generation settings of one request; APIError (400) for anything invalid."""
-    if not isinstance(body, dict):
-        raise APIError(400, "the request body must be a JSON object")
-    if _number(body, "n", 1, 1, 128, integer=True) != 1:
-        raise APIError(400, "only one choice per request is supported (n must be 1)", "n")
-    if chat:
-        prompt = render_chat(body.get("messages"))
-    else:
-        prompt = body.get("prompt")
-        if isinstance(prompt, list) and len(prompt) == 1:
-            prompt = prompt[0]  # ["text"] or [[ids]]: one prompt in a list
-        if not (isinstance(prompt, str) or (isinstance(prompt, list) and prompt
-                                             and all(type(t) is int for t in prompt))):
-            raise APIError(400, "'prompt' must be a string (or one list of token ids)", "prompt")
-    try:
-        ids = tokenizer.encode(prompt) if isinstance(prompt, str) else list(prompt)
-    except ValueError as e:
-        raise APIError(400, f"the prompt cannot be encoded: {e}", "prompt") from None
-    if not ids or not all(0 <= t < tokenizer.vocab_size for t in ids):
-        raise APIError(400, "the prompt must hold at least one known token", "prompt")
-    stop = body.get("stop")
-    stop = [stop] if isinstance(stop, str) else (stop or [])
-    if not isinstance(stop, list) or len(stop) > 4 or not all(isinstance(s, str) for s in stop):
-        raise APIError(400, "'stop' must be a string or a list of at most 4 strings", "stop")
-    limit = "max_completion_tokens" if chat and "max_completion_tokens" in body else "max_tokens"
-    top_k = _number(body, "top_k", None, -1, 1 << 30, integer=True)
-    options = body.get("stream_options") or {}
-    return {
-        "ids": ids,
-        "max_tokens": _number(body, limit, 16, 0, 1 << 20, integer=True),  # OpenAI's default 16
-        "temperature": _number(body, "temperature", 1.0, 0, 2),
-        "top_p": _number(body, "top_p", 1.0, 1e-9, 1),
-        "top_k": top_k if top_k and top_k > 0 else None,  # 0 or -1: no top-k (vLLM)
-        "stop": [s for s in stop if s],
-        "seed": _number(body, "seed", None, -(1 << 63), (1 << 64) - 1, integer=True),
-        "stream": bool(body.get("stream", False)),
-        "include_usage": bool(isinstance(options, dict) and options.get("include_usage")),
-    }
+    # TODO: return a dict with ids (the encoded prompt, or the chat template via
+    # render_chat when chat), max_tokens (default 16), temperature (0..2, default 1),
+    # top_p ((0, 1], default 1), top_k (None when absent, 0 or -1), stop (a list of at most 4
+    # strings; a single string becomes a list), seed (None or an int), stream (bool) and
+    # include_usage (from stream_options). Refuse with APIError(400, message, param): a body
+    # that is not an object, n != 1, a missing or unencodable prompt, any field of the wrong
+    # type or out of range (_number does the type and range checks for you).
+    raise NotImplementedError("parse_request")
 
 
 # -----------------------------------------------------------------------------
@@ -319,13 +235,9 @@ def parse_request(body, tokenizer, chat):
 
 def held_back(text, stops):
     """How many characters at the end of text could be the start of a stop string."""
-    keep = 0
-    for s in stops:
-        for n in range(min(len(s) - 1, len(text)), 0, -1):
-            if text.endswith(s[:n]):
-                keep = max(keep, n)
-                break
-    return keep
+    # TODO: the length of the longest tail of text that is a proper prefix of one of
+    # the stop strings (0 when none): that much must wait before it is sent.
+    raise NotImplementedError("held_back")
 
 
 def completion_text(model, tokenizer, p, info):
@@ -334,32 +246,12 @@ def completion_text(model, tokenizer, p, info):
     A piece is sent only once no stop string can still begin inside it, so a stop that
     straddles two tokens is cut before any of it reaches the client.
     """
-    gen = torch.Generator()
-    if p["seed"] is not None:
-        gen.manual_seed(p["seed"] % (1 << 64))  # same seed, same request: same text
-    else:
-        gen.seed()  # a fresh random seed for each request
-    text, sent, n = "", 0, 0
-    info.update(finish_reason="length", completion_tokens=0)
-    tokens = generate(model, p["ids"], p["max_tokens"], p["temperature"], p["top_k"],
-                      p["top_p"], generator=gen)
-    for tok in tokens:
-        n += 1
-        info["completion_tokens"] = n
-        text += tokenizer.decode([tok])
-        # the earliest stop string anywhere in the text, also across token boundaries
-        cuts = [i for i in (text.find(s) for s in p["stop"]) if i >= 0]
-        if cuts:
-            info["finish_reason"] = "stop"
-            if min(cuts) > sent:
-                yield text[sent:min(cuts)]
-            return  # the stop string itself is never sent
-        safe = len(text) - held_back(text, p["stop"])
-        if safe > sent:
-            yield text[sent:safe]
-            sent = safe
-    if len(text) > sent:
-        yield text[sent:]  # max_tokens hit: what was held back was not a stop after all
+    # TODO: a torch.Generator seeded with p["seed"] (or gen.seed() when None); run
+    # generate, decode each token, and after each one: if a stop string occurs in the text,
+    # yield what is left before its first occurrence, set finish_reason "stop" and return;
+    # else yield the new text except the held_back tail. After the last token, yield the rest.
+    # Keep info["completion_tokens"] (tokens generated) and info["finish_reason"] up to date.
+    raise NotImplementedError("completion_text")
 
 
 # -----------------------------------------------------------------------------
@@ -379,13 +271,10 @@ class Handler(BaseHTTPRequestHandler):
     model_name = "labpath-gpt"
 
     def do_GET(self):
-        if self.path == "/health":
-            self.send_json(200, {"status": "ok"})
-        elif self.path == "/v1/models":
-            self.send_json(200, {"object": "list", "data": [
-                {"id": self.model_name, "object": "model", "created": 0, "owned_by": "labpath"}]})
-        else:
-            self.send_json(404, APIError(404, f"no route GET {self.path}").body())
+        # TODO: /health answers 200 (any JSON); /v1/models answers {"object": "list",
+        # "data": [{"id": self.model_name, "object": "model"}]}; anything else 404 with
+        # APIError(404, ...).body().
+        raise NotImplementedError("do_GET")
 
     def do_POST(self):
         routes = {"/v1/completions": False, "/v1/chat/completions": True}
@@ -406,56 +295,20 @@ class Handler(BaseHTTPRequestHandler):
             self.send_json(500, APIError(500, f"{type(e).__name__}: {e}", type="server_error").body())
 
     def complete(self, p, chat):
-        # one id and one created time for the whole answer, every chunk included
-        rid = ("chatcmpl-" if chat else "cmpl-") + uuid.uuid4().hex
-        head = {"id": rid, "object": "chat.completion" if chat else "text_completion",
-                "created": int(time.time()), "model": self.model_name}
-        info = {}
-        pieces = completion_text(self.model, self.tokenizer, p, info)
-        if not p["stream"]:
-            text = "".join(pieces)
-            if chat:
-                choice = {"index": 0, "message": {"role": "assistant", "content": text},
-                          "logprobs": None, "finish_reason": info["finish_reason"]}
-            else:
-                choice = {"index": 0, "text": text, "logprobs": None,
-                          "finish_reason": info["finish_reason"]}
-            self.send_json(200, {**head, "choices": [choice], "usage": usage(p, info)})
-            return
-        if chat:
-            head["object"] = "chat.completion.chunk"
-        extra = {"usage": None} if p["include_usage"] else {}
-
-        def chunk(delta, finish=None):
-            if chat:
-                choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
-            else:
-                choice = {"index": 0, "text": delta, "logprobs": None, "finish_reason": finish}
-            return {**head, "choices": [choice], **extra}
-
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Cache-Control", "no-cache")
-        self.end_headers()
-        try:
-            if chat:  # the first chat delta says who speaks
-                self.send_event(chunk({"role": "assistant", "content": ""}))
-            for piece in pieces:
-                # each delta is only the new text: clients concatenate them
-                self.send_event(chunk({"content": piece} if chat else piece))
-            # exactly one chunk carries the finish_reason, with an empty delta
-            self.send_event(chunk({} if chat else "", info["finish_reason"]))
-            if p["include_usage"]:
-                self.send_event({**head, "choices": [], "usage": usage(p, info)})
-            self.wfile.write(b"data: [DONE]\n\n")  # the end, as OpenAI marks it
-            self.wfile.flush()
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client left: stop generating for it
+        # TODO: build OpenAI's answer. One id ("cmpl-..." / "chatcmpl-...") and one created
+        # time for the whole answer. Without stream: {"id", "object": "text_completion" or
+        # "chat.completion", "created", "model": self.model_name, "choices": [one choice], "usage"}
+        # via self.send_json(200, ...). With stream: send_response(200), Content-Type
+        # text/event-stream, end_headers, then self.send_event(chunk) per piece (chat: a first
+        # chunk with delta {"role": "assistant", "content": ""}; object "chat.completion.chunk"),
+        # one last chunk with the finish_reason, with include_usage a chunk with "choices": [] and
+        # the usage, and finally the line data: [DONE]. Catch BrokenPipeError (the client left).
+        raise NotImplementedError("complete")
 
     def send_event(self, obj):
-        # one SSE event: a data line, then a blank line that ends the event
-        self.wfile.write(b"data: " + json.dumps(obj).encode() + b"\n\n")
-        self.wfile.flush()  # now, not when the buffer fills: that is what streaming is
+        # TODO: one SSE event: b"data: " + the JSON + a blank line, then flush so the
+        # client sees it now.
+        raise NotImplementedError("send_event")
 
     def send_json(self, status, obj):
         data = json.dumps(obj).encode()
