@@ -475,10 +475,18 @@ def create_app(model, tokenizer, model_name="labpath-gpt"):
                                              "model_name": model_name})
 
 
+class Server(ThreadingHTTPServer):
+    """One thread per request."""
+
+    daemon_threads = True  # a hanging client never keeps the process alive
+    # socketserver's listen backlog is 5 connections: a sixth client arriving at once is
+    # reset. Clients come in bursts (an agent's parallel calls), so make room for them.
+    request_queue_size = 128
+
+
 def serve(model, tokenizer, host="127.0.0.1", port=8000, model_name="labpath-gpt"):
     """Serve until interrupted. Loopback by default: nothing outside this machine can connect."""
-    server = ThreadingHTTPServer((host, port), create_app(model, tokenizer, model_name))
-    server.daemon_threads = True  # a hanging client never keeps the process alive
+    server = Server((host, port), create_app(model, tokenizer, model_name))
     print(f"listening on http://{host}:{server.server_address[1]}", flush=True)
     try:
         server.serve_forever()
