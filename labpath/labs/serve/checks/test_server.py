@@ -120,6 +120,14 @@ def test_chat_completion_renders_the_plain_template(server, expect, tok):
         kit.fail("the chat reply at temperature 0 is not the greedy continuation of "
                  f"{chat_prompt(messages)!r}", yours=msg.get("content"), expected=want,
                  hint='render each message as f"{role}: {content}\\n", then "assistant: "')
+    parts = [{**m, "content": [{"type": "text", "text": m["content"]}]} for m in messages]
+    again = completion(server, {"messages": parts, "max_tokens": 10, "temperature": 0},
+                       "/v1/chat/completions")
+    got = (choice(again, "a chat completion").get("message") or {}).get("content")
+    if got != want:
+        kit.fail('messages whose content is a list of parts [{"type": "text", "text": ...}] '
+                 "(as newer clients send) must give the same reply", yours=got, expected=want,
+                 hint="join the text of the parts")
     n = len(tok.encode(chat_prompt(messages)))
     if (reply.get("usage") or {}).get("prompt_tokens") != n:
         kit.fail("usage.prompt_tokens of a chat request counts the rendered template's "
@@ -252,19 +260,23 @@ def test_seed_makes_sampling_repeatable(server, expect):
 
 
 def test_bad_requests_get_openai_errors(server, expect):
-    """Bad requests answer 400 with {"error": {"message", "type"}}; unknown routes 404."""
+    """Bad requests answer 400 with {"error": {"message", "type", "param"}}; unknown routes 404."""
     prompt = expect.prompts(4, 1)[0]
     ok = {"model": MODEL_NAME, "prompt": prompt, "max_tokens": 2}
     cases = [
-        ("a body that is not JSON", "/v1/completions", b'{"prompt": "the", ', 400),
-        ("n=2", "/v1/completions", {**ok, "n": 2}, 400),
-        ("temperature=-1", "/v1/completions", {**ok, "temperature": -1}, 400),
-        ('max_tokens="five"', "/v1/completions", {**ok, "max_tokens": "five"}, 400),
-        ("no prompt", "/v1/completions", {"model": MODEL_NAME}, 400),
-        ("no messages", "/v1/chat/completions", {"model": MODEL_NAME}, 400),
-        ("an unknown route", "/v1/nothing", ok, 404),
+        ("a body that is not JSON", "/v1/completions", b'{"prompt": "the", ', 400, None),
+        ("n=2", "/v1/completions", {**ok, "n": 2}, 400, "n"),
+        ("temperature=-1", "/v1/completions", {**ok, "temperature": -1}, 400, "temperature"),
+        ('max_tokens="five"', "/v1/completions", {**ok, "max_tokens": "five"}, 400,
+         "max_tokens"),
+        ("top_k=2.5", "/v1/completions", {**ok, "top_k": 2.5}, 400, "top_k"),
+        ("a prompt with characters outside the vocabulary", "/v1/completions",
+         {**ok, "prompt": "Zebra #1"}, 400, "prompt"),
+        ("no prompt", "/v1/completions", {"model": MODEL_NAME}, 400, None),
+        ("no messages", "/v1/chat/completions", {"model": MODEL_NAME}, 400, None),
+        ("an unknown route", "/v1/nothing", ok, 404, None),
     ]
-    for what, path, body, code in cases:
+    for what, path, body, code, param in cases:
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
         status, _, data = request(server.port, "POST", path, raw=raw)
         if status != code:
@@ -284,6 +296,9 @@ def test_bad_requests_get_openai_errors(server, expect):
                      expected='{"error": {"message": "...", "type": "invalid_request_error"}}',
                      diagnosis="the error body is not OpenAI's shape "
                      '{"error": {"message", "type"}}')
+        if param and err.get("param") != param:
+            kit.fail(f"the 400 for {what} must name the field in error.param",
+                     yours=err.get("param"), expected=param)
     status, _, _ = request(server.port, "GET", "/health")
     if status != 200:
         kit.fail("after the bad requests, GET /health", yours=status, expected=200)
