@@ -1,11 +1,15 @@
-"""The serve lab's run: the reference server on a freshly trained tiny GPT, measured over loopback."""
+"""The serve lab's run (the reference server on a tiny GPT, measured) and its server cleanup."""
 
 import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
-from labpath import labs
+import pytest
+
+from labpath import devcheck, labs
+from labpath.checks.runner import run_checks
 
 LAB = labs.load("serve")
 RUN = LAB.directory / "run.py"
@@ -53,3 +57,21 @@ def test_serve_run_without_serve_py_says_so(tmp_path):
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert proc.stderr.startswith(f"Error: no serve.py in {tmp_path}")
     assert "Hint:" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="lists processes through /proc")
+def test_a_failing_server_check_leaves_no_server_running(tmp_path):
+    bug = next(b for b in devcheck.load_bugs(LAB) if b.id == "done-as-json")
+    code = tmp_path / "code"
+    devcheck.apply_bug(LAB, bug, code)
+    report = run_checks(LAB, code, select=[bug.fails])
+    assert [(r.name, r.outcome) for r in report.results] == [(bug.fails, "failed")]
+    left = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes().decode("utf-8", "replace")
+        except OSError:
+            continue
+        if proc.name.isdigit() and str(code) in cmdline:
+            left.append(cmdline.replace("\0", " "))
+    assert not left

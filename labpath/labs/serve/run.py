@@ -87,7 +87,7 @@ def train_tiny(gpt, text: str, steps: int, folder: Path, seed: int) -> Path:
         opt.step()
     print(f"trained a tiny GPT ({sum(p.numel() for p in model.parameters()):,} parameters, "
           f"vocab {len(chars)}) for {steps} steps: loss "
-          f"{float(loss) if loss is not None else float('nan'):.3f}")
+          f"{loss.item() if loss is not None else float('nan'):.3f}")
     ckpt = folder / "ckpt.pt"
     torch.save({"model_args": args, "model": model.state_dict()}, ckpt)
     with open(folder / "meta.pkl", "wb") as f:
