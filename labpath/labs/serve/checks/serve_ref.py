@@ -167,7 +167,8 @@ class Server:
             if why and time.monotonic() - answered > 1.0:
                 return f"your server is listening, but {why}"
             time.sleep(0.05)
-        return f"your server did not answer GET /health within {timeout:g} s"
+        return (f"your server did not answer GET /health on 127.0.0.1:{self.port} within "
+                f"{timeout:g} s (is it listening on that address and port?)")
 
     def output(self, lines: int = 12) -> str:
         self.log.flush()
