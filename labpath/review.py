@@ -77,9 +77,17 @@ def cards_from(entries, curriculum, states) -> list[Card]:
         if not t.questions or state_of(states, t).status == PENDING:
             continue
         for q in t.questions:
-            out.append(Card(f"q:{t.id}:{slugify(q, 40)}", "question", q,
-                            f"Answer it aloud; compare with your notes on {t.id}: "
-                            f"labpath journal list --task {t.id}", t.id, t.id))  # fmt: skip
+            out.append(
+                Card(
+                    f"q:{t.id}:{slugify(q, 40)}",
+                    "question",
+                    q,
+                    f"Answer it aloud; compare with your notes on {t.id}: "
+                    f"labpath journal list --task {t.id}",
+                    t.id,
+                    t.id,
+                )
+            )
     return out
 
 
@@ -110,8 +118,13 @@ def read_log(path: Path) -> dict[str, list[dict]]:
     return by_card
 
 
-def due_cards(cards: list[Card], history: dict[str, list[dict]], now: dt.datetime,
-              limit: int = 10, new_limit: int = 5) -> list[Due]:  # fmt: skip
+def due_cards(
+    cards: list[Card],
+    history: dict[str, list[dict]],
+    now: dt.datetime,
+    limit: int = 10,
+    new_limit: int = 5,
+) -> list[Due]:
     """Cards due now, most overdue first, then up to new_limit cards never seen."""
     old, new = [], []
     for c in cards:

@@ -18,8 +18,13 @@ CUR = curriculum.load()
 
 
 def aha(id, body, title=None, type="aha"):
-    return journal.JournalEntry(id=id, created="2026-11-20T07:00:00+00:00",
-                                title=title or journal.title_of(body), body=body, type=type)  # fmt: skip
+    return journal.JournalEntry(
+        id=id,
+        created="2026-11-20T07:00:00+00:00",
+        title=title or journal.title_of(body),
+        body=body,
+        type=type,
+    )
 
 
 def test_cards_from_aha_entries_and_started_tasks_questions():
@@ -117,8 +122,10 @@ def test_editing_an_entry_keeps_its_review_history(cli, with_entries, tmp_path):
     due = review.due_cards([card], {}, NOW)
     admin.session(ws, due, lambda event: "3", lambda event: None, now=lambda: NOW)
     script = tmp_path / "ed.py"
-    script.write_text("import sys, pathlib\np = pathlib.Path(sys.argv[1])\n"
-                      "p.write_text(p.read_text().replace('derivative 1', 'derivative one'))\n")  # fmt: skip
+    script.write_text(
+        "import sys, pathlib\np = pathlib.Path(sys.argv[1])\n"
+        "p.write_text(p.read_text().replace('derivative 1', 'derivative one'))\n"
+    )
     r = cli("journal", "edit", "last", env={"EDITOR": f"{sys.executable} {script}"})
     assert r.exit_code == 0, r.output
     (after,) = review.cards_from(journal.entries(ws), CUR, {})

@@ -34,9 +34,18 @@ class Filters:
 
     def query(self) -> journal.Query:
         return journal.make_query(
-            self.text or (), self.tag or (), self.lab, self.task, self.phase,
-            self.week, self.type, self.starred, self.since, self.until, self.n,
-        )  # fmt: skip
+            self.text or (),
+            self.tag or (),
+            self.lab,
+            self.task,
+            self.phase,
+            self.week,
+            self.type,
+            self.starred,
+            self.since,
+            self.until,
+            self.n,
+        )
 
 
 def _editor(ws: Workspace, missing: str, hint: str) -> str:

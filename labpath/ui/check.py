@@ -132,9 +132,12 @@ def check_progress(lab: str):
     @contextmanager
     def bar():
         progress = Progress(
-            TextColumn(f"checking {lab}"), BarColumn(), MofNCompleteColumn(),
-            console=err, transient=True,
-        )  # fmt: skip
+            TextColumn(f"checking {lab}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=err,
+            transient=True,
+        )
         task = progress.add_task("checks", total=None)
         with progress:
             yield lambda done, total: progress.update(

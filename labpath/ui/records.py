@@ -90,9 +90,12 @@ class sprint_timer:
 
         label = f"Sprint {self.minutes} min" + (f" · {self.task}" if self.task else "")
         self.progress = Progress(
-            TextColumn(escape(label)), BarColumn(), TextColumn("{task.fields[clock]}"),
-            console=err, transient=False,
-        )  # fmt: skip
+            TextColumn(escape(label)),
+            BarColumn(),
+            TextColumn("{task.fields[clock]}"),
+            console=err,
+            transient=False,
+        )
         self.progress.start()
         self.bar = self.progress.add_task(
             "sprint", total=self.minutes * 60, clock="0:00"
@@ -123,8 +126,11 @@ def sprint_done(run, session) -> None:
 
 
 def time_added(s) -> None:
-    out.print(f"Recorded [bold]{s.minutes:g} min[/]" + (f" on {escape(s.task)}" if s.task else "")
-              + f" [dim]ending {s.end[:16].replace('T', ' ')}[/]")  # fmt: skip
+    out.print(
+        f"Recorded [bold]{s.minutes:g} min[/]"
+        + (f" on {escape(s.task)}" if s.task else "")
+        + f" [dim]ending {s.end[:16].replace('T', ' ')}[/]"
+    )
 
 
 def skip_added(skip) -> None:
@@ -148,8 +154,13 @@ def time_list(sessions, start, end) -> None:
         table.add_column(col, justify="right" if col == "min" else "left")
     for s in sessions:
         kind = s.kind + (" (stopped)" if s.interrupted else "")
-        table.add_row(s.start[:16].replace("T", " "), f"{s.minutes:g}", kind,
-                      escape(s.task or ""), escape(s.note or ""))  # fmt: skip
+        table.add_row(
+            s.start[:16].replace("T", " "),
+            f"{s.minutes:g}",
+            kind,
+            escape(s.task or ""),
+            escape(s.note or ""),
+        )
     out.print(table)
     out.print(f"Total [bold]{_hm(sum(s.minutes for s in sessions))}[/] from {span}")
 
@@ -160,8 +171,14 @@ def repaired(done) -> None:
         return
     for r in done:
         lines = ", ".join(str(n) for n, _ in r.bad_lines)
-        out.print(f"Repaired [bold]{escape(str(r.path))}[/]: dropped corrupt line(s) {lines}"
-                  + (f", restored {r.restored} from commit {r.from_commit[:10]}" if r.from_commit else ""))  # fmt: skip
+        out.print(
+            f"Repaired [bold]{escape(str(r.path))}[/]: dropped corrupt line(s) {lines}"
+            + (
+                f", restored {r.restored} from commit {r.from_commit[:10]}"
+                if r.from_commit
+                else ""
+            )
+        )
         out.print(f"  [dim]the damaged file is kept as {escape(str(r.backup))}[/]")
 
 
