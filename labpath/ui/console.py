@@ -35,14 +35,6 @@ class _Out(Console):
 out = _Out(highlight=False, soft_wrap=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
-MARKS = {
-    "passed": "[green]✓[/]",
-    "failed": "[red]✗[/]",
-    "not_started": "[yellow]…[/]",
-    "skipped": "[dim]-[/]",
-    "error": "[magenta]![/]",
-}
-
 
 def error(message: str, hint: str | None = None) -> None:
     err.print(f"[bold red]Error:[/] {escape(message)}")
