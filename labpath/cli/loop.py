@@ -103,19 +103,9 @@ def check(
     run_options(timeout, seed)
     from labpath import ui
     from labpath.app import check as checking
-    from labpath.app import journal
 
     if all_labs:
-        if lab or path:
-            raise UsageError(
-                "--all re-checks every passed lab; give no LAB or --path with it"
-            )
-        ctx = context(workspace, curriculum)
-        result = checking.recheck_all(
-            ctx, timeout, progress_cb=None if json else ui.rechecking
-        )
-        ui.show(result, json)
-        raise typer.Exit(result.exit_code)
+        _recheck_all(workspace, curriculum, lab, path, timeout, json)
     options = dict(timeout=timeout, seed=seed, data=data, device=device)
     ctx = _context_or_none(workspace, curriculum, lab, path)
     screen = None if json else ui.CheckScreen(verbose)
@@ -129,11 +119,37 @@ def check(
         ui.show(outcome, as_json=True)
     else:
         screen.finish(outcome)
-    if outcome.newly_done and not (json or no_prompt) and ui.interactive():
-        answer = ui.ask_what_clicked()
-        if answer:
-            ui.show(journal.what_clicked(ctx, outcome.report.lab, answer))
+    if outcome.newly_done and not (json or no_prompt):
+        _what_clicked(ctx, outcome)
     raise typer.Exit(outcome.exit_code)
+
+
+def _recheck_all(workspace, curriculum, lab, path, timeout, json):
+    """`check --all`: every lab that once passed, run again; exits with the verdict."""
+    from labpath import ui
+    from labpath.app import check as checking
+
+    if lab or path:
+        raise UsageError(
+            "--all re-checks every passed lab; give no LAB or --path with it"
+        )
+    ctx = context(workspace, curriculum)
+    progress = None if json else ui.rechecking
+    result = checking.recheck_all(ctx, timeout, progress_cb=progress)
+    ui.show(result, json)
+    raise typer.Exit(result.exit_code)
+
+
+def _what_clicked(ctx, outcome) -> None:
+    """After a first pass at a terminal, ask what clicked and keep it as an aha entry."""
+    from labpath import ui
+    from labpath.app import journal
+
+    if not ui.interactive():
+        return
+    answer = ui.ask_what_clicked()
+    if answer:
+        ui.show(journal.what_clicked(ctx, outcome.report.lab, answer))
 
 
 def _context_or_none(workspace, curriculum, lab, path):
