@@ -20,12 +20,16 @@ class Finding:
     fix: str | None = None
 
 
-def diagnose(workspace_path: str | None = None) -> list[Finding]:
-    """Every finding, healthy or not, in a stable order."""
+def diagnose(workspace_path: str | None, loaded) -> list[Finding]:
+    """Every finding, healthy or not, in a stable order.
+
+    loaded is the workspace's context (workspace, curriculum, states) as the caller
+    opened it, or the LabpathError that opening it raised.
+    """
     found = [_python()]
     found += _torch()
     found += _git(workspace_path)
-    found += _workspace(workspace_path)
+    found += _workspace(loaded)
     return found
 
 
@@ -111,13 +115,11 @@ def _here(workspace_path: str | None) -> str | None:
     return str(root) if root and root.is_dir() else None
 
 
-def _workspace(workspace_path: str | None) -> list[Finding]:
-    from labpath import actions, vcs
+def _workspace(ctx) -> list[Finding]:
+    from labpath import vcs
 
-    try:
-        ctx, _ = actions.load_context(workspace_path)
-    except LabpathError as exc:
-        return [Finding("workspace", False, exc.message, exc.hint)]
+    if isinstance(ctx, LabpathError):
+        return [Finding("workspace", False, ctx.message, ctx.hint)]
     ws = ctx.workspace
     later = [t.id for t in ctx.curriculum.tasks if t.lab and t.lab not in _shipped()]
     found = [
@@ -132,7 +134,7 @@ def _workspace(workspace_path: str | None) -> list[Finding]:
                 if later
                 else ""
             ),
-        ),  # fmt: skip
+        ),
     ]
     try:
         repo = vcs.open_repo(ws.root)

@@ -28,9 +28,8 @@ class Pace:
     daily_streak: int  # consecutive sprint days; skip days freeze it
     sprint_days_this_week: int
     today_counts: bool  # today already is a sprint day
-    recent_weeks: tuple[
-        tuple[str, float], ...
-    ]  # (Monday, minutes) for the last 8 weeks
+    # (Monday, minutes) for the last 8 weeks
+    recent_weeks: tuple[tuple[str, float], ...]
     why: tuple[str, ...]  # why `labpath next` picks the current task
 
     @property
@@ -58,17 +57,23 @@ def hours_behind(
 ) -> float:
     """Planned hours of tasks scheduled before `week` that are not done."""
     return sum(
-        t.hours for t in curriculum.tasks
+        t.hours
+        for t in curriculum.tasks
         if t.week < week and state_of(states, t).status != DONE
-    )  # fmt: skip
+    )
 
 
 def week_minutes(days: dict[dt.date, float], week_start: dt.date) -> float:
     return sum(days.get(week_start + dt.timedelta(days=i), 0.0) for i in range(7))
 
 
-def weekly_streak(days: dict[dt.date, float], skips: set[dt.date], target_min_hours: float,
-                  today: dt.date, start: dt.date) -> int:  # fmt: skip
+def weekly_streak(
+    days: dict[dt.date, float],
+    skips: set[dt.date],
+    target_min_hours: float,
+    today: dt.date,
+    start: dt.date,
+) -> int:
     """Consecutive ISO weeks meeting the weekly minimum, ending with the current week.
 
     The current week counts once met and never breaks the streak while it is running.
@@ -93,8 +98,13 @@ def weekly_streak(days: dict[dt.date, float], skips: set[dt.date], target_min_ho
     return streak
 
 
-def daily_streak(days: dict[dt.date, float], skips: set[dt.date], today: dt.date,
-                 start: dt.date, threshold: float = SPRINT_DAY_MINUTES) -> int:  # fmt: skip
+def daily_streak(
+    days: dict[dt.date, float],
+    skips: set[dt.date],
+    today: dt.date,
+    start: dt.date,
+    threshold: float = SPRINT_DAY_MINUTES,
+) -> int:
     """Consecutive sprint days (at least `threshold` minutes) up to today.
 
     Today does not break the streak until it is over; a skip day freezes it (it neither
@@ -124,8 +134,10 @@ def why_current(
     tasks = curriculum.tasks
     before = tasks[: tasks.index(task)]
     if before:
-        reasons.append(f"it is the first task not done in plan order; the {len(before)} "
-                       f"before it are done")  # fmt: skip
+        reasons.append(
+            f"it is the first task not done in plan order; the {len(before)} "
+            f"before it are done"
+        )
     else:
         reasons.append("it is the first task of the plan")
     st = state_of(states, task)
@@ -133,8 +145,10 @@ def why_current(
         reasons.append(f"you started it on {st.started_at[:10]}")
     if st.last_check:
         c = st.last_check
-        reasons.append(f"its last check {c.get('status')} {c.get('passed')}/{c.get('total')} "
-                       f"on {str(c.get('at', ''))[:10]}")  # fmt: skip
+        reasons.append(
+            f"its last check {c.get('status')} {c.get('passed')}/{c.get('total')} "
+            f"on {str(c.get('at', ''))[:10]}"
+        )
     for req in task.requires:
         rs = states.get(req)
         reasons.append(f"it builds on {req} ({rs.status if rs else 'pending'})")
@@ -145,9 +159,15 @@ def why_current(
     return tuple(reasons)
 
 
-def compute(curriculum: Curriculum, states: dict[str, TaskState], log: TimeLog,
-            start_date: str, target_hours: tuple[float, float], today: dt.date,
-            current: Task | None) -> Pace:  # fmt: skip
+def compute(
+    curriculum: Curriculum,
+    states: dict[str, TaskState],
+    log: TimeLog,
+    start_date: str,
+    target_hours: tuple[float, float],
+    today: dt.date,
+    current: Task | None,
+) -> Pace:
     """Everything `labpath status` says about pace, from data alone."""
     start = dt.date.fromisoformat(start_date)
     days = minutes_by_day(log)
@@ -160,14 +180,17 @@ def compute(curriculum: Curriculum, states: dict[str, TaskState], log: TimeLog,
         "stretch" if minutes >= high * 60 else "met" if minutes >= low * 60 else "below"
     )
     recent = tuple(
-        ((this_monday - dt.timedelta(days=7 * i)).isoformat(),
-         week_minutes(days, this_monday - dt.timedelta(days=7 * i)))
+        (
+            (this_monday - dt.timedelta(days=7 * i)).isoformat(),
+            week_minutes(days, this_monday - dt.timedelta(days=7 * i)),
+        )
         for i in reversed(range(8))
-    )  # fmt: skip
+    )
     sprint_days = sum(
-        1 for i in range(7)
+        1
+        for i in range(7)
         if days.get(this_monday + dt.timedelta(days=i), 0.0) >= SPRINT_DAY_MINUTES
-    )  # fmt: skip
+    )
     return Pace(
         today=today.isoformat(),
         start_date=start.isoformat(),

@@ -30,16 +30,22 @@ def _time_line(rec) -> bool:
         return False
     if rec.get("kind") == "skip":
         return isinstance(rec.get("date"), str)
-    return rec.get("kind") in ("sprint", "manual") and isinstance(rec.get("minutes"), (int, float)) \
-        and isinstance(rec.get("start"), str)  # fmt: skip
+    return (
+        rec.get("kind") in ("sprint", "manual")
+        and isinstance(rec.get("minutes"), (int, float))
+        and isinstance(rec.get("start"), str)
+    )
 
 
 def _review_line(rec) -> bool:
     return isinstance(rec, dict) and "card" in rec and "rating" in rec
 
 
-VALIDATORS = {"progress.jsonl": _progress_line, "time.jsonl": _time_line,
-              "review.jsonl": _review_line}  # fmt: skip
+VALIDATORS = {
+    "progress.jsonl": _progress_line,
+    "time.jsonl": _time_line,
+    "review.jsonl": _review_line,
+}
 
 
 def valid(line: str, check) -> bool:
@@ -131,13 +137,22 @@ def repair(ws, now: dt.datetime | None = None) -> list[Repair]:
             origin = sha[:10] if sha else "no earlier commit"
             try:
                 result = vcs.commit_paths(
-                    ws.root, [path, backup],
+                    ws.root,
+                    [path, backup],
                     f"repair: {name} {what}; kept a copy, restored {restored} line(s) "
                     f"from {origin}",
                     rewrites=True,
-                )  # fmt: skip
+                )
             except EnvironmentFailure:
                 result = None
-            done.append(Repair(path, tuple(bad), restored, sha, backup,
-                               result.sha if result else None))  # fmt: skip
+            done.append(
+                Repair(
+                    path,
+                    tuple(bad),
+                    restored,
+                    sha,
+                    backup,
+                    result.sha if result else None,
+                )
+            )
     return done

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from labpath.errors import UsageError
-from labpath.fsutil import append_line, locked
 from labpath.progress import PENDING, state_of
 
 RATINGS = {"1": 1, "again": 1, "2": 2, "hard": 2, "3": 3, "good": 3, "4": 4, "easy": 4}
@@ -78,9 +77,17 @@ def cards_from(entries, curriculum, states) -> list[Card]:
         if not t.questions or state_of(states, t).status == PENDING:
             continue
         for q in t.questions:
-            out.append(Card(f"q:{t.id}:{slugify(q, 40)}", "question", q,
-                            f"Answer it aloud; compare with your notes on {t.id}: "
-                            f"labpath journal list --task {t.id}", t.id, t.id))  # fmt: skip
+            out.append(
+                Card(
+                    f"q:{t.id}:{slugify(q, 40)}",
+                    "question",
+                    q,
+                    f"Answer it aloud; compare with your notes on {t.id}: "
+                    f"labpath journal list --task {t.id}",
+                    t.id,
+                    t.id,
+                )
+            )
     return out
 
 
@@ -111,8 +118,13 @@ def read_log(path: Path) -> dict[str, list[dict]]:
     return by_card
 
 
-def due_cards(cards: list[Card], history: dict[str, list[dict]], now: dt.datetime,
-              limit: int = 10, new_limit: int = 5) -> list[Due]:  # fmt: skip
+def due_cards(
+    cards: list[Card],
+    history: dict[str, list[dict]],
+    now: dt.datetime,
+    limit: int = 10,
+    new_limit: int = 5,
+) -> list[Due]:
     """Cards due now, most overdue first, then up to new_limit cards never seen."""
     old, new = [], []
     for c in cards:
@@ -161,61 +173,3 @@ def next_state(history: list[dict], rating: int, now: dt.datetime) -> dict:
 def parse_rating(text: str) -> int | None:
     """1-4 or again/hard/good/easy; None for anything else."""
     return RATINGS.get(text.strip().lower())
-
-
-@dataclass(frozen=True)
-class SessionResult:
-    reviewed: tuple[tuple[str, int, str], ...]  # (card id, rating, next due)
-    remaining: int
-    commit: str | None = None
-
-
-def session(ws, due: list[Due], ask, show, now=None) -> SessionResult:
-    """Review the due cards one by one; ask(prompt) -> str and show(card, part) talk to the learner.
-
-    Each rating is appended at once (a stop keeps what was done); one commit at the end.
-    """
-    from labpath import vcs
-
-    vcs.open_repo(ws.root)
-    path = review_file(ws)
-    done = []
-    clock = now or (lambda: dt.datetime.now().astimezone())
-    try:
-        for item in due:
-            show(item, "front")
-            try:
-                if ask("Enter shows the answer (q stops)").strip().lower() == "q":
-                    break
-            except EOFError:
-                break
-            show(item, "back")
-            rating = None
-            while rating is None:
-                try:
-                    answer = ask(
-                        "How well did you recall it? 1 again, 2 hard, 3 good, 4 easy (q stops)"
-                    )
-                except EOFError:
-                    answer = "q"
-                if answer.strip().lower() == "q":
-                    break
-                rating = parse_rating(answer)
-            if rating is None:
-                break
-            when = clock()
-            with locked(ws.lock_file):
-                history = read_log(path).get(item.card.id, [])
-                state = next_state(history, rating, when)
-                append_line(path, json.dumps({"card": item.card.id, "rating": rating,
-                                              "at": when.isoformat(), "state": state}))  # fmt: skip
-            done.append((item.card.id, rating, state["due"]))
-            show(item, f"next:{state['due']}")
-    except KeyboardInterrupt:
-        pass
-    commit = None
-    if done:
-        with locked(ws.lock_file):
-            result = vcs.commit_paths(ws.root, [path], f"review: {len(done)} card(s)")
-        commit = result.sha
-    return SessionResult(tuple(done), len(due) - len(done), commit)

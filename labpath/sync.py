@@ -96,11 +96,14 @@ def sync(root: Path, remote: str | None = None) -> SyncResult:
         raise UsageError(
             f"this workspace and {tracking} have both moved on ({ahead} local, {behind} remote "
             "commits); "
-            + ("labpath committed its own records first, nothing else was changed"
-               if saved else "nothing was changed"),
+            + (
+                "labpath committed its own records first, nothing else was changed"
+                if saved
+                else "nothing was changed"
+            ),
             hint=f"merge them (entries and logs never conflict): git -C {top} "
             f"{ident + ' ' if ident else ''}merge --no-edit {tracking}   then: labpath sync",
-        )  # fmt: skip
+        )
     pulled = pushed = 0
     if action == "pull":
         try:
@@ -124,8 +127,12 @@ def sync(root: Path, remote: str | None = None) -> SyncResult:
     return SyncResult(remote, branch, pulled, pushed)
 
 
-OWN_STATE = (".labpath/progress.jsonl", ".labpath/time.jsonl", ".labpath/review.jsonl",
-             "journal")  # fmt: skip
+OWN_STATE = (
+    ".labpath/progress.jsonl",
+    ".labpath/time.jsonl",
+    ".labpath/review.jsonl",
+    "journal",
+)
 
 
 def _save_own_state(root: Path, top: Path) -> str | None:

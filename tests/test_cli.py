@@ -476,3 +476,96 @@ def test_next_walks_from_bpe_into_the_phase_two_labs(cli, ws):
     assert seen[0] == "bpe"
     assert seen == shipped[shipped.index("bpe") : shipped.index("bpe") + len(seen)]
     assert {"lora", "preference"} <= set(seen)
+
+
+# --- the one error boundary -------------------------------------------------------------
+
+
+def _raising(exc):
+    def use_case(*args, **kwargs):
+        raise exc
+
+    return use_case
+
+
+@pytest.mark.parametrize(
+    "exc, code, lines",
+    [
+        (
+            RuntimeError("boom"),
+            3,
+            [
+                "Error: internal error: RuntimeError: boom",
+                "Hint: this is a bug in labpath; rerun with LABPATH_DEBUG=1 for the "
+                "traceback",
+            ],
+        ),
+        (KeyboardInterrupt(), 130, ["Error: interrupted"]),
+        (
+            PermissionError(13, "Permission denied", "/some/file"),
+            2,
+            [
+                "Error: permission denied: /some/file",
+                "Hint: make it writable (chmod -R u+w /some/file) or use --workspace DIR",
+            ],
+        ),
+        (
+            OSError(28, "No space left on device", "/some/file"),
+            2,
+            ["Error: no space left on the disk while writing /some/file"],
+        ),
+        (
+            type("GitCommandError", (Exception,), {})("git: No space left on device"),
+            2,
+            ["Error: no space left on the disk while writing the git repository"],
+        ),
+    ],
+)
+def test_every_command_group_shares_one_error_boundary(
+    cli, ws, monkeypatch, exc, code, lines
+):
+    from labpath.app import journal, time
+
+    assert cli("init", ws).exit_code == 0
+    monkeypatch.setattr(journal, "select", _raising(exc))
+    monkeypatch.setattr(time, "skip", _raising(exc))
+    for args in (("journal", "list"), ("time", "skip")):
+        result = cli(*args)
+        assert result.exit_code == code, result.output
+        assert result.stderr.splitlines()[: len(lines)] == lines, result.stderr
+        assert "Traceback" not in result.output
+
+
+def test_labpath_debug_lets_the_traceback_through(cli, ws, monkeypatch):
+    from labpath.app import journal
+
+    assert cli("init", ws).exit_code == 0
+    monkeypatch.setattr(journal, "select", _raising(RuntimeError("boom")))
+    result = cli("journal", "list", env={"LABPATH_DEBUG": "1"})
+    assert isinstance(result.exception, RuntimeError), result.output
+
+
+def test_the_journal_filters_are_the_same_options_everywhere(cli):
+    options = "--tag --lab --task --phase --week --type --starred --since --until -n"
+    options = options.split()
+    for command in ("list", "search", "export"):
+        result = cli("journal", command, "--help")
+        assert result.exit_code == 0, result.output
+        found = [o for o in options if f" {o} " in result.stdout]
+        assert found == options, (command, result.stdout)
+
+
+def test_the_filters_reach_the_query(cli, ws):
+    assert cli("next").exit_code == 0
+    assert cli("log", "Chain rule by hand", "-t", "calc").exit_code == 0
+    assert cli("log", "Broadcasting bit me", "--type", "failure").exit_code == 0
+    result = cli("journal", "list", "--type", "failure", "--json")
+    assert result.exit_code == 0, result.output
+    titles = [e["title"] for e in json.loads(result.stdout)["entries"]]
+    assert titles == ["Broadcasting bit me"]
+    result = cli("journal", "search", "chain", "--tag", "calc", "--json")
+    assert [e["title"] for e in json.loads(result.stdout)["entries"]] == [
+        "Chain rule by hand"
+    ]
+    result = cli("journal", "list", "--tag", "nope")
+    assert result.exit_code == 0 and "No entries match." in result.stdout

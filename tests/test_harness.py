@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from labpath import actions, labs
+from labpath import labs
+from labpath.app.check import attempt_dir
 from labpath.checks import runner
 from labpath.checks.result import sign
 from labpath.checks.runner import run_checks
@@ -181,7 +182,7 @@ def test_records_are_signed_in_sequence(tmp_path):
 
 def test_attempt_folders_are_unique_within_one_second(tmp_path):
     now = dt.datetime(2026, 3, 4, 5, 6, 7)
-    made = [actions.attempt_dir(tmp_path / "artifacts", now) for _ in range(3)]
+    made = [attempt_dir(tmp_path / "artifacts", now) for _ in range(3)]
     assert [p.name for p in made] == [
         "20260304T050607",
         "20260304T050607-2",

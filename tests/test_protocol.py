@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from labpath import actions, labs
+from labpath import labs
+from labpath.app import context
+from labpath.app.check import check_spec
 from labpath.checks import protocol, runner
 from labpath.checks.protocol import CheckSpec, Rule
 from labpath.checks.result import CheckReport, CheckResult, read_records, signed_line
@@ -198,13 +200,13 @@ def test_a_lab_that_builds_on_another_needs_it_resolved(tmp_path):
 
 def test_a_check_uses_the_learners_own_folder_of_a_lab_it_builds_on(cli, ws):
     assert cli("init", ws).exit_code == 0
-    ctx, _ = actions.load_context(str(ws))
+    ctx = context.load(str(ws))
     mlp = labs.load("mlp")
     reference = labs.load("micrograd").solution_dir
-    assert actions.check_spec(None, mlp, ws).uses == {"micrograd": reference}
+    assert check_spec(None, mlp, ws).uses == {"micrograd": reference}
     own = ctx.workspace.lab_dir("micrograd")
     own.mkdir(parents=True)
-    assert actions.check_spec(ctx, mlp, ws).uses == {"micrograd": reference}
+    assert check_spec(ctx, mlp, ws).uses == {"micrograd": reference}
     (own / "engine.py").write_text("class Value:\n    pass\n")
-    spec = actions.check_spec(ctx, mlp, ws, seed=5)
+    spec = check_spec(ctx, mlp, ws, seed=5)
     assert spec.uses == {"micrograd": own} and spec.seed == 5

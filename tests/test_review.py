@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from labpath import curriculum, journal, review, workspace
+from labpath.app import admin
 from labpath.errors import UsageError
 from labpath.progress import derive
 
@@ -17,8 +18,13 @@ CUR = curriculum.load()
 
 
 def aha(id, body, title=None, type="aha"):
-    return journal.JournalEntry(id=id, created="2026-11-20T07:00:00+00:00",
-                                title=title or journal.title_of(body), body=body, type=type)  # fmt: skip
+    return journal.JournalEntry(
+        id=id,
+        created="2026-11-20T07:00:00+00:00",
+        title=title or journal.title_of(body),
+        body=body,
+        type=type,
+    )
 
 
 def test_cards_from_aha_entries_and_started_tasks_questions():
@@ -99,10 +105,12 @@ def test_a_session_records_ratings_and_commits_once(with_entries):
     due = review.due_cards(cards, {}, NOW)
     answers = iter(["", "so-so", "good"])
     shown = []
-    result = review.session(ws, due, lambda prompt: next(answers), lambda c, part: shown.append(part),
-                            now=lambda: NOW)  # fmt: skip
+    result = admin.session(
+        ws, due, lambda event: next(answers), shown.append, now=lambda: NOW
+    )
     assert [r[1] for r in result.reviewed] == [3] and result.commit
-    assert shown[:2] == ["front", "back"]
+    assert [type(e) for e in shown] == [admin.Front, admin.Back, admin.Scheduled]
+    assert shown[2].due == result.reviewed[0][2]
     hist = review.read_log(review.review_file(ws))
     assert list(hist) == [cards[0].id]
     assert commits(ws.root)[0] == "review: 1 card(s)"
@@ -111,11 +119,13 @@ def test_a_session_records_ratings_and_commits_once(with_entries):
 def test_editing_an_entry_keeps_its_review_history(cli, with_entries, tmp_path):
     ws = with_entries
     (card,) = review.cards_from(journal.entries(ws), CUR, {})
-    review.session(ws, review.due_cards([card], {}, NOW), lambda p: "3", lambda c, p: None,
-                   now=lambda: NOW)  # fmt: skip
+    due = review.due_cards([card], {}, NOW)
+    admin.session(ws, due, lambda event: "3", lambda event: None, now=lambda: NOW)
     script = tmp_path / "ed.py"
-    script.write_text("import sys, pathlib\np = pathlib.Path(sys.argv[1])\n"
-                      "p.write_text(p.read_text().replace('derivative 1', 'derivative one'))\n")  # fmt: skip
+    script.write_text(
+        "import sys, pathlib\np = pathlib.Path(sys.argv[1])\n"
+        "p.write_text(p.read_text().replace('derivative 1', 'derivative one'))\n"
+    )
     r = cli("journal", "edit", "last", env={"EDITOR": f"{sys.executable} {script}"})
     assert r.exit_code == 0, r.output
     (after,) = review.cards_from(journal.entries(ws), CUR, {})

@@ -181,10 +181,11 @@ def test_doctor_names_the_fix_for_a_workspace_without_git(cli, started):
 
 
 def test_watch_rechecks_after_a_save(started, tmp_path):
-    from labpath import actions
     from labpath import watch as watcher
+    from labpath.app import check as checking
+    from labpath.app.context import load
 
-    ctx, _ = actions.load_context()
+    ctx = load()
     target = started / "labs" / "micrograd"
     outcomes = []
     stop = threading.Event()
@@ -204,7 +205,7 @@ def test_watch_rechecks_after_a_save(started, tmp_path):
     guard.daemon = True
     guard.start()
     runs = watcher.watch(
-        lambda worker: actions.check(ctx, "micrograd", None, worker=worker),
+        lambda worker: checking.check(ctx, "micrograd", None, worker=worker),
         target,
         on_start=lambda changed: None,
         on_outcome=on_outcome,

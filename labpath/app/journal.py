@@ -1,0 +1,347 @@
+"""Use cases of the journal: log, list and search, show, edit, star, tags, export."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from labpath import editor as editors
+from labpath import journal, progress
+from labpath.app.context import Context, guard, open_workspace, refreshed
+from labpath.app.results import Notice, plain, warnings
+from labpath.curriculum import Task
+from labpath.errors import UsageError, did_you_mean
+from labpath.fsutil import locked
+from labpath.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The journal filters as typed on the command line."""
+
+    text: tuple[str, ...] = ()
+    tag: tuple[str, ...] = ()
+    lab: str | None = None
+    task: str | None = None
+    phase: int | None = None
+    week: int | None = None
+    type: str | None = None
+    starred: bool = False
+    since: str | None = None
+    until: str | None = None
+    n: int | None = None
+
+    def query(self) -> journal.Query:
+        return journal.make_query(
+            self.text or (),
+            self.tag or (),
+            self.lab,
+            self.task,
+            self.phase,
+            self.week,
+            self.type,
+            self.starred,
+            self.since,
+            self.until,
+            self.n,
+        )
+
+
+def _editor(ws: Workspace, missing: str, hint: str) -> str:
+    """The learner's editor: labpath.yaml, then $VISUAL, then $EDITOR."""
+    from labpath import editor as editors
+
+    editor = editors.resolve(ws.settings.editor)
+    if not editor:
+        raise UsageError(missing, hint=hint)
+    return editor
+
+
+# --- log -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LogResult:
+    entry: journal.JournalEntry
+    commit: str | None
+    notices: tuple[Notice, ...] = ()
+
+    def to_json(self) -> dict:
+        return {**plain(self.entry), "commit_saved": self.commit}
+
+
+def entry_text(data: bytes | str, where: str) -> str:
+    """Journal text as typed or piped: UTF-8, no NUL or terminal control bytes."""
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise UsageError(
+                f"the entry from {where} is not UTF-8 text (binary data?)",
+                hint='pipe text: echo "what clicked" | labpath log -',
+            ) from None
+    bad = sorted({c for c in data if ord(c) < 32 and c not in "\t\n\r" or c == "\x7f"})
+    if bad:
+        raise UsageError(
+            f"the entry from {where} holds control characters "
+            f"({', '.join(f'0x{ord(c):02x}' for c in bad[:5])}); nothing saved",
+            hint="remove them (binary data is not journal text) and log it again",
+        )
+    return data
+
+
+def log_entry(
+    ctx: Context,
+    text: str | bytes | None,
+    where: str,
+    tags: list[str],
+    lab_id: str | None = None,
+    entry_type: str = "aha",
+    starred: bool = False,
+) -> LogResult:
+    """`labpath log`: the text given (or piped), else written in the editor, saved."""
+    if text is not None:
+        text = entry_text(text, where)
+    else:
+        editor = _editor(
+            ctx.workspace,
+            "no entry text given and no editor set",
+            'pass it: labpath log "what clicked", pipe it: ... | labpath log -, '
+            "or set $EDITOR",
+        )
+        current = last_worked(ctx) or ctx.current
+        about = f"task: {current.id}" if current else "all tasks done"
+        text = journal.compose_in_editor(
+            editor, journal.editor_template(about), ctx.workspace.state_dir / "tmp"
+        )
+    return log(ctx, text, tags, lab_id=lab_id, entry_type=entry_type, starred=starred)
+
+
+def what_clicked(ctx: Context, lab_id: str, answer: str) -> LogResult:
+    """After a first pass: the learner's answer kept as an aha entry about the lab."""
+    # the entry records the check that just passed
+    return log(refreshed(ctx), answer, [], lab_id=lab_id, entry_type="aha")
+
+
+def log(
+    ctx: Context,
+    text: str,
+    tags: list[str],
+    lab_id: str | None = None,
+    entry_type: str = "aha",
+    starred: bool = False,
+    when: dt.datetime | None = None,
+) -> LogResult:
+    """Save one journal entry tied to the current work and commit that file alone."""
+    from labpath import vcs
+
+    ws = ctx.workspace
+    text = (text or "").strip()
+    if not text:
+        raise UsageError(
+            "the entry is empty; nothing saved", hint='labpath log "what clicked"'
+        )
+    if entry_type not in journal.ENTRY_TYPES:
+        raise UsageError(f"unknown entry type '{entry_type}'")
+    vcs.open_repo(ws.root)  # fail before writing anything when git is unusable
+    guard(ws)
+    if lab_id:
+        task = ctx.curriculum.task_for_lab(lab_id)
+        if task is None:
+            known = sorted({t.lab for t in ctx.curriculum.tasks if t.lab})
+            raise UsageError(
+                f"no lab '{lab_id}' in the curriculum",
+                hint=did_you_mean(lab_id, known) or f"labs: {', '.join(known)}",
+            )
+    else:
+        task = last_worked(ctx) or ctx.current
+    state = ctx.state(task) if task else None
+    last = state.last_check if state else None
+    check = None
+    plots: tuple[str, ...] = ()
+    if last:
+        check = {
+            k: last.get(k) for k in ("status", "passed", "total", "at") if k in last
+        }
+        # plots inside the workspace that still exist; they are committed
+        plots = tuple(
+            p
+            for p in last.get("plots", ())
+            if not Path(p).is_absolute() and (ws.root / p).is_file()
+        )
+    when = (when or dt.datetime.now()).astimezone().replace(microsecond=0)
+    entry = journal.JournalEntry(
+        id=journal.new_id(),  # to the millisecond, so entries of one second keep their order
+        created=when.isoformat(),
+        title=journal.title_of(text),
+        body=text,
+        type=entry_type,
+        tags=tuple(dict.fromkeys(t.strip().lstrip("#") for t in tags if t.strip())),
+        starred=starred,
+        phase=task.phase if task else None,
+        week=task.week if task else None,
+        task=task.id if task else None,
+        lab=lab_id or (task.lab if task else None),
+        check=check,
+        commit=vcs.head(ws.root),
+        plots=plots,
+    )
+    notices = []
+    with locked(ws.lock_file):
+        stored = _unsaved_twin(ws, entry)
+        if stored is not None:
+            notices.append(
+                f"this entry was already saved as {stored.path} by an earlier "
+                "`labpath log` whose commit failed; committing that one"
+            )
+        else:
+            stored = journal.write(ws.journal_dir, entry, when)
+        result = vcs.commit_or_warn(
+            ws.root,
+            [Path(stored.path), *(ws.root / p for p in stored.plots)],
+            f'log: {entry.type} "{entry.title[:50]}"',
+            f"the entry ({stored.path})",
+        )
+    notices.append(result.warning)
+    return LogResult(stored, result.sha, warnings(*notices))
+
+
+def last_worked(ctx: Context) -> Task | None:
+    """The task of the lab the learner last checked or scaffolded, per the progress log."""
+    events = progress.read_events(ctx.workspace.progress_file)
+    for e in reversed(events):
+        if e.get("event") == "check" and isinstance(e.get("lab"), str):
+            task = ctx.curriculum.task_for_lab(e["lab"])
+        elif e.get("event") in ("start", "reset"):
+            task = next((t for t in ctx.curriculum.tasks if t.id == e["task"]), None)
+        else:
+            continue
+        if task is not None:
+            return task
+    return None
+
+
+def _unsaved_twin(ws: Workspace, entry: journal.JournalEntry):
+    """An uncommitted entry with the same text, left by a log whose commit failed."""
+    from labpath import vcs
+
+    def key(e):
+        return (e.body, e.type, e.lab, e.task, e.tags, e.starred)
+
+    for path in vcs.uncommitted(ws.root, [ws.journal_dir]):
+        if path.suffix != ".md" or path.is_symlink():
+            continue
+        try:
+            old = journal.read_entry(path)
+        except (OSError, UnicodeDecodeError):
+            continue
+        if key(old) == key(entry):
+            return old
+    return None
+
+
+# --- reading ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EntryList:
+    entries: tuple[journal.JournalEntry, ...]
+    filtered: bool  # whether any filter was given (an empty list then means no match)
+    root: Path
+    notices: tuple[Notice, ...] = ()
+
+    def to_json(self) -> dict:
+        return journal.to_json(list(self.entries), self.root)
+
+
+def select(ws_path: str | None, filters: Filters) -> EntryList:
+    """`journal list` and `journal search`: the entries that match, newest first."""
+    ws = open_workspace(ws_path)
+    q = filters.query()
+    problems: list[str] = []
+    found = journal.search(ws, q, problems)
+    return EntryList(tuple(found), q != journal.Query(), ws.root, warnings(*problems))
+
+
+@dataclass(frozen=True)
+class EntryShown:
+    entry: journal.JournalEntry
+    root: Path
+    notices: tuple[Notice, ...] = ()
+
+    def to_json(self) -> dict:
+        return journal.to_json([self.entry], self.root)["entries"][0]
+
+
+def show(ws_path: str | None, ref: str) -> EntryShown:
+    ws = open_workspace(ws_path)
+    return EntryShown(journal.find(journal.entries(ws), ref), ws.root)
+
+
+@dataclass(frozen=True)
+class Edited:
+    entry: journal.JournalEntry
+    changed: bool
+    commit: str | None
+    root: Path
+    notices: tuple[Notice, ...] = ()
+
+    def to_json(self) -> dict:
+        entry = journal.to_json([self.entry], self.root)["entries"][0]
+        return {"entry": entry, "changed": self.changed, "commit": self.commit}
+
+
+def edit(ws_path: str | None, ref: str) -> Edited:
+    """Open an entry in the editor, save it with a `modified` time and commit it."""
+    ws = open_workspace(ws_path)
+    editor = _editor(
+        ws,
+        "no editor set",
+        "set $EDITOR (e.g. export EDITOR=nano) or `editor:` in labpath.yaml",
+    )
+    result = journal.edit_entry(ws, ref, editors.function(editor, ws.state_dir / "tmp"))
+    return Edited(
+        result.entry, result.changed, result.commit, ws.root, warnings(*result.notices)
+    )
+
+
+def star(ws_path: str | None, ref: str, starred: bool) -> Edited:
+    ws = open_workspace(ws_path)
+    result = journal.set_star(ws, ref, starred)
+    return Edited(result.entry, result.changed, result.commit, ws.root)
+
+
+@dataclass(frozen=True)
+class TagCounts:
+    counts: tuple[tuple[str, int], ...]
+    notices: tuple[Notice, ...] = ()
+
+    def to_json(self) -> dict:
+        return dict(self.counts)
+
+
+def tags(ws_path: str | None, since: str | None, until: str | None) -> TagCounts:
+    ws = open_workspace(ws_path)
+    q = journal.make_query(since=since, until=until)
+    return TagCounts(tuple(journal.tag_counts(journal.search(ws, q))))
+
+
+@dataclass(frozen=True)
+class Exported:
+    text: str
+    out: str | None
+    notices: tuple[Notice, ...] = ()
+
+
+def export(
+    ws_path: str | None, filters: Filters, fmt: str, title: str, out: str | None
+) -> Exported:
+    """The selected entries as one Markdown document or JSON, to a file or stdout."""
+    if fmt not in journal.FORMATS:
+        raise UsageError(
+            f"--format {fmt}: expected md or json",
+            hint="labpath journal export --format md",
+        )
+    ws = open_workspace(ws_path)
+    return Exported(journal.export(ws, filters.query(), fmt, title, out), out)
