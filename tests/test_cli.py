@@ -305,34 +305,6 @@ def test_version(cli):
     assert result.exit_code == 0 and result.stdout.startswith("labpath ")
 
 
-def test_cli_import_stays_light():
-    code = (
-        "import sys, labpath.cli; "
-        "heavy = [m for m in ('torch', 'pytest', 'git', 'matplotlib', 'numpy') if m in sys.modules]; "
-        "print(heavy)"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
-    assert out.stdout.strip() == "[]"
-
-
-@pytest.mark.parametrize("args", [["--help"], ["status"], ["log", "x"], ["done", "x"]])
-def test_commands_without_checks_never_import_heavy_modules(args, ws, cli):
-    cli("next")
-    code = (
-        "import sys\nfrom labpath.cli import app\n"
-        f"try:\n    app({args!r})\nexcept SystemExit:\n    pass\n"
-        "heavy = [m for m in ('torch', 'pytest', 'matplotlib', 'numpy') if m in sys.modules]\n"
-        "print('HEAVY', heavy)\n"
-    )
-    env = {**os.environ, "LABPATH_HOME": str(ws)}
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env
-    )
-    assert "HEAVY []" in out.stdout, out.stdout + out.stderr
-
-
 @pytest.mark.parametrize(
     "weeks, expected",
     [
