@@ -204,6 +204,23 @@ def test_check_reports_each_kind_of_result_with_its_exit_code(
     assert json.loads(cli("status", "--json").stdout)["current"] == "moments"
 
 
+def test_check_json_of_the_starter_says_not_started(cli, tiny):
+    result = cli("check", "tiny", "--json")
+    assert result.exit_code == 1, result.output
+    data = json.loads(result.stdout)
+    assert data["status"] == "not_started" and data["failed"] == 0
+    assert data["exit_code"] == 1
+    assert json.loads(cli("status", "--json").stdout)["current"] == "moments"
+
+
+def test_check_any_folder_outside_a_workspace(cli, isolated, monkeypatch, no_torch):
+    monkeypatch.delenv("LABPATH_HOME")
+    result = cli("check", "tiny", "--path", VARIANTS / "passing")
+    assert result.exit_code == 0, result.output
+    assert "PASSED 2/2 passed" in result.stdout
+    assert not (isolated / "home" / "labpath").exists()
+
+
 def test_check_that_hangs_is_stopped_at_the_time_limit_and_exits_3(cli, tiny):
     use(tiny, "hangs")
     started = time.monotonic()
@@ -269,14 +286,19 @@ def test_check_all_rechecks_what_passed_and_names_a_regression(cli, tiny):
     assert row["lab"] == "tiny" and row["regressed"] is True
 
 
-def test_dev_check_proves_the_tiny_lab_sound_but_for_the_builtin_curriculum(
-    cli, no_torch
-):
+def test_dev_check_proves_the_tiny_lab_sound(cli, no_torch, monkeypatch):
+    from labpath import curriculum
+
+    # dev check reads the built-in plan; here it is the one that names the tiny lab.
+    plan = DATA / "curricula" / "tiny"
+    monkeypatch.setattr(curriculum, "builtin_directory", lambda: plan)
     result = cli("dev", "check", "tiny", "--json")
-    assert result.exit_code == 1, result.output  # no task of the built-in plan names it
-    (verdict,) = json.loads(result.stdout)["labs"]
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    (verdict,) = data["labs"]
     found = {f["item"]: f for f in verdict["findings"]}
-    assert [i for i, f in found.items() if not f["ok"]] == ["curriculum"]
+    assert data["ok"] and all(f["ok"] for f in found.values()), found
+    assert found["curriculum"]["detail"] == "task 'moments'"
     assert found["starter"]["detail"] == "not_started: 0/2 passed"
     assert found["solution"]["detail"] == "passed: 2/2 passed"
     bugs = [i for i in found if i.startswith("bug:")]
