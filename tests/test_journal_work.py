@@ -42,6 +42,7 @@ def test_an_entry_records_the_lab_commit_last_check_and_its_plots(cli, ws):
     assert "![loss](.labpath/artifacts/micrograd/20261129T070000/loss.png)" in md
 
 
+@pytest.mark.torch
 @pytest.mark.slow
 def test_first_pass_asks_what_clicked_and_saves_an_aha(cli, ws, monkeypatch):
     assert cli("init", ws).exit_code == 0
