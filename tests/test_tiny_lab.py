@@ -5,6 +5,7 @@ one-lab curriculum in tests/data/curricula/tiny. Every process these tests start
 check children included, has `import torch` fail, so none of this needs torch.
 """
 
+import importlib.util
 import json
 import os
 import shutil
@@ -24,42 +25,28 @@ TINY = LABS / "tiny"
 VARIANTS = TINY / "variants"
 SOLUTION = TINY / "solution" / "moments.py"
 
-# Put first on PYTHONPATH, this makes every Python process started from the tests
-# fail to import torch, as in an environment without it.
-BLOCKER = """
-import sys
+# On PYTHONPATH, its sitecustomize.py makes every Python process the tests start fail
+# to import torch.
+NO_TORCH = DATA / "no_torch"
 
 
-class _NoTorch:
-    def find_spec(self, name, path=None, target=None):
-        if name == "torch" or name.startswith("torch."):
-            raise ModuleNotFoundError("No module named 'torch' (blocked by the tests)")
-        return None
-
-
-sys.meta_path.insert(0, _NoTorch())
-"""
-
-
-class _NoTorch:
-    def find_spec(self, name, path=None, target=None):
-        if name == "torch" or name.startswith("torch."):
-            raise ModuleNotFoundError("No module named 'torch' (blocked by the tests)")
-        return None
+def _no_torch_finder():
+    spec = importlib.util.spec_from_file_location(
+        "labpath_tests_no_torch", NO_TORCH / "sitecustomize.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.NoTorch()
 
 
 @pytest.fixture()
 def no_torch(isolated, monkeypatch):
     """LABPATH_LABS names the tiny lab's folder; torch cannot be imported anywhere."""
-    site = isolated / "no-torch"
-    site.mkdir()
-    (site / "sitecustomize.py").write_text(BLOCKER)
-    path = [str(site), str(ROOT), os.environ.get("PYTHONPATH", "")]
+    path = [str(NO_TORCH), str(ROOT), os.environ.get("PYTHONPATH", "")]
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in path if p))
     monkeypatch.setenv("LABPATH_LABS", str(LABS))
     # This process too, unless an earlier test in the same run already loaded torch.
-    monkeypatch.setattr(sys, "meta_path", [_NoTorch(), *sys.meta_path])
-    return site
+    monkeypatch.setattr(sys, "meta_path", [_no_torch_finder(), *sys.meta_path])
 
 
 @pytest.fixture()
