@@ -10,6 +10,9 @@ from labpath.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data"
+# Fixture data, never tests of this project: the tiny lab's checks/ runs only in a
+# check child, against a learner's folder.
+collect_ignore = ["data"]
 
 
 @pytest.fixture(autouse=True)
@@ -29,10 +32,13 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.delenv("EDITOR", raising=False)
     monkeypatch.delenv("VISUAL", raising=False)
     monkeypatch.delenv("LABPATH_DEBUG", raising=False)
+    monkeypatch.delenv("LABPATH_LABS", raising=False)
     monkeypatch.chdir(tmp_path)
     from labpath import vcs
 
-    monkeypatch.setattr(vcs, "_warned", False)  # the identity warning is once per process
+    monkeypatch.setattr(
+        vcs, "_warned", False
+    )  # the identity warning is once per process
     (home / ".gitconfig").write_text(
         "[user]\n\tname = Learner\n\temail = learner@example.com\n"
     )
@@ -42,6 +48,21 @@ def isolated(tmp_path, monkeypatch):
 @pytest.fixture()
 def ws(isolated):
     return isolated / "ws"
+
+
+@pytest.fixture()
+def workspace(cli, ws):
+    """A workspace made with `labpath init`, following the built-in curriculum."""
+    assert cli("init", ws).exit_code == 0
+    return ws
+
+
+@pytest.fixture()
+def started(cli, ws):
+    """A workspace after the first `labpath next`: micrograd scaffolded and current."""
+    result = cli("next")
+    assert result.exit_code == 0, result.output
+    return ws
 
 
 @pytest.fixture()

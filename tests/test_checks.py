@@ -17,12 +17,14 @@ def outcomes(report):
     return {r.name: r.outcome for r in report.results}
 
 
+@pytest.mark.torch
 def test_solution_passes_every_check():
     report = run_checks(LAB, LAB.solution_dir)
     assert report.status == "passed", report.output
     assert report.passed == report.total >= 18
 
 
+@pytest.mark.torch
 def test_starter_is_reported_not_started_not_wrong():
     report = run_checks(LAB, LAB.starter_dir)
     assert report.status == "not_started"
@@ -31,6 +33,7 @@ def test_starter_is_reported_not_started_not_wrong():
     assert "NotImplementedError" in first.message and "engine.py:" in first.message
 
 
+@pytest.mark.torch
 def test_repository_shaped_value_passes_with_missing_ops_skipped():
     report = run_checks(LAB, SAMPLES / "repo_shape")
     assert report.status == "passed", report.output
@@ -39,6 +42,7 @@ def test_repository_shaped_value_passes_with_missing_ops_skipped():
     assert outcomes(report)["test_random_graphs_match_torch[30]"] == "passed"
 
 
+@pytest.mark.torch
 def test_lecture_shaped_value_passes_with_missing_ops_skipped():
     report = run_checks(LAB, SAMPLES / "lecture_shape")
     assert report.status == "passed", report.output
@@ -53,6 +57,7 @@ def test_lecture_shaped_value_passes_with_missing_ops_skipped():
     assert got["test_tanh_matches_torch"] == "passed"
 
 
+@pytest.mark.torch
 def test_repository_root_layout_is_found(tmp_path):
     # <root>/micrograd/engine.py with an __init__.py, as in a clone of the repository
     (tmp_path / "micrograd").mkdir()
@@ -64,6 +69,7 @@ def test_repository_root_layout_is_found(tmp_path):
     assert run_checks(LAB, tmp_path / "micrograd").status == "passed"
 
 
+@pytest.mark.torch
 def test_wrong_gradient_is_a_failure_with_yours_expected_and_diagnosis(tmp_path):
     bug = next(b for b in devcheck.load_bugs(LAB) if b.id == "mul-overwrites-grad")
     devcheck.apply_bug(LAB, bug, tmp_path / "code")
@@ -78,6 +84,7 @@ def test_wrong_gradient_is_a_failure_with_yours_expected_and_diagnosis(tmp_path)
     assert "test_add_matches_torch" not in failed
 
 
+@pytest.mark.torch
 @pytest.mark.parametrize(
     "sample, timeout, status, words",
     [
@@ -91,6 +98,7 @@ def test_processes_that_never_report_are_never_a_pass(sample, timeout, status, w
     assert words in report.message
 
 
+@pytest.mark.torch
 def test_os_exit_at_import_fails_every_check_by_name():
     report = run_checks(LAB, SAMPLES / "os_exit_at_import")
     assert report.status == "failed"
@@ -98,12 +106,14 @@ def test_os_exit_at_import_fails_every_check_by_name():
     assert "your code called os._exit(0)" in report.results[0].message
 
 
+@pytest.mark.torch
 def test_sys_exit_at_import_fails_every_check():
     report = run_checks(LAB, SAMPLES / "exit_at_import")
     assert report.status == "failed"
     assert report.passed == 0
 
 
+@pytest.mark.torch
 def test_os_exit_inside_a_check_is_a_named_failure():
     report = run_checks(LAB, SAMPLES / "os_exit_in_check")
     assert report.status == "failed"
@@ -111,12 +121,14 @@ def test_os_exit_inside_a_check_is_a_named_failure():
     assert seeded.outcome == "failed" and "os._exit(0)" in seeded.message
 
 
+@pytest.mark.torch
 def test_syntax_error_names_file_and_line():
     report = run_checks(LAB, SAMPLES / "syntax_error")
     assert report.status == "failed"
     assert "engine.py:2: SyntaxError" in report.results[0].message
 
 
+@pytest.mark.torch
 def test_missing_value_class_and_missing_file_are_failures(tmp_path):
     report = run_checks(LAB, SAMPLES / "no_value")
     assert report.status == "failed"
@@ -138,6 +150,7 @@ def test_harness_failure_is_not_blamed_on_the_learner(tmp_path, monkeypatch):
     assert "not your code" in report.message
 
 
+@pytest.mark.torch
 def test_selecting_an_unknown_check_is_a_harness_error():
     report = run_checks(LAB, LAB.solution_dir, select=["test_does_not_exist"])
     assert report.status == "harness_error"

@@ -86,43 +86,7 @@ def test_status_without_workspace_says_how_to_start(cli):
     assert "Traceback" not in result.output
 
 
-def test_check_pass_marks_done_and_commits_the_code(cli, ws):
-    cli("next")
-    shutil.copy(SOLUTION, ws / "labs" / "micrograd" / "engine.py")
-    result = cli("check")
-    assert result.exit_code == 0, result.output
-    assert "PASSED" in result.stdout
-    assert commits(ws)[0].startswith("check: micrograd passed ")
-    assert "labs/micrograd/engine.py" in git(
-        ws, "show", "--name-only", "--format=", "HEAD"
-    )
-    status = json.loads(cli("status", "--json").stdout)
-    assert status["current"] == "mlp"
-    assert status["done"] == 1
-
-
-def test_check_of_the_starter_exits_1_not_started(cli, ws):
-    cli("next")
-    result = cli("check", "micrograd", "--json")
-    assert result.exit_code == 1, result.output
-    data = json.loads(result.stdout)
-    assert data["status"] == "not_started" and data["failed"] == 0
-    assert data["exit_code"] == 1
-    assert json.loads(cli("status", "--json").stdout)["current"] == "micrograd"
-
-
-def test_check_any_folder_outside_a_workspace(cli, isolated, monkeypatch):
-    monkeypatch.delenv("LABPATH_HOME")
-    folder = isolated / "elsewhere"
-    folder.mkdir()
-    shutil.copy(SOLUTION, folder / "engine.py")
-    result = cli("check", "micrograd", "--path", folder)
-    assert result.exit_code == 0, result.output
-    assert not (isolated / "home" / "labpath").exists()
-
-
-def test_check_unknown_lab_suggests_the_closest(cli, ws):
-    cli("next")
+def test_check_unknown_lab_suggests_the_closest(cli, ws, started):
     result = cli("check", "micrograt")
     assert result.exit_code == 2
     assert (
@@ -131,23 +95,13 @@ def test_check_unknown_lab_suggests_the_closest(cli, ws):
     )
 
 
-def test_check_missing_path_is_a_usage_error(cli, ws):
-    cli("next")
+def test_check_missing_path_is_a_usage_error(cli, ws, started):
     result = cli("check", "micrograd", "--path", "nowhere")
     assert result.exit_code == 2
     assert "--path nowhere: no such folder" in result.stderr
 
 
-def test_check_timeout_exits_3(cli, ws):
-    cli("next")
-    hang = ROOT / "tests" / "data" / "micrograd" / "hang"
-    result = cli("check", "micrograd", "--path", hang, "--timeout", "12")
-    assert result.exit_code == 3, result.output
-    assert "TIMED OUT" in result.stdout
-
-
-def test_done_completes_a_task_without_checks(cli, ws):
-    cli("next")
+def test_done_completes_a_task_without_checks(cli, ws, started):
     evidence = ws / "notes.md"
     evidence.write_text("what I built\n")
     result = cli("done", "domain-predictor", "--evidence", evidence, "--note", "works")
@@ -163,8 +117,7 @@ def test_done_completes_a_task_without_checks(cli, ws):
     )
 
 
-def test_done_refuses_a_checkable_lab_and_unknown_ids(cli, ws):
-    cli("next")
+def test_done_refuses_a_checkable_lab_and_unknown_ids(cli, ws, started):
     result = cli("done", "micrograd")
     assert result.exit_code == 2 and "labpath check micrograd" in result.stderr
     result = cli("done", "domain-predicter")
@@ -174,8 +127,7 @@ def test_done_refuses_a_checkable_lab_and_unknown_ids(cli, ws):
     assert len(commits(ws)) == 2
 
 
-def test_log_writes_one_entry_and_commits_it_alone(cli, ws):
-    cli("next")
+def test_log_writes_one_entry_and_commits_it_alone(cli, ws, started):
     (ws / "labs" / "micrograd" / "engine.py").write_text("# unfinished\n")
     result = cli(
         "log", "Reused nodes need +=", "--tag", "backprop", "--tag", "micrograd"
@@ -194,16 +146,14 @@ def test_log_writes_one_entry_and_commits_it_alone(cli, ws):
     assert "engine.py" in git(ws, "status", "--porcelain")
 
 
-def test_log_from_stdin(cli, ws):
-    cli("next")
+def test_log_from_stdin(cli, ws, started):
     result = cli("log", "-", input="From a pipe\n\nmore lines\n")
     assert result.exit_code == 0, result.output
     entry = next((ws / "journal").glob("*/*/*.md")).read_text()
     assert "From a pipe\n\nmore lines" in entry
 
 
-def test_log_from_the_editor(cli, ws, isolated):
-    cli("next")
+def test_log_from_the_editor(cli, ws, isolated, started):
     editor = isolated / "fake-editor"
     editor.write_text(
         '#!/bin/sh\nprintf "Written in the editor\\n$(cat "$1")" > "$1"\n'
@@ -216,8 +166,7 @@ def test_log_from_the_editor(cli, ws, isolated):
     assert "labpath:" not in entry.split("---", 2)[2]
 
 
-def test_empty_entry_saves_nothing(cli, ws, isolated):
-    cli("next")
+def test_empty_entry_saves_nothing(cli, ws, isolated, started):
     result = cli("log", "   ")
     assert result.exit_code == 2 and "nothing saved" in result.stderr
     editor = isolated / "noop-editor"
@@ -230,8 +179,7 @@ def test_empty_entry_saves_nothing(cli, ws, isolated):
     assert not list((ws / "journal").glob("*/*/*.md"))
 
 
-def test_log_without_git_exits_3_and_writes_nothing(cli, ws):
-    cli("next")
+def test_log_without_git_exits_3_and_writes_nothing(cli, ws, started):
     shutil.rmtree(ws / ".git")
     result = cli("log", "an idea")
     assert result.exit_code == 3
@@ -239,14 +187,12 @@ def test_log_without_git_exits_3_and_writes_nothing(cli, ws):
     assert not list((ws / "journal").glob("*/*/*.md"))
 
 
-def test_log_for_an_unknown_lab(cli, ws):
-    cli("next")
+def test_log_for_an_unknown_lab(cli, ws, started):
     result = cli("log", "x", "--lab", "lsmt")
     assert result.exit_code == 2 and "did you mean 'lstm'?" in result.stderr
 
 
-def test_corrupt_progress_is_reported_with_its_line(cli, ws):
-    cli("next")
+def test_corrupt_progress_is_reported_with_its_line(cli, ws, started):
     progress = ws / ".labpath" / "progress.jsonl"
     before = progress.read_text()
     progress.write_text(before + "{not json\n")
@@ -264,8 +210,7 @@ def test_broken_curriculum_option_exits_2_without_traceback(cli, ws):
     assert "Traceback" not in result.output
 
 
-def test_own_curriculum_from_settings(cli, ws):
-    assert cli("init", ws).exit_code == 0
+def test_own_curriculum_from_settings(cli, ws, workspace):
     valid = ROOT / "tests" / "data" / "curricula" / "valid"
     settings = ws / "labpath.yaml"
     settings.write_text(settings.read_text() + f"curriculum: {valid}\n")
@@ -303,34 +248,6 @@ def test_settings_typo_is_reported(cli, ws):
 def test_version(cli):
     result = cli("--version")
     assert result.exit_code == 0 and result.stdout.startswith("labpath ")
-
-
-def test_cli_import_stays_light():
-    code = (
-        "import sys, labpath.cli; "
-        "heavy = [m for m in ('torch', 'pytest', 'git', 'matplotlib', 'numpy') if m in sys.modules]; "
-        "print(heavy)"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
-    assert out.stdout.strip() == "[]"
-
-
-@pytest.mark.parametrize("args", [["--help"], ["status"], ["log", "x"], ["done", "x"]])
-def test_commands_without_checks_never_import_heavy_modules(args, ws, cli):
-    cli("next")
-    code = (
-        "import sys\nfrom labpath.cli import app\n"
-        f"try:\n    app({args!r})\nexcept SystemExit:\n    pass\n"
-        "heavy = [m for m in ('torch', 'pytest', 'matplotlib', 'numpy') if m in sys.modules]\n"
-        "print('HEAVY', heavy)\n"
-    )
-    env = {**os.environ, "LABPATH_HOME": str(ws)}
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env
-    )
-    assert "HEAVY []" in out.stdout, out.stdout + out.stderr
 
 
 @pytest.mark.parametrize(
@@ -393,8 +310,7 @@ def _piped(args, ws, columns="20"):
     )
 
 
-def test_solution_to_a_pipe_is_exactly_the_files_bytes(cli, ws):
-    assert cli("init", ws).exit_code == 0
+def test_solution_to_a_pipe_is_exactly_the_files_bytes(cli, ws, workspace):
     proc = _piped(["solution", "micrograd", "--force"], ws)
     assert proc.returncode == 0, proc.stderr.decode()
     assert proc.stdout == SOLUTION.read_bytes()

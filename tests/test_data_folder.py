@@ -3,9 +3,12 @@ reads a file says so when it is given a folder."""
 
 import json
 
+import pytest
+
 from labpath import labs
 
 
+@pytest.mark.torch
 def test_retrieval_checks_run_on_a_folder_of_your_scripts(cli, tmp_path):
     scripts = tmp_path / "my-scripts"
     (scripts / "deploy").mkdir(parents=True)
@@ -36,6 +39,7 @@ def test_retrieval_checks_run_on_a_folder_of_your_scripts(cli, tmp_path):
     assert own and own[0]["outcome"] == "passed"
 
 
+@pytest.mark.torch
 def test_a_lab_that_reads_a_file_refuses_a_folder_by_name(cli, tmp_path):
     folder = tmp_path / "words"
     folder.mkdir()

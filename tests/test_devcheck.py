@@ -53,6 +53,7 @@ def reports_for(lab_id, bug_id, checks):
     return {r.name: r for r in report.results}
 
 
+@pytest.mark.torch
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "bug_id, words",

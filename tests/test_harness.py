@@ -54,6 +54,7 @@ def _wait_dead(pids, seconds=15.0) -> list[int]:
     return alive
 
 
+@pytest.mark.torch
 @pytest.mark.parametrize(
     "sample, what",
     [
@@ -74,6 +75,7 @@ def test_learner_code_that_stops_the_run_is_never_a_pass(sample, what):
     assert "1 check(s) did not run" in report.message
 
 
+@pytest.mark.torch
 @pytest.mark.parametrize("sample", ["skip_pytest", "skip_unittest"])
 def test_a_skip_raised_by_learner_code_is_a_named_failure(sample):
     report = run_checks(LAB, SAMPLES / sample, select=AROUND_TANH)
@@ -85,12 +87,14 @@ def test_a_skip_raised_by_learner_code_is_a_named_failure(sample):
     assert tanh.learner_location.startswith("engine.py:")
 
 
+@pytest.mark.torch
 def test_labpaths_own_skip_for_a_missing_optional_feature_still_skips():
     report = run_checks(LAB, SAMPLES / "repo_shape", select=["test_tanh_matches_torch"])
     assert report.status == "passed"
     assert by_name(report)["test_tanh_matches_torch"].outcome == "skipped"
 
 
+@pytest.mark.torch
 def test_correct_code_that_forks_passes_and_its_children_report_nothing():
     report = run_checks(
         LAB,
@@ -104,6 +108,7 @@ def test_correct_code_that_forks_passes_and_its_children_report_nothing():
     ]
 
 
+@pytest.mark.torch
 def test_processes_the_learner_code_started_are_stopped_after_the_run(
     tmp_path, monkeypatch
 ):
@@ -118,6 +123,7 @@ def test_processes_the_learner_code_started_are_stopped_after_the_run(
     assert _wait_dead(pids, 5) == [], "a process started by the learner's code survived"
 
 
+@pytest.mark.torch
 def test_a_non_daemon_thread_left_by_correct_code_does_not_turn_a_pass_into_a_timeout():
     report = run_checks(
         LAB, SAMPLES / "leaves_thread", select=["test_add_matches_torch"], timeout=45
@@ -126,6 +132,7 @@ def test_a_non_daemon_thread_left_by_correct_code_does_not_turn_a_pass_into_a_ti
     assert report.duration < 40
 
 
+@pytest.mark.torch
 def test_forged_result_records_are_rejected():
     report = run_checks(LAB, SAMPLES / "forges_results", select=AROUND_TANH)
     assert report.status == "crashed"
@@ -133,6 +140,7 @@ def test_forged_result_records_are_rejected():
     assert report.passed < len(AROUND_TANH)
 
 
+@pytest.mark.torch
 def test_code_that_switches_the_checks_off_fails():
     report = run_checks(LAB, SAMPLES / "patches_checks", select=AROUND_TANH)
     assert report.status == "failed"
@@ -191,6 +199,7 @@ def test_attempt_folders_are_unique_within_one_second(tmp_path):
     assert all(p.is_dir() for p in made)
 
 
+@pytest.mark.torch
 def test_two_checks_at_once_save_their_plots_in_separate_folders(cli, ws):
     assert cli("init", ws).exit_code == 0
     lab = labs.load("micrograd")
@@ -210,6 +219,7 @@ def test_two_checks_at_once_save_their_plots_in_separate_folders(cli, ws):
     assert len(folders) == 2
 
 
+@pytest.mark.torch
 @pytest.mark.parametrize("how", ["check", "watch"])
 @pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM", "SIGHUP", "SIGKILL"])
 def test_stopping_labpath_stops_the_learner_code(how, sig, cli, ws, tmp_path):
@@ -253,6 +263,7 @@ def test_stopping_labpath_stops_the_learner_code(how, sig, cli, ws, tmp_path):
         assert _wait_dead([child], 5) == []
 
 
+@pytest.mark.torch
 def test_an_lstm_that_zeroes_the_given_state_in_place_fails():
     lstm = labs.load("lstm")
     check = ["test_layer_matches_torch_lstm"]
@@ -262,6 +273,7 @@ def test_an_lstm_that_zeroes_the_given_state_in_place_fails():
     assert run_checks(lstm, lstm.solution_dir, select=check).status == "passed"
 
 
+@pytest.mark.torch
 def test_torch_reached_through_importlib_is_forbidden_use():
     report = run_checks(LAB, SAMPLES / "torch_via_importlib", select=AROUND_TANH)
     assert report.status == "failed"
@@ -269,6 +281,7 @@ def test_torch_reached_through_importlib_is_forbidden_use():
     assert "your code uses torch, which this lab forbids" in first.message
 
 
+@pytest.mark.torch
 def test_torchs_lstm_kernel_by_its_aten_name_is_forbidden_use():
     lstm = labs.load("lstm")
     check = ["test_layer_matches_torch_lstm"]
@@ -309,6 +322,7 @@ def _learner_file(tmp_path, text):
     return module
 
 
+@pytest.mark.torch
 def test_not_implemented_inside_torch_is_a_mistake_not_a_gap(tmp_path, monkeypatch):
     from labpath.checks import _harness, kit
 
@@ -330,6 +344,7 @@ def test_not_implemented_inside_torch_is_a_mistake_not_a_gap(tmp_path, monkeypat
     assert "NotImplementedError" in result["message"]
 
 
+@pytest.mark.torch
 def test_one_import_error_is_reported_once_with_file_and_line():
     report = run_checks(LAB, SAMPLES / "syntax_error")
     assert report.status == "failed"
@@ -444,6 +459,7 @@ def test_a_forbidden_module_only_imported_by_the_package_does_not_trip():
     assert "your code uses tiktoken, which this lab forbids" in done.stdout
 
 
+@pytest.mark.torch
 def test_a_shape_mistake_met_while_building_the_reference_is_the_learners(monkeypatch):
     import torch
 
@@ -461,6 +477,7 @@ def test_a_shape_mistake_met_while_building_the_reference_is_the_learners(monkey
         assert _harness.classify(exc, "setup")["outcome"] == "error"
 
 
+@pytest.mark.torch
 def test_one_interface_mistake_is_named_once_not_as_a_cascade_of_type_errors():
     mlp = labs.load("mlp")
     interface = "test_layer_returns_value_for_one_neuron"

@@ -11,6 +11,8 @@ import pytest
 
 from .conftest import ROOT
 
+pytestmark = pytest.mark.torch  # the installed labpath runs micrograd's checks
+
 
 @pytest.mark.slow
 def test_wheel_install_runs_next_and_check(tmp_path):

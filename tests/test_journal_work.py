@@ -49,6 +49,7 @@ def test_an_entry_records_the_lab_commit_last_check_and_its_plots(cli, ws):
     assert "![loss](.labpath/artifacts/micrograd/20261129T070000/loss.png)" in md
 
 
+@pytest.mark.torch
 @pytest.mark.slow
 def test_first_pass_asks_what_clicked_and_saves_an_aha(cli, ws, monkeypatch):
     assert cli("init", ws).exit_code == 0
@@ -71,22 +72,3 @@ def test_first_pass_asks_what_clicked_and_saves_an_aha(cli, ws, monkeypatch):
 def test_no_prompt_when_not_interactive(monkeypatch):
     monkeypatch.setattr("sys.stdin", open("/dev/null"))
     assert not ui.interactive()
-
-
-def test_importing_the_cli_loads_no_heavy_module():
-    import subprocess
-    import sys
-
-    code = (
-        "import sys, labpath.cli; heavy = {'torch', 'pytest', 'git', 'matplotlib', 'numpy', "
-        "'fsrs', 'yaml'}; print(sorted(heavy & set(sys.modules)))"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={"PYTHONPATH": str(ROOT), "PATH": ""},
-        check=True,
-    )
-    assert out.stdout.strip() == "[]"

@@ -8,6 +8,8 @@ import pytest
 from labpath import labs
 from labpath.checks.runner import run_checks
 
+pytestmark = pytest.mark.torch  # bigram's and mlp-lm's checks
+
 
 def variant(tmp_path: Path, lab_id: str, file: str, edits) -> tuple[labs.Lab, Path]:
     lab = labs.load(lab_id)

@@ -5,6 +5,7 @@ import pytest
 from labpath import curriculum, devcheck, labs
 
 
+@pytest.mark.torch
 @pytest.mark.slow
 @pytest.mark.parametrize("lab_id", labs.available())
 def test_lab_is_sound(lab_id):

@@ -260,6 +260,7 @@ def test_cli_rejects_bad_arguments(cli):
     assert result.exit_code == 2 and "no lab 'nosuchlab'" in result.stderr
 
 
+@pytest.mark.torch
 @pytest.mark.slow
 def test_cli_runs_a_real_lab_and_prints_json(cli):
     result = cli("dev", "mutate", "micrograd", "--sample", "6", "--seed", "2", "--json")

@@ -6,6 +6,8 @@ import pytest
 
 from labpath import labs, mutate
 
+pytestmark = pytest.mark.torch  # every lab's checks, most of them torch's
+
 # Sized for CI (2 cores, the whole tier in about 6-8 minutes): 16 mutants per lab,
 # two at a time, each stopping at its first failing check. A slower or busier machine
 # can raise the per-lab budget with LABPATH_MUTATION_BUDGET (seconds).

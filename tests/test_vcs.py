@@ -311,6 +311,7 @@ def test_an_older_workspace_gets_the_new_ignore_rules_when_opened(cli, ws):
 SOLUTION = __import__("labpath.labs", fromlist=["load"]).load("micrograd").solution_dir
 
 
+@pytest.mark.torch
 def test_the_weekly_loop_leaves_git_clean_and_files_the_aha_under_the_passed_lab(
     cli, started
 ):
@@ -341,6 +342,7 @@ def test_the_weekly_loop_leaves_git_clean_and_files_the_aha_under_the_passed_lab
     assert _status(started) == "", _status(started)
 
 
+@pytest.mark.torch
 def test_a_pass_whose_commit_fails_still_prints_its_report(cli, started, quick_lock):
     import shutil
 
@@ -380,6 +382,7 @@ def test_reset_does_not_list_labpaths_own_files_as_the_learners(cli, started):
     assert ".labpath" not in result.stdout
 
 
+@pytest.mark.torch
 def test_a_pass_after_the_log_was_shrunk_is_shown_but_not_committed(cli, started):
     import shutil
 

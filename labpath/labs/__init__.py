@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from labpath.errors import UsageError, did_you_mean
 
 LABS_ROOT = Path(__file__).resolve().parent
+# Folders of labs kept outside labpath (os.pathsep-separated), after the shipped ones.
+LABS_PATH_VAR = "LABPATH_LABS"
 LAB_KEYS = (
     "format_version", "id", "title", "files", "time_limit", "hints",
     "forbidden", "seed", "data", "uses",
@@ -55,21 +58,36 @@ class Lab:
         return self.directory / "bugs.yaml"
 
 
+def roots() -> list[Path]:
+    """Where labs are looked up, in order: the shipped labs, then $LABPATH_LABS."""
+    extra = os.environ.get(LABS_PATH_VAR, "").split(os.pathsep)
+    return [LABS_ROOT, *(Path(p).expanduser() for p in extra if p)]
+
+
+def where(lab_id: str) -> Path | None:
+    """The folder of the lab with this id; the first root holding it wins."""
+    if not lab_id or "/" in lab_id or os.sep in lab_id or lab_id in (".", ".."):
+        return None
+    found = (r / lab_id for r in roots() if (r / lab_id / "lab.yaml").is_file())
+    return next(found, None)
+
+
 def available() -> list[str]:
-    """Ids of every lab shipped with labpath, sorted."""
-    return sorted(p.parent.name for p in LABS_ROOT.glob("*/lab.yaml"))
+    """Ids of every lab labpath can find (shipped, then $LABPATH_LABS), sorted."""
+    return sorted({p.parent.name for r in roots() for p in r.glob("*/lab.yaml")})
 
 
 def exists(lab_id: str) -> bool:
-    return (LABS_ROOT / lab_id / "lab.yaml").is_file()
+    return where(lab_id) is not None
 
 
 def load(lab_id: str) -> Lab:
     """Read one lab's lab.yaml, validated, or a clear error for an unknown id."""
     from labpath.labspec import read_lab
 
-    path = LABS_ROOT / lab_id / "lab.yaml"
-    if not lab_id or "/" in lab_id or not path.is_file():
+    folder = where(lab_id)
+    path = folder / "lab.yaml" if folder else None
+    if path is None:
         raise UsageError(
             f"no lab '{lab_id}'",
             hint=did_you_mean(lab_id, available())
