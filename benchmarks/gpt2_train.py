@@ -30,12 +30,27 @@ MODEL = (
 # name: (GPTConfig fields, batch size, run on CPU too)
 CONFIGS = {
     "labpath run.py default (code, 96 chars)": (
-        dict(block_size=64, vocab_size=96, n_layer=4, n_head=4, n_embd=128, dropout=0.0), 12, True),
+        dict(
+            block_size=64, vocab_size=96, n_layer=4, n_head=4, n_embd=128, dropout=0.0
+        ),
+        12,
+        True,
+    ),
     "nanoGPT shakespeare_char, CPU command": (
-        dict(block_size=64, vocab_size=65, n_layer=4, n_head=4, n_embd=128, dropout=0.0), 12, True),
+        dict(
+            block_size=64, vocab_size=65, n_layer=4, n_head=4, n_embd=128, dropout=0.0
+        ),
+        12,
+        True,
+    ),
     "nanoGPT train_shakespeare_char.py (GPU)": (
-        dict(block_size=256, vocab_size=65, n_layer=6, n_head=6, n_embd=384, dropout=0.2), 64, False),
-}  # fmt: skip
+        dict(
+            block_size=256, vocab_size=65, n_layer=6, n_head=6, n_embd=384, dropout=0.2
+        ),
+        64,
+        False,
+    ),
+}
 
 
 def load_reference():
@@ -58,8 +73,11 @@ def throughput(
     T, V = cfg["block_size"], cfg["vocab_size"]
     x = torch.randint(V, (batch, T), device=device)
     y = torch.randint(V, (batch, T), device=device)
-    amp = (torch.autocast(device_type="cuda", dtype=torch.bfloat16) if device == "cuda"
-           else torch.autocast(device_type="cpu", enabled=False))  # fmt: skip
+    amp = (
+        torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+        if device == "cuda"
+        else torch.autocast(device_type="cpu", enabled=False)
+    )
 
     def step():
         with amp:
@@ -90,8 +108,11 @@ def main() -> None:
         "--threads", type=int, default=0, help="torch CPU threads (default: torch's)"
     )
     ap.add_argument("--compile", action="store_true", help="torch.compile on CUDA")
-    ap.add_argument("--gpu-config-on-cpu", action="store_true",
-                    help="also time the (slow) GPU config on the CPU")  # fmt: skip
+    ap.add_argument(
+        "--gpu-config-on-cpu",
+        action="store_true",
+        help="also time the (slow) GPU config on the CPU",
+    )
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -52,9 +52,21 @@ def main() -> None:
         lab = ROOT / "labpath" / "labs" / "micrograd"
         baseline = timed([sys.executable, "-c", "import typer, rich"], env, args.runs)
         rows = [
-            ("labpath --help", timed([*entry, "--help"], env, args.runs), "import typer, rich", baseline, 3.0),
-            ("labpath status", timed([*entry, "status"], env, args.runs), "import typer, rich", baseline, 3.0),
-        ]  # fmt: skip
+            (
+                "labpath --help",
+                timed([*entry, "--help"], env, args.runs),
+                "import typer, rich",
+                baseline,
+                3.0,
+            ),
+            (
+                "labpath status",
+                timed([*entry, "status"], env, args.runs),
+                "import typer, rich",
+                baseline,
+                3.0,
+            ),
+        ]
         check_runs = max(2, args.runs // 2)
         check = timed(
             [*entry, "check", "micrograd", "--path", str(lab / "solution")],

@@ -166,11 +166,17 @@ def blocked(root: Path) -> UsageError | None:
             hint=f"finish it: git -C {top} rebase --continue   or abort it: "
             f"git -C {top} rebase --abort   then run the command again",
         )
-    for name, verb in (("MERGE_HEAD", "merge"), ("CHERRY_PICK_HEAD", "cherry-pick"),
-                       ("REVERT_HEAD", "revert")):  # fmt: skip
+    for name, verb in (
+        ("MERGE_HEAD", "merge"),
+        ("CHERRY_PICK_HEAD", "cherry-pick"),
+        ("REVERT_HEAD", "revert"),
+    ):
         if (gd / name).exists():
-            finish = f"git -C {top} commit" if verb == "merge" else (
-                f"git -C {top} {verb} --continue")  # fmt: skip
+            finish = (
+                f"git -C {top} commit"
+                if verb == "merge"
+                else (f"git -C {top} {verb} --continue")
+            )
             return UsageError(
                 f"a {verb} is in progress in the workspace, and what labpath commits "
                 f"now would be mixed into it{again}",
@@ -218,9 +224,11 @@ def _shrunk(repo, rel: str, path: Path) -> int:
     git = _git_module()
     try:
         committed = repo.git.execute(
-            ["git", "show", f"HEAD:{rel}"], strip_newline_in_stdout=False,
-            as_process=False, stdout_as_string=False,
-        )  # fmt: skip
+            ["git", "show", f"HEAD:{rel}"],
+            strip_newline_in_stdout=False,
+            as_process=False,
+            stdout_as_string=False,
+        )
     except git.GitCommandError:
         return 0  # not committed yet (or no commit at all)
     current = path.read_bytes()
@@ -278,8 +286,10 @@ def commit_paths(
             return CommitResult(None, warning)
         if not repo.git.status("--porcelain", "--", *pathspecs):
             return CommitResult(None)
-        _run(repo, [*identity, "commit", "--no-verify", "-q", "-m", message, "--",
-                    *pathspecs])  # fmt: skip
+        _run(
+            repo,
+            [*identity, "commit", "--no-verify", "-q", "-m", message, "--", *pathspecs],
+        )
     except git.GitCommandError as exc:
         raise _failure(exc, top) from None
     return CommitResult(repo.head.commit.hexsha, warning)

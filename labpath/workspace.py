@@ -221,8 +221,11 @@ def _parse_settings(root: Path, path: Path) -> Settings:
         for event in yaml.parse(text, Loader=loader):
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
                 mark = event.start_mark
-                raise bad(f"line {mark.line + 1}: YAML anchors and aliases (&, *) are "
-                          "not allowed in the settings", hint="write each value out")  # fmt: skip
+                raise bad(
+                    f"line {mark.line + 1}: YAML anchors and aliases (&, *) are "
+                    "not allowed in the settings",
+                    hint="write each value out",
+                )
         data = yaml.load(text, Loader=loader) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -255,8 +258,10 @@ def _parse_settings(root: Path, path: Path) -> Settings:
             hint="upgrade labpath: pip install -U labpath",
         )
     if version != SETTINGS_VERSION or isinstance(version, bool):
-        raise bad(f"format_version must be the number {SETTINGS_VERSION}, got {shown(version)}",
-                  hint=f"write format_version: {SETTINGS_VERSION} (no quotes)")  # fmt: skip
+        raise bad(
+            f"format_version must be the number {SETTINGS_VERSION}, got {shown(version)}",
+            hint=f"write format_version: {SETTINGS_VERSION} (no quotes)",
+        )
     start = data.get("start_date") or dt.date.today().isoformat()
     if isinstance(start, dt.date):
         start = start.isoformat()
@@ -286,12 +291,16 @@ def _parse_settings(root: Path, path: Path) -> Settings:
     if curriculum is not None and (
         not isinstance(curriculum, str) or "\0" in curriculum
     ):
-        raise UsageError(f"{path}: curriculum must be a folder path",
-                         hint="write it like curriculum: my-curriculum")  # fmt: skip
+        raise UsageError(
+            f"{path}: curriculum must be a folder path",
+            hint="write it like curriculum: my-curriculum",
+        )
     editor = data.get("editor")
     if editor is not None and not isinstance(editor, str):
-        raise bad(f"editor must be a command, got {shown(editor)}",
-                  hint="write it like editor: code --wait")  # fmt: skip
+        raise bad(
+            f"editor must be a command, got {shown(editor)}",
+            hint="write it like editor: code --wait",
+        )
     if editor:
         from labpath.editor import command
 

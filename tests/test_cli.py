@@ -303,8 +303,12 @@ def test_next_walks_the_phase_one_labs_in_order(cli, ws, weeks, expected):
 
 def _piped(args, ws, columns="20"):
     """Run labpath through a real pipe (not a terminal) in a narrow pane."""
-    env = {**os.environ, "LABPATH_HOME": str(ws), "COLUMNS": columns,
-           "PYTHONPATH": str(ROOT)}  # fmt: skip
+    env = {
+        **os.environ,
+        "LABPATH_HOME": str(ws),
+        "COLUMNS": columns,
+        "PYTHONPATH": str(ROOT),
+    }
     return subprocess.run(
         [sys.executable, "-m", "labpath", *args], env=env, capture_output=True
     )

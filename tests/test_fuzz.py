@@ -62,9 +62,10 @@ def test_bad_arguments_are_one_clear_error(cli, started, args):
 
 
 @pytest.mark.parametrize(
-    "stdin", [bytes(range(256)), b"a NUL\x00 in the middle", b"\xff\xfe\x00binary"],
+    "stdin",
+    [bytes(range(256)), b"a NUL\x00 in the middle", b"\xff\xfe\x00binary"],
     ids=["all bytes", "nul", "not utf-8"],
-)  # fmt: skip
+)
 def test_binary_log_text_is_refused_and_nothing_saved(cli, started, stdin):
     assert_clean_error(cli("log", "-", input=stdin))
     assert not list((started / "journal").rglob("*.md"))
@@ -72,8 +73,13 @@ def test_binary_log_text_is_refused_and_nothing_saved(cli, started, stdin):
 
 def _labpath(args, ws, timeout=60):
     env = {**os.environ, "LABPATH_HOME": str(ws), "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "labpath", *args], env=env,
-                          capture_output=True, text=True, timeout=timeout)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "labpath", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.mark.parametrize("kind", ["named pipe", "folder", "broken link"])
@@ -121,8 +127,9 @@ set +e
 echo $? > {tmp_path}/rc
 """
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    subprocess.run(["unshare", "-m", "sh", "-c", script], env=env, check=True,
-                   timeout=120)  # fmt: skip
+    subprocess.run(
+        ["unshare", "-m", "sh", "-c", script], env=env, check=True, timeout=120
+    )
     stderr = (tmp_path / "err").read_text()
     assert_clean_error(None, stderr, int((tmp_path / "rc").read_text()))
     word = "no space left" if how == "full disk" else "read-only file system"
@@ -130,9 +137,17 @@ echo $? > {tmp_path}/rc
 
 
 @pytest.mark.parametrize(
-    "args", [["reset", "", "--yes"], ["check", " "], ["hint", ""], ["solution", ""],
-             ["done", ""], ["report", "--lab", ""], ["time", "add", "5m", "--task", ""]],
-)  # fmt: skip
+    "args",
+    [
+        ["reset", "", "--yes"],
+        ["check", " "],
+        ["hint", ""],
+        ["solution", ""],
+        ["done", ""],
+        ["report", "--lab", ""],
+        ["time", "add", "5m", "--task", ""],
+    ],
+)
 def test_an_empty_id_is_refused_not_taken_for_the_current_task(cli, started, args):
     engine = started / "labs" / "micrograd" / "engine.py"
     engine.write_text("# my work\n")

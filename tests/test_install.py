@@ -18,10 +18,21 @@ pytestmark = pytest.mark.torch  # the installed labpath runs micrograd's checks
 def test_wheel_install_runs_next_and_check(tmp_path):
     dist = tmp_path / "dist"
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-         "-q", "-w", str(dist), str(ROOT)],
-        check=True, capture_output=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(dist),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+    )
     wheel = next(dist.glob("labpath-*.whl"))
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
@@ -29,15 +40,18 @@ def test_wheel_install_runs_next_and_check(tmp_path):
     site = Path(
         subprocess.run(
             [py, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.strip()
-    )  # fmt: skip
+    )
     # Dependencies come from this environment (no network in tests); labpath from the wheel.
     (site / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     subprocess.run(
         [py, "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],
-        check=True, capture_output=True,
-    )  # fmt: skip
+        check=True,
+        capture_output=True,
+    )
     env = {**os.environ, "LABPATH_HOME": str(tmp_path / "ws")}
     env.pop("PYTHONPATH", None)
     work = tmp_path / "elsewhere"
@@ -47,8 +61,13 @@ def test_wheel_install_runs_next_and_check(tmp_path):
         [labpath, *a], cwd=work, env=env, capture_output=True, text=True
     )  # noqa: E731
 
-    where = subprocess.run([py, "-c", "import labpath; print(labpath.__file__)"],
-                           cwd=work, env=env, capture_output=True, text=True).stdout  # fmt: skip
+    where = subprocess.run(
+        [py, "-c", "import labpath; print(labpath.__file__)"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+    ).stdout
     assert where.startswith(str(site)), where
 
     nxt = run("next")

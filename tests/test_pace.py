@@ -92,9 +92,19 @@ def test_skip_days_lower_the_week_target_pro_rata():
 
 
 def test_pace_behind_schedule_with_hours_left_and_reasons():
-    states = derive([{"event": "start", "task": "micrograd", "at": "2026-11-02T07:00:00+00:00"},
-                     {"event": "check", "task": "micrograd", "status": "failed", "passed": 3,
-                      "total": 10, "at": "2026-11-05T07:00:00+00:00"}])  # fmt: skip
+    states = derive(
+        [
+            {"event": "start", "task": "micrograd", "at": "2026-11-02T07:00:00+00:00"},
+            {
+                "event": "check",
+                "task": "micrograd",
+                "status": "failed",
+                "passed": 3,
+                "total": 10,
+                "at": "2026-11-05T07:00:00+00:00",
+            },
+        ]
+    )
     log = sessions(("2026-11-23", 30), ("2026-11-24", 40), ("2026-11-25", 200))
     p = pace.compute(
         CUR, states, log, "2026-11-02", (5, 10), D(2026, 11, 25), CUR.tasks[0]

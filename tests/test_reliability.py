@@ -33,7 +33,7 @@ def test_twenty_concurrent_logs_make_twenty_entries_and_twenty_commits(cli, ws):
             env=_env(ws),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-        )  # fmt: skip
+        )
         for i in range(20)
     ]
     for p in procs:
@@ -52,8 +52,9 @@ def _killed_mid_write(ws, tmp_path, point, args):
     proc = subprocess.Popen(
         [sys.executable, "-m", "labpath", *args],
         env=_env(ws, LABPATH_TEST_PAUSE=point, LABPATH_TEST_PAUSE_MARKER=str(marker)),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.time() + 60
     while not marker.exists():
         assert proc.poll() is None, proc.communicate()[1].decode()
@@ -87,15 +88,22 @@ def test_an_edit_killed_mid_write_keeps_the_old_entry(cli, ws, tmp_path):
     (path,) = journal.entry_files(ws / "journal")
     before = path.read_bytes()
     script = tmp_path / "ed.py"
-    script.write_text("import sys, pathlib\np = pathlib.Path(sys.argv[1])\n"
-                      "p.write_text(p.read_text() + '\\nmore\\n')\n")  # fmt: skip
+    script.write_text(
+        "import sys, pathlib\np = pathlib.Path(sys.argv[1])\n"
+        "p.write_text(p.read_text() + '\\nmore\\n')\n"
+    )
     marker = tmp_path / "paused"
     proc = subprocess.Popen(
         [sys.executable, "-m", "labpath", "journal", "edit", "last"],
-        env=_env(ws, EDITOR=f"{sys.executable} {script}", LABPATH_TEST_PAUSE=f"atomic_write:{path.name}",
-                 LABPATH_TEST_PAUSE_MARKER=str(marker)),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
+        env=_env(
+            ws,
+            EDITOR=f"{sys.executable} {script}",
+            LABPATH_TEST_PAUSE=f"atomic_write:{path.name}",
+            LABPATH_TEST_PAUSE_MARKER=str(marker),
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.time() + 60
     while not marker.exists():
         assert proc.poll() is None, proc.communicate()[1].decode()
@@ -113,9 +121,13 @@ def test_a_corrupt_progress_line_is_reported_then_recovered_from_history(cli, ws
     assert cli("next").exit_code == 0  # records and commits a start event
     good = prog.read_text()
     git(ws, "commit", "--allow-empty", "-qm", "later work")
-    prog.write_text(good.replace('"event": "start"', '"event": "start"}, oops', 1)
-                    + json.dumps({"at": "2026-11-29T08:00:00+00:00", "event": "reopen",
-                                  "task": "micrograd"}) + "\n")  # fmt: skip
+    prog.write_text(
+        good.replace('"event": "start"', '"event": "start"}, oops', 1)
+        + json.dumps(
+            {"at": "2026-11-29T08:00:00+00:00", "event": "reopen", "task": "micrograd"}
+        )
+        + "\n"
+    )
     r = cli("status")
     assert r.exit_code == 2, r.output
     assert "progress.jsonl:1:" in r.stderr and "labpath repair" in r.stderr

@@ -125,8 +125,12 @@ def test_the_advice_for_a_diverged_history_works_with_records_pending_and_no_ide
             ws / ".labpath" / "progress.jsonl", "check", "micrograd", on=who
         )
     assert cli("sync", "--workspace", a).exit_code == 0
-    for var in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME",
-                "GIT_COMMITTER_EMAIL"):  # fmt: skip
+    for var in (
+        "GIT_AUTHOR_NAME",
+        "GIT_AUTHOR_EMAIL",
+        "GIT_COMMITTER_NAME",
+        "GIT_COMMITTER_EMAIL",
+    ):
         monkeypatch.delenv(var)
     (isolated / "home" / ".gitconfig").write_text("[user]\n\tuseConfigOnly = true\n")
     r = cli("sync", "--workspace", b)

@@ -33,9 +33,8 @@ class Lab:
     hints: tuple[str, ...]  # nudge -> concept -> near-solution
     forbidden: tuple[Forbidden, ...]
     seed: int
-    uses: tuple[
-        str, ...
-    ] = ()  # labs whose code this one builds on (mlp uses micrograd)
+    # Labs whose code this one builds on (mlp uses micrograd).
+    uses: tuple[str, ...] = ()
 
     @property
     def starter_dir(self) -> Path:
