@@ -11,6 +11,8 @@ import pytest
 from labpath import devcheck, labs
 from labpath.checks.runner import run_checks
 
+pytestmark = pytest.mark.torch
+
 LAB = labs.load("serve")
 RUN = LAB.directory / "run.py"
 
@@ -64,7 +66,8 @@ def test_a_failing_server_check_leaves_no_server_running(tmp_path):
     bug = next(b for b in devcheck.load_bugs(LAB) if b.id == "done-as-json")
     code = tmp_path / "code"
     devcheck.apply_bug(LAB, bug, code)
-    report = run_checks(LAB, code, select=[bug.fails])
+    uses = {name: labs.load(name).solution_dir for name in LAB.uses}
+    report = run_checks(LAB, code, select=[bug.fails], uses=uses)
     assert [(r.name, r.outcome) for r in report.results] == [(bug.fails, "failed")]
     left = []
     for proc in Path("/proc").iterdir():
