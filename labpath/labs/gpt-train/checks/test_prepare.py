@@ -164,10 +164,12 @@ def test_vocab_above_65535_is_refused_or_widened(prepare, tmp_path):
 
 def test_prepare_leaks_no_file_between_train_and_val(prepare, tmp_path):
     """prepare(): a file copied into another repository cannot be on both sides; the .bin files hold the split."""
+    # each repository holds a copy of APP (one with CRLF line ends): whichever repositories
+    # go to val, its content is on both sides unless duplicates go before the split
     repos = [git_repo(tmp_path / "a", {"m.py": APP, "n.py": "A = 1\n"}),
              git_repo(tmp_path / "b", {"copy_of_m.py": APP.replace("\n", "\r\n"), "o.py": "B = 2\n"}),
-             git_repo(tmp_path / "c", {"p.js": UTIL, "q.py": "C = 3\n"}),
-             git_repo(tmp_path / "d", {"r.go": HELPER, "s.py": "D = 4\n"})]
+             git_repo(tmp_path / "c", {"p.js": UTIL, "q.py": "C = 3\n", "add.py": APP}),
+             git_repo(tmp_path / "d", {"r.go": HELPER, "s.py": "D = 4\n", "m.py": APP})]
     tok = CharTokenizer(APP + UTIL + HELPER + "ABCD=1234\r")
     out = tmp_path / "data"
     result = prepare.prepare([str(r) for r in repos], str(out), tokenizer=tok, val_fraction=0.25, seed=kit.seed())

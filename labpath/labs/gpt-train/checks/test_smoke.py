@@ -17,7 +17,7 @@ from labpath.checks import kit
 
 CORPUS_BYTES = 90_000
 STEPS = 60
-# reference over seeds 0..9: val loss falls from ln V (5.64) by 1.4 to 1.6 in 60 steps
+# reference over seeds 0..9: val loss falls from ln V (5.67) by 1.38 to 1.78 in 60 steps
 MIN_DROP = 0.7
 
 
@@ -65,4 +65,4 @@ def test_training_on_prepared_code_starts_at_ln_v_and_learns(prepare, train, bpe
     if first - last < MIN_DROP:
         kit.fail(f"in {STEPS} steps on {result['train_tokens']:,} tokens the val loss fell from {first:.3f} "
                  f"to {last:.3f}", yours=first - last, expected=f">= {MIN_DROP}",
-                 hint="the reference falls by 1.4-1.6 here; check the lr schedule and that the optimizer steps")
+                 hint="the reference falls by 1.4-1.8 here; check the lr schedule and that the optimizer steps")

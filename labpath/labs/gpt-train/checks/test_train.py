@@ -149,7 +149,7 @@ def test_adamw_step_shrinks_matrices_only(train, gpt):
         factor = 1 - lr * wd if p.dim() >= 2 else 1.0
         kit.close(p.detach(), before[n] * factor, f"{n} after a zero-gradient AdamW step (lr 0.5, wd 0.1)",
                   rtol=1e-12, atol=1e-15,
-                  diagnose=lambda _y, n=n: "LayerNorm weight decayed" if factor == 1.0 else None,
+                  diagnose=lambda _y, f=factor: "LayerNorm weight decayed" if f == 1.0 else None,
                   hint="AdamW's decay is p -= lr * wd * p; it must not reach biases or LayerNorm")
 
 
@@ -208,7 +208,7 @@ def test_accumulated_step_equals_one_big_batch(train, gpt):
     micro = [(x[i:i + 2], y[i:i + 2]) for i in range(0, 8, 2)]
     opt = Recorder(model.parameters())
     out = None
-    for step in range(2):
+    for _ in range(2):
         out = train.train_step(model, opt, micro, 0.0)
     if len(opt.seen) != 2:
         kit.fail(f"two train_step calls made {len(opt.seen)} optimizer steps", hint="one step per call")
@@ -217,7 +217,7 @@ def test_accumulated_step_equals_one_big_batch(train, gpt):
             kit.fail("some parameters had no gradient at optimizer.step()", hint="loss.backward() per micro-batch")
         yours, exp = flat(grads), flat(expected)
 
-        def diagnose(_y, yours=yours, step=step):
+        def diagnose(_y, yours=yours, step=step, exp=exp):
             ratio = float(yours.norm() / exp.norm())
             if torch.allclose(yours, flat(last) / 4, rtol=1e-8) or torch.allclose(yours, flat(last), rtol=1e-8):
                 return "grads equal the last micro-batch only: zero_grad runs inside the micro-step loop"
@@ -324,15 +324,16 @@ def test_checkpoint_holds_the_whole_run_state(train, gpt, tmp_path):
         train.save_checkpoint(str(path), wrapped, opt, 7, 2.5, args, asdict(train.TrainConfig()), rng)
     finally:
         dist.destroy_process_group()
+    saved = torch.load(path, map_location="cpu", weights_only=False)
+    prefixed = [k for k in saved.get("model", {}) if k.startswith(("module.", "_orig_mod."))]
+    if prefixed:
+        kit.fail(f"the saved model keys carry a wrapper prefix: {prefixed[:2]}",
+                 diagnosis="checkpoint saved from the DDP wrapper",
+                 hint="save the plain model's state_dict: model.module under DDP, model._orig_mod when compiled")
     ckpt = train.load_checkpoint(str(path), "cpu")
     for key in ("model", "optimizer", "model_args", "iter_num", "best_val_loss", "config"):
         if key not in ckpt:
             kit.fail(f"the checkpoint has no '{key}'", yours=sorted(ckpt))
-    prefixed = [k for k in ckpt["model"] if k.startswith(("module.", "_orig_mod."))]
-    if prefixed:
-        kit.fail(f"the saved model keys carry a wrapper prefix: {prefixed[:2]}",
-                 diagnosis="checkpoint saved from the DDP wrapper",
-                 hint="save model.module.state_dict() (unwrap DDP and torch.compile first)")
     if sorted(ckpt["model"]) != sorted(model.state_dict()):
         kit.fail("the saved model keys are not the model's own", yours=sorted(ckpt["model"])[:4])
     if (ckpt["iter_num"], ckpt["best_val_loss"]) != (7, 2.5):

@@ -209,7 +209,7 @@ def prepare(roots, out_dir, tokenizer=None, vocab_size=512, val_fraction=0.1, se
 
         tokenizer = RegexTokenizer()
         # train on the train split only: val stays unseen, even by the tokenizer
-        tokenizer.train("".join(f[2] for f in train_files)[:200_000], vocab_size)
+        tokenizer.train("".join(f[2] for f in train_files)[:100_000], vocab_size)
         tokenizer.register_special_tokens({"<|endoftext|>": vocab_size})
         tokenizer.save(os.path.join(out_dir, "tokenizer"))
     n_train = encode_to_bin([f[2] for f in train_files], tokenizer, os.path.join(out_dir, "train.bin"))
