@@ -68,8 +68,11 @@ def code_paths(*modules):
     return [str(Path(m.__file__).resolve().parent) for m in modules]
 
 
-def run_python(args, timeout, what):
-    """Run a helper script in a fresh interpreter with one thread; its stdout, or a failure."""
+def run_python(args, timeout, what, errors=None, hint=None):
+    """Run a helper script in a fresh interpreter with one thread; its stdout, or a failure.
+
+    errors: a glob of the files worker.py writes a traceback to (one per process).
+    """
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONHASHSEED="0")
     try:
         proc = subprocess.run([sys.executable, *args], capture_output=True, text=True,
@@ -78,9 +81,13 @@ def run_python(args, timeout, what):
         kit.fail(f"{what} did not finish within {timeout} s",
                  hint="the check's runs are a few tiny steps; look for a loop that never ends")
     if proc.returncode != 0:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-12:]
+        text = proc.stderr or proc.stdout
+        found = sorted(Path(errors).parent.glob(Path(errors).name)) if errors else []
+        if found:
+            text = found[0].read_text()
+        tail = text.strip().splitlines()[-8:]
         kit.fail(f"{what} failed (exit {proc.returncode}):\n" + "\n".join(tail),
-                 hint="run the same command yourself to see the whole traceback")
+                 hint=hint or "run the same command yourself to see the whole traceback")
     return proc.stdout
 
 

@@ -294,8 +294,9 @@ def test_estimate_loss_restores_train_mode(train, gpt):
     if set(runs[0]) != {"train", "val"} or not all(isinstance(float(v), float) for v in runs[0].values()):
         kit.fail("estimate_loss must return {'train': float, 'val': float}", yours=runs[0])
     if runs[0] != runs[1]:
-        kit.fail("two evaluations with the same generator seed differ: dropout was on",
-                 yours=runs[1], expected=runs[0], hint="model.eval() before evaluating")
+        kit.fail("two evaluations with the same generator seed differ: dropout was on, or the batches "
+                 "do not come from the generator passed in", yours=runs[1], expected=runs[0],
+                 hint="model.eval() before evaluating; get_batch(..., generator) for every batch")
     if any(p.grad is not None for p in model.parameters()):
         kit.fail("estimate_loss left gradients on the parameters", hint="decorate it with @torch.no_grad()")
 

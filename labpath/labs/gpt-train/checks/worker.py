@@ -59,6 +59,14 @@ if spec.get("record"):
     train.train_step = train_step
 
 cfg = train.TrainConfig(**spec["config"])
-result = train.train(cfg)
+try:
+    result = train.train(cfg)
+except BaseException:
+    # the check shows this process's own traceback, not torchrun's summary of it
+    import traceback
+
+    with open(f"{spec['out']}.rank{rank}.error", "w") as f:
+        f.write(traceback.format_exc())
+    raise
 torch.save({"result": result, "steps": steps, "init": init, "rank": rank,
             "world": int(os.environ.get("WORLD_SIZE", 1))}, f"{spec['out']}.rank{rank}.pt")

@@ -38,7 +38,8 @@ def test_resume_is_bit_exact_in_a_fresh_process(train, gpt, tmp_path):
     first = train.train(train.TrainConfig(**dict(base, out_dir=str(tmp_path / "b"), max_iters=10)))
     run_python([WORKER, spec_file(tmp_path, "resume", paths,
                                   dict(base, out_dir=str(tmp_path / "b"), init_from="resume"))],
-               120, "the resumed run (train() with init_from='resume' in a new process)")
+               120, "the resumed run (train() with init_from='resume' in a new process)",
+               errors=str(tmp_path / "resume.rank*.error"))
     resumed = torch.load(tmp_path / "resume.rank0.pt", weights_only=False)["result"]
     a_losses = [float(v) for v in straight["losses"]]
     b_losses = [float(v) for v in first["losses"]][-10:] + [float(v) for v in resumed["losses"]][-10:]
@@ -77,7 +78,10 @@ def test_ddp_with_two_processes_equals_one_with_twice_the_accumulation(train, gp
                   backend="gloo", seed=kit.seed())
     spec = spec_file(tmp_path, "ddp", paths, config, record=True, float64=True)
     run_python(["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", WORKER, spec],
-               150, "torchrun --standalone --nproc_per_node=2 worker.py (your train() under DDP, gloo)")
+               150, "torchrun --standalone --nproc_per_node=2 worker.py (your train() under DDP, gloo)",
+               errors=str(tmp_path / "ddp.rank*.error"),
+               hint="under torchrun: init_process_group(cfg.backend); on the CPU the device stays cfg.device "
+                    "(cuda:{LOCAL_RANK} only when cfg.device is cuda); DDP(model) without device_ids on the CPU")
     ranks = [torch.load(tmp_path / f"ddp.rank{r}.pt", weights_only=False) for r in (0, 1)]
     for r in ranks:
         if len(r["steps"]) != 3:
