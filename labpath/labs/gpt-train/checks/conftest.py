@@ -5,7 +5,6 @@ train.py imports `from model import GPT, GPTConfig` (the gpt2 lab) and prepare.p
 labs find them: a copy in this folder, else the lab the learner finished.
 """
 
-import json
 import os
 import subprocess
 import sys
@@ -68,12 +67,14 @@ def code_paths(*modules):
     return [str(Path(m.__file__).resolve().parent) for m in modules]
 
 
-def run_python(args, timeout, what, errors=None, hint=None):
+def run_python(args, timeout, what, errors=None, hint=None, path=None):
     """Run a helper script in a fresh interpreter with one thread; its stdout, or a failure.
 
     errors: a glob of the files worker.py writes a traceback to (one per process).
     """
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONHASHSEED="0")
+    if path:
+        env["PYTHONPATH"] = os.pathsep.join([*path, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     try:
         proc = subprocess.run([sys.executable, *args], capture_output=True, text=True,
                               timeout=timeout, env=env)
@@ -105,10 +106,6 @@ def git_repo(root, files, ignored=()):
     for cmd in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "code"]):
         subprocess.run(["git", "-C", str(root), *cmd], check=True, env=env, capture_output=True)
     return root
-
-
-def dump(obj):
-    return json.dumps(obj)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -172,6 +172,7 @@ def test_prepare_leaks_no_file_between_train_and_val(prepare, tmp_path):
              git_repo(tmp_path / "d", {"r.go": HELPER, "s.py": "D = 4\n", "m.py": APP})]
     tok = CharTokenizer(APP + UTIL + HELPER + "ABCD=1234\r")
     out = tmp_path / "data"
+    out.mkdir()  # an existing folder is fine: the files in it are replaced
     result = prepare.prepare([str(r) for r in repos], str(out), tokenizer=tok, val_fraction=0.25, seed=kit.seed())
     for key in ("train", "val"):
         if key not in result:

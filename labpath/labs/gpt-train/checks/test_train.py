@@ -377,6 +377,7 @@ def test_best_val_loss_is_the_minimum_seen(train, tmp_path):
     """train(): best_val_loss is the lowest val loss of the evaluations, not the last one."""
     data = make_dataset(tmp_path / "data", noise=True)
     cfg = train.TrainConfig(**TINY, dataset=str(data), out_dir=str(tmp_path / "out"), max_iters=8,
+                            gradient_accumulation_steps=1,
                             eval_interval=1, eval_iters=1, learning_rate=3e-2, warmup_iters=0,
                             lr_decay_iters=8, min_lr=3e-3, seed=kit.seed())
     result = train.train(cfg)
@@ -384,6 +385,9 @@ def test_best_val_loss_is_the_minimum_seen(train, tmp_path):
     if len(vals) < 8:
         kit.fail(f"with eval_interval=1 and max_iters=8 train() evaluated {len(vals)} times", expected=8,
                  hint="evaluate at every iter_num % eval_interval == 0 and return the evaluations under 'evals'")
+    if "tokens" in result and result["tokens"] != 8 * cfg.batch_size * cfg.block_size:
+        kit.fail("train()'s 'tokens' is not the number of tokens the steps trained on", yours=result["tokens"],
+                 expected=8 * cfg.batch_size * cfg.block_size, hint="accumulation x world size x batch x block per step")
     best = result["best_val_loss"]
     ckpt = train.load_checkpoint(os.path.join(cfg.out_dir, "ckpt.pt"), "cpu")
     for what, value in (("train()'s best_val_loss", best), ("the checkpoint's best_val_loss", ckpt["best_val_loss"])):

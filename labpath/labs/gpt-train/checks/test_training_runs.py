@@ -5,8 +5,10 @@ file the check writes, with your GPT at the checks' tiny size.
 """
 
 import json
+import random
 from pathlib import Path
 
+import numpy as np
 import torch
 from conftest import code_paths, run_python
 from test_train import TINY, make_dataset
@@ -36,11 +38,13 @@ def test_resume_is_bit_exact_in_a_fresh_process(train, gpt, tmp_path):
                 min_lr=3e-4, seed=kit.seed())
     straight = train.train(train.TrainConfig(**dict(base, out_dir=str(tmp_path / "a"))))
     first = train.train(train.TrainConfig(**dict(base, out_dir=str(tmp_path / "b"), max_iters=10)))
+    np_state, py_state = np.random.get_state(), random.getstate()  # where the checkpoint left them
     run_python([WORKER, spec_file(tmp_path, "resume", paths,
                                   dict(base, out_dir=str(tmp_path / "b"), init_from="resume"))],
                120, "the resumed run (train() with init_from='resume' in a new process)",
                errors=str(tmp_path / "resume.rank*.error"))
-    resumed = torch.load(tmp_path / "resume.rank0.pt", weights_only=False)["result"]
+    saved = torch.load(tmp_path / "resume.rank0.pt", weights_only=False)
+    resumed = saved["result"]
     a_losses = [float(v) for v in straight["losses"]]
     b_losses = [float(v) for v in first["losses"]][-10:] + [float(v) for v in resumed["losses"]][-10:]
     if len(a_losses) != 20 or len(b_losses) != 20:
@@ -59,11 +63,40 @@ def test_resume_is_bit_exact_in_a_fresh_process(train, gpt, tmp_path):
     if a["iter_num"] != 20 or b["iter_num"] != 20:
         kit.fail("the final checkpoints' iter_num", yours=(a["iter_num"], b["iter_num"]), expected=(20, 20),
                  hint="save a checkpoint when the loop ends, with the iter_num to continue from")
+    if not (np.array_equal(saved["numpy"][1], np_state[1]) and saved["numpy"][2] == np_state[2]):
+        kit.fail("after the resume numpy's global RNG is not where the checkpoint left it",
+                 hint="save np.random.get_state() in rng_state and restore it with np.random.set_state()")
+    if saved["python"] != py_state:
+        kit.fail("after the resume Python's random module is not where the checkpoint left it",
+                 hint="save random.getstate() in rng_state and restore it with random.setstate()")
     for k, v in a["model"].items():
         if not torch.equal(v, b["model"][k]):
             kit.fail(f"after 20 steps the weights differ between the straight and the resumed run ({k})",
                      yours=f"max diff {float((v - b['model'][k]).abs().max()):.3g}", expected="0 (bit-exact)",
                      hint="restore the optimizer's state_dict too: Adam's moments are part of the run")
+
+
+@kit.after("test_checkpoint_holds_the_whole_run_state")
+def test_command_line_flags_set_the_config(train, gpt, tmp_path):
+    """python train.py --key=value ...: the flags reach TrainConfig (the brief's commands work)."""
+    data = make_dataset(tmp_path / "data")
+    out = tmp_path / "out"
+    flags = dict(dataset=data, out_dir=out, max_iters=2, eval_interval=1, eval_iters=1, n_layer=1, n_head=2,
+                 n_embd=12, block_size=8, batch_size=2, bias=True, compile=False, device="cpu",
+                 dtype="float32", learning_rate=0.01, seed=kit.seed())
+    run_python([str(Path(train.__file__).resolve()), *(f"--{k}={v}" for k, v in flags.items())], 120,
+               "python train.py --dataset=... --max_iters=2 --n_embd=12 ...", path=code_paths(train, gpt),
+               hint="parse --key=value flags over TrainConfig's defaults and call train(cfg) under "
+                    "`if __name__ == '__main__':`")
+    if not (out / "ckpt.pt").is_file():
+        kit.fail("python train.py --out_dir=OUT --max_iters=2 wrote no OUT/ckpt.pt",
+                 hint="save a checkpoint when the loop ends")
+    ckpt = train.load_checkpoint(str(out / "ckpt.pt"), "cpu")
+    args = ckpt["model_args"]
+    got = (args.get("n_layer"), args.get("n_embd"), args.get("block_size"), bool(args.get("bias")), ckpt["iter_num"])
+    if got != (1, 12, 8, True, 2):
+        kit.fail("the flags did not reach the run (n_layer, n_embd, block_size, bias, iter_num)", yours=got,
+                 expected=(1, 12, 8, True, 2), hint="every --key=value sets the TrainConfig field of that name")
 
 
 @kit.after("test_accumulated_step_equals_one_big_batch")

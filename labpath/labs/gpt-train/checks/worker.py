@@ -68,5 +68,10 @@ except BaseException:
     with open(f"{spec['out']}.rank{rank}.error", "w") as f:
         f.write(traceback.format_exc())
     raise
+import random  # noqa: E402
+
+import numpy as np  # noqa: E402
+
 torch.save({"result": result, "steps": steps, "init": init, "rank": rank,
+            "numpy": np.random.get_state(), "python": random.getstate(),
             "world": int(os.environ.get("WORLD_SIZE", 1))}, f"{spec['out']}.rank{rank}.pt")
