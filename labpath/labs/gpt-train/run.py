@@ -203,27 +203,27 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from contextlib import nullcontext
-
-    import numpy as np
-    import torch
-
     say = print
     target = Path(os.environ.get("LABPATH_TARGET") or HERE / "solution").resolve()
     if not (target / "train.py").is_file():
         say(f"Error: no train.py in {target}\nHint: labpath start gpt-train, or set LABPATH_TARGET", file=sys.stderr)
         return 2
+    out = Path(args.out).resolve()
+    ckpt = out / "ckpt.pt"
+    if args.resume and not ckpt.is_file():
+        say(f"Error: --resume: no checkpoint {ckpt}\nHint: run once without --resume", file=sys.stderr)
+        return 2
+    out.mkdir(parents=True, exist_ok=True)
+    from contextlib import nullcontext
+
+    import numpy as np
+    import torch
+
     train, prepare, bpe = load_modules(target)
     torch.set_num_threads(args.threads)
     device = args.device
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    out = Path(args.out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    ckpt = out / "ckpt.pt"
-    if args.resume and not ckpt.is_file():
-        say(f"Error: --resume: no checkpoint {ckpt}\nHint: run once without --resume", file=sys.stderr)
-        return 2
     data, val_files, roots = dataset(args, prepare, bpe, out, say)
 
     cfg = train.TrainConfig(out_dir=str(out), dataset=str(data), init_from="resume" if args.resume else "scratch",
