@@ -187,18 +187,18 @@ def test_status_doctor_and_dev_check_tell_which_tasks_have_no_checks(cli, ws):
     assert cli("init", ws).exit_code == 0
     r = cli("status")
     assert r.exit_code == 0, r.output
-    line = next(x for x in r.stdout.splitlines() if " gpt-train " in x)
+    line = next(x for x in r.stdout.splitlines() if " log-anomaly " in x)
     assert "checks not in this labpath yet" in line
     assert "checks not in this labpath" not in next(
         x for x in r.stdout.splitlines() if " micrograd " in x
     )
     data = json.loads(cli("status", "--json").stdout)
     tasks = {t["id"]: t for p in data["phases"] for w in p["weeks"] for t in w["tasks"]}
-    assert tasks["micrograd"]["checkable"] and not tasks["gpt-train"]["checkable"]
+    assert tasks["micrograd"]["checkable"] and not tasks["log-anomaly"]["checkable"]
     r = cli("doctor", "--json")
     found = {f["name"]: f for f in json.loads(r.stdout)["findings"]}
     assert "without checks in this labpath yet" in found["curriculum"]["detail"]
-    assert "gpt-train" in found["curriculum"]["detail"]
+    assert "log-anomaly" in found["curriculum"]["detail"]
     cur = curriculum.load()
     found = devcheck.check_curriculum(cur)
     assert all(f.ok or f.detail == "no task names this lab" for f in found)
