@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import shutil
 import subprocess
 import sys
@@ -56,6 +57,12 @@ def _as_module(name: str, module):
             sys.modules.pop(name, None)
         else:
             sys.modules[name] = saved
+
+
+def _masked(line: str) -> str:
+    """A line that looks like a secret, with the secret itself cut: never echo a key."""
+    line = re.sub(r"(['\"])([^'\"]{2})[^'\"]{4,}(['\"])", r"\1\2…\3", line)
+    return re.sub(r"\b(AKIA|gh[pousr]_|github_pat_)[A-Za-z0-9_]{6,}", r"\1…", line)
 
 
 def _check_repo(repo: Path) -> Path:
@@ -150,7 +157,9 @@ def build_code_corpus(
         val_files=len(result["val"]),
         duplicates=result["duplicates"],
         skipped=len(result["skipped"]),
-        secrets=tuple(SecretLine(*s) for s in result["secrets"]),
+        secrets=tuple(
+            SecretLine(r, p, n, _masked(s)) for r, p, n, s in result["secrets"]
+        ),
         train_tokens=result["train_tokens"],
         val_tokens=result["val_tokens"],
         vocab_size=result["vocab_size"],

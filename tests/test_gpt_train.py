@@ -172,3 +172,36 @@ def test_run_resume_without_a_checkpoint_is_an_error(tmp_path):
     done = run(["--out", str(tmp_path / "none"), "--resume"], tmp_path)
     assert done.returncode == 2
     assert "Error: --resume: no checkpoint" in done.stderr
+
+
+def test_data_code_command_builds_the_corpus_and_says_what_it_found(cli, tmp_path):
+    repos = two_repos(tmp_path)
+    out = tmp_path / "data"
+    r = cli("data", "code", *repos, "--out", out, "--vocab-size", 270)
+    assert r.exit_code == 0, r.output
+    assert r.stdout.startswith("alpha, beta: ") and str(out) in r.stdout
+    assert "alpha/conf.py:1 looks like a secret" in r.stderr
+    assert "hunter2hunter2" not in r.output  # the secret itself is never echoed
+    r = cli("data", "code", *repos, "--out", out, "--vocab-size", 270)
+    assert r.exit_code == 2 and r.stderr.startswith(f"Error: {out} already holds")
+    r = cli(
+        "data", "code", *repos, "--out", out, "--vocab-size", 270, "--force", "--json"
+    )
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert data["repos"] == ["alpha", "beta"] and data["vocab_size"] == 271
+    assert data["secrets"][0]["path"] == "conf.py"
+    r = cli("data", "code", tmp_path / "nowhere", "--out", tmp_path / "d2")
+    assert r.exit_code == 2 and "Traceback" not in r.output
+
+
+def test_data_code_uses_the_learners_own_bpe_in_a_workspace(cli, ws, tmp_path):
+    assert cli("init", ws).exit_code == 0
+    own = ws / "labs" / "bpe"
+    own.mkdir(parents=True)
+    reference = (labs.load("bpe").solution_dir / "bpe.py").read_text()
+    (own / "bpe.py").write_text(reference)
+    (repo,) = two_repos(tmp_path)[:1]
+    r = cli("data", "code", repo, "--out", tmp_path / "data", "--vocab-size", 270)
+    assert r.exit_code == 0, r.output
+    assert f"Tokenizer: your {own / 'bpe.py'}" in r.stderr

@@ -170,3 +170,26 @@ def test_dev_commands_json(cli, tmp_path):
     r = cli("dev", "mutate", "micrograd", "-n", "2", "--json")
     assert r.exit_code in (0, 1), r.output
     _golden("dev_mutate", r.stdout, tmp_path)
+
+
+def test_data_and_static_dev_commands_json(cli, tmp_path):
+    repo = tmp_path / "code"
+    repo.mkdir()
+    (repo / "app.py").write_text("def add(a, b):\n    return a + b\n" * 20)
+    (repo / "keys.py").write_text('api_key = "sk-abcdefghijklmnopqrstuvwx"\n')
+    for cmd in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "code"]):
+        git(repo, *cmd)
+    out = tmp_path / "data"
+    _run(
+        cli,
+        tmp_path,
+        "data_code",
+        "data",
+        "code",
+        repo,
+        "--out",
+        out,
+        "--vocab-size",
+        300,
+    )
+    _run(cli, tmp_path, "dev_check_static", "dev", "check", "--static", "micrograd")

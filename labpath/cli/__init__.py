@@ -129,7 +129,7 @@ def main_options(
     """Rebuild deep learning from scratch: a plan, labs with checks, and a journal."""
 
 
-from labpath.cli import admin, dev, journal, loop, time  # noqa: E402
+from labpath.cli import admin, data, dev, journal, loop, time  # noqa: E402
 
 # Registered here, in the order --help lists them.
 app.command()(loop.init)
@@ -143,6 +143,7 @@ app.command()(loop.watch)
 app.command(
     "run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
 )(loop.run_)
+app.add_typer(data.data_app, name="data")
 app.command()(loop.hint)
 app.command()(loop.reset)
 app.command()(loop.solution)

@@ -35,8 +35,8 @@ from labpath.ui.loop import (
     solution_view,
     status_view,
 )
-from labpath.ui.records import dev_check as dev_check_view
 from labpath.ui.records import (
+    corpus_built,
     doctor_view,
     exported,
     journal_edited,
@@ -57,6 +57,7 @@ from labpath.ui.records import (
     time_added,
     time_list,
 )
+from labpath.ui.records import dev_check as dev_check_view
 
 # How each result looks in the terminal, by the result's type name.
 VIEWS = {
@@ -92,6 +93,7 @@ VIEWS = {
         f"Wrote the lab skeleton {r.path}\nNext: labpath dev check --static {r.path}\n"
     ),
     "Mutation": lambda r: mutation_report(r.report),
+    "CorpusBuilt": lambda r: corpus_built(r.corpus),
 }
 
 

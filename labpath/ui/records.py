@@ -298,3 +298,14 @@ def mutation_report(report) -> None:
         f"\n{report.detected}/{report.scored} non-equivalent mutants caught "
         f"({report.score:.1f}%): {counts}."
     )
+
+
+def corpus_built(c) -> None:
+    where = ", ".join(c.repos) or "the standard library"
+    out.print(
+        escape(
+            f"{where}: {c.train_files} train / {c.val_files} val files "
+            f"({c.duplicates} duplicates, {c.skipped} skipped); "
+            f"{c.train_tokens:,} / {c.val_tokens:,} tokens, vocab {c.vocab_size} -> {c.out_dir}"
+        )
+    )
