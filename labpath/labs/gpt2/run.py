@@ -408,9 +408,7 @@ def main(argv=None) -> int:
                 tps=tokens_seen / max(train_time, 1e-9),
             )
     wall = time.time() - start
-    cpu = (
-        time.process_time() - cpu_start
-    )  # CPU seconds of this process (evals included)
+    cpu = time.process_time() - cpu_start  # CPU seconds of this process (evals included)
     tps = tokens_seen / max(train_time, 1e-9)  # training steps only
     wall_tps = tokens_seen / max(wall, 1e-9)  # evals and progress included
 
@@ -422,9 +420,7 @@ def main(argv=None) -> int:
     for fill, label in (("random", "wpe rows >= T untrained (random init)"),
                         ("zero", "wpe rows >= T set to zero")):
         ext = extended_model(gpt, model, cfg, fill, device)
-        g = torch.Generator().manual_seed(
-            args.seed + 1
-        )  # the same windows for every variant
+        g = torch.Generator().manual_seed(args.seed + 1)  # the same windows for every variant
         per_pos, x2, y2 = loss_per_position(ext, splits["val"], 2 * T, n_seq, device, g)
         curves[label] = (list(range(2 * T)), per_pos.tolist())
         context[fill] = {"positions_below_T": float(per_pos[:T].mean()),
@@ -456,13 +452,9 @@ def main(argv=None) -> int:
     try:
         plot_losses(history, out / "gpt2-loss.png")
         plot_context(curves, T, out / "gpt2-context.png")
-    except (
-        Exception
-    ) as exc:  # a missing plotting backend must not lose the run's numbers
+    except Exception as exc:  # a missing plotting backend must not lose the run's numbers
         console.print(f"[yellow]plotting failed: {exc}[/]")
-    (out / "gpt2-figures.json").write_text(
-        json.dumps(figures, indent=2), encoding="utf-8"
-    )
+    (out / "gpt2-figures.json").write_text(json.dumps(figures, indent=2), encoding="utf-8")
 
     console.print(f"\n[bold]done[/]: {args.steps} steps; val loss {history[-1]['val']:.4f} "
                   f"(ln {tok.vocab_size} = {math.log(tok.vocab_size):.3f} at chance)")
