@@ -188,9 +188,7 @@ def extended_model(gpt, trained, cfg: dict, fill: str, device):
                 rows[T:] = 0
             sd[k] = rows
         elif k in new and new[k].shape == v.shape:
-            sd[k] = (
-                v  # buffers sized by block_size (a persistent mask) keep the new model's
-            )
+            sd[k] = v  # buffers sized by block_size (a persistent mask) keep the new model's
     model.load_state_dict(sd, strict=False)
     return model.eval()
 
@@ -472,9 +470,7 @@ def main(argv=None) -> int:
     if args.sample:
         start_ids = tok.encode("def ") or [0]  # "def " may not exist in --data text
         prompt = torch.tensor([start_ids], dtype=torch.long, device=device)
-        ids = model.generate(prompt, args.sample, temperature=0.8, top_k=None)[
-            0
-        ].tolist()
+        ids = model.generate(prompt, args.sample, temperature=0.8, top_k=None)[0].tolist()
         console.rule("sample (temperature 0.8)")
         console.print(tok.decode(ids), markup=False, highlight=False)
     return 0

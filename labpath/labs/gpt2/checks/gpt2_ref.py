@@ -70,9 +70,7 @@ def random_state(cfg, seed, dtype=torch.float64):
         elif "wte" in name or "wpe" in name:
             sd[name] = torch.randn(shape, generator=g, dtype=dtype)
         else:  # a Linear (out, in): unit-variance outputs for unit-variance inputs
-            sd[name] = torch.randn(shape, generator=g, dtype=dtype) / math.sqrt(
-                shape[1]
-            )
+            sd[name] = torch.randn(shape, generator=g, dtype=dtype) / math.sqrt(shape[1])
     return sd
 
 

@@ -346,9 +346,7 @@ def test_documented_defaults(tf):
     for left_out in ("dropout", "n_heads", "d_ff", "n_layers", "d_model"):
         kw = {k: v for k, v in small.items() if k != left_out}
         if left_out == "d_model":
-            kw["n_heads"] = (
-                8  # 512 splits into 8 heads; 16 would too, but keep the paper's
-            )
+            kw["n_heads"] = 8  # 512 splits into 8 heads; 16 would too, but keep the paper's
         explicit = {**kw, left_out: documented[left_out]}
         _same_as_explicit(lambda kw=kw: model(11, 13, **kw), lambda e=explicit: model(11, 13, **e),
                           lambda m: m(src, tgt, sm, tm),
