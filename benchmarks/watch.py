@@ -39,7 +39,8 @@ def main() -> None:
     lab = labs.load(args.lab)
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "LABPATH_HOME": str(Path(tmp) / "ws"), "NO_COLOR": "1"}
-        cmd = [sys.executable, "-m", "labpath", "check", lab.id, "--path", str(lab.solution_dir)]
+        solution = str(lab.solution_dir)
+        cmd = [sys.executable, "-m", "labpath", "check", lab.id, "--path", solution]
         subprocess.run(cmd, env=env, capture_output=True)  # warm the file cache
         cold = []
         for _ in range(args.runs):
@@ -61,10 +62,14 @@ def main() -> None:
     finally:
         worker.stop()
     c, w = statistics.median(cold), statistics.median(warm)
-    print(f"{'lab':<12}{'cold check s':>14}{'warm re-check s':>17}{'ratio':>8}{'goal':>7}")
+    print(
+        f"{'lab':<12}{'cold check s':>14}{'warm re-check s':>17}{'ratio':>8}{'goal':>7}"
+    )
     flag = "ok" if w / c <= 0.25 else "OVER"
     print(f"{lab.id:<12}{c:>14.3f}{w:>17.3f}{w / c:>8.2f}{0.25:>7.2f} {flag}")
-    print(f"(median of {args.runs}; the warm worker itself starts once in {startup:.2f}s)")
+    print(
+        f"(median of {args.runs}; the warm worker itself starts once in {startup:.2f}s)"
+    )
 
 
 if __name__ == "__main__":

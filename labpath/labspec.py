@@ -120,9 +120,8 @@ def check_names(lab: labs.Lab) -> set[str]:
             ) from None
         for node in tree.body:
             if isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
-                names.update(
-                    f.name for f in node.body if isinstance(f, _FUNCTIONS)
-                )  # methods count as checks too
+                # methods count as checks too
+                names.update(f.name for f in node.body if isinstance(f, _FUNCTIONS))
             elif isinstance(node, _FUNCTIONS):
                 names.add(node.name)
     return {n for n in names if n.startswith("test")}

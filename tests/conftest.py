@@ -36,9 +36,8 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     from labpath import vcs
 
-    monkeypatch.setattr(
-        vcs, "_warned", False
-    )  # the identity warning is once per process
+    # the identity warning is once per process
+    monkeypatch.setattr(vcs, "_warned", False)
     (home / ".gitconfig").write_text(
         "[user]\n\tname = Learner\n\temail = learner@example.com\n"
     )

@@ -57,9 +57,9 @@ def test_wheel_install_runs_next_and_check(tmp_path):
     work = tmp_path / "elsewhere"
     work.mkdir()
     labpath = venv / "bin" / "labpath"
-    run = lambda *a: subprocess.run(
+    run = lambda *a: subprocess.run(  # noqa: E731
         [labpath, *a], cwd=work, env=env, capture_output=True, text=True
-    )  # noqa: E731
+    )
 
     where = subprocess.run(
         [py, "-c", "import labpath; print(labpath.__file__)"],

@@ -16,9 +16,8 @@ def test_an_entry_records_the_lab_commit_last_check_and_its_plots(cli, ws):
     plot = ws / ".labpath" / "artifacts" / "micrograd" / "20261129T070000" / "loss.png"
     plot.parent.mkdir(parents=True)
     plot.write_bytes(b"\x89PNG fake")
-    outside = (
-        ws.parent / "elsewhere.png"
-    )  # a check run on a folder outside the workspace
+    # a check run on a folder outside the workspace
+    outside = ws.parent / "elsewhere.png"
     outside.write_bytes(b"\x89PNG fake")
     progress.record(
         ws / ".labpath" / "progress.jsonl",
@@ -38,9 +37,8 @@ def test_an_entry_records_the_lab_commit_last_check_and_its_plots(cli, ws):
     e = json.loads(r.stdout)
     assert e["lab"] == "micrograd" and e["commit"] == head
     assert e["check"]["passed"] == 14 and e["check"]["status"] == "failed"
-    assert e["plots"] == [
-        str(plot.relative_to(ws))
-    ]  # a plot that is gone is not listed
+    # a plot that is gone is not listed
+    assert e["plots"] == [str(plot.relative_to(ws))]
     tracked = git(ws, "ls-files", ".labpath/artifacts").split()
     assert tracked == [str(plot.relative_to(ws))]  # committed with the entry
     md = journal.to_markdown(

@@ -123,9 +123,8 @@ def test_run_with_the_stub_model_evaluates_every_task(tmp_path):
     assert done.returncode == 0, done.stderr
     rows = json.loads((tmp_path / "out" / "results.json").read_text())
     assert len(rows) >= 10
-    assert (
-        sum(r["ok"] for r in rows) == len(rows) - 1
-    )  # one task is never answered validly
+    # one task is never answered validly
+    assert sum(r["ok"] for r in rows) == len(rows) - 1
     assert any(r["attempts"] > 1 and r["ok"] for r in rows)  # retries repair a reply
     assert "11 of 12 tasks valid" in done.stdout
 

@@ -72,9 +72,8 @@ def test_a_log_killed_mid_write_leaves_the_journal_as_it_was(cli, ws, tmp_path):
     _killed_mid_write(ws, tmp_path, "journal.write", ["log", "Never finished"])
     after = {p: p.read_bytes() for p in journal.entry_files(ws / "journal")}
     assert after == before and git(ws, "rev-parse", "HEAD") == head
-    (left,) = (ws / "journal").rglob(
-        ".entry-*.tmp"
-    )  # the half-done write, never an entry
+    # the half-done write, never an entry
+    (left,) = (ws / "journal").rglob(".entry-*.tmp")
     os.utime(left, (time.time() - 3600, time.time() - 3600))
     r = cli("log", "The next entry")
     assert r.exit_code == 0, r.output

@@ -50,9 +50,8 @@ def test_diverged_history_is_reported_and_its_fix_merges_without_conflict(
     for ws, who in ((a, "laptop"), (b, "desktop")):
         assert cli("log", f"Insight on the {who}", "--workspace", ws).exit_code == 0
         assert cli("time", "add", "30m", "--workspace", ws).exit_code == 0
-        assert (
-            cli("next", "--workspace", ws).exit_code == 0
-        )  # both append progress events
+        # both append progress events
+        assert cli("next", "--workspace", ws).exit_code == 0
     assert cli("sync", "--workspace", a).exit_code == 0
     head_b = git(b, "rev-parse", "HEAD")
     r = cli("sync", "--workspace", b)

@@ -224,9 +224,9 @@ def test_a_corrupt_time_log_refuses_new_records(cli, ws):
 
 @pytest.mark.parametrize("offset", range(7))
 def test_every_command_reads_a_weekday_by_one_rule(offset):
-    now = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.timezone.utc) + dt.timedelta(
-        days=offset
-    )  # a Monday, then each day of that week
+    # a Monday, then each day of that week
+    monday = dt.datetime(2026, 11, 23, 10, 0, tzinfo=dt.timezone.utc)
+    now = monday + dt.timedelta(days=offset)
     for name in dates.WEEKDAYS:
         day = dates.parse_day(name, now)
         assert day == dates.parse_end(name, now).date()

@@ -188,9 +188,7 @@ def extended_model(gpt, trained, cfg: dict, fill: str, device):
                 rows[T:] = 0
             sd[k] = rows
         elif k in new and new[k].shape == v.shape:
-            sd[k] = (
-                v  # buffers sized by block_size (a persistent mask) keep the new model's
-            )
+            sd[k] = v  # buffers sized by block_size (a persistent mask) keep the new model's
     model.load_state_dict(sd, strict=False)
     return model.eval()
 
@@ -408,9 +406,7 @@ def main(argv=None) -> int:
                 tps=tokens_seen / max(train_time, 1e-9),
             )
     wall = time.time() - start
-    cpu = (
-        time.process_time() - cpu_start
-    )  # CPU seconds of this process (evals included)
+    cpu = time.process_time() - cpu_start  # CPU seconds of this process (evals included)
     tps = tokens_seen / max(train_time, 1e-9)  # training steps only
     wall_tps = tokens_seen / max(wall, 1e-9)  # evals and progress included
 
@@ -422,9 +418,7 @@ def main(argv=None) -> int:
     for fill, label in (("random", "wpe rows >= T untrained (random init)"),
                         ("zero", "wpe rows >= T set to zero")):
         ext = extended_model(gpt, model, cfg, fill, device)
-        g = torch.Generator().manual_seed(
-            args.seed + 1
-        )  # the same windows for every variant
+        g = torch.Generator().manual_seed(args.seed + 1)  # the same windows for every variant
         per_pos, x2, y2 = loss_per_position(ext, splits["val"], 2 * T, n_seq, device, g)
         curves[label] = (list(range(2 * T)), per_pos.tolist())
         context[fill] = {"positions_below_T": float(per_pos[:T].mean()),
@@ -456,13 +450,9 @@ def main(argv=None) -> int:
     try:
         plot_losses(history, out / "gpt2-loss.png")
         plot_context(curves, T, out / "gpt2-context.png")
-    except (
-        Exception
-    ) as exc:  # a missing plotting backend must not lose the run's numbers
+    except Exception as exc:  # a missing plotting backend must not lose the run's numbers
         console.print(f"[yellow]plotting failed: {exc}[/]")
-    (out / "gpt2-figures.json").write_text(
-        json.dumps(figures, indent=2), encoding="utf-8"
-    )
+    (out / "gpt2-figures.json").write_text(json.dumps(figures, indent=2), encoding="utf-8")
 
     console.print(f"\n[bold]done[/]: {args.steps} steps; val loss {history[-1]['val']:.4f} "
                   f"(ln {tok.vocab_size} = {math.log(tok.vocab_size):.3f} at chance)")
@@ -480,9 +470,7 @@ def main(argv=None) -> int:
     if args.sample:
         start_ids = tok.encode("def ") or [0]  # "def " may not exist in --data text
         prompt = torch.tensor([start_ids], dtype=torch.long, device=device)
-        ids = model.generate(prompt, args.sample, temperature=0.8, top_k=None)[
-            0
-        ].tolist()
+        ids = model.generate(prompt, args.sample, temperature=0.8, top_k=None)[0].tolist()
         console.rule("sample (temperature 0.8)")
         console.print(tok.decode(ids), markup=False, highlight=False)
     return 0

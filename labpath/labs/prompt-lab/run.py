@@ -114,9 +114,7 @@ def main(argv=None) -> int:
         "--tasks", default=str(HERE / "tasks.json"), help="a tasks.json of your own"
     )
     ap.add_argument("--out", default=".", help="where results.md and results.json go")
-    ap.add_argument(
-        "--device", help=argparse.SUPPRESS
-    )  # passed by `labpath run`; unused here
+    ap.add_argument("--device", help=argparse.SUPPRESS)  # passed by `labpath run`; unused here
     ap.add_argument("--data", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.path:

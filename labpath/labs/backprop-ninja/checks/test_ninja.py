@@ -194,9 +194,9 @@ def test_fused_batchnorm_backward(ninja, reference):
     yours = ninja.batchnorm_backward(*args, dhpreact.clone())
     expected = true["dhprebn"]
     bngain, bnvar_inv, bnraw = cache["bngain"], cache["bnvar_inv"], cache["bnraw"]
-    biased = bngain * bnvar_inv / n * (
-        n * dhpreact - dhpreact.sum(0) - bnraw * (dhpreact * bnraw).sum(0)
-    )  # the same formula for a BatchNorm whose variance divides by n
+    # the same formula for a BatchNorm whose variance divides by n
+    biased = bngain * bnvar_inv / n * (n * dhpreact - dhpreact.sum(0)
+                                       - bnraw * (dhpreact * bnraw).sum(0))
 
     def diagnose(y):
         y = y.detach().to(DTYPE)

@@ -168,9 +168,7 @@ def test_wikipedia_example(BasicTokenizer):
         )
     # step 2 is a tie between (256, 97) and (97, 98): any most-frequent pair is accepted
     replay(text, merges, 'train("aaabdaaabac", 259)')
-    expected = ref_encode(
-        text, merges
-    )  # [258, 100, 258, 97, 99] with minbpe's tie-break
+    expected = ref_encode(text, merges)  # [258, 100, 258, 97, 99] with minbpe's tie-break
     got = roundtrip(tok, text, 'train("aaabdaaabac", 259)')
     if got != expected:
         kit.fail(

@@ -70,9 +70,7 @@ def random_state(cfg, seed, dtype=torch.float64):
         elif "wte" in name or "wpe" in name:
             sd[name] = torch.randn(shape, generator=g, dtype=dtype)
         else:  # a Linear (out, in): unit-variance outputs for unit-variance inputs
-            sd[name] = torch.randn(shape, generator=g, dtype=dtype) / math.sqrt(
-                shape[1]
-            )
+            sd[name] = torch.randn(shape, generator=g, dtype=dtype) / math.sqrt(shape[1])
     return sd
 
 
@@ -126,9 +124,7 @@ def forward(sd, idx, n_layer, n_head, gelu="erf", variant=None):
         def mlp(h, p=p):
             return _lin(act(_lin(h, sd, p + "mlp.c_fc")), sd, p + "mlp.c_proj")
 
-        if (
-            variant == "post_norm"
-        ):  # the 2017 Transformer's order: normalise after adding
+        if variant == "post_norm":  # the 2017 Transformer's order: normalise after adding
             x = _ln(x + attn(x), sd, p + "ln_1")
             x = _ln(x + mlp(x), sd, p + "ln_2")
         elif variant == "no_residual":

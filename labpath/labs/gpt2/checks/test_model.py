@@ -165,16 +165,11 @@ def test_get_num_params_leaves_out_position_embeddings(gpt):
     total = sum(p.numel() for p in model.parameters())
     yours = model.get_num_params()
     diagnoses = {
-        total
-        - 38_597_376: "you subtract the token embeddings too; they double as lm_head's weights",
-        total
-        - 38_597_376
-        - 786_432: "you subtract both embeddings; only wpe is left out",
+        total - 38_597_376: "you subtract the token embeddings too; they double as lm_head's weights",
+        total - 38_597_376 - 786_432: "you subtract both embeddings; only wpe is left out",
         total: "get_num_params() did not subtract the position embeddings",
     }
-    if (
-        total != GPT2_SMALL_PARAMS
-    ):  # the parameters themselves are off, not the counting
+    if total != GPT2_SMALL_PARAMS:  # the parameters themselves are off, not the counting
         diagnoses = {yours: f"your model has {total:,} parameters in all, not {GPT2_SMALL_PARAMS:,}: "
                      "see test_gpt2_small_has_124M_parameters first"}
     if yours != GPT2_SMALL_NON_EMBEDDING:
@@ -325,9 +320,7 @@ def test_changing_a_future_token_never_changes_the_past(gpt):
         changed = idx.clone()
         changed[:, t] = (idx[:, t] + 1 + t % 5) % 11
         after = full_logits(model, changed)
-        leak = (
-            (after[:, :t] - base[:, :t]).abs().amax(dim=(0, 2))
-        )  # per earlier position
+        leak = (after[:, :t] - base[:, :t]).abs().amax(dim=(0, 2))  # per earlier position
         if float(leak.max()) > 1e-12:
             bad = torch.nonzero(leak > 1e-12).flatten().tolist()  # leaking positions
             at = bad[-1]
@@ -401,9 +394,7 @@ def test_init_stds_follow_nanogpt(gpt):
     torch.manual_seed(kit.seed())
     model = gpt.GPT(gpt.GPTConfig(**STD_CFG))
     L = STD_CFG["n_layer"]
-    scaled = 0.02 / math.sqrt(
-        2 * L
-    )  # 0.005: one residual add per sub-block, 2L of them
+    scaled = 0.02 / math.sqrt(2 * L)  # 0.005: one residual add per sub-block, 2L of them
     seen = set()
     for name, p in model.named_parameters():
         w = p.detach().double().flatten()

@@ -35,9 +35,7 @@ MIN_DROP = 0.2
 
 def texts():
     words = kit.words()
-    random.Random(0).shuffle(
-        words
-    )  # the file is sorted: mix it once, the same way every run
+    random.Random(0).shuffle(words)  # the file is sorted: mix it once, the same way every run
     a = "\n".join(words[0::2]) + "\n"
     b = "\n".join(w[::-1] for w in words[1::2]) + "\n"
     return a, b

@@ -184,9 +184,7 @@ def test_output_equals_the_base_layer_at_init(lora, mode):
         if float(B.abs().max()) > 0 and float(A.abs().max()) > 0:
             return "both A and B start random, so delta W = B A is not zero: B must start at zero"
         if mode == "train" and float(B.abs().max()) == 0:
-            return dropout_mistake(
-                y, expected
-            )  # with B = 0 only dropout can change the output
+            return dropout_mistake(y, expected)  # with B = 0 only dropout can change the output
         return None
 
     kit.close(y, expected, f"output at init ({mode} mode, dropout 0.5) vs base(x)", **TOL64,
@@ -238,9 +236,8 @@ def test_dropout_is_on_the_lora_input_only(lora):
     with torch.no_grad():
         delta = (m(x) - (x @ W0.T + b0)).reshape(-1, OUT)  # (N, out)
     rows = x.reshape(-1, IN)  # (N, in)
-    masks = torch.tensor(
-        list(itertools.product((0.0, 2.0), repeat=IN)), dtype=torch.float64
-    )  # (4096, in), 1/(1-p) = 2
+    masks = torch.tensor(list(itertools.product((0.0, 2.0), repeat=IN)),
+                         dtype=torch.float64)  # (4096, in), 1/(1-p) = 2
     # every way of dropping inputs, for every row: (N, 4096, out)
     candidates = s * lora_path(rows[:, None, :] * masks[None], A, B)
     gap = (candidates - delta[:, None, :]).abs().amax(dim=-1)  # (N, 4096)
@@ -377,14 +374,10 @@ def test_merge_matches_unmerged_and_unmerge_restores(lora, dtype):
                   **wtol, dims="out in", diagnose=weight_mistake)
 
         def double_count(y):
-            if torch.allclose(
-                y.double(),
-                x.double() @ W.double().T
-                + b0.double()
-                + s * lora_path(x.double(), A.double(), B.double()),
-                rtol=1e-4,
-                atol=1e-5,
-            ):
+            if torch.allclose(y.double(),
+                              x.double() @ W.double().T + b0.double()
+                              + s * lora_path(x.double(), A.double(), B.double()),
+                              rtol=1e-4, atol=1e-5):
                 return "forward still adds the LoRA path after merge: output = base + 2 delta W"
             return None
 

@@ -49,9 +49,7 @@ def test_matches_peft_on_a_tiny_hf_gpt2(lora):
     config._attn_implementation = "eager"
     hf = transformers.GPT2LMHeadModel(config).double().eval()
     ours = _linear_c_attn(copy.deepcopy(hf))
-    ours = (
-        lora.apply_lora(ours, ["c_attn"], R, ALPHA).double().train()
-    )  # eval() after setting A, B
+    ours = lora.apply_lora(ours, ["c_attn"], R, ALPHA).double().train()  # eval() after setting A, B
     theirs = peft.get_peft_model(hf, peft.LoraConfig(r=R, lora_alpha=ALPHA, lora_dropout=0.0,
                                                      target_modules=["c_attn"], fan_in_fan_out=True))
     theirs = theirs.double().eval()

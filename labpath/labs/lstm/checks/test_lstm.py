@@ -169,9 +169,8 @@ def run_layer(layer, x, state):
     ):
         kit.fail("LSTM.forward must return (output, (h_n, c_n)), like torch.nn.LSTM")
     output, (hn, cn) = out
-    fix = lambda s: (
-        s.reshape(1, B, H) if torch.is_tensor(s) and tuple(s.shape) == (B, H) else s
-    )  # noqa: E731
+    fix = lambda s: (s.reshape(1, B, H)  # noqa: E731
+                     if torch.is_tensor(s) and tuple(s.shape) == (B, H) else s)
     return output, fix(hn), fix(cn)
 
 
@@ -380,9 +379,7 @@ def test_defaults_follow_the_interface(lstm):
         eout, _ = ref(x, (x.new_zeros(1, B, H), x.new_zeros(1, B, H)))
         time_major = nn.LSTM(I, H).to(DTYPE)
         time_major.load_state_dict(ref.state_dict())
-        misread = time_major(x)[
-            0
-        ]  # what a layer that defaults to batch_first=False gives
+        misread = time_major(x)[0]  # what a layer that defaults to batch_first=False gives
 
     def diagnose(y):
         if (
@@ -626,12 +623,8 @@ def test_gradient_norm_through_time(lstm):
               hint="the gradient reaching h_t flows back through both h and c of the next step")
 
 
-DEV_THRESHOLD = (
-    2.20  # shipped names: reference 2.059-2.100 over 5 seeds, bigram 2.34-2.35
-)
-DATA_MARGIN = (
-    0.05  # --data FILE: dev loss must beat that data's count bigram by this much
-)
+DEV_THRESHOLD = 2.20  # shipped names: reference 2.059-2.100 over 5 seeds, bigram 2.34-2.35
+DATA_MARGIN = 0.05  # --data FILE: dev loss must beat that data's count bigram by this much
 STEPS = 200
 
 

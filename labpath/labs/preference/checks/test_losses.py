@@ -380,9 +380,7 @@ def test_gradient_at_init_is_minus_beta_over_two(pref, eps):
     losses, _, _ = call_dpo(pref, pc, pr, pc.detach().clone(), pr.detach().clone(), beta=beta,
                             label_smoothing=eps)
     losses.sum().backward()
-    scale = (
-        1.0 if losses.dim() else 1.0 / n
-    )  # a mean spreads the gradient over the batch
+    scale = 1.0 if losses.dim() else 1.0 / n  # a mean spreads the gradient over the batch
     want = -beta * (1 - 2 * eps) / 2 * scale
     for name, x, sign in (
         ("policy_chosen_logps", pc, 1),

@@ -89,9 +89,7 @@ def test_reward_model_reads_the_last_real_token(pref):
     rm = pref.RewardModel(backbone, C).double()
     own = {id(p) for p in backbone.parameters()}
     g = torch.Generator().manual_seed(kit.seed() + 1)
-    with (
-        torch.no_grad()
-    ):  # a head initialised at zero would hide everything: randomise it
+    with torch.no_grad():  # a head initialised at zero would hide everything: randomise it
         for p in rm.parameters():
             if id(p) not in own:
                 p.copy_(torch.randn(p.shape, generator=g, dtype=p.dtype))
@@ -262,9 +260,7 @@ def test_reference_model_gets_no_gradient(pref, gpt):
     """After dpo_step the reference's parameters have no gradient and are bit-identical; the policy moved."""
     seed = kit.seed()
     g_pol = build_gpt(gpt, seed + 4)
-    g_ref = copy.deepcopy(
-        g_pol
-    )  # requires_grad stays True, as a careless copy would leave it
+    g_ref = copy.deepcopy(g_pol)  # requires_grad stays True, as a careless copy would leave it
     policy, reference = LM(g_pol), LM(g_ref)
     before_ref = {n: p.detach().clone() for n, p in g_ref.named_parameters()}
     before_pol = [p.detach().clone() for p in g_pol.parameters()]

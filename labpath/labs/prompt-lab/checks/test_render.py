@@ -17,16 +17,8 @@ def test_render_fills_names_and_keeps_literal_braces(render):
         (("{{}} {x} {{x}}",), {"x": 2.5}, "{} 2.5 {x}"),
         (("no placeholders",), {}, "no placeholders"),
         (("{a}{a}",), {"a": "z"}, "zz"),
-        (
-            ("Schema: {schema}",),
-            {"schema": '{"type": "object"}'},
-            'Schema: {"type": "object"}',
-        ),
-        (
-            ("{v}",),
-            {"v": "{w}"},
-            "{w}",
-        ),  # a value is inserted as it is, never rendered again
+        (("Schema: {schema}",), {"schema": '{"type": "object"}'}, 'Schema: {"type": "object"}'),
+        (("{v}",), {"v": "{w}"}, "{w}"),  # a value is inserted as it is, never rendered again
     ]
     for args, variables, expected in cases:
         try:

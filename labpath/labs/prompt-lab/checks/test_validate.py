@@ -192,9 +192,7 @@ def _task(PromptTask, **kw):
 
 def _run(task, llm, inputs):
     result = task.run(llm, inputs)
-    if not isinstance(result, dict) or not {"ok", "value", "errors", "attempts"} <= set(
-        result
-    ):
+    if not isinstance(result, dict) or not {"ok", "value", "errors", "attempts"} <= set(result):
         kit.fail(
             "PromptTask.run(...) must return a dict with ok, value, errors and attempts",
             yours=repr(result)[:80],

@@ -23,9 +23,7 @@ def _pool_inputs():
     mask[1, :4] = 1  # 4 real tokens then padding
     mask[2, :1] = 1  # a single token
     # row 3: all padding (an empty text)
-    x = torch.where(
-        mask[..., None].bool(), x, torch.full_like(x, 1e6)
-    )  # padding must not leak
+    x = torch.where(mask[..., None].bool(), x, torch.full_like(x, 1e6))  # padding must not leak
     return x, mask
 
 
@@ -73,13 +71,10 @@ def test_cosine_scores_every_query_against_every_document(rt):
     """cosine_scores(q (3, 4), d (6, 4)) -> (3, 6) cosines, whatever the vectors' norms."""
     (cosine_scores,) = need(rt, "cosine_scores")
     g = _gen(1)
-    q = torch.randn(3, 4, generator=g, dtype=torch.float64) * torch.tensor(
-        [[0.1], [3.0], [40.0]], dtype=torch.float64
-    )
-    d = (
-        torch.randn(6, 4, generator=g, dtype=torch.float64)
-        * torch.linspace(0.2, 9, 6, dtype=torch.float64)[:, None]
-    )
+    q = (torch.randn(3, 4, generator=g, dtype=torch.float64)
+         * torch.tensor([[0.1], [3.0], [40.0]], dtype=torch.float64))
+    d = (torch.randn(6, 4, generator=g, dtype=torch.float64)
+         * torch.linspace(0.2, 9, 6, dtype=torch.float64)[:, None])
     expected = cosine(q, d)
     yours = cosine_scores(q.clone(), d.clone())
 
@@ -137,13 +132,7 @@ def test_gpt_embedder_mean_pools_each_text(rt, gpt):
     def encode(s):
         return [stoi[c] for c in s]
 
-    texts = [
-        "cab",
-        "deadbeef",
-        "w",
-        "fglhmijkc",
-        "abcdefghijklmnop",
-    ]  # lengths 3, 8, 1, 9, 16
+    texts = ["cab", "deadbeef", "w", "fglhmijkc", "abcdefghijklmnop"]  # lengths 3, 8, 1, 9, 16
     embed = GPTEmbedder(model, encode)
     yours = torch.as_tensor(embed(texts)).double()
     with torch.no_grad():

@@ -123,9 +123,7 @@ def test_recall_at_k_of_every_method(rt, gpt, corpus):
     _RESULTS.update(results)
     _write_figures()
     _plot(results, len(corpus))
-    chance = sum(1 / i for i in range(1, 11)) / len(
-        corpus
-    )  # MRR@10 of a random ranking
+    chance = sum(1 / i for i in range(1, 11)) / len(corpus)  # MRR@10 of a random ranking
     dense = results["dense (untrained GPT)"]["mrr"]
     if dense < 2 * chance:
         kit.fail("MRR@10 of dense search (mean-pooled hidden states of an untrained GPT)",
@@ -241,9 +239,7 @@ def test_your_own_scripts(rt):
     runs = []
     for q, want in questions:
         paths = [c.path for c, _ in r.search(q, k=10, method="bm25")]
-        runs.append(
-            [0 if Path(p) == Path(want) else None for p in paths]
-        )  # 0 marks a hit
+        runs.append([0 if Path(p) == Path(want) else None for p in paths])  # 0 marks a hit
     per = {"mrr": 0.0, **{f"recall@{k}": 0.0 for k in KS}}
     for ranked in runs:
         for k in KS:

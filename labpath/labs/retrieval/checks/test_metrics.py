@@ -20,9 +20,7 @@ def _random_cases(n=300):
     for _ in range(n):
         docs = [f"d{i}" for i in range(g.randrange(3, 12))]
         g.shuffle(docs)
-        ranked = docs[
-            : g.randrange(1, len(docs) + 1)
-        ]  # a run may return fewer than all
+        ranked = docs[:g.randrange(1, len(docs) + 1)]  # a run may return fewer than all
         judged = g.sample(docs, g.randrange(1, min(4, len(docs)) + 1))
         grades = {d: g.choice([1, 1, 2, 3]) for d in judged}
         yield ranked, grades, g.choice([1, 2, 3, 5, 10])
@@ -82,8 +80,7 @@ def test_ndcg_has_linear_gain_and_an_ideal_of_all_judged_documents(rt):
             ideal = sorted(grades.values(), reverse=True)[:k]
             if math.isclose(
                 float(y),
-                dcg_exp
-                / sum((2**g - 1) / math.log2(i + 2) for i, g in enumerate(ideal)),
+                dcg_exp / sum((2**g - 1) / math.log2(i + 2) for i, g in enumerate(ideal)),
             ):
                 return "exponential gain 2^rel - 1: this lab (and trec_eval) uses linear gain rel"
             got = sorted((grades.get(d, 0) for d in ranked[:k]), reverse=True)

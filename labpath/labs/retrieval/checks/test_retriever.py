@@ -71,9 +71,7 @@ def _check_results(results, chunks, expected, what, k):
     for pos, (mine, best) in enumerate(zip(ids, ref)):
         if mine == best:
             continue
-        if (
-            abs(expected[mine] - expected[best]) <= 1e-12
-        ):  # a tie: the one added first wins
+        if abs(expected[mine] - expected[best]) <= 1e-12:  # a tie: the one added first wins
             kit.fail(f"{what}: chunks {best} and {mine} tie; position {pos} holds the one added first",
                      yours=mine, expected=best,
                      hint="sort with a stable sort (sorted, or np.argsort(kind='stable')) on -score")

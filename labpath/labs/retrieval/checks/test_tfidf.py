@@ -131,12 +131,8 @@ def test_scores_are_cosine_with_the_query(rt, sublinear):
             kit.close(yours, expected, f"scores({q}) on {what}, sublinear_tf={sublinear}",
                       rtol=1e-9, atol=1e-9, dims="doc", diagnose=diagnose,
                       hint="weigh the query like a document (tf * idf, l2 norm), then dot it with each row")
-            if (
-                sk is not None
-            ):  # the same numbers from scikit-learn itself, when installed
-                vec = sk.TfidfVectorizer(
-                    analyzer=lambda tokens: tokens, sublinear_tf=sublinear
-                )
+            if sk is not None:  # the same numbers from scikit-learn itself, when installed
+                vec = sk.TfidfVectorizer(analyzer=lambda tokens: tokens, sublinear_tf=sublinear)
                 m = vec.fit_transform(docs)
                 ref = (m @ vec.transform([q]).T).toarray().ravel().tolist()
                 kit.close(yours, ref, f"scores({q}) on {what} vs scikit-learn's TfidfVectorizer",

@@ -47,9 +47,7 @@ def _embed_all(texts):
     import re
 
     docs = [re.findall(r"[a-z0-9]+", t.lower()) for t in texts]
-    return tfidf_rows(
-        docs
-    ), "labpath's TF-IDF (your retrieval lab's TfidfIndex was not usable)"
+    return tfidf_rows(docs), "labpath's TF-IDF (your retrieval lab's TfidfIndex was not usable)"
 
 
 @pytest.fixture(scope="module")

@@ -20,12 +20,7 @@ def _gen(offset=0):
 def _spread(n, d, offset):
     """n random vectors of dimension d with norms from 0.05 to 40."""
     x = torch.randn(n, d, generator=_gen(offset), dtype=torch.float64)
-    return (
-        x
-        * torch.logspace(math.log10(0.05), math.log10(40), n, dtype=torch.float64)[
-            :, None
-        ]
-    )
+    return x * torch.logspace(math.log10(0.05), math.log10(40), n, dtype=torch.float64)[:, None]
 
 
 def _tol(y, tight):
@@ -90,13 +85,8 @@ def test_prototypes_are_the_unit_mean_of_unit_examples(rt):
 def _fixture_2d(rt, build=True):
     """Agent A: examples (10, 0) and (0, 1); agent C: one example at 26 degrees."""
     a = torch.tensor([[10.0, 0.0], [0.0, 1.0]], dtype=torch.float64)
-    c = (
-        torch.tensor(
-            [[math.cos(math.radians(26)), math.sin(math.radians(26))]],
-            dtype=torch.float64,
-        )
-        * 3
-    )
+    c = torch.tensor([[math.cos(math.radians(26)), math.sin(math.radians(26))]],
+                     dtype=torch.float64) * 3
     return {"A": a, "C": c}
 
 
@@ -195,17 +185,13 @@ def test_margin_sends_close_calls_to_the_fallback(rt):
         if yours != [expected]:
             kit.fail(f"route with cosines 0.80 / 0.78 and margin {margin}", yours=yours, expected=[expected],
                      hint="too close to call: best - second < margin (a difference, not a ratio)")
-    exact = torch.tensor(
-        [[4.0, 0.0, 0.0]], dtype=torch.float64
-    )  # cosines exactly 1 and 0
+    exact = torch.tensor([[4.0, 0.0, 0.0]], dtype=torch.float64)  # cosines exactly 1 and 0
     for margin, expected in ((1.0, "left"), (float(np.nextafter(1.0, 2.0)), "human")):
         yours = _names(_axes(rt, 0.5, margin).route(exact))
         if yours != [expected]:
             kit.fail(f"route with best - second = 1.0 exactly and margin {margin!r}", yours=yours,
                      expected=[expected], hint="a gap equal to the margin routes (best - second >= margin)")
-    one = Router(["near"], P[:1], threshold=0.5, margin=0.3, fallback="human").route(
-        q[0]
-    )
+    one = Router(["near"], P[:1], threshold=0.5, margin=0.3, fallback="human").route(q[0])
     if not (isinstance(one, tuple) and one[0] == "near"):
         kit.fail("route of one (d,) task with a single agent and margin 0.3 (no runner-up: the margin "
                  "cannot apply)", yours=one, expected=("near", 0.8))

@@ -94,12 +94,8 @@ def test_attention_mask_matches_torch(tf):
     sdpa = need(tf, "scaled_dot_product_attention")
     g = gen(2)
     q, k, v = randn(g, B, H, T, DK), randn(g, B, H, S, DK), randn(g, B, H, S, DV)
-    mask = (
-        torch.rand(B, 1, T, S, generator=g) < 0.5
-    )  # (B, 1, Tq, Tk), broadcast over heads
-    mask[..., 0] |= ~mask.any(
-        -1
-    )  # every query keeps at least one key (else torch gives NaN)
+    mask = torch.rand(B, 1, T, S, generator=g) < 0.5  # (B, 1, Tq, Tk), broadcast over heads
+    mask[..., 0] |= ~mask.any(-1)  # every query keeps at least one key (else torch gives NaN)
     qc, kc, vc = randn(g, B, H, T, DK), randn(g, B, H, T, DK), randn(g, B, H, T, DV)
     cases = [
         (q, k, v, mask, "a random (B, 1, Tq, Tk) mask"),
@@ -255,9 +251,7 @@ def test_positional_encoding_matches_formula(tf):
     pe_fn = need(tf, "sinusoidal_positional_encoding")
     for max_len, d in [(50, 16), (9, 12)]:
         pe = unwrap(pe_fn(max_len, d))
-        if (
-            torch.is_tensor(pe) and pe.dim() == 3 and pe.size(0) == 1
-        ):  # annotated (1, L, d)
+        if torch.is_tensor(pe) and pe.dim() == 3 and pe.size(0) == 1:  # annotated (1, L, d)
             pe = pe[0]
         kit.close(
             pe,
@@ -352,9 +346,7 @@ def test_documented_defaults(tf):
     for left_out in ("dropout", "n_heads", "d_ff", "n_layers", "d_model"):
         kw = {k: v for k, v in small.items() if k != left_out}
         if left_out == "d_model":
-            kw["n_heads"] = (
-                8  # 512 splits into 8 heads; 16 would too, but keep the paper's
-            )
+            kw["n_heads"] = 8  # 512 splits into 8 heads; 16 would too, but keep the paper's
         explicit = {**kw, left_out: documented[left_out]}
         _same_as_explicit(lambda kw=kw: model(11, 13, **kw), lambda e=explicit: model(11, 13, **e),
                           lambda m: m(src, tgt, sm, tm),
@@ -548,9 +540,7 @@ def test_decoder_layer_attends_to_memory(tf):
     smask, tmask = padding_mask(), tril(T).unsqueeze(0)
     out = unwrap(layer(x, mem, smask, tmask))
     real = smask[:, 0, :]  # (B, S)
-    mem2 = mem + randn(g, B, S, D, scale=3.0) * (~real).unsqueeze(
-        -1
-    )  # change source padding only
+    mem2 = mem + randn(g, B, S, D, scale=3.0) * (~real).unsqueeze(-1)  # change source padding only
     kit.close(
         unwrap(layer(x, mem2, smask, tmask)),
         out,
@@ -621,9 +611,7 @@ def test_encoder_input_is_scaled_embedding_plus_positions(tf):
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, nn.Embedding):
-                m.weight.fill_(
-                    0.5
-                )  # every token looks the same: what is left is position
+                m.weight.fill_(0.5)  # every token looks the same: what is left is position
     seen = []
     hook = layers[0].register_forward_pre_hook(lambda mod, args: seen.append(args[0]))
     g = gen(21)

@@ -293,10 +293,8 @@ def mha_weights(mha, d_model, n_heads):
             layout = ", ".join(roles[r][0] for r in "qkvo")
         else:  # unknown names: fall back to the order they were created in
             roles = dict(zip("qkvo", square, strict=True))
-            layout = (
-                ", ".join(n for n, _ in square)
-                + " (names not recognised; taken as q, k, v, out in creation order)"
-            )
+            layout = (", ".join(n for n, _ in square)
+                      + " (names not recognised; taken as q, k, v, out in creation order)")
         return Weights(
             *_wb(roles["q"][1]),
             *_wb(roles["k"][1]),
@@ -373,9 +371,7 @@ def mha(
 
     def heads(x, Wt, b, T):
         y = x @ Wt.T + b
-        if (
-            split == "view"
-        ):  # (B, T, C) viewed straight as (B, H, T, dh): mixes positions
+        if split == "view":  # (B, T, C) viewed straight as (B, H, T, dh): mixes positions
             return y.reshape(B, H, T, dh)
         return y.view(B, T, H, dh).transpose(1, 2)
 
@@ -386,9 +382,7 @@ def mha(
     )
     s = {"head": 1 / math.sqrt(dh), "model": 1 / math.sqrt(C), "none": 1.0}[scale]
     m = None if mask is None else mask.unsqueeze(1)
-    y = attention(
-        q, k, v, m, scale=s, softmax_dim=softmax_dim, invert=invert
-    )  # (B, H, Tq, dh)
+    y = attention(q, k, v, m, scale=s, softmax_dim=softmax_dim, invert=invert)  # (B, H, Tq, dh)
     y = y.reshape(B, Tq, C) if merge == "view" else y.transpose(1, 2).reshape(B, Tq, C)
     return y @ W.Wo.T + W.bo if out_proj else y
 
@@ -491,9 +485,7 @@ def smoothing_variants(logits, targets, eps):
     K = logits.size(-1)
     logp = logits.double().log_softmax(-1)
     nll = -logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
-    others = (-logp.sum(-1) - nll) / (
-        K - 1
-    )  # mean of -log p over the K-1 wrong classes
+    others = (-logp.sum(-1) - nll) / (K - 1)  # mean of -log p over the K-1 wrong classes
 
     def annotated(reduce):
         # The Annotated Transformer's LabelSmoothing: eps / (K - 2) over the classes that are

@@ -173,18 +173,13 @@ def test_batchnorm_3d_normalises_over_batch_and_time(wn):
     with torch.no_grad():
         ye = bn(x)
     g, b = affine(bn)
-    expected = flat(getattr(bn, g)) * (x - rm) / torch.sqrt(rv + 1e-5) + flat(
-        getattr(bn, b)
-    )
+    expected = flat(getattr(bn, g)) * (x - rm) / torch.sqrt(rv + 1e-5) + flat(getattr(bn, b))
     kit.close(ye, expected, "eval-mode output on (4, 5, 6) with the running statistics", rtol=1e-9,
               atol=1e-10, dims="B T C")
     # a second training batch: from buffers that are no longer 0 and 1, the update
     # (1 - m) * running + m * batch is the only one that gives these numbers
     bn.training = True
-    rm, rv = (
-        rm.clone(),
-        rv.clone(),
-    )  # a buffer updated in place must not move the target
+    rm, rv = rm.clone(), rv.clone()  # a buffer updated in place must not move the target
     x2 = _rand(4, 5, 6, offset=12) * 2 + 0.3
     bn(x2)
     kit.close(flat(bn.running_mean), 0.9 * rm + 0.1 * x2.mean((0, 1)),
