@@ -1,11 +1,13 @@
 """dev check through warm workers: the verdicts of cold runs, a crash or hang isolated."""
 
 import subprocess
+import threading
 
 import pytest
 
-from labpath import authoring, devcheck
+from labpath import authoring, devcheck, labs
 from labpath.checks import procs
+from labpath.checks.runner import run_checks
 
 CRASH_AND_HANG = """
   - id: segfaults
@@ -94,3 +96,44 @@ def test_a_worker_that_cannot_start_falls_back_to_cold_runs(demo, monkeypatch):
     items = {f.item: f for f in found.findings}
     assert items["solution"].ok and items["bug:nll-summed"].ok
     assert "crashed" in items["bug:segfaults"].detail
+
+
+INTERPRETER_CHECK = """\
+import os
+import sys
+
+
+def test_the_interpreter_is_started_as_a_cold_run_starts_it():
+    assert sys.flags.hash_randomization == 0
+    assert os.getcwd() in sys.path
+"""
+
+
+def test_a_forked_run_sees_the_interpreter_a_cold_run_sees(tmp_path):
+    (tmp_path / "solution").mkdir()
+    (tmp_path / "checks").mkdir()
+    (tmp_path / "checks" / "test_interpreter.py").write_text(INTERPRETER_CHECK)
+    lab = labs.Lab("plain", "plain", tmp_path, (), 60, (), (), 1)
+    cold = run_checks(lab, lab.solution_dir)
+    assert cold.status == "passed", cold.output
+    with procs.WorkerPool(1) as pool, pool.borrow() as worker:
+        warm = run_checks(lab, lab.solution_dir, worker=worker)
+    assert warm.status == "passed", warm.output
+
+
+def test_a_borrowed_worker_is_never_lent_twice_at_once():
+    pool = procs.WorkerPool(2)
+    held, lent = [], threading.Barrier(2)
+
+    def borrow():
+        with pool.borrow() as worker:
+            held.append(worker)
+            lent.wait(timeout=5)
+
+    threads = [threading.Thread(target=borrow) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(held) == 2 and held[0] is not held[1]
+    assert {id(w) for w in held} == {id(w) for w in pool.workers}
