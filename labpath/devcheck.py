@@ -63,18 +63,40 @@ def bugged(lab: labs.Lab, bug: Bug) -> str:
     return text
 
 
-def _run(lab: labs.Lab, folder: Path, select: list[str] | None = None):
-    """The one call into the check runner."""
+def _run(lab: labs.Lab, folder: Path, select: list[str] | None = None, pool=None):
+    """The one call into the check runner: a fork of a warm worker when pool is given."""
+    from labpath.checks.procs import WorkerFailed
     from labpath.checks.runner import run_checks
 
     # Dev checks run on the reference solutions of the labs this one builds on.
     uses = {name: labs.load(name).solution_dir for name in lab.uses}
+    if pool is not None:
+        try:
+            with pool.borrow() as worker:
+                return run_checks(lab, folder, select=select, uses=uses, worker=worker)
+        except WorkerFailed:
+            pass  # a cold run says what is wrong with the environment
     return run_checks(lab, folder, select=select, uses=uses)
 
 
-def check_lab(lab_id: str | labs.Lab, curriculum=None, jobs: int = 2) -> LabVerdict:
-    """Run every soundness check of one lab."""
+def check_lab(
+    lab_id: str | labs.Lab, curriculum=None, jobs: int = 2, warm: bool = True
+) -> LabVerdict:
+    """Run every soundness check of one lab.
+
+    warm: each run is a fork of a worker that imported torch and pytest once (one
+    worker per job); otherwise each run starts a fresh interpreter.
+    """
+    from labpath.checks.procs import WorkerPool
+
     lab = lab_id if isinstance(lab_id, labs.Lab) else labs.load(lab_id)
+    if not warm:
+        return _check_lab(lab, curriculum, jobs, None)
+    with WorkerPool(max(1, jobs)) as pool:
+        return _check_lab(lab, curriculum, jobs, pool)
+
+
+def _check_lab(lab: labs.Lab, curriculum, jobs: int, pool) -> LabVerdict:
     findings: list[Finding] = []
     findings.append(
         Finding(
@@ -102,7 +124,7 @@ def check_lab(lab_id: str | labs.Lab, curriculum=None, jobs: int = 2) -> LabVerd
                 f"task '{task.id}'" if task else "no curriculum task names this lab",
             )
         )
-    starter = _run(lab, lab.starter_dir)
+    starter = _run(lab, lab.starter_dir, pool=pool)
     findings.append(
         Finding(
             lab.id,
@@ -113,7 +135,7 @@ def check_lab(lab_id: str | labs.Lab, curriculum=None, jobs: int = 2) -> LabVerd
             starter.duration,
         )
     )
-    solution = _run(lab, lab.solution_dir)
+    solution = _run(lab, lab.solution_dir, pool=pool)
     from labpath.checks.kit import OPTIONAL
 
     bad = [
@@ -150,7 +172,7 @@ def check_lab(lab_id: str | labs.Lab, curriculum=None, jobs: int = 2) -> LabVerd
                 apply_bug(lab, bug, dest)
             except UsageError as exc:
                 return Finding(lab.id, f"bug:{bug.id}", False, exc.message)
-            report = _run(lab, dest, select=[bug.fails])
+            report = _run(lab, dest, select=[bug.fails], pool=pool)
         named = [r for r in report.results if r.name.split("[")[0] == bug.fails]
         caught = any(r.outcome == "failed" for r in named)
         outcomes = sorted({r.outcome for r in named}) or [report.status]
@@ -162,8 +184,8 @@ def check_lab(lab_id: str | labs.Lab, curriculum=None, jobs: int = 2) -> LabVerd
             caught, detail = False, f"{detail}; {problem}"
         return Finding(lab.id, f"bug:{bug.id}", caught, detail, report.duration)
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        findings.extend(pool.map(run_bug, bugs))
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as threads:
+        findings.extend(threads.map(run_bug, bugs))
     return LabVerdict(lab.id, tuple(findings))
 
 

@@ -7,7 +7,6 @@ import difflib
 import os
 import shutil
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -151,8 +150,9 @@ def mutate_lab(
     match: str | None = None,
 ) -> MutationReport:
     """Generate, sample and run mutants of one lab until done or out of budget."""
+    from labpath.checks.procs import WorkerPool
     from labpath.checks.result import PASS, TIMEOUT
-    from labpath.checks.runner import Worker, run, spec_for
+    from labpath.checks.runner import run, spec_for
 
     lab = labs.load(lab_id) if isinstance(lab_id, str) else lab_id
     # Mutants of this lab run on the reference solutions of the labs it builds on.
@@ -181,66 +181,60 @@ def mutate_lab(
         for name in {m.file for m in everything}
     }
     start = time.monotonic()
-    baseline = run(spec_for(lab, lab.solution_dir, uses))
-    if baseline.status != PASS:
-        raise UsageError(
-            f"lab '{lab.id}': the unmutated solution does not pass its checks "
-            f"({baseline.status}), so no mutant can be judged",
-            hint=f"labpath dev check {lab.id}",
-        )
-    deadline = start + budget
-    # Generous against load, short enough that a mutant's endless loop costs little.
-    per_mutant = timeout or min(lab.time_limit, max(20.0, 4 * baseline.duration))
-    local = threading.local()
-    workers: list[Worker] = []
-    lock = threading.Lock()
-
-    def run_one(mutant: Mutant) -> MutantResult:
-        static = _static_verdict(mutant, texts[mutant.file])
-        if static == INVALID:
-            return MutantResult(mutant, INVALID, "does not parse")
-        if static == EQUIVALENT:
-            return MutantResult(mutant, EQUIVALENT, why="the same program once parsed")
-        listed = next((e for e in known if e.covers(mutant)), None)
-        if listed is not None:
-            return MutantResult(mutant, EQUIVALENT, why=listed.why)
-        left = deadline - time.monotonic()
-        if left < 1:
-            return MutantResult(mutant, NOT_RUN, "the time budget ran out first")
-        worker = getattr(local, "worker", None)
-        if worker is None:
-            worker = local.worker = Worker()
-            with lock:
-                workers.append(worker)
-        with tempfile.TemporaryDirectory(prefix="labpath-mutant-") as tmp:
-            dest = Path(tmp) / "code"
-            diff = _mutated_copy(lab, mutant, dest)
-            spec = spec_for(lab, dest, uses, timeout=min(per_mutant, left))
-            report = run(spec, worker=worker)
-        if report.status == TIMEOUT:
-            outcome = TIMED_OUT if left > per_mutant else NOT_RUN
-            return MutantResult(
-                mutant, outcome, report.message or "", report.duration, diff
+    # One warm worker per job, launched from this thread; the baseline waits for one.
+    with WorkerPool(jobs) as pool:
+        with pool.borrow() as worker:
+            baseline = run(spec_for(lab, lab.solution_dir, uses), worker=worker)
+        if baseline.status != PASS:
+            raise UsageError(
+                f"lab '{lab.id}': the unmutated solution does not pass its checks "
+                f"({baseline.status}), so no mutant can be judged",
+                hint=f"labpath dev check {lab.id}",
             )
-        if report.status == PASS:
-            return MutantResult(
-                mutant, SURVIVED, "every check passed", report.duration, diff
-            )
-        failed = [
-            r.name for r in report.results if r.outcome not in ("passed", "skipped")
-        ]
-        detail = failed[0] if failed else (report.message or report.status)
-        return MutantResult(mutant, KILLED, detail, report.duration, "")
+        deadline = start + budget
+        # Generous against load, short enough that a mutant's endless loop costs little.
+        per_mutant = timeout or min(lab.time_limit, max(20.0, 4 * baseline.duration))
 
-    try:
+        def run_one(mutant: Mutant) -> MutantResult:
+            static = _static_verdict(mutant, texts[mutant.file])
+            if static == INVALID:
+                return MutantResult(mutant, INVALID, "does not parse")
+            if static == EQUIVALENT:
+                return MutantResult(
+                    mutant, EQUIVALENT, why="the same program once parsed"
+                )
+            listed = next((e for e in known if e.covers(mutant)), None)
+            if listed is not None:
+                return MutantResult(mutant, EQUIVALENT, why=listed.why)
+            left = deadline - time.monotonic()
+            if left < 1:
+                return MutantResult(mutant, NOT_RUN, "the time budget ran out first")
+            with tempfile.TemporaryDirectory(prefix="labpath-mutant-") as tmp:
+                dest = Path(tmp) / "code"
+                diff = _mutated_copy(lab, mutant, dest)
+                spec = spec_for(lab, dest, uses, timeout=min(per_mutant, left))
+                with pool.borrow() as worker:
+                    report = run(spec, worker=worker)
+            if report.status == TIMEOUT:
+                outcome = TIMED_OUT if left > per_mutant else NOT_RUN
+                return MutantResult(
+                    mutant, outcome, report.message or "", report.duration, diff
+                )
+            if report.status == PASS:
+                return MutantResult(
+                    mutant, SURVIVED, "every check passed", report.duration, diff
+                )
+            failed = [
+                r.name for r in report.results if r.outcome not in ("passed", "skipped")
+            ]
+            detail = failed[0] if failed else (report.message or report.status)
+            return MutantResult(mutant, KILLED, detail, report.duration, "")
+
         with (
             _stop_at_first_failure(),
-            ThreadPoolExecutor(max_workers=max(1, jobs)) as pool,
+            ThreadPoolExecutor(max_workers=max(1, jobs)) as threads,
         ):
-            results = tuple(pool.map(run_one, chosen))
-    finally:
-        for worker in workers:
-            worker.stop()
+            results = tuple(threads.map(run_one, chosen))
     return MutationReport(
         lab=lab.id,
         seed=seed,

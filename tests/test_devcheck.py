@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from labpath import devcheck, labs
+from labpath.checks.procs import Worker
 from labpath.checks.runner import CheckResult, run_checks
 
 
@@ -43,13 +44,21 @@ def test_a_declared_diagnosis_that_is_not_printed_is_an_error():
     assert problem == "test_it does not name the mistake ('use +=')"
 
 
-def reports_for(lab_id, bug_id, checks):
+@pytest.fixture(scope="module")
+def worker():
+    """One warm worker for the module's runs, as dev check runs its bugs."""
+    warm = Worker()
+    yield warm
+    warm.stop()
+
+
+def reports_for(lab_id, bug_id, checks, worker=None):
     lab = labs.load(lab_id)
     (found,) = [b for b in devcheck.load_bugs(lab) if b.id == bug_id]
     with tempfile.TemporaryDirectory() as tmp:
         dest = Path(tmp) / "code"
         devcheck.apply_bug(lab, found, dest)
-        report = run_checks(lab, dest, select=checks)
+        report = run_checks(lab, dest, select=checks, worker=worker)
     return {r.name: r for r in report.results}
 
 
@@ -63,12 +72,12 @@ def reports_for(lab_id, bug_id, checks):
         ("no-visited-set", "keep a visited set"),
     ],
 )
-def test_micrograd_names_the_backward_mistake_it_sees(bug_id, words):
+def test_micrograd_names_the_backward_mistake_it_sees(bug_id, words, worker):
     checks = [
         "test_reused_node_accumulates_gradient",
         "test_diamond_graph_propagates_in_topological_order",
     ]
-    results = reports_for("micrograd", bug_id, checks)
+    results = reports_for("micrograd", bug_id, checks, worker)
     assert any(r.outcome == "failed" for r in results.values())
     for r in results.values():
         assert r.diagnosis is None or words in r.diagnosis, (r.name, r.diagnosis)

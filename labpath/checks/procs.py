@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
@@ -71,18 +72,25 @@ def key_pipe(key: bytes):
         os.close(read_fd)
 
 
+class WorkerFailed(RuntimeError):
+    """The warm process could not start (its imports failed): run cold instead."""
+
+
 class Worker:
     """A warm process (labpath.checks.worker) that forks one child per check run."""
 
     def __init__(self):
         self.proc: subprocess.Popen | None = None
+        self._ready = False
 
-    def start(self) -> None:
+    def launch(self) -> None:
+        """Start the process without waiting for its imports (see `start`)."""
         env = child_env()
         # A parent-death signal follows the starting thread: only the main thread's.
         if threading.current_thread() is threading.main_thread():
             env[protocol.PARENT] = str(os.getpid())
-        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        # As a cold run's interpreter starts: the hash seed is fixed before any import.
+        env.update(PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "labpath.checks.worker"],
             env=env,
@@ -92,10 +100,19 @@ class Worker:
             text=True,
             start_new_session=True,
         )
+        self._ready = False
+
+    def start(self) -> None:
+        """Start the process and wait until it has imported torch and pytest."""
+        if self.proc is None:
+            self.launch()
+        if self._ready:
+            return
         ready = self.proc.stdout.readline()
         if not ready:
             self.stop()
-            raise RuntimeError("the warm check process failed to start")
+            raise WorkerFailed("the warm check process failed to start")
+        self._ready = True
 
     @property
     def alive(self) -> bool:
@@ -103,7 +120,8 @@ class Worker:
 
     def run(self, args, env, cwd, timeout, key: bytes) -> tuple[int | None, bool, str]:
         if not self.alive:
-            self.start()
+            self.stop()
+        self.start()
         output = str(Path(cwd) / "output.txt")
         request = {
             "args": args,
@@ -154,6 +172,45 @@ class Worker:
                 kill_group(self.proc.pid)
                 self.proc.wait()
             self.proc = None
+            self._ready = False
+
+
+class WorkerPool:
+    """Warm workers shared by the threads of one job: each run borrows a worker alone.
+
+    Every worker is launched on entry, from the entering (main) thread, so their
+    imports overlap and each dies with labpath; all are stopped on exit.
+    """
+
+    def __init__(self, size: int):
+        self.workers = [Worker() for _ in range(max(1, size))]
+        self._free: queue.SimpleQueue[Worker] = queue.SimpleQueue()
+        for worker in self.workers:
+            self._free.put(worker)
+
+    def __enter__(self) -> WorkerPool:
+        try:
+            for worker in self.workers:
+                worker.launch()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    @contextlib.contextmanager
+    def borrow(self):
+        worker = self._free.get()
+        try:
+            yield worker
+        finally:
+            self._free.put(worker)
+
+    def stop(self) -> None:
+        for worker in self.workers:
+            worker.stop()
 
 
 # --- nothing the learner's code started outlives the run --------------------------

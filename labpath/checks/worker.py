@@ -17,6 +17,9 @@ import time
 
 from labpath.checks import protocol
 
+# What `python -m` put first on sys.path: the folder the worker was started in.
+_START_DIR = os.getcwd()
+
 
 def _warm_up() -> None:
     # Import, never compute: a fork after torch has started its thread pools can hang.
@@ -64,6 +67,9 @@ def _child(request: dict, parent: int) -> None:
     os.environ[protocol.KEY_FD] = str(read_fd)
     os.environ[protocol.PARENT] = str(parent)
     os.chdir(request["cwd"])
+    # `python -m pytest` puts its working folder first on sys.path; so does the child.
+    if sys.path and sys.path[0] == _START_DIR:
+        sys.path[0] = os.getcwd()
     fd = os.open(request["output"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     os.dup2(fd, 1)
     os.dup2(fd, 2)
