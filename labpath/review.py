@@ -103,7 +103,7 @@ def read_log(path: Path) -> dict[str, list[dict]]:
             rec = json.loads(line)
             key = (rec["card"], rec["at"])
             int(rec["rating"])
-            rec["state"]["due"]  # noqa: B018
+            rec["state"]["due"]
         except (ValueError, KeyError, TypeError):
             raise UsageError(
                 f"{path}:{n}: corrupt review entry: {line.strip()[:60]!r}",

@@ -57,7 +57,7 @@ def test_wheel_install_runs_next_and_check(tmp_path):
     work = tmp_path / "elsewhere"
     work.mkdir()
     labpath = venv / "bin" / "labpath"
-    run = lambda *a: subprocess.run(  # noqa: E731
+    run = lambda *a: subprocess.run(
         [labpath, *a], cwd=work, env=env, capture_output=True, text=True
     )
 

@@ -103,7 +103,7 @@ def test_filters_combine_and_results_come_newest_first():
             week=2,
         ),
     ]
-    ids = lambda q: [e.id for e in journal.select(es, q)]  # noqa: E731
+    ids = lambda q: [e.id for e in journal.select(es, q)]
     assert ids(journal.Query()) == ["C", "B", "A"]
     assert ids(journal.Query(tags=("x", "y"))) == ["B"]
     assert ids(journal.Query(lab="mlp", limit=1)) == ["B"]

@@ -258,14 +258,15 @@ def test_gpt2_run_says_its_threads_and_labels_wall_and_training_speed(tmp_path):
     data = tmp_path / "text.txt"
     data.write_text("hello world, a tiny corpus for a tiny model\n" * 40)
     env = {k: v for k, v in __import__("os").environ.items() if k != "OMP_NUM_THREADS"}
+    gpt2 = labs.load("gpt2")
+    tiny = "--steps 3 --eval-every 3 --eval-iters 1 --batch-size 2 --block-size 8"
+    tiny += " --n-layer 1 --n-head 1 --n-embd 8 --warmup 1 --device cpu"
+    cmd = [sys.executable, str(gpt2.directory / "run.py"), *tiny.split()]
+    cmd += ["--path", str(gpt2.solution_dir), "--data", str(data)]
+    cmd += ["--out", str(tmp_path / "out")]
     proc = subprocess.run(
-        [sys.executable, str(labs.load("gpt2").directory / "run.py"),
-         "--path", str(labs.load("gpt2").solution_dir), "--data", str(data),
-         "--steps", "3", "--eval-every", "3", "--eval-iters", "1", "--batch-size", "2",
-         "--block-size", "8", "--n-layer", "1", "--n-head", "1", "--n-embd", "8",
-         "--warmup", "1", "--device", "cpu", "--out", str(tmp_path / "out")],
-        capture_output=True, text=True, env={**env, "COLUMNS": "40"}, timeout=600,
-    )  # fmt: skip
+        cmd, capture_output=True, text=True, env={**env, "COLUMNS": "40"}, timeout=600
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "CPU thread(s) (" in proc.stdout
     (line,) = [x for x in proc.stdout.splitlines() if x.startswith("wall clock:")]

@@ -158,9 +158,9 @@ def run(spec: CheckSpec, worker: Worker | None = None, progress=None) -> CheckRe
         cmd = pytest_command(spec.checks_dir)
         start = time.perf_counter()
         if worker is not None:
-            job = lambda: worker.run(cmd[3:], env, tmp, timeout, key)  # noqa: E731
+            job = lambda: worker.run(cmd[3:], env, tmp, timeout, key)
         else:
-            job = lambda: run_cold(cmd, env, tmp, timeout, key)  # noqa: E731
+            job = lambda: run_cold(cmd, env, tmp, timeout, key)
         with signals_end_the_run():
             try:
                 if progress is None:

@@ -36,7 +36,7 @@ def _warm_up() -> None:
         import matplotlib
 
         matplotlib.use("Agg")
-        import matplotlib.pyplot  # noqa: F401
+        import matplotlib.pyplot
     except Exception:
         pass
 

@@ -133,10 +133,10 @@ def split(files, val_fraction=0.1, by="repo", seed=1337):
     repos = sorted({f[0] for f in files})
     if by == "repo" and len(repos) > 1:
         units = repos
-        key = lambda f: f[0]  # noqa: E731
+        key = lambda f: f[0]
     else:
         units = sorted({(f[0], f[1]) for f in files})
-        key = lambda f: (f[0], f[1])  # noqa: E731
+        key = lambda f: (f[0], f[1])
     random.Random(seed).shuffle(units)
     # at least one unit on each side, whatever the fraction
     n_val = min(max(1, round(val_fraction * len(units))), len(units) - 1)

@@ -90,7 +90,7 @@ def test_cell_step_matches_torch(lstm):
     h, c = as_state(cell(*own(x, (h0, c0))), "LSTMCell.forward")
     with torch.no_grad():
         eh, ec = ref(x, (h0, c0))
-    diag = lambda _: diagnose_step(h, c, x, h0, c0, ref)  # noqa: E731
+    diag = lambda _: diagnose_step(h, c, x, h0, c0, ref)
     kit.close(h, eh, "h' after one step", rtol=RTOL, atol=ATOL, dims="B H", diagnose=diag,
               hint="gates = x @ W_ih.T + b_ih + h @ W_hh.T + b_hh, chunked into i, f, g, o "
               "along the last dim; h' = o * tanh(c')")
@@ -169,7 +169,7 @@ def run_layer(layer, x, state):
     ):
         kit.fail("LSTM.forward must return (output, (h_n, c_n)), like torch.nn.LSTM")
     output, (hn, cn) = out
-    fix = lambda s: (s.reshape(1, B, H)  # noqa: E731
+    fix = lambda s: (s.reshape(1, B, H)
                      if torch.is_tensor(s) and tuple(s.shape) == (B, H) else s)
     return output, fix(hn), fix(cn)
 

@@ -42,7 +42,7 @@ def compare(
     out, leaves, expected_out, expected_grads = run_both(Value, fn, inputs)
     if mistakes:
         grads = [leaf.grad for leaf in leaves]
-        diagnose = lambda n, y, i: backward_mistake(fn, inputs, grads)  # noqa: E731
+        diagnose = lambda n, y, i: backward_mistake(fn, inputs, grads)
     at = ", ".join(f"{n}={x:g}" for n, x in zip(names, inputs))
     kit.close(
         out.data,

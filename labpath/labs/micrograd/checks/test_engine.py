@@ -209,7 +209,7 @@ def test_tanh_matches_torch(Value):
             hint="d tanh(x)/dx = 1 - tanh(x)**2",
         )
     # The lecture's neuron: o = tanh(x1*w1 + x2*w2 + b); o = 0.7071, dx1 = -1.5, dw1 = 1.0.
-    neuron = lambda x1, x2, w1, w2, b: (x1 * w1 + x2 * w2 + b).tanh()  # noqa: E731
+    neuron = lambda x1, x2, w1, w2, b: (x1 * w1 + x2 * w2 + b).tanh()
     compare(
         Value,
         neuron,
@@ -308,7 +308,7 @@ def test_diamond_graph_propagates_in_topological_order(Value):
         "the diamond graph c=a*b; d=c+a; e=c*d; e + c*b",
         mistakes=True,
     )
-    chain = lambda a, b: ((a * b + a) * b + a) * b  # noqa: E731
+    chain = lambda a, b: ((a * b + a) * b + a) * b
     compare(Value, chain, [0.9, 1.3], "((a*b + a)*b + a)*b", mistakes=True)
 
 
@@ -340,7 +340,7 @@ def test_random_graphs_match_torch(Value, size):
     for g in range(25):
         graph_seed = base * 1000 + size * 100 + g
         leaves, steps = random_program(random.Random(graph_seed), Value, size)
-        fn = lambda *xs, steps=steps: evaluate(steps, xs)  # noqa: E731
+        fn = lambda *xs, steps=steps: evaluate(steps, xs)
         out, got, expected_out, expected_grads = run_both(Value, fn, leaves)
         program = "; ".join(describe(steps, len(leaves)))
         text = f"random graph #{graph_seed} ({program})"

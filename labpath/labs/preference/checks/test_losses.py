@@ -203,7 +203,7 @@ def _reward(pref, rc, rr, margin=None):
 
 def test_reward_loss_matches_bradley_terry(pref):
     """reward_loss = mean of -log sigma(r_chosen - r_rejected [- margin]): 0.313262 for 1.5 vs 0.5."""
-    one = lambda v: torch.tensor([v], dtype=torch.float64)  # noqa: E731
+    one = lambda v: torch.tensor([v], dtype=torch.float64)
     swapped = "your loss prefers the rejected answer: -log sigma(r_chosen - r_rejected), not the reverse"
     kit.close(_reward(pref, one(1.5), one(0.5)), 0.313262, "reward_loss(1.5, 0.5)", rtol=0, atol=1e-6,
               diagnose=lambda y: swapped if math.isclose(float(y), 1.313262, abs_tol=1e-6) else None,
@@ -230,7 +230,7 @@ def _dpo_diagnosis(pc, pr, rc, rr, beta, eps=0.0, ipo=False):
     def diagnose(yours):
         y = yours.detach().double()
         h = (pc - pr) - (rc - rr)
-        nls = lambda x: -torch.nn.functional.logsigmoid(x)  # noqa: E731
+        nls = lambda x: -torch.nn.functional.logsigmoid(x)
         known = {}
         if eps and not ipo:  # swapping the cDPO weights is the same loss as flipping h
             swapped = dpo(pc, pr, rc, rr, beta, 1 - eps)[0]

@@ -852,11 +852,11 @@ def test_builtin_attention_is_not_used(tf, part):
     torch.manual_seed(kit.seed())
     if part == "MultiHeadAttention":
         module = obj(D, NH).double().eval()
-        call = lambda: module(randn(g, B, T, D), randn(g, B, S, D), randn(g, B, S, D))  # noqa: E731
+        call = lambda: module(randn(g, B, T, D), randn(g, B, S, D), randn(g, B, S, D))
     else:
         module = make_model(tf, 11, 13, D, NH, DFF, 2).double().eval()
         call = lambda: module(
-            torch.randint(0, 11, (B, S), generator=g),  # noqa: E731
+            torch.randint(0, 11, (B, S), generator=g),
             torch.randint(0, 13, (B, T), generator=g),
             padding_mask(),
             tril(T).unsqueeze(0),
