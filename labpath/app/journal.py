@@ -8,6 +8,7 @@ from pathlib import Path
 
 from labpath import editor as editors
 from labpath import journal, progress
+from labpath.app import journal_edit
 from labpath.app.context import Context, guard, open_workspace, refreshed
 from labpath.app.results import Notice, plain, warnings
 from labpath.curriculum import Task
@@ -300,7 +301,9 @@ def edit(ws_path: str | None, ref: str) -> Edited:
         "no editor set",
         "set $EDITOR (e.g. export EDITOR=nano) or `editor:` in labpath.yaml",
     )
-    result = journal.edit_entry(ws, ref, editors.function(editor, ws.state_dir / "tmp"))
+    result = journal_edit.edit_entry(
+        ws, ref, editors.function(editor, ws.state_dir / "tmp")
+    )
     return Edited(
         result.entry, result.changed, result.commit, ws.root, warnings(*result.notices)
     )
@@ -308,7 +311,7 @@ def edit(ws_path: str | None, ref: str) -> Edited:
 
 def star(ws_path: str | None, ref: str, starred: bool) -> Edited:
     ws = open_workspace(ws_path)
-    result = journal.set_star(ws, ref, starred)
+    result = journal_edit.set_star(ws, ref, starred)
     return Edited(result.entry, result.changed, result.commit, ws.root)
 
 

@@ -1,20 +1,11 @@
 """The journal: one Markdown file per entry, YAML front matter, committed one by one.
 
 entry: the model and the file format; store: paths, writes, the index; query: selecting
-entries; export: JSON and Markdown; edit: the edit and star workflows.
+entries; export: JSON and Markdown; template: what the editor shows. The edit and star
+workflows are use cases, in labpath.app.journal_edit.
 """
 
 from labpath.dates import DATE_FORMS, WEEKDAYS, parse_when
-from labpath.journal.edit import (
-    EDITOR_MARKER,
-    EditResult,
-    clean_editor_text,
-    compose_in_editor,
-    edit_entry,
-    editor_function,
-    editor_template,
-    set_star,
-)
 from labpath.journal.entry import (
     ENTRY_TYPES,
     FIELDS,
@@ -56,6 +47,12 @@ from labpath.journal.store import (
     rewrite,
     write,
 )
+from labpath.journal.template import (
+    EDITOR_MARKER,
+    clean_editor_text,
+    compose_in_editor,
+    editor_template,
+)
 
 __all__ = [
     "DATE_FORMS",
@@ -68,7 +65,6 @@ __all__ = [
     "LINKED",
     "WEEKDAYS",
     "AliasRefused",
-    "EditResult",
     "JournalEntry",
     "Query",
     "checked_from_text",
@@ -76,9 +72,7 @@ __all__ = [
     "compose_in_editor",
     "count",
     "created_at",
-    "edit_entry",
     "edited",
-    "editor_function",
     "editor_template",
     "entries",
     "entry_files",
@@ -100,7 +94,6 @@ __all__ = [
     "rewrite",
     "search",
     "select",
-    "set_star",
     "slugify",
     "tag_counts",
     "title_of",

@@ -1,10 +1,9 @@
-"""The edit and star workflows: the learner's editor, the lock, one commit each."""
+"""The journal's edit and star workflows: the learner's editor, the lock, one commit each."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,33 +12,6 @@ from labpath.errors import UsageError
 from labpath.journal.entry import JournalEntry, edited, parse, render
 from labpath.journal.query import find
 from labpath.journal.store import entries, rewrite
-
-EDITOR_MARKER = (
-    "<!-- labpath: write your entry above; lines from here on are ignored -->"
-)
-
-
-def clean_editor_text(text: str) -> str:
-    """Drop the template's instructions from what the editor returned."""
-    return text.split(EDITOR_MARKER, 1)[0].strip()
-
-
-def editor_template(context: str) -> str:
-    return f"\n\n{EDITOR_MARKER}\n<!-- {context} -->\n"
-
-
-def compose_in_editor(editor: str, template: str, tmp_dir: Path) -> str:
-    """Open the learner's editor on a temporary file and return what they wrote."""
-    from labpath import editor as editors
-
-    return clean_editor_text(editors.run(editor, template, tmp_dir))
-
-
-def editor_function(editor: str, tmp_dir: Path) -> Callable[[str], str]:
-    """An edit_text function that opens the learner's editor on the text."""
-    from labpath import editor as editors
-
-    return editors.function(editor, tmp_dir)
 
 
 @dataclass(frozen=True)
