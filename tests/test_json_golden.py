@@ -143,6 +143,7 @@ def test_time_and_admin_commands_json(cli, ws, tmp_path):
     _run(cli, tmp_path, "report_lab", "report", "--lab", "micrograd")
 
 
+@pytest.mark.torch
 def test_check_commands_json(cli, ws, tmp_path, monkeypatch):
     assert cli("next").exit_code == 0
     _run(cli, tmp_path, "check_not_started", "check", "micrograd", code=1)
