@@ -1,5 +1,6 @@
 """dev check through warm workers: the verdicts of cold runs, a crash or hang isolated."""
 
+import shutil
 import subprocess
 import threading
 
@@ -9,34 +10,37 @@ from labpath import authoring, devcheck, labs
 from labpath.checks import procs
 from labpath.checks.runner import run_checks
 
+from .conftest import DATA
+
 CRASH_AND_HANG = """
   - id: segfaults
-    summary: the loss reads address 0, so the check process dies of SIGSEGV
-    file: demo.py
+    summary: the mean reads address 0, so the check process dies of SIGSEGV
+    file: moments.py
     replace:
-      - old: "return sum(nll) / len(nll)"
+      - old: "return sum(xs) / len(xs)"
         new: "return __import__('ctypes').string_at(0)"
-    fails: test_cross_entropy_matches_torch
+    fails: test_mean_matches_statistics
 
   - id: hangs
-    summary: the loss sleeps forever, so the run meets the lab's time limit
-    file: demo.py
+    summary: the mean sleeps forever, so the run meets the lab's time limit
+    file: moments.py
     replace:
-      - old: "return sum(nll) / len(nll)"
+      - old: "return sum(xs) / len(xs)"
         new: "return __import__('time').sleep(10**6)"
-    fails: test_cross_entropy_matches_torch
+    fails: test_mean_matches_statistics
 """
 
 
 @pytest.fixture
 def demo(tmp_path):
-    """The skeleton lab with a crashing and a hanging bug first in its catalogue."""
-    lab_dir = authoring.new_lab("demo", str(tmp_path))
+    """The tiny plain-Python lab with a crashing and a hanging bug first in its catalogue."""
+    lab_dir = tmp_path / "tiny"
+    shutil.copytree(DATA / "labs" / "tiny", lab_dir)
     bugs = lab_dir / "bugs.yaml"
     bugs.write_text(bugs.read_text().replace("bugs:\n", "bugs:" + CRASH_AND_HANG, 1))
     lab_yaml = lab_dir / "lab.yaml"
     lab_yaml.write_text(
-        lab_yaml.read_text().replace("time_limit: 60", "time_limit: 20")
+        lab_yaml.read_text().replace("time_limit: 60", "time_limit: 5")
     )
     return authoring.lab_at(str(lab_dir))
 
@@ -94,7 +98,7 @@ def test_a_worker_that_cannot_start_falls_back_to_cold_runs(demo, monkeypatch):
     found = devcheck.check_lab(demo, jobs=1)
     assert sum("-m pytest" in s for s in seen) == 2 + len(devcheck.load_bugs(demo))
     items = {f.item: f for f in found.findings}
-    assert items["solution"].ok and items["bug:nll-summed"].ok
+    assert items["solution"].ok and items["bug:sample-variance"].ok
     assert "crashed" in items["bug:segfaults"].detail
 
 

@@ -296,6 +296,27 @@ def test_only_B_gets_a_gradient_at_init(lora):
                  "that is LoRA working as intended")
 
 
+def test_A_is_drawn_from_torchs_generator_at_init(lora):
+    """A is initialised at random from torch's generator: the same seed gives the same A,
+    another seed another A. torch.empty alone leaves whatever memory held, which may be
+    zeros, leftovers or NaN, and differs from run to run."""
+    def A_after(seed):
+        base = make_base(kit.seed() + 3)
+        torch.manual_seed(seed)
+        return factors(wrap(lora, base))[0].detach().clone()
+
+    first, again, other = A_after(11), A_after(11), A_after(12)
+    if not torch.isfinite(first).all() or float(first.abs().max()) == 0:
+        kit.fail("lora_A after __init__", yours="all zero" if torch.isfinite(first).all() else "not finite",
+                 expected="random values (kaiming-uniform or Gaussian)",
+                 hint="nn.init.kaiming_uniform_(self.lora_A, a=math.sqrt(5)) after creating it")
+    if not torch.equal(first, again) or torch.equal(first, other):
+        kit.fail("lora_A is not drawn from torch's generator: the same seed gave "
+                 + ("different values" if not torch.equal(first, again) else "the same values as another seed"),
+                 hint="initialise it: nn.init.kaiming_uniform_(self.lora_A, a=math.sqrt(5)); "
+                 "torch.empty alone leaves uninitialised memory")
+
+
 def test_both_factors_learn_within_two_steps(lora):
     """SGD on a regression target: the first step moves B, the second moves A."""
     torch.manual_seed(kit.seed())
