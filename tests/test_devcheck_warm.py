@@ -39,9 +39,7 @@ def demo(tmp_path):
     bugs = lab_dir / "bugs.yaml"
     bugs.write_text(bugs.read_text().replace("bugs:\n", "bugs:" + CRASH_AND_HANG, 1))
     lab_yaml = lab_dir / "lab.yaml"
-    lab_yaml.write_text(
-        lab_yaml.read_text().replace("time_limit: 60", "time_limit: 5")
-    )
+    lab_yaml.write_text(lab_yaml.read_text().replace("time_limit: 60", "time_limit: 5"))
     return authoring.lab_at(str(lab_dir))
 
 
