@@ -25,7 +25,8 @@ class _Tok:
     end: int
 
 
-def _offsets(text: str) -> list[int]:
+def line_starts(text: str) -> list[int]:
+    """The offset where each line of text starts (and one past the end)."""
     starts, pos = [0], 0
     for line in text.splitlines(keepends=True):
         pos += len(line)
@@ -53,7 +54,7 @@ def code(text: str) -> list[str] | None:
 @functools.lru_cache(maxsize=64)
 def tokens(text: str) -> tuple[_Tok, ...] | None:
     """The code tokens of text with their offsets, or None if it cannot be tokenized."""
-    lines = _offsets(text)
+    lines = line_starts(text)
     found: list[_Tok] = []
     try:
         for tok in tokenize.generate_tokens(io.StringIO(text).readline):

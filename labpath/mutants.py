@@ -7,6 +7,7 @@ import random
 from dataclasses import dataclass
 
 from labpath import labs
+from labpath.bugedit import line_starts
 from labpath.errors import UsageError
 
 MUTANTS_FILE = "mutants.yaml"
@@ -79,18 +80,10 @@ class Equivalent:
 # --- generating mutants ------------------------------------------------------------
 
 
-def _offsets(text: str) -> list[int]:
-    starts, pos = [0], 0
-    for line in text.splitlines(keepends=True):
-        pos += len(line)
-        starts.append(pos)
-    return starts
-
-
 class _Collector(ast.NodeVisitor):
     def __init__(self, file: str, text: str):
         self.file, self.text = file, text
-        self.lines = _offsets(text)
+        self.lines = line_starts(text)
         self.scope: list[str] = []
         self.found: list[tuple[str, str, int, int, str, int]] = []
 
