@@ -429,3 +429,17 @@ def artifact_path(check: str, filename: str) -> Path:
     path = root / filename
     _ARTIFACTS.setdefault(check, []).append(str(path))
     return path
+
+
+def one_thread():
+    """For a lab's session fixture (`yield from kit.one_thread()`): torch on one thread
+    while the checks run, its old count after. Tiny tensors run faster on one thread
+    than on several fighting for the cores."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

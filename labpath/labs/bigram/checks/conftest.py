@@ -22,9 +22,4 @@ def ref():
 def one_thread():
     """Every tensor here is tiny: one thread avoids the threads' start-up and wait costs,
     which dominate (and vary wildly on a busy machine) at these sizes."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    yield from kit.one_thread()

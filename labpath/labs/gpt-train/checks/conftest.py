@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 from labpath.checks import kit
 
@@ -111,7 +110,4 @@ def git_repo(root, files, ignored=()):
 @pytest.fixture(scope="session", autouse=True)
 def one_thread():
     """The check models are tiny: one thread is faster than several fighting for cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    yield from kit.one_thread()

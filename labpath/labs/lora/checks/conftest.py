@@ -1,7 +1,6 @@
 """Shared fixtures for the lora checks: the learner's lora.py and their GPT from the gpt2 lab."""
 
 import pytest
-import torch
 
 from labpath.checks import kit
 
@@ -36,7 +35,4 @@ def gpt():
 @pytest.fixture(scope="session", autouse=True)
 def one_thread():
     """The check models are tiny: one thread is faster than several fighting for cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    yield from kit.one_thread()

@@ -1,7 +1,6 @@
 """Shared fixtures for the preference checks: your gpt2 GPT and your preference.py."""
 
 import pytest
-import torch
 
 from labpath.checks import kit
 
@@ -40,7 +39,4 @@ def pref(gpt):
 @pytest.fixture(scope="session", autouse=True)
 def one_thread():
     """The check models are tiny: one thread is faster than several fighting for cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    yield from kit.one_thread()

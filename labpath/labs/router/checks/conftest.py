@@ -1,7 +1,6 @@
 """Shared fixtures for the router checks: the learner's router.py."""
 
 import pytest
-import torch
 
 from labpath.checks import kit
 
@@ -15,7 +14,4 @@ def rt():
 @pytest.fixture(scope="session", autouse=True)
 def one_thread():
     """The check tensors are tiny: one thread is faster than several fighting for cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    yield from kit.one_thread()

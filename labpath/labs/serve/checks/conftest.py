@@ -18,10 +18,7 @@ START_TIMEOUT = 30.0  # seconds for the server to answer /health (torch's import
 @pytest.fixture(scope="session", autouse=True)
 def one_thread():
     """The check model is tiny: one thread is faster than several fighting for cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    yield from kit.one_thread()
 
 
 @pytest.fixture(scope="session")
