@@ -63,13 +63,35 @@ def static_check(lab: labs.Lab) -> LabVerdict:
             f"{len(lab.hints)} hint tiers (need 3)",
         ),
     ]
+    bugs = labspec.read_bugs(lab)
+    generated = {b.file for b in bugs} if lab.planted else set()
     for file in lab.files:
-        found.append(_interface(lab, file))
+        if file in generated:
+            found.append(
+                Finding(
+                    lab.id,
+                    f"interface:{file}",
+                    (lab.solution_dir / file).is_file(),
+                    f"generated from solution/{file} with planted faults",
+                )
+            )
+        elif file.endswith(".py"):
+            found.append(_interface(lab, file))
+        else:
+            found.append(
+                Finding(
+                    lab.id,
+                    f"starter:{file}",
+                    (lab.starter_dir / file).is_file(),
+                    f"starter/{file} for the learner to fill",
+                )
+            )
+    if lab.planted:
+        found.append(_planted(lab, bugs))
     checks = labspec.check_names(lab)
     found.append(
         Finding(lab.id, "checks", bool(checks), f"{len(checks)} check functions")
     )
-    bugs = labspec.read_bugs(lab)
     found.append(
         Finding(
             lab.id,
@@ -85,6 +107,34 @@ def static_check(lab: labs.Lab) -> LabVerdict:
             Finding(lab.id, "mutants.yaml", True, f"{equivalents} known equivalents")
         )
     return LabVerdict(lab.id, tuple(found))
+
+
+def _planted(lab: labs.Lab, bugs) -> Finding:
+    """A lab that hides faults: each has a detector of its own, and enough of them can
+    be planted together."""
+    from labpath import planted
+
+    detectors: dict[str, list[str]] = {}
+    for bug in bugs:
+        detectors.setdefault(bug.fails, []).append(bug.id)
+    shared = {d: ids for d, ids in detectors.items() if len(ids) > 1}
+    if shared:
+        d, ids = next(iter(shared.items()))
+        return Finding(
+            lab.id,
+            "planted",
+            False,
+            f"faults {', '.join(ids)} share the detector {d}: each needs its own, "
+            "or the count of faults that remain is not exact",
+        )
+    chosen, _ = planted.draw(lab, planted.Plant(lab.seed, lab.planted))
+    return Finding(
+        lab.id,
+        "planted",
+        len(chosen) == lab.planted,
+        f"{len(bugs)} faults, one detector each; the lab's seed plants "
+        f"{len(chosen)} of {lab.planted}",
+    )
 
 
 def _brief(lab: labs.Lab) -> Finding:

@@ -124,17 +124,20 @@ def _check_lab(lab: labs.Lab, curriculum, jobs: int, pool) -> LabVerdict:
                 f"task '{task.id}'" if task else "no curriculum task names this lab",
             )
         )
-    starter = _run(lab, lab.starter_dir, pool=pool)
-    findings.append(
-        Finding(
-            lab.id,
-            "starter",
-            starter.status in ("not_started", "failed"),
-            f"{starter.status}: {starter.passed}/{starter.total} passed"
-            + (f" ({starter.message})" if starter.message else ""),
-            starter.duration,
+    if lab.planted:
+        findings.append(_planted_starter(lab, pool))
+    else:
+        starter = _run(lab, lab.starter_dir, pool=pool)
+        findings.append(
+            Finding(
+                lab.id,
+                "starter",
+                starter.status in ("not_started", "failed"),
+                f"{starter.status}: {starter.passed}/{starter.total} passed"
+                + (f" ({starter.message})" if starter.message else ""),
+                starter.duration,
+            )
         )
-    )
     solution = _run(lab, lab.solution_dir, pool=pool)
     from labpath.checks.kit import OPTIONAL
 
@@ -172,6 +175,9 @@ def _check_lab(lab: labs.Lab, curriculum, jobs: int, pool) -> LabVerdict:
                 apply_bug(lab, bug, dest)
             except UsageError as exc:
                 return Finding(lab.id, f"bug:{bug.id}", False, exc.message)
+            if lab.planted:  # a fault must trip its own detector and no other
+                report = _run(lab, dest, pool=pool)
+                return _alone(lab, bug, report)
             report = _run(lab, dest, select=[bug.fails], pool=pool)
         named = [r for r in report.results if r.name.split("[")[0] == bug.fails]
         caught = any(r.outcome == "failed" for r in named)
@@ -184,9 +190,76 @@ def _check_lab(lab: labs.Lab, curriculum, jobs: int, pool) -> LabVerdict:
             caught, detail = False, f"{detail}; {problem}"
         return Finding(lab.id, f"bug:{bug.id}", caught, detail, report.duration)
 
+    def run_variant(folder: Path) -> Finding:
+        report = _run(lab, folder, pool=pool)
+        bad = [r.name for r in report.results if r.outcome not in ("passed", "skipped")]
+        return Finding(
+            lab.id,
+            f"accepted:{folder.name}",
+            report.ok and not bad,
+            f"{report.status}: {report.passed}/{report.total} passed"
+            + (f"; rejected by: {bad}" if bad else "")
+            + (f" ({report.message})" if report.message else ""),
+            report.duration,
+        )
+
+    variants = sorted(p for p in lab.accepted_dir.glob("*") if p.is_dir())
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as threads:
         findings.extend(threads.map(run_bug, bugs))
+        findings.extend(threads.map(run_variant, variants))
     return LabVerdict(lab.id, tuple(findings))
+
+
+def _failing(report) -> set[str]:
+    return {
+        r.name.split("[")[0]
+        for r in report.results
+        if r.outcome in ("failed", "error", "not_started")
+    }
+
+
+def _alone(lab: labs.Lab, bug: Bug, report) -> Finding:
+    """A planted fault trips exactly its own detector, so a count of failures is exact."""
+    failing = _failing(report)
+    ok = failing == {bug.fails}
+    detail = f"{bug.fails}: {'failed' if bug.fails in failing else 'passed'}"
+    others = sorted(failing - {bug.fails})
+    if others:
+        detail += f"; also tripped: {', '.join(others)}"
+    if report.message:
+        detail += f" ({report.message})"
+    return Finding(lab.id, f"bug:{bug.id}", ok, detail, report.duration)
+
+
+def _planted_starter(lab: labs.Lab, pool) -> Finding:
+    """The generated starter (the lab's seed, its default count): exactly the faults
+    drawn are counted."""
+    from labpath import planted
+
+    plant = planted.Plant(lab.seed, lab.planted)
+    with tempfile.TemporaryDirectory(prefix=f"labpath-starter-{lab.id}-") as tmp:
+        dest = Path(tmp) / "code"
+        shutil.copytree(
+            lab.starter_dir, dest, ignore=shutil.ignore_patterns("__pycache__")
+        )
+        chosen, _ = planted.draw(lab, plant)
+        for name, text in planted.render(lab, plant).items():
+            (dest / name).write_text(text, encoding="utf-8")
+        report = _run(lab, dest, pool=pool)
+    failing, wanted = _failing(report), {b.fails for b in chosen}
+    detail = f"{len(chosen)} planted (of {lab.planted} asked), {len(failing)} failing"
+    if failing != wanted:
+        detail += (
+            f"; not tripped: {sorted(wanted - failing)}; "
+            f"tripped without a fault: {sorted(failing - wanted)}"
+        )
+    return Finding(
+        lab.id,
+        "starter",
+        failing == wanted and len(chosen) == lab.planted,
+        detail,
+        report.duration,
+    )
 
 
 def diagnosis_problem(bug: Bug, results) -> str | None:

@@ -88,6 +88,12 @@ def read_lab(path: Path) -> labs.Lab:
                 hint=did_you_mean(used, labs.available()) or "name a shipped lab",
             )
         uses.append(used)
+    planted = None
+    if "planted" in top:
+        spec = yc.mapping(ctx, top["planted"], "planted", ("faults",), ("faults",))
+        planted = yc.integer(ctx, spec["faults"], "planted.faults")
+        if planted < 1:
+            raise ctx.error(spec["faults"], "planted.faults", "must be at least 1")
     return labs.Lab(
         id=lab_id,
         title=yc.string(ctx, top["title"], "title"),
@@ -98,6 +104,7 @@ def read_lab(path: Path) -> labs.Lab:
         forbidden=tuple(forbidden),
         seed=yc.integer(ctx, top["seed"], "seed") if "seed" in top else 1337,
         uses=tuple(uses),
+        planted=planted,
     )
 
 

@@ -29,6 +29,8 @@ class CheckOutcome:
     commit: str | None = None
     newly_done: bool = False
     notices: tuple[Notice, ...] = ()
+    # For a lab that hides its faults: how many remain (the report says nothing else).
+    planted: object = None  # planted.Count
 
     @property
     def exit_code(self) -> int:
@@ -73,6 +75,7 @@ class CheckOutcome:
             "newly_done": self.newly_done,
             "commit": self.commit,
             "results": [plain(x) for x in r.results],
+            **({"planted": self.planted.to_json()} if self.planted else {}),
         }
 
 
@@ -141,13 +144,25 @@ def _run(
         data=Path(data).expanduser() if data else None,
         device=device,
     )
-    report = run(spec, worker=worker, progress=on_progress)
+    # A lab that hides its faults shows no per-check progress (it would tell probes apart).
+    shown = None if lab.planted else on_progress
+    report = run(spec, worker=worker, progress=shown)
     if artifacts is not None:
         try:
             artifacts.rmdir()  # only when the attempt saved nothing
         except OSError:
             pass
     return report
+
+
+def _counted(lab, report, target: Path):
+    """(report, count): for a lab that hides its faults, the report told as a count."""
+    if not lab.planted:
+        return report, None
+    from labpath import planted
+
+    count = planted.count(lab, report, target)
+    return planted.conceal(report, count), count
 
 
 def check_spec(ctx: Context | None, lab, target: Path, **options):
@@ -185,7 +200,8 @@ def check_folder(
         raise UsageError(f"--path {path}: no such folder")
     _options(data, device, timeout)
     report = _run(None, lab, target, timeout, seed, data, device)
-    return CheckOutcome(report, None, recorded=False)
+    report, count = _counted(lab, report, target)
+    return CheckOutcome(report, None, recorded=False, planted=count)
 
 
 def check(
@@ -223,6 +239,7 @@ def check(
             )
     _options(data, device, timeout)
     report = _run(ctx, lab, target, timeout, seed, data, device, worker, on_progress)
+    report, count = _counted(lab, report, target)
     ws = ctx.workspace
     task = ctx.curriculum.task_for_lab(lab.id)
     within = inside(target, ws.root)
@@ -252,7 +269,9 @@ def check(
                 progress.record(ws.progress_file, "done", task_id, via="check")
         if on_report is not None:
             on_report(
-                CheckOutcome(report, task, True, None, newly_done, info(*notices))
+                CheckOutcome(
+                    report, task, True, None, newly_done, info(*notices), count
+                )
             )
         if report.ok and (newly_done or (within and vcs.dirty(ws.root, [target]))):
             paths = [ws.progress_file] + ([target] if within else [])
@@ -267,7 +286,7 @@ def check(
                 result = vcs.CommitResult(None, f"{exc.message} ({exc.hint})")
             commit = result.sha
             notices.append(result.warning)
-    return CheckOutcome(report, task, True, commit, newly_done, info(*notices))
+    return CheckOutcome(report, task, True, commit, newly_done, info(*notices), count)
 
 
 def attempt_dir(parent: Path, now: dt.datetime | None = None) -> Path:

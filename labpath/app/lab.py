@@ -79,8 +79,11 @@ def reset_target(ctx: Context, lab_id: str | None) -> str:
     return resolve_lab(ctx, lab_id)
 
 
-def reset(ctx: Context, lab_id: str | None) -> ResetResult:
-    """Save the learner's lab files in a commit, then put the starter back."""
+def reset(ctx: Context, lab_id: str | None, faults: int | None = None) -> ResetResult:
+    """Save the learner's lab files in a commit, then put the starter back.
+
+    faults: for a lab that plants faults, draw a new set of this many.
+    """
     from labpath import scaffold, vcs
 
     lab = labs.load(resolve_lab(ctx, lab_id))
@@ -93,6 +96,9 @@ def reset(ctx: Context, lab_id: str | None) -> ResetResult:
         )
     # Before the save commit: a link would be saved as a link and its target overwritten.
     scaffold.refuse_links(lab, folder, ws.root)
+    scaffold.plant_for(
+        lab, folder, faults, fresh=True
+    )  # a bad --faults changes nothing
     repo = vcs.open_repo(ws.root)  # refuse before touching anything if git is unusable
     guard(ws)
     rel = folder.resolve().relative_to(Path(repo.working_tree_dir).resolve())
@@ -101,7 +107,7 @@ def reset(ctx: Context, lab_id: str | None) -> ResetResult:
             ws.root, [folder], f"reset: save {lab.id} before restoring the starter"
         )
         saved = result.sha or vcs.head(ws.root)
-        restored = scaffold.restore(lab, folder, ws.root)
+        restored = scaffold.restore(lab, folder, ws.root, faults)
         # anything else missing, e.g. the brief
         restored += scaffold.scaffold(lab, folder, ws.root)
         task = ctx.curriculum.task_for_lab(lab.id)
@@ -142,6 +148,10 @@ class SolutionResult:
     forced: bool
     copied_to: Path | None = None
     notices: tuple[Notice, ...] = ()
+    # A lab that hid faults: each planted fault's summary, and the learner's journal
+    # entries about the lab (created, title, path).
+    planted: tuple[str, ...] = ()
+    journal: tuple[tuple[str, str, str], ...] = ()
 
     def to_json(self) -> dict:
         return own_fields(self)
@@ -204,7 +214,24 @@ def solution(
         for name, text in files:
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             (dest / name).write_text(text, encoding="utf-8")
-    return SolutionResult(lab.id, files, not passed, dest)
+    faults, notes = _planted(ws, lab)
+    return SolutionResult(lab.id, files, not passed, dest, (), faults, notes)
+
+
+def _planted(ws, lab) -> tuple[tuple[str, ...], tuple]:
+    """What was planted in the learner's folder of a lab that hides faults."""
+    if not lab.planted:
+        return (), ()
+    from labpath import planted
+
+    plant = planted.read_state(ws.lab_dir(lab.id))
+    if plant is None:
+        return (), tuple(planted.journal_links(ws, lab.id))
+    chosen, _ = planted.draw(lab, plant)
+    return (
+        tuple(b.summary for b in chosen),
+        tuple(planted.journal_links(ws, lab.id)),
+    )
 
 
 @dataclass(frozen=True)

@@ -90,7 +90,7 @@ class CardResult:
         )
 
 
-def next_task(ctx: Context) -> CardResult:
+def next_task(ctx: Context, faults: int | None = None) -> CardResult:
     """Pick the current task, scaffold its lab, record that it started."""
     from labpath import scaffold, vcs
 
@@ -100,6 +100,11 @@ def next_task(ctx: Context) -> CardResult:
         return CardResult(None, total)
     ws = ctx.workspace
     lab_ready = bool(task.lab) and labs.exists(task.lab)
+    if faults is not None and not lab_ready:
+        raise UsageError(
+            f"--faults: the current task '{task.id}' has no lab to plant faults in",
+            hint="start the lab itself: labpath start fixit --faults K",
+        )
     created: list[Path] = []
     notices: list[str] = []
     guard(ws)
@@ -107,10 +112,10 @@ def next_task(ctx: Context) -> CardResult:
         leftover: list[Path] = []
         if lab_ready:
             lab = labs.load(task.lab)
-            created = scaffold.scaffold(lab, ws.lab_dir(task.lab), ws.root)
+            created = scaffold.scaffold(lab, ws.lab_dir(task.lab), ws.root, faults)
             # starter files an earlier, interrupted `next` copied but never committed
             leftover = vcs.uncommitted(
-                ws.root, _starter_targets(lab, ws.lab_dir(lab.id))
+                ws.root, scaffold.targets(lab, ws.lab_dir(lab.id))
             )
             leftover = [p for p in leftover if p not in created]
         pending = ctx.state(task).status == progress.PENDING
@@ -133,7 +138,7 @@ def next_task(ctx: Context) -> CardResult:
     )
 
 
-def start(ctx: Context, lab_id: str) -> CardResult:
+def start(ctx: Context, lab_id: str, faults: int | None = None) -> CardResult:
     """Scaffold any lab and make its task current until it is done."""
     from labpath import scaffold, vcs
 
@@ -147,7 +152,7 @@ def start(ctx: Context, lab_id: str) -> CardResult:
     ws = ctx.workspace
     guard(ws)
     with locked(ws.lock_file):
-        created = scaffold.scaffold(lab, ws.lab_dir(lab.id), ws.root)
+        created = scaffold.scaffold(lab, ws.lab_dir(lab.id), ws.root, faults)
         if ctx.state(task).status == progress.PENDING:
             progress.record(ws.progress_file, "start", task.id)
         if ctx.focus != task.id:
@@ -163,16 +168,6 @@ def start(ctx: Context, lab_id: str) -> CardResult:
     return CardResult(
         card(ctx, task, ctx.states, tuple(created)), len(ctx.curriculum.tasks), notices
     )
-
-
-def _starter_targets(lab, dest: Path) -> list[Path]:
-    """Where scaffolding puts each of the lab's starter files (and its brief)."""
-    found = [
-        dest / p.relative_to(lab.starter_dir)
-        for p in sorted(lab.starter_dir.rglob("*"))
-        if p.is_file() and "__pycache__" not in p.parts
-    ]
-    return found + ([dest / "README.md"] if lab.brief.is_file() else [])
 
 
 def card(ctx: Context, task: Task, states=None, created=()) -> TaskCard:

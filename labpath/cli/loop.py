@@ -9,6 +9,7 @@ import typer
 
 from labpath.cli.options import (
     CurriculumOpt,
+    FaultsOpt,
     JsonOpt,
     LabArg,
     WorkspaceOpt,
@@ -33,6 +34,7 @@ def init(
 
 
 def next_(
+    faults: FaultsOpt = None,
     workspace: WorkspaceOpt = None,
     curriculum: CurriculumOpt = None,
     json: JsonOpt = False,
@@ -43,11 +45,12 @@ def next_(
     from labpath import ui
     from labpath.app import tasks
 
-    ui.show(tasks.next_task(context(workspace, curriculum, create=True)), json)
+    ui.show(tasks.next_task(context(workspace, curriculum, create=True), faults), json)
 
 
 def start(
     lab: Annotated[str, typer.Argument(help="Lab id, e.g. gpt2.")],
+    faults: FaultsOpt = None,
     workspace: WorkspaceOpt = None,
     curriculum: CurriculumOpt = None,
     json: JsonOpt = False,
@@ -57,7 +60,7 @@ def start(
     from labpath import ui
     from labpath.app import tasks
 
-    ui.show(tasks.start(context(workspace, curriculum, create=True), lab), json)
+    ui.show(tasks.start(context(workspace, curriculum, create=True), lab, faults), json)
 
 
 def check(
@@ -271,6 +274,14 @@ def reset(
     yes: Annotated[
         bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")
     ] = False,
+    faults: Annotated[
+        int | None,
+        typer.Option(
+            "--faults",
+            help="For a lab that hides faults (fixit): draw a new set of this many.",
+            show_default=False,
+        ),
+    ] = None,
     workspace: WorkspaceOpt = None,
     curriculum: CurriculumOpt = None,
     json: JsonOpt = False,
@@ -285,7 +296,7 @@ def reset(
     if not yes and not _confirmed(lab_id):
         ui.notice("Nothing changed.")
         raise typer.Exit(OK)
-    ui.show(lab_app.reset(ctx, lab_id), json)
+    ui.show(lab_app.reset(ctx, lab_id, faults), json)
 
 
 def _confirmed(lab_id: str) -> bool:

@@ -29,6 +29,14 @@ CurriculumOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+FaultsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--faults",
+        help="For a lab that hides faults (fixit): how many to plant.",
+        show_default=False,
+    ),
+]
 NoPromptOpt = Annotated[bool, typer.Option("--no-prompt", help="Never ask questions.")]
 LabArg = Annotated[
     str | None,

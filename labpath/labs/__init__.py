@@ -13,7 +13,7 @@ LABS_ROOT = Path(__file__).resolve().parent
 LABS_PATH_VAR = "LABPATH_LABS"
 LAB_KEYS = (
     "format_version", "id", "title", "files", "time_limit", "hints",
-    "forbidden", "seed", "data", "uses",
+    "forbidden", "seed", "data", "uses", "planted",
 )
 
 
@@ -35,6 +35,9 @@ class Lab:
     seed: int
     # Labs whose code this one builds on (mlp uses micrograd).
     uses: tuple[str, ...] = ()
+    # Faults planted in the starter by default (its bugs.yaml is the fault library), or
+    # None: the starter is copied from starter/ as it is.
+    planted: int | None = None
 
     @property
     def starter_dir(self) -> Path:
@@ -55,6 +58,11 @@ class Lab:
     @property
     def bugs_file(self) -> Path:
         return self.directory / "bugs.yaml"
+
+    @property
+    def accepted_dir(self) -> Path:
+        """Correct solutions written another way, one folder each: the checks must pass them."""
+        return self.directory / "accepted"
 
 
 def roots() -> list[Path]:

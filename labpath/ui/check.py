@@ -31,6 +31,9 @@ SUMMARY = {
 def check_report(outcome: CheckOutcome, verbose: bool = False) -> None:
     """The report of one run: each check, the summary, where to start."""
     r = outcome.report
+    if outcome.planted is not None:
+        _count_report(outcome)
+        return
     out.print(
         f"[bold]{r.lab}[/] [dim]· {escape(r.target)} · seed {r.seed} · {r.duration:.1f}s[/]"
     )
@@ -80,6 +83,43 @@ def check_report(outcome: CheckOutcome, verbose: bool = False) -> None:
         out.print(
             f"Begin where the first gap is: {escape(first.message or first.name)}"
         )
+
+
+def _count_report(outcome: CheckOutcome) -> None:
+    """A lab that hides its faults: how many remain, and nothing that says which."""
+    r, c = outcome.report, outcome.planted
+    out.print(f"[bold]{r.lab}[/] [dim]· {escape(r.target)} · {r.duration:.1f}s[/]")
+    if r.status not in ("passed", "failed"):
+        out.print(f"{SUMMARY.get(r.status, r.status)} {escape(r.message or '')}")
+        return
+    line = f"{c.planted} faults planted, {c.remaining} remain"
+    if r.status == "passed":
+        rewritten = (
+            f" [dim](rewritten: {c.rewritten}% of the lines changed)[/]"
+            if c.rewritten is not None and c.rewritten >= 50
+            else ""
+        )
+        out.print(f"{line}: {SUMMARY['passed']}{rewritten}")
+        if outcome.newly_done:
+            out.print(
+                f"Task '{outcome.task.id}' is done. Log what clicked: [bold]labpath log[/]"
+            )
+        out.print(f"See what was planted: [bold]labpath solution {r.lab}[/]")
+        check_committed(outcome)
+        return
+    out.print(f"{line}: {SUMMARY['failed']}")
+    if c.raised:
+        out.print(escape(planted_raised()))
+    out.print(
+        f"Probe, fix, rerun [bold]labpath check {r.lab}[/]; "
+        f"stuck? [bold]labpath hint {r.lab}[/]"
+    )
+
+
+def planted_raised() -> str:
+    from labpath.planted import RAISED
+
+    return RAISED
 
 
 def _failure_detail(res) -> None:

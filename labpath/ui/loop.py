@@ -152,7 +152,30 @@ def reset_done(result: ResetResult) -> None:
         )
 
 
+def _planted_view(result: SolutionResult) -> None:
+    """The faults a lab hid in the learner's starter and their notes on it (to stderr,
+    so `> file.py` still gets the solution alone)."""
+    if result.planted:
+        err.print(f"[bold]The {len(result.planted)} faults planted in your starter[/]")
+        for i, summary in enumerate(result.planted, 1):
+            err.print(f"  {i}. {escape(summary)}")
+    if result.journal:
+        err.print(f"[bold]Your journal entries on {result.lab}[/]")
+        for created, title, path in result.journal:
+            err.print(
+                f"  {escape(created[:10])}  {escape(title)}  [dim]{escape(path)}[/]"
+            )
+    elif result.planted:
+        err.print(
+            f"[dim]No journal entry on {result.lab} yet: "
+            f"labpath log --tag {result.lab} records what each symptom taught you.[/]"
+        )
+    err.print()
+
+
 def solution_view(result: SolutionResult) -> None:
+    if result.planted or result.journal:
+        _planted_view(result)
     if result.copied_to:
         out.print(
             f"Copied the {result.lab} solution to {escape(str(result.copied_to))}"
