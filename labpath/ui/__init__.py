@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
-from labpath.ui.check import (
-    CheckScreen,
-    check_progress,
-    check_report,
-    recheck_table,
-    rechecking,
-    watch_outcome,
-    watch_started,
-)
+import importlib
+
 from labpath.ui.console import (
     ask,
     ask_note,
@@ -25,75 +18,103 @@ from labpath.ui.console import (
     raw,
     warning,
 )
-from labpath.ui.loop import (
-    done_result,
-    hint_view,
-    init_done,
-    log_saved,
-    next_card,
-    reset_done,
-    solution_view,
-    status_view,
-)
-from labpath.ui.records import (
-    corpus_built,
-    doctor_view,
-    exported,
-    journal_edited,
-    journal_list,
-    journal_show,
-    journal_tags,
-    mutation_report,
-    repaired,
-    report_written,
-    review_ask,
-    review_done,
-    review_list,
-    review_show,
-    skip_added,
-    sprint_done,
-    sprint_timer,
-    synced,
-    time_added,
-    time_list,
-)
-from labpath.ui.records import dev_check as dev_check_view
+
+# Where each view lives: only the module a command's result needs is imported, so a
+# command pays for its own view alone.
+_HOME = {
+    "check": (
+        "CheckScreen",
+        "check_progress",
+        "check_report",
+        "recheck_table",
+        "rechecking",
+        "watch_outcome",
+        "watch_started",
+    ),
+    "loop": (
+        "done_result",
+        "hint_view",
+        "init_done",
+        "log_saved",
+        "next_card",
+        "reset_done",
+        "solution_view",
+        "status_view",
+    ),
+    "records": (
+        "corpus_built",
+        "dev_check",
+        "doctor_view",
+        "exported",
+        "journal_edited",
+        "journal_list",
+        "journal_show",
+        "journal_tags",
+        "mutation_report",
+        "repaired",
+        "report_written",
+        "review_ask",
+        "review_done",
+        "review_list",
+        "review_show",
+        "skip_added",
+        "sprint_done",
+        "sprint_timer",
+        "synced",
+        "time_added",
+        "time_list",
+    ),
+}
+_MODULE = {name: module for module, names in _HOME.items() for name in names}
+
+
+def __getattr__(name: str):
+    """ui.check_report and the like, imported from their module on first use."""
+    module = _MODULE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'labpath.ui' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"labpath.ui.{module}"), name)
+
+
+def _v(name: str):
+    return __getattr__(name)
+
 
 # How each result looks in the terminal, by the result's type name.
 VIEWS = {
-    "InitResult": init_done,
-    "CardResult": next_card,
-    "DoneResult": done_result,
-    "Status": status_view,
-    "HintResult": hint_view,
-    "ResetResult": reset_done,
-    "SolutionResult": solution_view,
-    "LogResult": log_saved,
-    "CheckOutcome": check_report,
-    "RecheckResult": recheck_table,
+    "InitResult": lambda r: _v("init_done")(r),
+    "CardResult": lambda r: _v("next_card")(r),
+    "DoneResult": lambda r: _v("done_result")(r),
+    "Status": lambda r: _v("status_view")(r),
+    "HintResult": lambda r: _v("hint_view")(r),
+    "ResetResult": lambda r: _v("reset_done")(r),
+    "SolutionResult": lambda r: _v("solution_view")(r),
+    "LogResult": lambda r: _v("log_saved")(r),
+    "CheckOutcome": lambda r: _v("check_report")(r),
+    "RecheckResult": lambda r: _v("recheck_table")(r),
     "WatchResult": lambda r: None,
     "RunResult": lambda r: None,
-    "EntryList": journal_list,
-    "EntryShown": lambda r: journal_show(r.entry, r.root),
-    "Edited": journal_edited,
-    "TagCounts": lambda r: journal_tags(r.counts),
-    "Exported": lambda r: exported(r.out, r.text) if r.out else raw(r.text),
-    "SprintResult": lambda r: sprint_done(r.run, r.session),
-    "Added": lambda r: time_added(r.session),
-    "Skipped": lambda r: skip_added(r.skip),
-    "TimeList": lambda r: time_list(r.sessions, r.start, r.end),
-    "Repaired": lambda r: repaired(r.repairs),
-    "Synced": lambda r: synced(r.result),
-    "Written": lambda r: report_written(r.report),
-    "DueCards": lambda r: review_list(r.due, r.cards),
-    "SessionResult": review_done,
-    "Diagnosis": lambda r: doctor_view(r.findings),
-    "LabsVerdict": lambda r: dev_check_view(r.verdicts, r.curriculum),
+    "EntryList": lambda r: _v("journal_list")(r),
+    "EntryShown": lambda r: _v("journal_show")(r.entry, r.root),
+    "Edited": lambda r: _v("journal_edited")(r),
+    "TagCounts": lambda r: _v("journal_tags")(r.counts),
+    "Exported": lambda r: _v("exported")(r.out, r.text) if r.out else raw(r.text),
+    "SprintResult": lambda r: _v("sprint_done")(r.run, r.session),
+    "Added": lambda r: _v("time_added")(r.session),
+    "Skipped": lambda r: _v("skip_added")(r.skip),
+    "TimeList": lambda r: _v("time_list")(r.sessions, r.start, r.end),
+    "Repaired": lambda r: _v("repaired")(r.repairs),
+    "Synced": lambda r: _v("synced")(r.result),
+    "Written": lambda r: _v("report_written")(r.report),
+    "DueCards": lambda r: _v("review_list")(r.due, r.cards),
+    "SessionResult": lambda r: _v("review_done")(r),
+    "Diagnosis": lambda r: _v("doctor_view")(r.findings),
+    "LabsVerdict": lambda r: _v("dev_check")(r.verdicts, r.curriculum),
     "NewLab": lambda r: raw(
         f"Wrote the lab skeleton {r.path}\nNext: labpath dev check --static {r.path}\n"
     ),
-    "Mutation": lambda r: mutation_report(r.report),
-    "CorpusBuilt": lambda r: corpus_built(r.corpus),
+    "Mutation": lambda r: _v("mutation_report")(r.report),
+    "CorpusBuilt": lambda r: _v("corpus_built")(r.corpus),
 }
 
 

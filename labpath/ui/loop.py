@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.markup import escape
 
-from labpath.app.journal import LogResult
-from labpath.app.lab import HintResult, ResetResult, SolutionResult
-from labpath.app.tasks import CardResult, DoneResult, InitResult, Status, TaskCard
 from labpath.ui.console import err, out, raw
+
+if TYPE_CHECKING:
+    from labpath.app.journal import LogResult
+    from labpath.app.lab import HintResult, ResetResult, SolutionResult
+    from labpath.app.tasks import CardResult, DoneResult, InitResult, Status, TaskCard
 
 
 def init_done(result: InitResult) -> None:
