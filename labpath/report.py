@@ -392,6 +392,21 @@ def _lab_of(curriculum, task_id: str) -> str | None:
     return None
 
 
+def _planted_section(ws, lab_id: str, passed: bool) -> list[str]:
+    """For a lab that hid faults, once passed: what was planted (never before)."""
+    from labpath import labs, planted
+
+    if not passed or not labs.exists(lab_id) or not labs.load(lab_id).planted:
+        return []
+    plant = planted.read_state(ws.lab_dir(lab_id))
+    if plant is None:
+        return []
+    chosen, _ = planted.draw(labs.load(lab_id), plant)
+    lines = [f"## The {len(chosen)} faults I found", ""]
+    lines += [f"{n}. {b.summary}" for n, b in enumerate(chosen, 1)]
+    return lines + [""]
+
+
 def lab_post(
     ws, curriculum, lab: str, out: str | None = None, now: dt.datetime | None = None
 ) -> Report:
@@ -414,7 +429,7 @@ def lab_post(
         if e.get("event") == "check" and (e.get("lab") or e["task"]) == lab
     ]
     entries = sorted(  # the id breaks ties between entries of the same second
-        journal.select(journal.entries(ws), journal.Query(lab=lab)),
+        (e for e in journal.entries(ws) if e.lab == lab or lab in e.tags),
         key=lambda e: (e.created, e.id),
     )
     log = timelog.read(timelog.time_file(ws))
@@ -474,6 +489,7 @@ def lab_post(
                 f"{c.get('status')} {c.get('passed')}/{c.get('total')} |"
             )
         lines.append("")
+    lines += _planted_section(ws, lab, first_pass is not None)
     lines += ["## What clicked, in order", ""]
     for e in entries:
         when = journal.created_at(e)

@@ -266,3 +266,22 @@ def test_static_check_refuses_two_faults_sharing_a_detector(tmp_path, monkeypatc
     items = {f.item: f for f in verdict.findings}
     assert not items["planted"].ok
     assert "share the detector test_mean" in items["planted"].detail
+
+
+def test_the_lab_post_lists_the_faults_only_after_a_pass(cli, faulty, lab):
+    chosen, _ = planted.draw(lab, plant_of(faulty))
+    assert cli("check").exit_code == 1
+    result = cli("report", "--lab", "faults")
+    assert result.exit_code == 0, result.output
+    post = next((faulty / "reports").glob("faults-post*/post.md")).read_text()
+    assert "faults I found" not in post
+    fix(faulty)
+    assert cli("check").exit_code == 0
+    # The current task is now the write-up, which has no lab: the tag ties it.
+    assert cli("log", "rows that did not sum to one", "--tag", "faults").exit_code == 0
+    assert cli("report", "--lab", "faults").exit_code == 0
+    post = sorted((faulty / "reports").glob("faults-post*/post.md"))[-1].read_text()
+    assert "## The 2 faults I found" in post
+    for bug in chosen:
+        assert bug.summary in post
+    assert "rows that did not sum to one" in post
