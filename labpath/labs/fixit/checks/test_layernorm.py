@@ -12,7 +12,7 @@ def _random_ln(blk, g):
     w = 1 + 0.5 * torch.randn(C, generator=g, dtype=torch.float64)
     b = 0.5 * torch.randn(C, generator=g, dtype=torch.float64)
     load(ln, "LayerNorm", {"weight": w, "bias": b})
-    return ln, w, b
+    return ln, w, (b if "bias" in dict(ln.named_parameters()) else None)
 
 
 def test_layernorm_normalises_each_position_alone(blk):
@@ -53,7 +53,7 @@ def test_layernorm_matches_the_reference(blk):
             except Exception:  # a LayerNorm written for (B, T, C) only
                 y = ln(x.unsqueeze(0)).double().squeeze(0)
         kit.close(y, F.layer_norm(x, (C,), w, b, 1e-5), f"LayerNorm on {what}", rtol=1e-6,
-                  atol=1e-9, dims="N C",
+                  atol=1e-6, dims="N C",
                   hint="(x - mean) / sqrt(var + eps) with the population variance, eps 1e-5")
 
 
