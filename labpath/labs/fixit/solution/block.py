@@ -1,14 +1,14 @@
 """
-One GPT-2 Transformer block (pre-norm), written to nanoGPT's names so that its
+One GPT-2 Transformer block, written to nanoGPT's names so that its
 state_dict keys map onto nanoGPT's and the gpt2 lab's blocks.
 
 Goal: the block maps the residual stream x of shape (B, T, C) to a stream of the same
 shape, exactly as GPT-2's (and nanoGPT's) block does: causal self-attention, then an
-MLP, each as a pre-norm residual sub-block.
+MLP, each a residual sub-block with its own LayerNorm.
 
 References:
 - Radford et al. 2019, "Language Models are Unsupervised Multitask Learners" (GPT-2),
-  section 2.3: LayerNorm moved to the input of each sub-block.
+  section 2.3 (what changed from GPT-1).
 - Vaswani et al. 2017, "Attention Is All You Need" (scaled dot-product attention).
 - Ba et al. 2016, "Layer Normalization".
 - karpathy/nanoGPT model.py (the module names this file follows).
@@ -57,7 +57,6 @@ class CausalSelfAttention(nn.Module):
         self.resid_dropout = nn.Dropout(config.dropout)
         self.n_head = config.n_head
         self.n_embd = config.n_embd
-        self.dropout = config.dropout
         # lower-triangular ones: row t keeps columns 0..t. A buffer, so it moves with
         # .to(device) and no optimizer ever sees it; not persistent, so the
         # state_dict holds the weights only.
