@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from labpath import bugedit, labs
+from labpath import bugedit, labs, planted
 from labpath.checks import procs
 from labpath.checks.runner import run_checks
 from labpath.devcheck import load_bugs
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.torch
 LAB = labs.load("fixit")
 BUGS = load_bugs(LAB)
 SOLUTION = (LAB.solution_dir / "block.py").read_text(encoding="utf-8")
-VARIANTS = sorted(p.name for p in (LAB.directory / "variants").iterdir() if p.is_dir())
+VARIANTS = sorted(p.name for p in (LAB.directory / "accepted").iterdir() if p.is_dir())
 
 
 def plant(ids):
@@ -68,27 +68,33 @@ def test_the_library_pairs_each_fault_with_its_own_check():
     assert all(b.file == "block.py" for b in BUGS)
 
 
+# Each fault alone trips its own check and no other: `labpath dev check fixit` proves it
+# for the whole library (tests/test_devcheck.py runs it).
+
+
 @pytest.mark.slow
-def test_each_fault_alone_trips_its_own_check_and_no_other(tmp_path, worker):
+def test_a_generated_starter_trips_exactly_the_checks_of_its_faults(tmp_path, worker):
     wrong = []
-    for bug in BUGS:
-        text, applied = plant([bug.id])
-        assert [b.id for b in applied] == [bug.id]
-        got = failing(with_block(tmp_path, bug.id, text), worker)
-        if got != [bug.fails]:
-            wrong.append((bug.id, got))
+    for seed in range(8):
+        plant = planted.Plant(seed, 5)
+        applied, _ = planted.draw(LAB, plant)
+        assert len(applied) == 5
+        text = planted.render(LAB, plant)["block.py"]
+        assert "#" not in text
+        got = failing(with_block(tmp_path, f"seed{seed}", text), worker)
+        want = sorted(b.fails for b in applied)
+        if got != want:
+            wrong.append((seed, [b.id for b in applied], got))
     assert wrong == []
 
 
 @pytest.mark.slow
-def test_a_draw_of_five_trips_exactly_the_checks_of_the_faults_planted(
-    tmp_path, worker
-):
+def test_any_set_of_faults_that_apply_together_trips_exactly_theirs(tmp_path, worker):
     wrong = []
     for seed in range(8):
-        drawn = random.Random(seed).sample([b.id for b in BUGS], 5)
+        drawn = random.Random(seed).sample([b.id for b in BUGS], 8)
         text, applied = plant(drawn)
-        got = failing(with_block(tmp_path, f"seed{seed}", text), worker)
+        got = failing(with_block(tmp_path, f"draw{seed}", text), worker)
         want = sorted(b.fails for b in applied)
         if got != want:
             wrong.append((seed, [b.id for b in applied], got))
@@ -97,7 +103,7 @@ def test_a_draw_of_five_trips_exactly_the_checks_of_the_faults_planted(
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_a_correct_block_written_another_way_counts_zero(variant, worker):
-    folder = LAB.directory / "variants" / variant
+    folder = LAB.directory / "accepted" / variant
     assert failing(folder, worker) == []
 
 
@@ -116,7 +122,10 @@ def test_deleting_dropout_does_not_fix_it(tmp_path, worker):
 
 def test_the_symptom_run_trains_both_blocks(tmp_path):
     out = tmp_path / "out"
-    env = {**os.environ, "LABPATH_TARGET": str(LAB.starter_dir), "MPLBACKEND": "Agg"}
+    starter = with_block(
+        tmp_path, "starter", planted.render(LAB, planted.Plant(3, 5))["block.py"]
+    )
+    env = {**os.environ, "LABPATH_TARGET": str(starter), "MPLBACKEND": "Agg"}
     args = [
         "--steps",
         "3",
