@@ -30,9 +30,11 @@ from tabular_ref import (
 from labpath.checks import kit
 
 LAYERS, PS, EPOCHS, LR, BATCH = [64, 32], 0.05, 20, 1e-2, 256
-# Calibrated on the reference over seeds 0..6 and 1337 (README): the embedding model reaches
-# 0.49 to 0.61 (both size rules), the additive ridge 1.24 to 2.02, the oracle 0.30; the
-# reference closes 74 to 86 % of the gap between the ridge and the oracle.
+# Calibrated over seeds 1337 and 0..9 (README): the reference (tables initialised with
+# std 0.01, as fastai does) reaches 0.40 to 0.49 (0.39 to 0.51 with the 2018 sizes), the same
+# model with nn.Embedding's N(0, 1) init 0.49 to 0.61 (seeds 1337, 0..6); the additive ridge
+# scores 1.16 to 2.02 and the oracle 0.29 to 0.31. The reference closes 79 to 92 % of the
+# gap between the ridge and the oracle (74 % at worst with the N(0, 1) init).
 MAX_RMSE, MIN_GAIN = 0.75, 0.5
 
 FIGURES: dict = {}
@@ -97,7 +99,7 @@ def test_embedding_model_beats_the_additive_one_hot_baseline(trained, data):
                  hint="fit trains on the training rows only; valid is for measuring")
     if not (valid <= MAX_RMSE and gain >= MIN_GAIN):
         kit.fail(f"validation RMSE after {EPOCHS} epochs (additive one-hot ridge {ridge:.3f}, noise floor "
-                 f"{oracle:.3f}, reference 0.49 to 0.61)", yours=round(valid, 4),
+                 f"{oracle:.3f}, reference 0.40 to 0.61)", yours=round(valid, 4),
                  expected=f"<= {MAX_RMSE} and <= {ridge - MIN_GAIN * (ridge - oracle):.3f}",
                  hint="check that fit steps the optimizer on every mini-batch with the MSE of the "
                  "model's predictions, and that every column has its own table")
@@ -172,7 +174,7 @@ def test_one_hot_mlp_is_trained_and_reported(tab, data, trained):
         kit.fail("validation RMSE of your OneHotMLP", yours=valid_rmse, expected="a finite number")
     FIGURES.setdefault("valid_rmse", {})["one_hot_mlp"] = valid_rmse
     FIGURES["note"] = ("one-hot into a Linear is an embedding of width layers[0]: the OneHotMLP is "
-                       "reported, never required to lose (reference: 0.46 to 0.54)")
+                       "reported, never required to lose (reference: 0.44 to 0.54)")
     _save("test_one_hot_mlp_is_trained_and_reported")
 
 

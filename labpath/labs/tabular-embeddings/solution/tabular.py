@@ -99,6 +99,10 @@ class TabularModel(nn.Module):
         super().__init__()
         # one table per column: (n_i, d_i), row 0 the unknown value
         self.embeds = nn.ModuleList([nn.Embedding(n, d) for n, d in emb_szs])
+        for e in self.embeds:
+            # fastai starts the tables small (std 0.01): what training writes into them then
+            # stands out from the initial noise, and the first steps are not dominated by it
+            nn.init.trunc_normal_(e.weight, std=0.01, a=-0.02, b=0.02)
         self.emb_drop = nn.Dropout(embed_p)
         self.bn_cont = nn.BatchNorm1d(n_cont) if use_bn and n_cont > 0 else nn.Identity()
         self.n_emb, self.n_cont, self.y_range = sum(d for _, d in emb_szs), n_cont, y_range
