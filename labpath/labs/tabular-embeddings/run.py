@@ -94,7 +94,7 @@ def tensors(tab, cats: dict, conts: dict, y, tr_idx, va_idx):
     import torch
 
     maps, c_tr, c_va = [], [], []
-    for name, col in cats.items():
+    for col in cats.values():
         m = tab.CategoryMap().fit([col[i] for i in tr_idx])
         maps.append(m)
         c_tr.append(torch.as_tensor(m.transform([col[i] for i in tr_idx])).long())
@@ -166,10 +166,9 @@ def pca2(E):
 
 
 def train_model(tab, model, train, valid, args, device):
-    import torch
 
     model = model.to(device)
-    move = lambda part: tuple(t.to(device) for t in part)  # noqa: E731
+    move = lambda part: tuple(t.to(device) for t in part)
     t0 = time.time()
     r = tab.fit(model, move(train), move(valid), args.epochs, args.lr, args.batch_size, args.seed)
     hist = r.get("history") or {}
@@ -250,8 +249,8 @@ def main(argv=None) -> int:
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     import numpy as np
-    import torch
     import tabular_ref as ref
+    import torch
 
     torch.set_num_threads(args.threads)
     device = args.device
