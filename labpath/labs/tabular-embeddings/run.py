@@ -266,6 +266,7 @@ def main(argv=None) -> int:
         mu, sd = y[tr_idx].mean(), y[tr_idx].std() or 1.0
         maps, train, valid = tensors(tab, cats, conts, (y - mu) / sd, tr_idx, va_idx)
         scale, names, table = sd, list(cats), f"{Path(args.data).name}: {len(tr_idx)} train / {len(va_idx)} valid rows"
+        numeric = list(conts)
         latent = None
     else:
         data = ref.synthetic(args.seed, n_stores=args.stores, n_train=args.n_train, n_valid=args.n_valid,
@@ -276,7 +277,7 @@ def main(argv=None) -> int:
         x = list(data["train"]["x"]) + list(data["valid"]["x"])
         yy = list(data["train"]["y"]) + list(data["valid"]["y"])
         maps, train, valid = tensors(tab, cols, {"x": x}, yy, idx_tr, idx_va)
-        scale, names, mu = 1.0, list(ref.CATS), 0.0
+        scale, names, mu, numeric = 1.0, list(ref.CATS), 0.0, ["x"]
         table = f"synthetic stores (seed {args.seed}): {n_tr} train / {len(idx_va)} valid rows"
         latent = data
     if not maps:
@@ -326,7 +327,7 @@ def main(argv=None) -> int:
 
     curves = {k: [v * scale for v in r["valid_curve"]] for k, r in runs.items()}
     figs = {"table": table, "target": args.target or "y", "device": device, "seed": args.seed,
-            "embedding_sizes": szs, "rule": args.rule, "layers": layers, "epochs": args.epochs,
+            "categorical": names, "numeric": numeric, "embedding_sizes": szs, "rule": args.rule, "layers": layers, "epochs": args.epochs,
             "valid_rmse": {k: r["valid_rmse"] * scale for k, r in runs.items()},
             "train_rmse": {k: r["train_rmse"] * scale for k, r in runs.items()},
             "seconds": {k: r["seconds"] for k, r in runs.items()},
