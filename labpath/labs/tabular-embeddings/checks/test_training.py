@@ -122,7 +122,7 @@ def test_fit_reports_the_rmse_of_the_model_it_returns(trained):
                      diagnosis=diag, hint="after the last epoch: model.eval(), predict, sqrt(mean((pred - y)^2))")
 
 
-def _small(tab, seed, scramble=False, disturb=False):
+def _small(tab, seed, scramble=False, disturb=False, hook=None):
     """Two epochs on 24 stores, without dropout; the validation targets optionally scrambled."""
     emb_size, TabularModel, fit = need(tab, "emb_size", "TabularModel", "fit")
     maps, train, valid = prepare(tab, synthetic(seed, n_stores=24, n_train=300, n_valid=90))
@@ -133,8 +133,33 @@ def _small(tab, seed, scramble=False, disturb=False):
     model = TabularModel([(len(m), emb_size(len(m))) for m in maps], 1, 1, [16])
     if disturb:
         torch.manual_seed(seed + 77)  # fit's seed, not torch's global generator, orders the batches
+    if hook is not None:
+        model.register_forward_hook(hook)
     r = fit(model, train, valid, 2, 1e-2, 32, seed)
     return model, _result(r, "fit")
+
+
+@kit.after(*PIECES)
+def test_fit_trains_in_train_mode_on_every_row_each_epoch(tab):
+    """300 rows, batch 32, 2 epochs: every pass that is backpropagated runs in train mode; 300 (or 288) rows per epoch."""
+    steps = []  # (model.training, rows) of every forward pass that a backward pass went through
+
+    def hook(module, args, out):
+        if isinstance(out, torch.Tensor) and out.requires_grad:
+            training, n = module.training, int(args[0].shape[0])
+            out.register_hook(lambda grad: steps.append((training, n)))
+
+    _small(tab, kit.seed(), hook=hook)
+    if any(not training for training, _ in steps):
+        kit.fail("model.training during fit's training steps", yours="False for some steps", expected="True",
+                 diagnosis="the model trains in eval mode: call model.train() at the start of every epoch "
+                 "(measuring switched it to eval)",
+                 hint="model.train() before the mini-batches, model.eval() before measuring")
+    rows = sum(n for _, n in steps)
+    if rows not in (2 * 300, 2 * 288):
+        kit.fail("rows passed through the model in training steps over 2 epochs of 300 rows, batch 32",
+                 yours=rows, expected="600 (or 576 when the last short batch is dropped)",
+                 hint="for i in range(0, N, batch_size): idx = perm[i:i + batch_size]")
 
 
 @kit.after(*PIECES)
