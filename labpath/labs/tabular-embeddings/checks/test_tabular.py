@@ -234,6 +234,48 @@ def test_tabular_model_forward_gives_batch_by_out_sz(tab):
         kit.fail("forward gave NaN or inf", yours=out[:2].tolist())
 
 
+def test_tabular_model_drops_out_in_train_mode_only(tab):
+    """embed_p=0.5 or ps=0.5: two train-mode passes differ; in eval mode, or with both 0, they agree."""
+    x_cat, x_cont = _batch(3)
+
+    def twice(train, **kw):
+        model = _model(tab, **kw).train(train)
+        with torch.no_grad():
+            return model(x_cat, x_cont), model(x_cat, x_cont)
+
+    for kw, differ in (({"embed_p": 0.5}, True), ({"ps": 0.5}, True), ({"ps": [0.5, 0.5]}, True), ({}, False)):
+        a, b = twice(True, **kw)
+        if bool((a - b).abs().max() > 1e-9) != differ:
+            kit.fail(f"two forward passes in train mode with {kw or 'ps=0, embed_p=0'}",
+                     yours="different" if not differ else "identical",
+                     expected="different (dropout)" if differ else "identical",
+                     hint="nn.Dropout(embed_p) on the concatenated embeddings, nn.Dropout(p) after each hidden layer")
+    a, b = twice(False, embed_p=0.5, ps=0.5)
+    kit.close(a, b, "two forward passes in eval mode with embed_p=0.5, ps=0.5", rtol=0, atol=0, dims="B out",
+              hint="dropout only in train mode: nn.Dropout does this for you")
+
+
+def test_tabular_model_y_range_and_use_bn(tab):
+    """y_range=(-1.5, 2.5) keeps every output inside it; use_bn=False builds no BatchNorm layer."""
+    x_cat, x_cont = _batch(4)
+    model = _model(tab, y_range=(-1.5, 2.5))
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(6.0)  # outputs well outside the range before the squashing
+        out = predict(model, x_cat, x_cont)
+    if not (bool((out >= -1.5).all()) and bool((out <= 2.5).all())) or float(out.max() - out.min()) < 1e-3:
+        kit.fail("outputs with y_range=(-1.5, 2.5) and large weights", yours=[round(float(out.min()), 4),
+                 round(float(out.max()), 4)], expected="inside [-1.5, 2.5], not all equal",
+                 hint="torch.sigmoid(out) * (hi - lo) + lo")
+    plain = _model(tab, use_bn=False)
+    norms = [type(m).__name__ for m in plain.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if norms:
+        kit.fail("BatchNorm layers with use_bn=False", yours=norms, expected="none")
+    if not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in _model(tab).modules()):
+        kit.fail("BatchNorm layers with use_bn=True (the default)", yours="none", expected="BatchNorm1d layers",
+                 hint="fastai's default: BatchNorm1d on the numeric columns and after each hidden layer")
+
+
 class _OneHotTable(torch.nn.Module):
     """An nn.Embedding stand-in computing one_hot(codes) @ W, with the same weight."""
 

@@ -76,8 +76,9 @@ def trained(tab, data):
     model = TabularModel(szs, 1, 1, LAYERS, ps=PS)
     r = fit(model, train, valid, EPOCHS, LR, BATCH, kit.seed())
     reported = _result(r, "fit(model, train, valid, epochs, lr, batch_size, seed)")
-    return {"model": model, "maps": maps, "train": train, "valid": valid, "szs": szs,
-            "reported": reported, "history": r.get("history")}
+    small = prepare(tab, synthetic(kit.seed(), n_stores=24, n_train=300, n_valid=90))[1:]
+    return {"model": model, "maps": maps, "train": train, "valid": valid, "szs": szs, "tab": tab,
+            "reported": reported, "history": r.get("history"), "small_data": small}
 
 
 @kit.after(*PIECES)
@@ -111,14 +112,30 @@ def test_fit_reports_the_rmse_of_the_model_it_returns(trained):
     model = trained["model"]
     yours = trained["reported"]
     mine = tuple(rmse(predict(model, *trained[k][:2]).numpy(), trained[k][2].numpy()) for k in ("train", "valid"))
+    _same_rmse(yours, mine, "")
+    hist = trained["history"]
+    if hist is not None:
+        curve = list(hist.get("valid_rmse", [])) if isinstance(hist, dict) else []
+        if len(curve) != EPOCHS or not math.isclose(float(curve[-1]), yours[1], rel_tol=1e-4):
+            kit.fail(f"fit's history['valid_rmse'] after {EPOCHS} epochs", yours=curve[-3:] if curve else hist,
+                     expected=f"{EPOCHS} values, the last equal to valid_rmse {yours[1]:.6f}",
+                     hint="append the validation RMSE after every epoch (or return no history)")
+    # the same on 90 validation rows, where skipping one row shows
+    model, small = _small(trained["tab"], kit.seed())
+    data = trained["small_data"]
+    mine = tuple(rmse(predict(model, *part[:2]).numpy(), part[2].numpy()) for part in data)
+    _same_rmse(small, mine, " (300 training, 90 validation rows)")
+
+
+def _same_rmse(yours, mine, where):
     for name, y, m in zip(("train_rmse", "valid_rmse"), yours, mine):
-        if not math.isclose(y, m, rel_tol=1e-4, abs_tol=1e-6):
+        if not math.isclose(y, m, rel_tol=2e-5, abs_tol=1e-6):
             diag = None
             if math.isclose(y, m * m, rel_tol=1e-3):
                 diag = "you report the mean squared error: take its square root"
             elif y > m:
                 diag = "measured in train mode (dropout on, BatchNorm batch statistics): call model.eval() first"
-            kit.fail(f"fit's {name} vs the RMSE of the returned model in eval mode", yours=y, expected=m,
+            kit.fail(f"fit's {name} vs the RMSE of the returned model in eval mode{where}", yours=y, expected=m,
                      diagnosis=diag, hint="after the last epoch: model.eval(), predict, sqrt(mean((pred - y)^2))")
 
 
