@@ -415,3 +415,29 @@ def test_standardize_uses_training_statistics_only(tab):
     kit.close(b, (other - mean) / std, "standardize: the other (validation) columns, with train's mean and std",
               rtol=1e-12, atol=1e-12, dims="N k", diagnose=diagnose,
               hint="(other - train.mean(0)) / train.std(0): the validation rows never set the statistics")
+
+
+def test_one_hot_mlp_takes_every_column_one_hot(tab):
+    """OneHotMLP([11, 7, 5], 3, 2, [13, 6]): the first Linear has 11 + 7 + 5 + 3 inputs (or one more per column), output (17, 2)."""
+    (OneHotMLP,) = need(tab, "OneHotMLP")
+    torch.manual_seed(kit.seed())
+    cards = [n for n, _ in EMB_SZS]
+    model = OneHotMLP(cards, N_CONT, OUT, LAYERS).double().eval()
+    x_cat, x_cont = _batch(5)
+    lin = first_linear(model, x_cat, x_cont)
+    ok = (sum(cards) + N_CONT, sum(cards) + len(cards) + N_CONT)
+    if lin is None or lin.in_features not in ok:
+        kit.fail("in_features of the OneHotMLP's first nn.Linear", yours=None if lin is None else lin.in_features,
+                 expected=f"{ok[0]} = 11 + 7 + 5 one-hot columns + 3 numeric (or {ok[1]})",
+                 diagnosis="codes fed as floats, not one-hot" if lin is not None and lin.in_features == len(cards) + N_CONT
+                 else None,
+                 hint="torch.cat([F.one_hot(x_cat[:, i], n) for each column] + [x_cont], 1)")
+    out = predict(model, x_cat, x_cont)
+    full = model(x_cat, x_cont)
+    if tuple(full.shape) != (B, OUT):
+        kit.fail("OneHotMLP(...)(x_cat (17, 3), x_cont (17, 3)) shape", yours=tuple(full.shape), expected=(B, OUT))
+    moved = x_cat.clone()
+    moved[:, 1] = (moved[:, 1] + 1) % cards[1]
+    if torch.allclose(predict(model, moved, x_cont), out, atol=1e-12):
+        kit.fail("OneHotMLP predictions after changing every row's column-1 code", yours="unchanged",
+                 expected="changed", hint="every categorical column goes into the MLP one-hot")
