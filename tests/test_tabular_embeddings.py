@@ -280,3 +280,36 @@ def test_run_with_data_but_no_target_says_what_to_add(tmp_path):
     assert "--target" in proc.stderr
     proc, _ = _run(tmp_path, "--data", str(table), "--target", "revenue")
     assert proc.returncode != 0 and "revenue" in proc.stderr and "sales" in proc.stderr
+
+
+@pytest.mark.torch
+def test_labpath_run_passes_data_and_the_runs_own_options(tmp_path):
+    table = tmp_path / "table.csv"
+    _table(table, n=120)
+    out = tmp_path / "out"
+    cmd = [
+        sys.executable,
+        "-m",
+        "labpath",
+        "run",
+        "tabular-embeddings",
+        "--path",
+        str(LAB.solution_dir),
+    ]
+    cmd += [
+        "--device",
+        "cpu",
+        "--data",
+        str(table),
+        "--target",
+        "sales",
+        "--epochs",
+        "1",
+        "--out",
+        str(out),
+    ]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    figs = json.loads((out / "tabular-figures.json").read_text())
+    assert figs["epochs"] == 1 and figs["target"] == "sales"
