@@ -256,17 +256,16 @@ def test_tabular_model_drops_out_in_train_mode_only(tab):
 
 
 def test_tabular_model_y_range_and_use_bn(tab):
-    """y_range=(-1.5, 2.5) keeps every output inside it; use_bn=False builds no BatchNorm layer."""
+    """y_range=(-1.5, 2.5) gives sigmoid(raw) * 4 - 1.5 of the same model without it (fastai's sigmoid_range); use_bn=False builds no BatchNorm layer."""
     x_cat, x_cont = _batch(4)
-    model = _model(tab, y_range=(-1.5, 2.5))
+    squashed, raw = _model(tab, y_range=(-1.5, 2.5)), _model(tab)
     with torch.no_grad():
-        for p in model.parameters():
-            p.mul_(6.0)  # outputs well outside the range before the squashing
-        out = predict(model, x_cat, x_cont)
-    if not (bool((out >= -1.5).all()) and bool((out <= 2.5).all())) or float(out.max() - out.min()) < 1e-3:
-        kit.fail("outputs with y_range=(-1.5, 2.5) and large weights", yours=[round(float(out.min()), 4),
-                 round(float(out.max()), 4)], expected="inside [-1.5, 2.5], not all equal",
-                 hint="torch.sigmoid(out) * (hi - lo) + lo")
+        for m in (squashed, raw):
+            for p in m.parameters():
+                p.mul_(3.0)  # raw outputs well outside the range
+        out, plain_out = predict(squashed, x_cat, x_cont), predict(raw, x_cat, x_cont)
+    kit.close(out, torch.sigmoid(plain_out) * 4.0 - 1.5, "outputs with y_range=(-1.5, 2.5)", rtol=1e-10,
+              atol=1e-12, dims="B", hint="torch.sigmoid(out) * (hi - lo) + lo after the last Linear")
     plain = _model(tab, use_bn=False)
     norms = [type(m).__name__ for m in plain.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     if norms:
