@@ -85,7 +85,8 @@ def trained(tab, data):
 def test_embedding_model_beats_the_additive_one_hot_baseline(trained, data):
     """Val RMSE <= 0.75 and at least half the way from the additive one-hot ridge to the noise floor."""
     model, (x_cat, x_cont, y) = trained["model"], trained["valid"]
-    valid = rmse(predict(model, x_cat, x_cont).numpy(), y.numpy())
+    pred = predict(model, x_cat, x_cont)
+    valid = rmse(pred.numpy(), y.numpy())
     ridge, oracle = ridge_rmse(data), oracle_rmse(data)
     gain = (ridge - valid) / (ridge - oracle)
     FIGURES.update({"seed": kit.seed(), "embedding_sizes": trained["szs"],
@@ -99,9 +100,13 @@ def test_embedding_model_beats_the_additive_one_hot_baseline(trained, data):
                  diagnosis="the model learnt from the validation rows",
                  hint="fit trains on the training rows only; valid is for measuring")
     if not (valid <= MAX_RMSE and gain >= MIN_GAIN):
+        flat = float(pred.std()) < 0.05 * float(y.std()) and abs(valid - global_mean_rmse(data)) < 0.02 * valid
         kit.fail(f"validation RMSE after {EPOCHS} epochs (additive one-hot ridge {ridge:.3f}, noise floor "
                  f"{oracle:.3f}, reference 0.40 to 0.61)", yours=round(valid, 4),
                  expected=f"<= {MAX_RMSE} and <= {ridge - MIN_GAIN * (ridge - oracle):.3f}",
+                 diagnosis=f"your model predicts a constant (std {float(pred.std()):.4f}, about the training "
+                 "mean): an MSE between (B, 1) predictions and (B,) targets broadcasts to (B, B); "
+                 "reshape one to match the other" if flat else None,
                  hint="check that fit steps the optimizer on every mini-batch with the MSE of the "
                  "model's predictions, and that every column has its own table")
 
