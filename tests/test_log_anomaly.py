@@ -68,7 +68,8 @@ def test_generator_has_branching_long_range_structure_and_variable_fields(ref):
     seqs = [events(ref, lines) for _, lines, _, _ in runs]
     assert all(None not in s and VALID.fullmatch(" ".join(s)) for s in seqs)
     lengths = [len(s) for s in seqs]
-    assert min(lengths) >= 18 and max(lengths) <= 32  # longer than h = 10: windows exist
+    # longer than h = 10: windows exist
+    assert min(lengths) >= 18 and max(lengths) <= 32
     # branching: up to 3 valid successors one key back, so top-1 and top-2 must err
     succ = defaultdict(set)
     for s in seqs:
@@ -145,7 +146,9 @@ def check(dest: Path, select=None):
     from labpath.checks.runner import run_checks
 
     report = run_checks(LAB, dest, select=select, uses={"lstm": LSTM_DIR})
-    assert report.ok, [(r.name, r.what, r.message) for r in report.results if r.outcome != "passed"]
+    assert report.ok, [
+        (r.name, r.what, r.message) for r in report.results if r.outcome != "passed"
+    ]
     return report
 
 
@@ -215,7 +218,9 @@ def test_a_parser_on_typed_placeholders_passes_every_check(tmp_path):
 
 @pytest.mark.slow
 def test_unpadded_per_event_detection_passes_the_detection_checks(tmp_path):
-    dest = variant(tmp_path, [("def first_anomaly(model, keys, h, g, pad_key=None):", PER_EVENT)])
+    dest = variant(
+        tmp_path, [("def first_anomaly(model, keys, h, g, pad_key=None):", PER_EVENT)]
+    )
     names = [
         "test_first_anomaly_is_the_first_key_outside_the_top_g",
         "test_padded_first_events_are_scored",
@@ -238,8 +243,9 @@ def run(tmp_path, *args, target=None):
         "HOME": str(tmp_path),
         "MPLBACKEND": "Agg",
     }
+    out = ["--out", str(tmp_path / "out"), "--device", "cpu"]
     return subprocess.run(
-        [sys.executable, str(RUN), "--out", str(tmp_path / "out"), "--device", "cpu", *args],
+        [sys.executable, str(RUN), *out, *args],
         env=env,
         capture_output=True,
         text=True,
@@ -258,7 +264,8 @@ def test_run_py_end_to_end_on_generated_logs(tmp_path):
     assert figs["templates"] == 13
     assert set(figs["per_g"]) == {"g=1", "g=3"}
     assert 0.0 <= figs["auroc"] <= 1.0
-    assert set(figs["score>threshold"]["recall_per_kind"]) == {"missing", "swap", "unknown", "loop"}
+    kinds = set(figs["score>threshold"]["recall_per_kind"])
+    assert kinds == {"missing", "swap", "unknown", "loop"}
     assert figs["per_g"]["g=1"]["recall_per_kind"]["unknown"] == 1.0
     assert (tmp_path / "out" / "release-train.log").is_file()
     assert "AUROC" in r.stdout
@@ -284,15 +291,18 @@ def test_run_py_on_your_own_log_file_with_a_template(tmp_path, ref):
             lines.append("   (continued)")
     log = tmp_path / "ci.log"
     log.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    template = r"^(?P<date>\S+) (?P<time>\S+) \[(?P<session>[^\]]+)\] \w+ (?P<message>.*)$"
-    r = run(tmp_path, "--data", str(log), "--template", template, "--epochs", "1", "--h", "3",
-            "--hidden", "8", "--g", "1,3")
+    template = (
+        r"^(?P<date>\S+) (?P<time>\S+) \[(?P<session>[^\]]+)\] \w+ (?P<message>.*)$"
+    )
+    tiny = ["--epochs", "1", "--h", "3", "--hidden", "8", "--g", "1,3"]
+    r = run(tmp_path, "--data", str(log), "--template", template, *tiny)
     assert r.returncode == 0, r.stdout + r.stderr
     figs = json.loads((tmp_path / "out" / "log-anomaly-figures.json").read_text())
     assert figs["templates"] == 13
     assert "40 sessions" in figs["source"] and "not matched" in figs["source"]
     assert figs["per_g"]["g=1"]["flagged"] > 0  # top-1 flags normal runs too
-    assert len(figs["top_sessions"]) == 5 and figs["top_sessions"][0]["session"].startswith("job-")
+    top = figs["top_sessions"]
+    assert len(top) == 5 and top[0]["session"].startswith("job-")
 
 
 def test_run_py_refuses_a_template_without_the_groups(tmp_path):
