@@ -347,8 +347,7 @@ def test_one_miss_makes_a_session_anomalous(la):
     _expect_first(la, stub, keys, 2, 3, None)
     if not la.is_anomalous(stub, keys, 2, 3):
         kit.fail("is_anomalous on a session with exactly one miss", yours=False, expected=True,
-                 hint="a session is anomalous as soon as one event is",
-                 diagnosis="you flag a session only when every event misses; one miss is enough")
+                 hint="a session is anomalous as soon as one event is")
 
 
 def test_g_equal_to_num_keys_never_flags(la):
@@ -379,9 +378,12 @@ def test_short_normal_session_is_not_flagged(la):
     keys = [1, stub.table[1, 1:PAD].argmax().item() + 1, 3]  # a normal 3-event run
     got = la.first_anomaly(stub, keys, 5, 3)
     if got is not None or la.is_anomalous(stub, keys, 5, 3):
+        # flagged at an index past the end: an event made up to fill the window
+        padded = got is not None and got >= len(keys)
         kit.fail("a normal 3-event session with h=5 and no pad key", yours=got, expected=None,
                  hint="without a pad key the first h events are not scored",
-                 diagnosis="a normal 3-event run is flagged: pad with a start key, not -1")
+                 diagnosis="a normal 3-event run is flagged: pad with a start key, not -1"
+                 if padded else None)
 
 
 # --- session scores --------------------------------------------------------------------
@@ -424,7 +426,8 @@ Y_PRED = [1, 1, 0, 1, 0, 0, 1, 1, 1, 0, 1, 0, 1]
 
 def test_precision_recall_f1_on_fixtures(la):
     for yt, yp in ((Y_TRUE, Y_PRED), (Y_TRUE + Y_TRUE[:4], Y_PRED + Y_PRED[:4]),
-                   ([True, False, True], [True, True, True]), (np.array(Y_TRUE), np.array(Y_PRED))):
+                   ([True, False, True], [True, True, True]), (np.array(Y_TRUE), np.array(Y_PRED)),
+                   ([1, 1, 0, 0, 1], [1, 0, 1, 0, 0])):  # the last: P = R
         got = la.precision_recall_f1(yt, yp)
         kit.close(list(got), list(ref.prf(list(yt), list(yp))), f"precision_recall_f1 on {len(yt)} runs",
                   rtol=1e-12, atol=1e-12, hint="P = TP/(TP+FP), R = TP/(TP+FN), F1 = 2PR/(P+R)")
@@ -463,3 +466,14 @@ def test_auroc_matches_the_pairwise_count_with_ties(la):
                      hint="the share of (positive, negative) pairs ranked right, ties counting one half",
                      diagnosis=("your AUROC is that of binary predictions: rank the scores "
                                 "themselves") if flags else None)
+
+
+def test_auroc_refuses_a_single_class(la):
+    for labels in ([1, 1, 1], [0, 0, 0]):
+        try:
+            got = la.auroc([0.3, 1.2, 0.7], labels)
+        except ValueError:
+            continue
+        kit.fail(f"auroc with labels {labels} (one class only)", yours=got,
+                 expected="ValueError",
+                 hint="AUROC needs a positive and a negative; raise ValueError as scikit-learn does")

@@ -197,7 +197,8 @@ def precision_recall_f1(y_true, y_pred):
 def auroc(scores, labels):
     """Area under the ROC curve: P(score of a random positive > a random negative).
 
-    Mann-Whitney with average ranks, so ties count one half (constant scores: 0.5).
+    Mann-Whitney with average ranks, so ties count one half (constant scores: 0.5);
+    ValueError when a class is missing.
     """
     s = np.asarray(scores, dtype=np.float64)
     y = np.asarray(labels, dtype=bool)

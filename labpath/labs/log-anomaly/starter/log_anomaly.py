@@ -135,7 +135,7 @@ def precision_recall_f1(y_true, y_pred):
 def auroc(scores, labels):
     """Area under the ROC curve: P(score of a random positive > a random negative).
 
-    Ties count one half (constant scores: 0.5).
+    Ties count one half (constant scores: 0.5); ValueError when a class is missing.
     """
     # TODO
     raise NotImplementedError
