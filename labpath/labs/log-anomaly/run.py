@@ -174,6 +174,9 @@ def plot(figs, timeline, out: Path, say) -> list[str]:
     if rows and "f1" in rows[0]:
         ax.plot(gs, [r["f1"] for r in rows], "o-", label="F1")
         ax.plot(gs, [r["false_alarm_rate"] for r in rows], "s-", label="false-alarm rate")
+        score = figs.get("score>threshold", {})
+        if "f1" in score:
+            ax.axhline(score["f1"], color="tab:green", ls=":", label=f"F1 with the score threshold ({score['f1']:.3f})")
     else:
         ax.plot(gs, [r["flagged_share"] for r in rows], "o-", label="share of held-out sessions flagged")
     ax.set_xlabel("g (candidates accepted)")
@@ -198,7 +201,7 @@ def parse_args(argv=None):
     ap.add_argument("--hidden", type=int, default=32)
     ap.add_argument("--layers", type=int, default=1)
     ap.add_argument("--embed-dim", type=int, default=None, help="an embedding instead of one-hot")
-    ap.add_argument("--epochs", type=int, default=4)
+    ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--lr", type=float, default=1e-2)
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--g", default="1,2,3,4,5,9", help="the values of g to evaluate")

@@ -2,7 +2,7 @@
 generated normal release runs and tested on normal and abnormal ones.
 
 Small on purpose (one CPU thread, a few seconds): h = 5, one LSTM layer of 32 units,
-600 training runs, 4 epochs of Adam. The data come from labpath's own copy of the
+600 training runs, 6 epochs of Adam. The data come from labpath's own copy of the
 generator (la_ref.py), so a variant of the generator in your file changes nothing here.
 """
 
@@ -16,11 +16,12 @@ from torch.nn import functional as F
 
 from labpath.checks import kit
 
-H, HIDDEN, LAYERS, EPOCHS, BATCH, LR = 5, 32, 1, 4, 128, 1e-2
+H, HIDDEN, LAYERS, EPOCHS, BATCH, LR = 5, 32, 1, 6, 128, 1e-2
 N_TRAIN, N_VAL, N_TEST = 600, 200, 400
-# Calibrated on the reference over seeds 0..4 (see README): top-1 flags 99.5-100 % of
+# Calibrated on the reference over seeds 0..9 (see README): top-1 flags 99-100 % of
 # normal runs, g = 3 none; the session score with a threshold at the 99th percentile of
-# held-out normal runs reaches F1 0.990-1.000; AUROC 0.993-1.000.
+# held-out normal runs reaches F1 0.990-1.000 (4 epochs were not enough: seed 7 missed
+# every loop); AUROC 0.991-1.000.
 MIN_FP_G1, MAX_FP_G3, MIN_F1_SCORE, MAX_FAR_SCORE, MIN_AUROC = 0.5, 0.02, 0.95, 0.03, 0.98
 
 UNIT = [
