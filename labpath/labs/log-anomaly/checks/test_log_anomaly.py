@@ -427,7 +427,7 @@ Y_PRED = [1, 1, 0, 1, 0, 0, 1, 1, 1, 0, 1, 0, 1]
 def test_precision_recall_f1_on_fixtures(la):
     for yt, yp in ((Y_TRUE, Y_PRED), (Y_TRUE + Y_TRUE[:4], Y_PRED + Y_PRED[:4]),
                    ([True, False, True], [True, True, True]), (np.array(Y_TRUE), np.array(Y_PRED)),
-                   ([1, 1, 0, 0, 1], [1, 0, 1, 0, 0])):  # the last: P = R
+                   ([1, 1, 0, 0, 1], [1, 0, 1, 0, 0]), ([1, 1, 0, 0], [1, 0, 1, 0])):  # last: P = R, TP = FN
         got = la.precision_recall_f1(yt, yp)
         kit.close(list(got), list(ref.prf(list(yt), list(yp))), f"precision_recall_f1 on {len(yt)} runs",
                   rtol=1e-12, atol=1e-12, hint="P = TP/(TP+FP), R = TP/(TP+FN), F1 = 2PR/(P+R)")
