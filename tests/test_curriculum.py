@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from labpath import curriculum
+from labpath import curriculum, labs
 from labpath.errors import UsageError
 
 from .conftest import DATA
@@ -23,6 +23,7 @@ def test_builtin_curriculum_carries_all_three_phases_of_the_plan():
     labs_later = {t.lab for t in cur.tasks if t.phase > 1 and t.lab}
     later = "lora retrieval router preference prompt-lab gpt-train serve log-anomaly"
     assert {*later.split(), "tabular-embeddings", "fixit"} <= labs_later
+    assert labs_later <= set(labs.available())  # every lab the plan names ships
     kinds = {t.kind for t in cur.tasks}
     assert kinds == {"lab", "project", "practice", "milestone"}
     for t in cur.tasks:
@@ -181,27 +182,52 @@ def test_values_that_cannot_be_meant_are_refused(tmp_path, edits, words):
         assert w in text, text
 
 
+PLANNED_TASK = """
+      - id: quantize
+        title: Quantize a model
+        kind: lab
+        lab: quantize
+        lab_status: planned
+        goal: Quantize a model to int8.
+        steps: ["Read about int8", "Quantize your GPT"]
+        resources: []
+        hours: 3
+        requires: [micrograd]
+"""
+
+
 def test_status_doctor_and_dev_check_tell_which_tasks_have_no_checks(cli, ws):
     from labpath import devcheck
 
     assert cli("init", ws).exit_code == 0
+    folder = _variant(
+        ws.parent,
+        (
+            "        requires: [micrograd]\n",
+            "        requires: [micrograd]\n" + PLANNED_TASK,
+        ),
+    )
+    settings = ws / "labpath.yaml"
+    settings.write_text(settings.read_text() + f"curriculum: {folder}\n")
     r = cli("status")
     assert r.exit_code == 0, r.output
-    line = next(x for x in r.stdout.splitlines() if " log-anomaly " in x)
+    line = next(x for x in r.stdout.splitlines() if " quantize " in x)
     assert "checks not in this labpath yet" in line
     assert "checks not in this labpath" not in next(
         x for x in r.stdout.splitlines() if " micrograd " in x
     )
     data = json.loads(cli("status", "--json").stdout)
     tasks = {t["id"]: t for p in data["phases"] for w in p["weeks"] for t in w["tasks"]}
-    assert tasks["micrograd"]["checkable"] and not tasks["log-anomaly"]["checkable"]
+    assert tasks["micrograd"]["checkable"] and not tasks["quantize"]["checkable"]
     r = cli("doctor", "--json")
     found = {f["name"]: f for f in json.loads(r.stdout)["findings"]}
     assert "without checks in this labpath yet" in found["curriculum"]["detail"]
-    assert "log-anomaly" in found["curriculum"]["detail"]
-    cur = curriculum.load()
-    found = devcheck.check_curriculum(cur)
-    assert all(f.ok or f.detail == "no task names this lab" for f in found)
+    assert "quantize" in found["curriculum"]["detail"]
+    # A planned lab may keep its steps until it ships.
+    found = devcheck.check_curriculum(curriculum.load(folder))
+    assert not [f for f in found if f.lab == "quantize"]
+    # The built-in plan names no lab that does not ship.
+    assert all(not t.lab_planned for t in curriculum.load().tasks)
     planned = "lab: micrograd\n        lab_status: planned"
     stale = curriculum.load(_variant(ws.parent, ("lab: micrograd", planned)))
     (bad,) = [f for f in devcheck.check_curriculum(stale) if "planned" in f.detail]
