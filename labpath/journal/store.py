@@ -60,6 +60,33 @@ def entry_files(journal_dir: Path) -> list[Path]:
     return sorted(p for p in journal_dir.glob("*/*/*.md") if not p.is_symlink())
 
 
+def entry_names(journal_dir: Path) -> list[Path]:
+    """The entry files' paths under journal/YYYY/MM/, from the folder listings alone
+    (no stat of each file: links are not told apart here)."""
+    found: list[Path] = []
+    try:
+        years = os.listdir(journal_dir)
+    except OSError:
+        return found
+    for year in years:
+        if year.startswith("."):
+            continue
+        try:
+            months = os.listdir(journal_dir / year)
+        except OSError:  # a file, not a folder
+            continue
+        for month in months:
+            if month.startswith("."):
+                continue
+            folder = journal_dir / year / month
+            try:
+                names = os.listdir(folder)
+            except OSError:
+                continue
+            found.extend(folder / n for n in names if n.endswith(".md") and n[0] != ".")
+    return found
+
+
 def count(journal_dir: Path) -> int:
     return len(entry_files(journal_dir))
 
