@@ -175,3 +175,97 @@ def test_an_unchanged_file_makes_no_commit(tmp_path):
     )
     assert sha and again is None
     assert commits(root) == ["one"]
+
+
+# --- the search index --------------------------------------------------------------------
+
+
+def _journal_of(ws, n):
+    import datetime as dt
+    import random
+
+    rng = random.Random(n)
+    words = "tanh residual softmax logits Gradient attention".split()
+    start = dt.datetime(2026, 1, 1, 8, 0, tzinfo=dt.timezone.utc)
+    for i in range(n):
+        when = start + dt.timedelta(hours=rng.randrange(0, 400))  # ties on purpose
+        text = " ".join(rng.choice(words) for _ in range(6))
+        e = journal.JournalEntry(
+            id=f"ID{rng.randrange(10**6):06d}",
+            created=when.isoformat() if i % 7 else "",
+            title=f"T{i} {text[:20]}",
+            body=text,
+            type=rng.choice(journal.ENTRY_TYPES),
+            tags=tuple(rng.sample(words, 2)),
+            starred=i % 3 == 0,
+            week=1 + i % 4,
+            lab=rng.choice(["micrograd", "lstm", None]),
+        )
+        path = journal.entry_path(ws / "journal", when, e.title)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(journal.render(e))
+
+
+def test_search_through_the_index_is_select_over_every_entry(cli, ws):
+    assert cli("init", ws).exit_code == 0
+    _journal_of(ws, 120)
+    from labpath import workspace
+
+    w = workspace.open_workspace(str(ws))
+    queries = [
+        journal.make_query(),
+        journal.make_query(limit=5),
+        journal.make_query(("tanh",)),
+        journal.make_query(("TANH", "gradient"), limit=7),
+        journal.make_query(("residual",), tags=("#softmax",), starred=True),
+        journal.make_query(lab="lstm", week=2),
+        journal.make_query(type="note", since="2026-01-05", until="2026-01-12"),
+        journal.make_query(("no such word",)),
+    ]
+    for _ in range(2):  # a cold index, then the saved one
+        for q in queries:
+            expected = journal.select(journal.load_all(ws / "journal"), q)
+            assert journal.search(w, q) == expected, q
+    victim = journal.entry_files(ws / "journal")[3]
+    victim.write_text(victim.read_text().replace("\n\n", "\n\nzebra ", 1))
+    q = journal.make_query(("zebra",))
+    assert [e.path for e in journal.search(w, q)] == [str(victim)]
+
+
+def test_the_quick_front_matter_reader_agrees_with_yaml_or_steps_aside():
+    import random
+    import string
+
+    import yaml
+
+    from labpath.journal import entry
+
+    rng = random.Random(7)
+    chars = string.ascii_letters + string.digits + " ._-:+#'\"[]&*!?%@é\t"
+    heads = [
+        "id: 01JGGAM0C0H1JJMAY5ZM57WMS3\ncreated: '2025-01-01T07:00:00+00:00'\n"
+        "tags:\n- a\n- yes\ncheck:\n  status: passed\n  total: 3\nweek: 012",
+        "title: on\nphase: 0x1f\nlab: null\nplots: []",
+    ]
+    for _ in range(3000):
+        v = "".join(rng.choice(chars) for _ in range(rng.randrange(0, 10)))
+        heads.append(f"title: {v}")
+        heads.append(f"tags:\n- {v}")
+        heads.append(
+            yaml.safe_dump(
+                {"title": v, "tags": [v], "check": {"at": v}},
+                sort_keys=False,
+                allow_unicode=True,
+                width=1000,
+            ).rstrip("\n")
+        )
+    quick = 0
+    for head in heads:
+        got = entry._simple_front(head)
+        if got is None:
+            continue  # YAML itself reads this one
+        quick += 1
+        want = yaml.load(head, Loader=yaml.SafeLoader) or {}
+        assert got == want, head
+        assert [type(v) for v in got.values()] == [type(v) for v in want.values()], head
+    assert quick > len(heads) // 3
