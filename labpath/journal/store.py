@@ -9,7 +9,7 @@ from pathlib import Path
 
 from labpath.journal.entry import FIELDS, JournalEntry, read_checked, render, slugify
 
-INDEX_VERSION = 4
+INDEX_VERSION = 5
 
 LINKED = "it is a symbolic link, and labpath does not follow links in the journal"
 
@@ -174,10 +174,13 @@ class Index:
     lower-case text a search looks in; order the entries newest first.
     """
 
-    def __init__(self, paths, stamps, rows, hay, problems, keys, order):
+    def __init__(self, paths, stamps, rows, hay, problems, keys, order, offsets=None):
         self.paths = paths
         self.stamps = stamps
+        # a list of marshalled rows, or (read back) all of them in one bytes object
+        # with their offsets: one object to load rather than one per entry
         self.rows = rows
+        self._offsets = offsets
         self.hay = hay
         self.problems = problems  # {path: what is wrong with the file}
         self._keys = keys  # marshalled [(timestamp, id)], decoded when rebuilding
@@ -200,26 +203,54 @@ class Index:
             self._order = array("i", self._order)
         return self._order
 
+    def offsets(self):
+        from array import array
+
+        if isinstance(self._offsets, bytes):
+            self._offsets = array("q", self._offsets)
+        return self._offsets
+
+    def raw(self, i: int):
+        """Entry i's row as stored: marshalled bytes (or the tuple, if marshal could
+        not hold it)."""
+        if self._offsets is None:
+            return self.rows[i]
+        off = self.offsets()
+        return self.rows[off[i] : off[i + 1]]
+
     def row(self, i: int) -> tuple:
         import marshal
 
-        row = self.rows[i]
+        row = self.raw(i)
         return marshal.loads(row) if isinstance(row, bytes) else row
 
     def dump(self) -> bytes:
         import marshal
         import sys
+        from array import array
 
         keys = (
             self._keys if isinstance(self._keys, bytes) else marshal.dumps(self._keys)
         )
         order = self.order().tobytes()
+        if self._offsets is None:
+            if not all(isinstance(r, bytes) for r in self.rows):
+                raise ValueError("a front-matter value that marshal cannot hold")
+            off = array("q", [0])
+            total = 0
+            for r in self.rows:
+                total += len(r)
+                off.append(total)
+            blob = b"".join(self.rows)
+        else:
+            blob, off = self.rows, self.offsets()
         return marshal.dumps(
             {
                 "version": (INDEX_VERSION, sys.version_info[:2], FIELDS),
                 "paths": self.paths,
                 "stamps": self.stamps,
-                "rows": self.rows,
+                "rows": blob,
+                "offsets": off.tobytes(),
                 "hay": self.hay,
                 "problems": self.problems,
                 "keys": keys,
@@ -244,8 +275,10 @@ def _read_index(index_file: Path) -> Index | dict:
                 data["problems"],
                 data["keys"],
                 data["order"],
+                data["offsets"],
             )
-            if len(ix.stamps) == len(ix.paths) == len(ix.rows) == len(ix.hay):
+            n = len(ix.paths)
+            if len(ix.stamps) == n == len(ix.hay) == len(ix.offsets()) - 1:
                 return ix
     except (ValueError, EOFError, TypeError, OSError, AttributeError, KeyError):
         pass
@@ -294,7 +327,7 @@ def load_index(
     if isinstance(cached, Index):
         keys = cached.keys()
         known = {
-            p: (cached.stamps[i], cached.rows[i], cached.hay[i], keys[i])
+            p: (cached.stamps[i], cached.raw(i), cached.hay[i], keys[i])
             for i, p in enumerate(cached.paths)
         }
     kept_paths, kept_stamps, rows, hay, keys_out = [], [], [], [], []
