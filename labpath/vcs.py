@@ -11,6 +11,8 @@ from labpath.errors import EnvironmentFailure, UsageError
 FALLBACK_NAME = "labpath"
 FALLBACK_EMAIL = "labpath@localhost"
 LOCK_WAIT = 2.0  # seconds to wait for another git process to release index.lock
+# git's automatic gc and maintenance never start inside a labpath command
+NO_MAINTENANCE = ["-c", "gc.auto=0", "-c", "maintenance.auto=false"]
 
 
 @dataclass(frozen=True)
@@ -73,24 +75,36 @@ def identity_args(repo) -> list[str]:
     """The `-c` options that give git labpath's fallback identity, when it has none."""
     if has_identity(repo):
         return []
-    return ["-c", f"user.name={FALLBACK_NAME}", "-c", f"user.email={FALLBACK_EMAIL}"]
+    return list(FALLBACK_IDENTITY)
+
+
+FALLBACK_IDENTITY = [
+    "-c",
+    f"user.name={FALLBACK_NAME}",
+    "-c",
+    f"user.email={FALLBACK_EMAIL}",
+]
 
 
 def _identity_args(repo) -> tuple[list[str], str | None]:
     """Config overrides when git has no identity, plus a warning (once per process)."""
-    global _warned
     args = identity_args(repo)
     if not args:
         return [], None
-    warning = None
-    if not _warned:
-        _warned = True
-        warning = (
-            "git has no user.name/user.email configured; committed as "
-            f"'{FALLBACK_NAME} <{FALLBACK_EMAIL}>' (set them with "
-            "`git config --global user.name ...`)"
-        )
-    return args, warning
+    return args, _identity_warning()
+
+
+def _identity_warning() -> str | None:
+    """The warning that labpath's fallback identity was used (once per process)."""
+    global _warned
+    if _warned:
+        return None
+    _warned = True
+    return (
+        "git has no user.name/user.email configured; committed as "
+        f"'{FALLBACK_NAME} <{FALLBACK_EMAIL}>' (set them with "
+        "`git config --global user.name ...`)"
+    )
 
 
 def fatal_line(stderr: str) -> str:
@@ -155,53 +169,36 @@ def _failure(exc, top: Path) -> EnvironmentFailure:
 
 def blocked(root: Path) -> UsageError | None:
     """Why a commit made now could vanish (rebase, merge, detached HEAD), or None."""
-    repo = open_repo(root)
-    top = Path(repo.working_tree_dir)
-    gd = Path(repo.git_dir)
-    again = "; nothing was recorded"
-    if (gd / "rebase-merge").is_dir() or (gd / "rebase-apply").is_dir():
-        return UsageError(
-            "a rebase is in progress in the workspace, and what labpath commits now "
-            f"would vanish with `git rebase --abort`{again}",
-            hint=f"finish it: git -C {top} rebase --continue   or abort it: "
-            f"git -C {top} rebase --abort   then run the command again",
-        )
-    for name, verb in (
-        ("MERGE_HEAD", "merge"),
-        ("CHERRY_PICK_HEAD", "cherry-pick"),
-        ("REVERT_HEAD", "revert"),
-    ):
-        if (gd / name).exists():
-            finish = (
-                f"git -C {top} commit"
-                if verb == "merge"
-                else (f"git -C {top} {verb} --continue")
-            )
-            return UsageError(
-                f"a {verb} is in progress in the workspace, and what labpath commits "
-                f"now would be mixed into it{again}",
-                hint=f"finish it: {finish}   or abort it: git -C {top} {verb} --abort"
-                "   then run the command again",
-            )
-    if repo.head.is_detached:
-        if (gd / "BISECT_LOG").exists():
-            back = f"git -C {top} bisect reset"
-        else:
-            back = f"git -C {top} switch {_home_branch(repo)}"
-        return UsageError(
-            f"the workspace is on a detached HEAD ({repo.head.commit.hexsha[:10]}), and "
-            f"what labpath commits there would vanish when you switch back{again}",
-            hint=f"go back to your branch: {back}   then run the command again",
-        )
-    return None
+    from labpath import gitcmd
+
+    try:
+        return gitcmd.blocked(gitcmd.discover(root))
+    except gitcmd.Unreadable:
+        pass
+    repo = open_repo(root)  # what only GitPython reads
+    detached = repo.head.is_detached
+    return gitcmd.blocked(
+        gitcmd.Repo(
+            top=Path(repo.working_tree_dir),
+            git_dir=Path(repo.git_dir),
+            hooks=Path(repo.git_dir) / "hooks",
+            branch=None if detached else repo.head.ref.path,
+            head=repo.head.commit.hexsha if detached else None,
+        ),
+        lambda: [h.name for h in repo.heads],
+    )
 
 
-def _home_branch(repo) -> str:
-    names = [h.name for h in repo.heads]
-    for name in ("main", "master"):
-        if name in names:
-            return name
-    return names[0] if names else "main"
+def quick_repo(root: Path):
+    """The repository as one `git rev-parse` sees it (no GitPython), or None when only
+    GitPython can read it; either way an error when root is in no repository."""
+    from labpath import gitcmd
+
+    try:
+        return gitcmd.discover(root)
+    except gitcmd.Unreadable:
+        open_repo(root)
+        return None
 
 
 def ensure_committable(root: Path) -> None:
@@ -288,18 +285,68 @@ def commit_paths(
             return CommitResult(None)
         _run(
             repo,
-            [*identity, "commit", "--no-verify", "-q", "-m", message, "--", *pathspecs],
+            [
+                *identity,
+                *NO_MAINTENANCE,
+                "commit",
+                "--no-verify",
+                "-q",
+                "-m",
+                message,
+                "--",
+                *pathspecs,
+            ],
         )
     except git.GitCommandError as exc:
         raise _failure(exc, top) from None
     return CommitResult(repo.head.commit.hexsha, warning)
 
 
-def commit_or_warn(
-    root: Path, paths: list[Path], message: str, what: str = "it"
+def commit_files(
+    root: Path, paths: list[Path], message: str, repo=None
 ) -> CommitResult:
-    """commit_paths, with a failing commit turned into a warning: what was written stays."""
+    """commit_paths for a few plain files, through git's plumbing (labpath.gitcmd).
+
+    No GitPython, no refresh of the whole index, no automatic gc or maintenance; the
+    same message, identity fallback, warnings and errors. Anything else (folders,
+    deletions, links, append-only logs, a commit hook to honour, a repository only
+    GitPython reads) takes commit_paths.
+    """
+    from labpath import gitcmd
+
     try:
+        repo = repo or gitcmd.discover(root)
+    except gitcmd.Unreadable:
+        return commit_paths(root, paths, message)
+    files = [Path(p) for p in paths]
+    if any(p.suffix == APPEND_ONLY for p in files) or not gitcmd.plumbable(
+        repo, repo.top, files
+    ):
+        return commit_paths(root, paths, message)
+    try:
+        sha, fell_back = gitcmd.commit_files(
+            repo, files, message, FALLBACK_IDENTITY, LOCK_WAIT
+        )
+    except gitcmd.GitCommandError as exc:
+        raise _failure(exc, repo.top) from None
+    if sha is None:
+        return CommitResult(None)
+    return CommitResult(sha, _identity_warning() if fell_back else None)
+
+
+def commit_or_warn(
+    root: Path,
+    paths: list[Path],
+    message: str,
+    what: str = "it",
+    quick: bool = False,
+    repo=None,
+) -> CommitResult:
+    """commit_paths (commit_files when quick), with a failing commit turned into a
+    warning: what was written stays."""
+    try:
+        if quick:
+            return commit_files(root, paths, message, repo)
         return commit_paths(root, paths, message)
     except EnvironmentFailure as exc:
         hint = f" ({exc.hint})" if exc.hint else ""
@@ -337,6 +384,12 @@ def _tracked(repo, rel: str) -> bool:
 
 def head(root: Path) -> str | None:
     """The workspace HEAD commit, or None before the first commit or without git."""
+    from labpath import gitcmd
+
+    try:
+        return gitcmd.discover(root).head
+    except (EnvironmentFailure, gitcmd.Unreadable):
+        pass
     try:
         repo = open_repo(root)
         return repo.head.commit.hexsha

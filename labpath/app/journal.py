@@ -135,7 +135,7 @@ def log(
     when: dt.datetime | None = None,
 ) -> LogResult:
     """Save one journal entry tied to the current work and commit that file alone."""
-    from labpath import vcs
+    from labpath import gitcmd, vcs
 
     ws = ctx.workspace
     text = (text or "").strip()
@@ -145,8 +145,15 @@ def log(
         )
     if entry_type not in journal.ENTRY_TYPES:
         raise UsageError(f"unknown entry type '{entry_type}'")
-    vcs.open_repo(ws.root)  # fail before writing anything when git is unusable
-    guard(ws)
+    # fail before writing anything when git is unusable; one `git rev-parse`, and
+    # GitPython only for a repository that rev-parse cannot read
+    repo = vcs.quick_repo(ws.root)
+    if repo is None:
+        guard(ws)
+    else:
+        problem = gitcmd.blocked(repo)
+        if problem is not None:
+            raise problem
     if lab_id:
         task = ctx.curriculum.task_for_lab(lab_id)
         if task is None:
@@ -185,12 +192,12 @@ def log(
         task=task.id if task else None,
         lab=lab_id or (task.lab if task else None),
         check=check,
-        commit=vcs.head(ws.root),
+        commit=vcs.head(ws.root) if repo is None else repo.head,
         plots=plots,
     )
     notices = []
     with locked(ws.lock_file):
-        stored = _unsaved_twin(ws, entry)
+        stored = _unsaved_twin(ws, entry, repo)
         if stored is not None:
             notices.append(
                 f"this entry was already saved as {stored.path} by an earlier "
@@ -203,6 +210,8 @@ def log(
             [Path(stored.path), *(ws.root / p for p in stored.plots)],
             f'log: {entry.type} "{entry.title[:50]}"',
             f"the entry ({stored.path})",
+            quick=True,
+            repo=repo,
         )
     notices.append(result.warning)
     return LogResult(stored, result.sha, warnings(*notices))
@@ -223,16 +232,37 @@ def last_worked(ctx: Context) -> Task | None:
     return None
 
 
-def _unsaved_twin(ws: Workspace, entry: journal.JournalEntry):
-    """An uncommitted entry with the same text, left by a log whose commit failed."""
-    from labpath import vcs
+def _unsaved_twin(ws: Workspace, entry: journal.JournalEntry, repo=None):
+    """An uncommitted entry with the same text, left by a log whose commit failed.
+
+    Such a file has the entry's title in its name (journal.entry_path), so only the
+    files so named are read, and git is asked only about those (none, mostly).
+    """
+    import re
+
+    from labpath import gitcmd, vcs
 
     def key(e):
         return (e.body, e.type, e.lab, e.task, e.tags, e.starred)
 
-    for path in vcs.uncommitted(ws.root, [ws.journal_dir]):
-        if path.suffix != ".md" or path.is_symlink():
-            continue
+    named = re.compile(
+        rf"\d{{4}}-\d{{2}}-\d{{2}}T\d{{6}}-{re.escape(journal.slugify(entry.title))}"
+        r"(-\d+)?\.md"
+    )
+    candidates = [
+        p
+        for p in journal.entry_names(ws.journal_dir)
+        if named.fullmatch(p.name) and not p.is_symlink()
+    ]
+    if not candidates:
+        return None
+    if repo is None:
+        left = {p.resolve() for p in vcs.uncommitted(ws.root, [ws.journal_dir])}
+        fresh = [p for p in candidates if p.resolve() in left]
+    else:
+        held = gitcmd.in_head(repo, candidates)
+        fresh = [p for p in candidates if p not in held]
+    for path in fresh:
         try:
             old = journal.read_entry(path)
         except (OSError, UnicodeDecodeError):

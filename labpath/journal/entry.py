@@ -97,13 +97,16 @@ class AliasRefused(ValueError):
 
 def parse(text: str) -> tuple[dict, str]:
     """Split an entry file into its front matter and body; anchors and aliases refused."""
-    import yaml
-
     if not text.startswith("---\n"):
         return {}, text
     end = text.find("\n---\n", 4)
     if end < 0:
         return {}, text
+    simple = _simple_front(text[4:end])
+    if simple is not None:  # what render() writes, read without YAML's machinery
+        return simple, text[end + 5 :].lstrip("\n")
+    import yaml
+
     # libyaml's safe loader when present: the same rules, and a cold search over
     # thousands of entries parses several times faster.
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -117,6 +120,101 @@ def parse(text: str) -> tuple[dict, str]:
                 )
     front = yaml.load(head, Loader=loader) or {}
     return (front if isinstance(front, dict) else {}), text[end + 5 :].lstrip("\n")
+
+
+# The plain scalars YAML 1.1 (PyYAML's safe loader) reads as booleans or null; any other
+# plain scalar that starts with a letter is a string (numbers, dates, .inf and the like
+# start with a digit, a sign or a dot).
+_NOT_TEXT = frozenset(
+    "yes Yes YES no No NO true True TRUE false False FALSE on On ON off Off OFF "
+    "null Null NULL".split()
+)
+_TRUE = frozenset("yes Yes YES true True TRUE on On ON".split())
+_NULL = frozenset("null Null NULL ~".split())
+_SIMPLE_KEY = re.compile(r"([A-Za-z_][A-Za-z0-9_-]*):(?: (.*))?")
+_INT = re.compile(r"-?(?:0|[1-9][0-9]{0,17})")
+_PLAIN_BAD = re.compile(r"[#\[\]{}&*!|>%@`\t]|: |:$")
+_NUMBER = re.compile(r"0b[01]+|0[0-7]+|[0-9]+|0x[0-9a-fA-F]+")
+_FAIL = object()
+
+
+def _simple_scalar(v: str):
+    """One scalar as PyYAML's safe loader reads it, or _FAIL when unsure."""
+    if not v or v != v.strip() or not v.isprintable():
+        return _FAIL
+    if v[0] == "'":
+        inner = v[1:-1]
+        if len(v) < 2 or v[-1] != "'" or "'" in inner.replace("''", ""):
+            return _FAIL
+        return inner.replace("''", "'")
+    if v[0] == '"':
+        inner = v[1:-1]
+        if len(v) < 2 or v[-1] != '"' or '"' in inner or "\\" in inner:
+            return _FAIL
+        return inner
+    if v == "[]":
+        return []
+    if v == "{}":
+        return {}
+    if _INT.fullmatch(v):
+        return int(v)
+    if v in _NULL:
+        return None
+    if v in _NOT_TEXT:
+        return v in _TRUE
+    if v[0].isascii() and v[0].isdigit():
+        # letters and digits alone (an id) are text unless they spell a number
+        if not (v.isascii() and v.isalnum()) or _NUMBER.fullmatch(v):
+            return _FAIL
+        return v
+    if not v[0].isalpha() or _PLAIN_BAD.search(v):
+        return _FAIL
+    return v
+
+
+def _simple_front(head: str) -> dict | None:
+    """The front matter render() writes (keys, scalars, a list or a mapping of scalars
+    under a key), parsed as YAML would; None for anything else, which YAML parses."""
+    if not head:
+        return {}
+    lines = head.split("\n")
+    out: dict = {}
+    i, n = 0, len(lines)
+    while i < n:
+        m = _SIMPLE_KEY.fullmatch(lines[i])
+        if m is None or m[1] in _NOT_TEXT or m[1] in out:
+            return None
+        i += 1
+        if m[2] is not None:
+            value = _simple_scalar(m[2])
+            if value is _FAIL:
+                return None
+            out[m[1]] = value
+            continue
+        if i < n and lines[i].startswith("- "):
+            items = []
+            while i < n and lines[i].startswith("- "):
+                item = _simple_scalar(lines[i][2:])
+                if item is _FAIL or isinstance(item, (list, dict)):
+                    return None
+                items.append(item)
+                i += 1
+            out[m[1]] = items
+        elif i < n and lines[i].startswith("  "):
+            inner: dict = {}
+            while i < n and lines[i].startswith("  "):
+                k = _SIMPLE_KEY.fullmatch(lines[i][2:])
+                if k is None or k[2] is None or k[1] in _NOT_TEXT or k[1] in inner:
+                    return None
+                value = _simple_scalar(k[2])
+                if value is _FAIL or isinstance(value, (list, dict)):
+                    return None
+                inner[k[1]] = value
+                i += 1
+            out[m[1]] = inner
+        else:
+            out[m[1]] = None
+    return out
 
 
 # --- reading entries back -------------------------------------------------------------

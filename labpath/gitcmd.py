@@ -1,0 +1,418 @@
+"""Git through its own command line, for the commands that must stay quick (`labpath log`).
+
+Importing GitPython costs a tenth of a second, and `git commit -- PATH` refreshes the
+whole index (a stat of every tracked file) and may start git's automatic maintenance.
+The journal commits one new file, so this module builds that commit from git's plumbing:
+
+1. `update-index --add` stages the file in the learner's index (that entry alone: their
+   other staged and unstaged changes stay as they were);
+2. the trees on the file's path are read from HEAD (`cat-file --batch`), changed in
+   Python and written with `mktree` (checked against the ids computed here);
+3. `commit-tree` with HEAD as parent, then `update-ref` with the old HEAD as the
+   expected value, so a commit someone made meanwhile is never overwritten (it is
+   retried on the new HEAD).
+
+No hook runs (like `git commit --no-verify`, and the few hooks that flag skips would
+run, prepare-commit-msg and post-commit, make `commit_files` take the porcelain path
+instead), and no automatic gc or maintenance can start. Failures raise GitCommandError,
+named like GitPython's so the CLI's one error boundary reads both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from labpath.errors import EnvironmentFailure, UsageError
+
+# Never let `git gc --auto` or `git maintenance run --auto` start inside a command.
+NO_MAINTENANCE = ("-c", "gc.auto=0", "-c", "maintenance.auto=false")
+
+# The hooks `git commit --no-verify` still runs: with one of them, commit the old way.
+COMMIT_HOOKS = ("prepare-commit-msg", "post-commit")
+
+IDENTITY_PROBLEMS = (
+    "please tell me who you are",
+    "identity unknown",
+    "ident name",
+    "auto-detect",
+    "auto-detection",
+)
+
+
+class GitCommandError(Exception):
+    """A git command that exited non-zero; stderr holds git's reason."""
+
+    def __init__(self, args: list[str], status: int, stderr: str):
+        self.command = args
+        self.status = status
+        self.stderr = stderr
+        super().__init__(f"git {' '.join(args)} exited {status}: {stderr.strip()}")
+
+
+class Unreadable(Exception):
+    """git runs but cannot describe this repository (the slower GitPython path may)."""
+
+
+def _env(extra: dict | None = None) -> dict:
+    env = dict(os.environ)
+    env["LANGUAGE"] = "C"  # git's messages in English, as labpath parses some of them
+    env["LC_ALL"] = "C"
+    if extra:
+        env.update(extra)
+    return env
+
+
+def git(
+    cwd: Path,
+    args: list[str],
+    input: bytes | None = None,
+    env: dict | None = None,
+    check: bool = True,
+) -> subprocess.CompletedProcess:
+    """Run `git ARGS` in cwd with maintenance off; GitCommandError when it fails."""
+    try:
+        proc = subprocess.run(
+            ["git", *NO_MAINTENANCE, *args],
+            cwd=cwd,
+            input=input,
+            capture_output=True,
+            env=_env(env),
+        )
+    except OSError as exc:
+        raise EnvironmentFailure(
+            f"git is not usable: {exc}".splitlines()[0],
+            hint="install git (https://git-scm.com/downloads) and try again",
+        ) from None
+    if check and proc.returncode != 0:
+        raise GitCommandError(
+            args, proc.returncode, proc.stderr.decode("utf-8", "replace")
+        )
+    return proc
+
+
+def _locked_out(stderr: str) -> bool:
+    return "Unable to create '" in stderr and ".lock'" in stderr
+
+
+def git_waiting(cwd: Path, args: list[str], wait: float, **kw):
+    """git(), retried briefly while another process holds a lock (index.lock)."""
+    deadline = time.monotonic() + wait
+    pause = 0.05
+    while True:
+        try:
+            return git(cwd, args, **kw)
+        except GitCommandError as exc:
+            if not _locked_out(exc.stderr) or time.monotonic() > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.4)
+
+
+# --- the repository ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Repo:
+    """What one `git rev-parse` says about the repository holding a folder."""
+
+    top: Path  # the work tree's root
+    git_dir: Path
+    hooks: Path
+    branch: str | None  # refs/heads/NAME, None on a detached HEAD
+    head: str | None  # HEAD's commit id, None before the first commit
+
+    def has_commit_hooks(self) -> bool:
+        return any(os.access(self.hooks / h, os.X_OK) for h in COMMIT_HOOKS)
+
+
+def not_a_repo(root: Path) -> EnvironmentFailure:
+    return EnvironmentFailure(
+        f"{root} is not a git repository, so labpath cannot save history there",
+        hint=f"run `git -C {root} init` (or `labpath init {root}`), then retry",
+    )
+
+
+def discover(root: Path) -> Repo:
+    """The repository holding root; not_a_repo() when there is none.
+
+    Unreadable when git fails otherwise (an unsafe owner, a broken config): the
+    caller then takes the slower path that copes with more.
+    """
+    if not root.is_dir():
+        raise not_a_repo(root)
+    args = ["rev-parse", "--show-toplevel", "--absolute-git-dir", "--git-path", "hooks"]
+    proc = git(root, [*args, "HEAD", "--symbolic-full-name", "HEAD"], check=False)
+    lines = proc.stdout.decode("utf-8", "surrogateescape").splitlines()
+    stderr = proc.stderr.decode("utf-8", "replace")
+    if proc.returncode != 0:
+        if "not a git repository" in stderr:
+            raise not_a_repo(root)
+        if len(lines) >= 3 and "ambiguous argument 'HEAD'" in stderr:  # no commit yet
+            ref = git(root, ["symbolic-ref", "-q", "HEAD"], check=False)
+            branch = ref.stdout.decode("utf-8", "surrogateescape").strip() or None
+            return Repo(*_paths(root, lines), branch, None)
+        raise Unreadable(stderr)
+    if len(lines) != 5 or lines[4] == "":
+        raise Unreadable(f"unexpected output of git rev-parse: {lines!r}")
+    branch = lines[4] if lines[4].startswith("refs/") else None
+    return Repo(*_paths(root, lines), branch, lines[3])
+
+
+def _paths(root: Path, lines: list[str]) -> tuple[Path, Path, Path]:
+    return Path(lines[0]), Path(lines[1]), root / lines[2]
+
+
+def branches(repo: Repo) -> list[str]:
+    out = git(repo.top, ["for-each-ref", "--format=%(refname:short)", "refs/heads/"])
+    return out.stdout.decode("utf-8", "surrogateescape").split()
+
+
+def blocked(repo: Repo, names=None) -> UsageError | None:
+    """Why a commit made now could vanish (rebase, merge, detached HEAD), or None.
+
+    names: the branches' names (a callable), asked only on a detached HEAD."""
+    top, gd = repo.top, repo.git_dir
+    again = "; nothing was recorded"
+    if (gd / "rebase-merge").is_dir() or (gd / "rebase-apply").is_dir():
+        return UsageError(
+            "a rebase is in progress in the workspace, and what labpath commits now "
+            f"would vanish with `git rebase --abort`{again}",
+            hint=f"finish it: git -C {top} rebase --continue   or abort it: "
+            f"git -C {top} rebase --abort   then run the command again",
+        )
+    for name, verb in (
+        ("MERGE_HEAD", "merge"),
+        ("CHERRY_PICK_HEAD", "cherry-pick"),
+        ("REVERT_HEAD", "revert"),
+    ):
+        if (gd / name).exists():
+            finish = (
+                f"git -C {top} commit"
+                if verb == "merge"
+                else (f"git -C {top} {verb} --continue")
+            )
+            return UsageError(
+                f"a {verb} is in progress in the workspace, and what labpath commits "
+                f"now would be mixed into it{again}",
+                hint=f"finish it: {finish}   or abort it: git -C {top} {verb} --abort"
+                "   then run the command again",
+            )
+    if repo.branch is None and repo.head is not None:
+        if (gd / "BISECT_LOG").exists():
+            back = f"git -C {top} bisect reset"
+        else:
+            known = names() if names else branches(repo)
+            back = f"git -C {top} switch {_home_branch(known)}"
+        return UsageError(
+            f"the workspace is on a detached HEAD ({repo.head[:10]}), and "
+            f"what labpath commits there would vanish when you switch back{again}",
+            hint=f"go back to your branch: {back}   then run the command again",
+        )
+    return None
+
+
+def _home_branch(names: list[str]) -> str:
+    for name in ("main", "master"):
+        if name in names:
+            return name
+    return names[0] if names else "main"
+
+
+def in_head(repo: Repo, paths: list[Path]) -> set[Path]:
+    """Those of these files that HEAD's tree holds."""
+    if repo.head is None or not paths:
+        return set()
+    rel = [p.resolve().relative_to(repo.top.resolve()).as_posix() for p in paths]
+    out = git(repo.top, ["ls-tree", "-z", "--name-only", "HEAD", "--", *rel])
+    held = set(out.stdout.decode("utf-8", "surrogateescape").split("\0"))
+    return {p for p, r in zip(paths, rel) if r in held}
+
+
+# --- one commit of a few files --------------------------------------------------------------
+
+
+def clean_message(message: str) -> str:
+    """What `git commit -m` stores: trailing spaces and extra blank lines dropped."""
+    lines: list[str] = []
+    for line in message.splitlines():
+        line = line.rstrip()
+        if line or (lines and lines[-1]):
+            lines.append(line)
+    while lines and not lines[-1]:
+        lines.pop()
+    return "\n".join(lines) + "\n"
+
+
+def plumbable(repo: Repo, top: Path, paths: list[Path]) -> bool:
+    """Whether commit_files can commit these: plain files, no commit hook to honour."""
+    if repo.head is not None and repo.branch is None:
+        return False
+    for p in paths:
+        if p.is_symlink() or not p.is_file():
+            return False
+    return not repo.has_commit_hooks()
+
+
+def commit_files(
+    repo: Repo,
+    paths: list[Path],
+    message: str,
+    identity: list[str],
+    lock_wait: float,
+) -> tuple[str | None, bool]:
+    """Commit exactly these files; (the new commit or None if nothing changed, identity
+    fallback used). identity is tried only when git has none of its own."""
+    top = repo.top
+    rel = [p.resolve().relative_to(top.resolve()).as_posix() for p in paths]
+    git_waiting(top, ["update-index", "--add", "--", *rel], lock_wait)
+    staged = git(top, ["ls-files", "-s", "-z", "--", *rel]).stdout
+    blobs: dict[str, tuple[bytes, str]] = {}
+    for record in staged.split(b"\0"):
+        if record:
+            meta, _, name = record.partition(b"\t")
+            mode, sha, stage = meta.split(b" ")
+            if stage == b"0":
+                blobs[name.decode("utf-8", "surrogateescape")] = (mode, sha.decode())
+    if set(blobs) != set(rel):
+        raise GitCommandError(["ls-files"], 1, f"not staged as expected: {rel}")
+    text = clean_message(message).encode("utf-8")
+    # commit-tree does not read commit.gpgsign: sign when `git commit` would
+    sign = git(top, ["config", "--type=bool", "--get", "commit.gpgsign"], check=False)
+    signed = ["-S"] if sign.stdout.strip() == b"true" else []
+    fallback = False
+    for _attempt in range(5):
+        parent, before, tree = _write_trees(repo, blobs)
+        if tree == before:
+            return None, fallback
+        args = ["commit-tree", *signed, tree, *(["-p", parent] if parent else [])]
+        try:
+            sha = _commit_tree(top, args, text, identity if fallback else [])
+        except GitCommandError as exc:
+            if fallback or not identity or not _no_identity(exc.stderr):
+                raise
+            fallback = True
+            sha = _commit_tree(top, args, text, identity)
+        subject = text.decode("utf-8").splitlines()[0]
+        reflog = f"commit{' (initial)' if parent is None else ''}: {subject}"
+        moved = git(
+            top,
+            ["update-ref", "-m", reflog, "HEAD", sha, parent or ""],
+            check=False,
+        )
+        if moved.returncode == 0:
+            return sha, fallback
+        stderr = moved.stderr.decode("utf-8", "replace")
+        if "but expected" not in stderr and "already exists" not in stderr:
+            raise GitCommandError(["update-ref"], moved.returncode, stderr)
+        # someone committed meanwhile: build the commit again on their HEAD
+    raise GitCommandError(["update-ref"], 1, "fatal: HEAD kept moving; not committed")
+
+
+def _no_identity(stderr: str) -> bool:
+    text = stderr.lower()
+    return any(p in text for p in IDENTITY_PROBLEMS)
+
+
+def _commit_tree(top: Path, args: list[str], text: bytes, identity: list[str]) -> str:
+    out = git(top, [*identity, *args], input=text)
+    return out.stdout.decode().strip()
+
+
+def _parse_tree(body: bytes, width: int) -> dict[bytes, tuple[bytes, bytes]]:
+    """A raw tree object as {name: (mode, id bytes)}."""
+    entries = {}
+    i = 0
+    while i < len(body):
+        space = body.index(b" ", i)
+        nul = body.index(b"\0", space)
+        entries[body[space + 1 : nul]] = (
+            body[i:space],
+            body[nul + 1 : nul + 1 + width],
+        )
+        i = nul + 1 + width
+    return entries
+
+
+def _order(item) -> bytes:
+    name, (mode, _) = item
+    return name + b"/" if mode == b"40000" else name
+
+
+def _write_trees(repo: Repo, blobs: dict) -> tuple[str | None, str | None, str]:
+    """Write HEAD's trees with these blobs in place: (HEAD, its tree, the new tree).
+
+    One `cat-file --batch` reads HEAD and the trees on the files' paths; a HEAD that
+    moves meanwhile makes update-ref refuse, and the commit is built again.
+    """
+    width = len(next(iter(blobs.values()))[1]) // 2
+    digest = hashlib.sha1 if width == 20 else hashlib.sha256
+    dirs = {""}
+    for path in blobs:
+        parts = path.split("/")[:-1]
+        dirs.update("/".join(parts[: i + 1]) for i in range(len(parts)))
+    order = sorted(dirs, key=lambda d: (d.count("/") + (d != ""), d), reverse=True)
+    trees: dict[str, dict] = {d: {} for d in dirs}
+    subdirs = [d for d in order if d]
+    ask = "HEAD\nHEAD^{tree}\n" + "".join(f"HEAD:{d}\n" for d in subdirs)
+    out = git(repo.top, ["cat-file", "--batch"], input=ask.encode()).stdout
+    objects = []
+    i = 0
+    for _ in range(ask.count("\n")):
+        nl = out.index(b"\n", i)
+        head = out[i:nl].split(b" ")
+        if head[-1] == b"missing":
+            objects.append(None)
+            i = nl + 1
+            continue
+        size = int(head[2])
+        objects.append((head[0].decode(), head[1], out[nl + 1 : nl + 1 + size]))
+        i = nl + 1 + size + 1
+    if objects[0] is None:
+        if repo.head is not None:
+            raise GitCommandError(["cat-file"], 1, "fatal: HEAD cannot be read")
+        parent = before = None
+    else:
+        parent, kind, body = objects[0]
+        if kind != b"commit" or not body.startswith(b"tree "):
+            raise GitCommandError(["cat-file"], 1, "fatal: HEAD is not a commit")
+        before = body[5 : body.index(b"\n")].decode()
+        if objects[1] is None or objects[1][0] != before:
+            raise GitCommandError(["cat-file"], 1, "fatal: HEAD moved while read")
+        trees[""] = _parse_tree(objects[1][2], width)
+        for d, obj in zip(subdirs, objects[2:]):
+            if obj is None:
+                continue
+            if obj[1] != b"tree":
+                raise GitCommandError(["cat-file"], 1, f"fatal: {d} is not a folder")
+            trees[d] = _parse_tree(obj[2], width)
+    for path, (mode, sha) in blobs.items():
+        folder, _, name = path.rpartition("/")
+        trees[folder][name.encode("utf-8", "surrogateescape")] = (
+            mode,
+            bytes.fromhex(sha),
+        )
+    batch = bytearray()
+    ids: list[str] = []
+    for d in order:
+        entries = sorted(trees[d].items(), key=_order)
+        body = b"".join(
+            mode + b" " + name + b"\0" + oid for name, (mode, oid) in entries
+        )
+        oid = digest(b"tree %d\0" % len(body) + body).digest()
+        ids.append(oid.hex())
+        for name, (mode, sub) in entries:
+            kind = {b"40000": b"tree", b"160000": b"commit"}.get(mode, b"blob")
+            batch += b"%s %s %s\t%s\0" % (mode, kind, sub.hex().encode(), name)
+        batch += b"\0"
+        if d:
+            folder, _, name = d.rpartition("/")
+            trees[folder][name.encode("utf-8", "surrogateescape")] = (b"40000", oid)
+    written = git(repo.top, ["mktree", "-z", "--batch"], input=bytes(batch)).stdout
+    if written.decode().split() != ids:
+        raise GitCommandError(["mktree"], 1, "fatal: tree ids differ from git's")
+    return parent, before, ids[-1]
