@@ -2,7 +2,8 @@
 
 Protocol: one JSON request per stdin line ({"args", "env", "cwd", "output",
 "timeout", "key"}), two JSON lines back per run: {"pid"} once the child is forked
-(labpath stops its group if labpath is stopped), then {"returncode", "timed_out"}.
+(labpath stops its group if labpath is stopped), then {"returncode", "timed_out",
+"cpu"} (the run's CPU seconds).
 Each run is a forked child, so a learner's crash, hang or exit never takes the
 worker down, and each child imports the learner's code afresh.
 
@@ -107,20 +108,28 @@ def _child(request: dict, parent: int) -> None:
         os._exit(code)
 
 
-def _wait(pid: int, timeout: float) -> tuple[int | None, bool]:
+def _wait(pid: int, timeout: float) -> dict:
+    """The run's end: exit code, whether it met its time limit, and its CPU seconds."""
     deadline = time.monotonic() + timeout
+    timed_out = False
     while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
+        done, status, usage = os.wait4(pid, os.WNOHANG)
         if done:
-            return os.waitstatus_to_exitcode(status), False
+            break
         if time.monotonic() > deadline:
             try:
                 os.killpg(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-            _, status = os.waitpid(pid, 0)
-            return os.waitstatus_to_exitcode(status), True
+            _, status, usage = os.wait4(pid, 0)
+            timed_out = True
+            break
         time.sleep(0.005)
+    return {
+        "returncode": os.waitstatus_to_exitcode(status),
+        "timed_out": timed_out,
+        "cpu": usage.ru_utime + usage.ru_stime,
+    }
 
 
 def _fork_run(request: dict, real_exit) -> None:
@@ -135,8 +144,7 @@ def _fork_run(request: dict, real_exit) -> None:
     except OSError:
         pass
     print(json.dumps({"pid": pid}), flush=True)
-    code, timed_out = _wait(pid, float(request["timeout"]))
-    print(json.dumps({"returncode": code, "timed_out": timed_out}), flush=True)
+    print(json.dumps(_wait(pid, float(request["timeout"]))), flush=True)
 
 
 # --- collected once, forked per run ------------------------------------------------
@@ -249,8 +257,7 @@ class _ForkAfterCollection:
             except OSError:
                 pass
             self.reply({"pid": pid})
-            code, timed_out = _wait(pid, float(request["timeout"]))
-            self.reply({"returncode": code, "timed_out": timed_out})
+            self.reply(_wait(pid, float(request["timeout"])))
         self.real_exit(0)
 
     def _enter(self, request: dict, session) -> None:
@@ -273,6 +280,12 @@ class _ForkAfterCollection:
             if tmp is not None:  # nothing of an earlier run reaches this one's output
                 tmp.seek(0)
                 tmp.truncate()
+        reporter = session.config.pluginmanager.getplugin("terminalreporter")
+        start = getattr(reporter, "_session_start", None)
+        if (
+            start is not None
+        ):  # "N passed in Xs" counts this run, not the collector's life
+            reporter._session_start = type(start)()
         from labpath.checks import plugin
 
         plugin.begin_run(session)
