@@ -65,8 +65,11 @@ def main() -> None:
             start, cpu = time.perf_counter(), cpu_now(resource.RUSAGE_SELF)
             report = run_checks(lab, lab.solution_dir, uses=uses, worker=worker)
             warm.append(time.perf_counter() - start)
-            # labpath's own share, and the forked run's (reaped by the worker)
-            warm_cpu.append(cpu_now(resource.RUSAGE_SELF) - cpu + worker.last_cpu)
+            # labpath's own share, and the forked run's (reaped by the worker; a
+            # labpath from before the worker reported it leaves it unknown)
+            child = getattr(worker, "last_cpu", None)
+            child = float("nan") if child is None else child
+            warm_cpu.append(cpu_now(resource.RUSAGE_SELF) - cpu + child)
             assert report.ok, report.message
     finally:
         worker.stop()
