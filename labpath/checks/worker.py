@@ -14,7 +14,9 @@ references but never the learner's code, then forks once per run after collectio
 Each of those runs reads its own spec (results file, key, learner folder, seed,
 selection) and runs the collected checks; so a re-check pays for the checks alone.
 A collection that fails, or that imported the learner's code, is never reused: such
-checks run as before, a fork of the worker running the whole of pytest.
+checks run as before, a fork of the worker running the whole of pytest. So a check
+module reads the per-run spec (kit.seed(), kit.target(), kit.data_path()) inside its
+checks and fixtures, never at import time, as every shipped lab does.
 """
 
 from __future__ import annotations
