@@ -3,7 +3,9 @@
     python benchmarks/startup.py [--runs N]
 
 Goals: `labpath --help` and `labpath status` within 3x of importing typer and rich;
-`labpath check micrograd` on the solution within 1.15x of plain pytest on the same checks.
+`labpath check micrograd` on the solution at most 0.8x plain pytest on the same checks,
+and on a copy with one of the lab's planted bugs (most checks fail) at most 1.2x the
+passing run.
 """
 
 from __future__ import annotations
@@ -22,6 +24,24 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 LABPATH = [sys.executable, "-m", "labpath"]
 CONSOLE = shutil.which("labpath")
+FAILING_BUG = "mul-swapped-derivative"  # micrograd's bug that fails the most checks
+
+
+def failing_copy(lab: Path, dest: Path) -> Path:
+    """The lab's solution with one planted bug applied (bugs.yaml), in dest."""
+    sys.path.insert(0, str(ROOT))
+    from labpath import bugedit, labs, labspec
+
+    shutil.copytree(lab / "solution", dest)
+    bugs = labspec.read_bugs(labs.load(lab.name))
+    bug = next((b for b in bugs if b.id == FAILING_BUG), bugs[0])
+    file = dest / bug.file
+    text = file.read_text(encoding="utf-8")
+    for old, new in bug.replace:
+        text, found = bugedit.apply(text, old, new)
+        assert found == 1, f"bug {bug.id}: {old!r} found {found} times"
+    file.write_text(text, encoding="utf-8")
+    return dest
 
 
 def timed(cmd: list[str], env: dict, runs: int) -> tuple[float, float]:
@@ -88,7 +108,14 @@ def main() -> None:
             check_runs,
         )
         rows.append(
-            ("labpath check micrograd", check, "pytest on its checks", plain, 1.15)
+            ("labpath check micrograd", check, "pytest on its checks", plain, 0.8)
+        )
+        failing = failing_copy(lab, Path(tmp) / "failing")
+        failed = timed(
+            [*entry, "check", "micrograd", "--path", str(failing)], env, check_runs
+        )
+        rows.append(
+            ("  ...with a planted bug", failed, "the passing check", check, 1.2)
         )
     print(
         f"{'command':<25}{'wall s':>8}{'cpu s':>8}   {'baseline':<21}{'wall s':>8}{'cpu s':>8}"

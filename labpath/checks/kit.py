@@ -326,11 +326,7 @@ def close(
         return
     excess = torch.where(bad, torch.nan_to_num(diff - allowed, nan=math.inf), -math.inf)
     flat = int(torch.argmax(excess.reshape(-1)))
-    index = (
-        tuple(int(i) for i in torch.unravel_index(torch.tensor(flat), e.shape))
-        if e.dim()
-        else ()
-    )
+    index = _unravel(flat, tuple(e.shape))
     yv, ev = y.reshape(-1)[flat].item(), e.reshape(-1)[flat].item()
     max_abs = float(torch.nan_to_num(diff, nan=math.inf).max())
     rel = diff / e.abs().clamp_min(1e-12)
@@ -362,6 +358,18 @@ def close(
         diagnosis=_diagnose(diagnose, yours),
         table=table,
     )
+
+
+def _unravel(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The index of element `flat` of a row-major tensor of this shape.
+
+    torch.unravel_index would do, but its first call imports sympy (over a second).
+    """
+    index = []
+    for size in reversed(shape):
+        flat, i = divmod(flat, size)
+        index.append(i)
+    return tuple(reversed(index))
 
 
 def fail(what: str, **kwargs) -> None:

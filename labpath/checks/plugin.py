@@ -125,7 +125,27 @@ def pytest_unconfigure(config):
         _REAL_EXIT(_STATE["exitstatus"])
 
 
+def begin_run(session) -> None:
+    """In a process forked after collection: take this run's spec, key and selection.
+
+    The collection was made once, for every run of the same checks; what differs
+    from run to run (results file, key, learner folder, seed, selection) is read here.
+    """
+    _begin()
+    spec = protocol.decode()
+    if spec.target is not None:
+        kit.use_target(spec.target)
+    _select(session.config, session.items)
+    # Taken again: this run's writer is one of the functions the checks trust.
+    _INTEGRITY.__init__()
+    _INTEGRITY.snapshot(Path(str(session.config.rootpath)))
+
+
 def pytest_collection_modifyitems(session, config, items):
+    _select(config, items)
+
+
+def _select(config, items) -> None:
     wanted = list(protocol.decode().select)
     if wanted:
         names = {item.originalname or item.name for item in items}

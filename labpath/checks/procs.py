@@ -82,6 +82,7 @@ class Worker:
     def __init__(self):
         self.proc: subprocess.Popen | None = None
         self._ready = False
+        self.last_cpu: float | None = None  # CPU seconds of the last run's process
 
     def launch(self) -> None:
         """Start the process without waiting for its imports (see `start`)."""
@@ -153,6 +154,7 @@ class Worker:
             self.stop()
             return None, False, ""
         data = json.loads(reply)
+        self.last_cpu = data.get("cpu")
         text = (
             Path(output).read_text(encoding="utf-8", errors="replace")
             if Path(output).exists()

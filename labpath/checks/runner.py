@@ -57,6 +57,10 @@ def pytest_command(checks_dir) -> list[str]:
         "-q",
         "--no-header",
         "-rN",
+        # Tracebacks as Python prints them: labpath reports a failure from its signed
+        # records, and pytest's long form (source and locals of every frame) made a
+        # failing run markedly slower than a passing one.
+        "--tb=native",
     ]
 
 
