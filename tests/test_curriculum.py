@@ -130,9 +130,9 @@ def test_a_lab_id_not_in_the_registry_is_named_with_its_line(tmp_path):
 
 
 def test_a_planned_lab_loads_and_stays_harmless_once_it_ships(tmp_path):
-    planned = "lab: fixit\n        lab_status: planned"
+    planned = "lab: quantize\n        lab_status: planned"
     cur = curriculum.load(_variant(tmp_path, ("lab: micrograd", planned)))
-    assert cur.tasks[0].lab == "fixit" and cur.tasks[0].lab_planned
+    assert cur.tasks[0].lab == "quantize" and cur.tasks[0].lab_planned
     shipped = "lab: micrograd\n        lab_status: planned"
     cur = curriculum.load(_variant(tmp_path, ("lab: micrograd", shipped)))
     assert cur.tasks[0].lab == "micrograd"

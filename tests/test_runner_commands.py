@@ -31,8 +31,8 @@ def test_hints_come_in_three_tiers_and_are_recorded(cli, started):
 
 
 def test_hint_for_a_task_without_a_lab(cli, started):
-    result = cli("hint", "fixit")
-    assert result.exit_code == 2 and "no lab 'fixit'" in result.stderr
+    result = cli("hint", "quantize")
+    assert result.exit_code == 2 and "no lab 'quantize'" in result.stderr
 
 
 def test_reset_commits_first_and_the_old_file_comes_back_from_git(cli, started):
