@@ -2,7 +2,8 @@
 
     python benchmarks/startup.py [--runs N]
 
-Goals: `labpath --help` and `labpath status` within 3x of importing typer and rich;
+Goals: `labpath --help`, `status`, `next` (nothing to scaffold) and `log` within 1.5x of
+importing typer and rich;
 `labpath check micrograd` on the solution at most 0.8x plain pytest on the same checks,
 and on a copy with one of the lab's planted bugs (most checks fail) at most 1.2x the
 passing run.
@@ -71,21 +72,22 @@ def main() -> None:
         subprocess.run([*entry, "init"], env=env, capture_output=True, check=True)
         lab = ROOT / "labpath" / "labs" / "micrograd"
         baseline = timed([sys.executable, "-c", "import typer, rich"], env, args.runs)
+        subprocess.run([*entry, "next"], env=env, capture_output=True, check=True)
+        commands = {
+            "labpath --help": ["--help"],
+            "labpath status": ["status"],
+            "labpath next": ["next"],
+            "labpath log": ["log", "a benchmark entry", "--type", "note"],
+        }
         rows = [
             (
-                "labpath --help",
-                timed([*entry, "--help"], env, args.runs),
+                name,
+                timed([*entry, *argv], env, args.runs),
                 "import typer, rich",
                 baseline,
-                3.0,
-            ),
-            (
-                "labpath status",
-                timed([*entry, "status"], env, args.runs),
-                "import typer, rich",
-                baseline,
-                3.0,
-            ),
+                1.5,
+            )
+            for name, argv in commands.items()
         ]
         check_runs = max(2, args.runs // 2)
         check = timed(
