@@ -56,15 +56,16 @@ def new_plant(lab, faults: int | None = None) -> Plant:
 
 
 def check_count(lab, k: int) -> None:
-    library = len(_library(lab))
-    if not 1 <= k <= library:
+    size = len(library(lab))
+    if not 1 <= k <= size:
         raise UsageError(
-            f"--faults {k}: lab '{lab.id}' can plant 1 to {library} faults",
+            f"--faults {k}: lab '{lab.id}' can plant 1 to {size} faults",
             hint=f"the default is {lab.planted}",
         )
 
 
-def _library(lab):
+def library(lab):
+    """The lab's fault library: its bug catalogue."""
     from labpath import labspec
 
     return labspec.read_bugs(lab)
@@ -79,7 +80,8 @@ def draw(lab, plant: Plant) -> tuple[list, dict[str, str]]:
     """
     from labpath import bugedit
 
-    order = sorted(_library(lab), key=lambda b: b.id)
+    bugs = library(lab)
+    order = sorted(bugs, key=lambda b: b.id)
     random.Random(plant.seed).shuffle(order)
     texts: dict[str, str] = {}
     chosen = []
@@ -96,7 +98,7 @@ def draw(lab, plant: Plant) -> tuple[list, dict[str, str]]:
         else:
             texts[bug.file] = text
             chosen.append(bug)
-    catalogue = {b.id: i for i, b in enumerate(_library(lab))}
+    catalogue = {b.id: i for i, b in enumerate(bugs)}
     chosen.sort(key=lambda b: catalogue[b.id])
     return chosen, texts
 

@@ -42,7 +42,7 @@ def targets(lab: Lab, dest: Path, with_brief: bool = True) -> list[Path]:
     if lab.planted:
         from labpath import planted
 
-        names |= {Path(b.file) for b in planted._library(lab)}
+        names |= {Path(b.file) for b in planted.library(lab)}
         names.add(Path(planted.STATE_FILE))
     if with_brief and lab.brief.is_file():
         names.add(Path("README.md"))

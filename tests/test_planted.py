@@ -51,7 +51,7 @@ def mine(ws):
 def fix(ws, keep=()) -> None:
     """Put the reference back, with the faults named in keep left in."""
     text = (FAULTS / "solution" / "stats.py").read_text()
-    for bug in planted._library(labs.load("faults")):
+    for bug in planted.library(labs.load("faults")):
         if bug.id in keep:
             for old, new in bug.replace:
                 text, n = bugedit.apply(text, old, new)
@@ -140,7 +140,7 @@ def test_each_fix_lowers_the_count_and_zero_passes_and_commits(cli, faulty, lab)
 
 def test_a_new_fault_of_the_learners_own_counts_too(cli, faulty, lab):
     chosen, _ = planted.draw(lab, plant_of(faulty))
-    others = [b.id for b in planted._library(lab) if b not in chosen]
+    others = [b.id for b in planted.library(lab) if b not in chosen]
     fix(faulty, keep={others[0]})
     result = cli("check", "--json")
     assert json.loads(result.stdout)["planted"]["remaining"] == 1
@@ -231,7 +231,7 @@ def test_dev_check_proves_each_fault_trips_only_its_own_detector(lab):
     assert items["starter"].ok, items["starter"].detail
     assert re.match(r"2 planted \(of 2 asked\), 2 failing", items["starter"].detail)
     assert items["accepted:loops"].ok
-    assert all(items[f"bug:{b.id}"].ok for b in planted._library(lab))
+    assert all(items[f"bug:{b.id}"].ok for b in planted.library(lab))
 
 
 def test_dev_check_names_a_fault_that_trips_another_detector(tmp_path, monkeypatch):

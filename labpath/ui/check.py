@@ -109,17 +109,13 @@ def _count_report(outcome: CheckOutcome) -> None:
         return
     out.print(f"{line}: {SUMMARY['failed']}")
     if c.raised:
-        out.print(escape(planted_raised()))
+        from labpath.planted import RAISED
+
+        out.print(escape(RAISED))
     out.print(
         f"Probe, fix, rerun [bold]labpath check {r.lab}[/]; "
         f"stuck? [bold]labpath hint {r.lab}[/]"
     )
-
-
-def planted_raised() -> str:
-    from labpath.planted import RAISED
-
-    return RAISED
 
 
 def _failure_detail(res) -> None:
