@@ -241,3 +241,17 @@ def test_a_check_module_that_imports_the_learners_code_is_never_reused(
     assert outcomes(report)["test_variance_matches_statistics"] == "failed"
     # the collector's import and each run's own: nothing stale was reused
     assert imports(tmp_path) == 3
+
+
+def test_a_check_module_that_reads_the_seed_at_import_is_never_reused(
+    lab, worker, folder, tmp_path
+):
+    checks = lab.checks_dir / "test_moments.py"
+    checks.write_text(checks.read_text() + "\n_SEED_AT_IMPORT = kit.seed()\n")
+    save(folder, WRONG_ON_SEEDED_INPUT)
+    warm = {s: run_checks(lab, folder, worker=worker, seed=s) for s in (7, 8)}
+    cold = run_checks(lab, folder, seed=8)
+    message = lambda r: by_name(r)["test_variance_matches_statistics"].what
+    assert message(warm[8]) == message(cold)  # not the first run's seed
+    # the collector's import, then each run's own: the collection was refused
+    assert imports(tmp_path) >= 3

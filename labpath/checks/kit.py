@@ -63,10 +63,22 @@ def use_target(path: Path) -> None:
     _TARGET = Path(path).resolve()
 
 
+# Set when a check module reads the per-run spec (seed, folder, data, device): a warm
+# worker never reuses a collection during which that happened, since the module would
+# keep the first run's values.
+READ_PER_RUN = False
+
+
+def _per_run() -> protocol.CheckSpec:
+    global READ_PER_RUN
+    READ_PER_RUN = True
+    return protocol.decode()
+
+
 def target() -> Path:
     """The learner's folder under check."""
     if _TARGET is None:
-        given = protocol.decode().target
+        given = _per_run().target
         if given is None:
             raise HarnessError(f"no learner folder given ({protocol.TARGET} is unset)")
         use_target(given)
@@ -75,7 +87,7 @@ def target() -> Path:
 
 def seed() -> int:
     """The seed of this check run (`labpath check --seed N` reproduces it)."""
-    return protocol.decode().seed
+    return _per_run().seed
 
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
@@ -83,7 +95,7 @@ DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 
 def data_path(default: str) -> Path:
     """The data file a check uses: `--data FILE` when given, else labpath's own copy."""
-    path = protocol.decode().data
+    path = _per_run().data
     if path is not None:
         given = str(path)
         if path.is_dir():
@@ -104,7 +116,7 @@ def device() -> str:
     """The device checks that train should use: `--device auto|cpu|cuda|mps`."""
     import torch
 
-    wanted = protocol.decode().device or "cpu"
+    wanted = _per_run().device or "cpu"
     if wanted == "auto":
         if torch.cuda.is_available():
             return "cuda"
@@ -132,7 +144,7 @@ def learner_module(name: str, package: str | None = None, lab: str | None = None
     if package:
         candidates.append(root / package / f"{name}.py")
     if lab:
-        other = protocol.decode().uses.get(lab)
+        other = _per_run().uses.get(lab)
         if other:
             candidates += [Path(other) / f"{name}.py"]
             if package:

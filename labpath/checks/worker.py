@@ -13,10 +13,11 @@ pytest's configuration and collection once, importing the lab's check modules an
 references but never the learner's code, then forks once per run after collection.
 Each of those runs reads its own spec (results file, key, learner folder, seed,
 selection) and runs the collected checks; so a re-check pays for the checks alone.
-A collection that fails, or that imported the learner's code, is never reused: such
-checks run as before, a fork of the worker running the whole of pytest. So a check
-module reads the per-run spec (kit.seed(), kit.target(), kit.data_path()) inside its
-checks and fixtures, never at import time, as every shipped lab does.
+A collection that fails, that imported the learner's code, or during which a check
+module read the per-run spec (kit.seed(), kit.target(), kit.data_path(), ...) is never
+reused: such checks run as before, a fork of the worker running the whole of pytest.
+So a check module reads the per-run spec inside its checks and fixtures, never at
+import time, as every shipped lab does, and a re-check stays cheap.
 """
 
 from __future__ import annotations
@@ -231,6 +232,10 @@ class _ForkAfterCollection:
 
     def reusable(self, session) -> bool:
         if session.testsfailed or session.shouldfail or session.shouldstop:
+            return False
+        from labpath.checks import kit
+
+        if kit.READ_PER_RUN:  # a check module read the seed or folder at import
             return False
         checks = Path(str(session.config.rootpath))
         return _learner_imported(protocol.decode(), checks) is None
