@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 from labpath.errors import UsageError
@@ -16,6 +18,46 @@ def _relevant(change, path: str) -> bool:
         and "__pycache__" not in path
         and not name.startswith(".")
     )
+
+
+def _snapshot(target: Path) -> dict[str, tuple[int, int]]:
+    """(mtime in ns, size) of every watched file under target."""
+    found = {}
+    for root, dirs, files in os.walk(target):
+        dirs[:] = [d for d in dirs if d != "__pycache__" and not d.startswith(".")]
+        for name in files:
+            path = os.path.join(root, name)
+            if _relevant(None, path):
+                try:
+                    st = os.stat(path)
+                except OSError:
+                    continue
+                found[path] = (st.st_mtime_ns, st.st_size)
+    return found
+
+
+def _polled(target: Path, stop_event, debounce_ms: int, every: float = 0.1):
+    """Saves under target found by comparing snapshots, like watchfiles.watch.
+
+    Yields an empty set when nothing changed (first once the snapshot is taken). File
+    times are compared to the nanosecond: a poller that compares seconds misses a save
+    made within the second of the last one.
+    """
+    before = _snapshot(target)
+    yield set()
+    while stop_event is None or not stop_event.is_set():
+        time.sleep(every)
+        now = _snapshot(target)
+        if now != before:
+            time.sleep(debounce_ms / 1000)  # let a save of several files finish
+            now = _snapshot(target)
+            changed = {
+                (None, p) for p in set(now) | set(before) if now.get(p) != before.get(p)
+            }
+            before = now
+            yield changed
+        else:
+            yield set()
 
 
 def watch(
@@ -44,20 +86,31 @@ def watch(
         )
     worker = Worker()
     runs = 0
-    try:
-        worker.start()
-        on_start(None)
-        on_outcome(run_check(worker))
-        runs += 1
-        for changes in watchfiles.watch(
+    # The watcher starts before the first check, so a save made while that check runs
+    # (or while its report prints) is seen; it wakes every 100 ms with nothing to do.
+    if poll:
+        saves = _polled(target, stop_event, debounce_ms)
+    else:
+        saves = watchfiles.watch(
             target,
             watch_filter=_relevant,
-            force_polling=poll or None,
-            poll_delay_ms=100,
             debounce=debounce_ms,
             stop_event=stop_event,
             raise_interrupt=False,
-        ):
+            rust_timeout=100,
+            yield_on_timeout=True,
+        )
+    try:
+        worker.start()
+        next(saves, None)  # the watcher is running from here on
+        on_start(None)
+        on_outcome(run_check(worker))
+        runs += 1
+        for changes in saves:
+            if not changes:
+                if stop_event is not None and stop_event.is_set():
+                    break
+                continue
             if not target.is_dir():
                 raise UsageError(
                     f"the watched folder {target} was deleted",

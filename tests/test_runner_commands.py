@@ -175,6 +175,48 @@ def test_watch_rechecks_after_a_save(started, tmp_path):
     assert outcomes == ["not_started", "passed"]
 
 
+def test_a_save_made_while_the_first_report_prints_is_rechecked(tmp_path, monkeypatch):
+    from labpath import watch as watcher
+    from labpath.checks import runner
+
+    class NoWorker:  # the stub check needs no warm process
+        def start(self):
+            pass
+
+        def stop(self):
+            pass
+
+    monkeypatch.setattr(runner, "Worker", NoWorker)
+    target = tmp_path / "lab"
+    target.mkdir()
+    (target / "engine.py").write_text("x = 1\n")
+    stop = threading.Event()
+    seen = []
+
+    def on_outcome(outcome):
+        seen.append(outcome)
+        if (
+            len(seen) == 1
+        ):  # saved right after the check, before any watcher could start
+            (target / "engine.py").write_text("x = 2  # fixed\n")
+        else:
+            stop.set()
+
+    guard = threading.Timer(30, stop.set)  # never hang the suite
+    guard.daemon = True
+    guard.start()
+    runs = watcher.watch(
+        lambda worker: (target / "engine.py").read_text(),
+        target,
+        on_start=lambda changed: None,
+        on_outcome=on_outcome,
+        poll=True,
+        stop_event=stop,
+    )
+    guard.cancel()
+    assert runs == 2 and seen == ["x = 1\n", "x = 2  # fixed\n"]
+
+
 def test_watch_on_a_deleted_folder(cli, started):
     shutil.rmtree(started / "labs" / "micrograd")
     result = cli("watch")
