@@ -18,7 +18,43 @@ _FIXABLE_OS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EPERM, errno.EACCE
 
 
 class Boundary(TyperGroup):
-    """The one place where errors of any command turn into a message and an exit code."""
+    """The root command: the one place where errors of any command turn into a message
+    and an exit code, and the one that builds a subcommand only when it is asked for."""
+
+    def get_command(self, ctx, cmd_name: str):
+        cmd = self.commands.get(cmd_name)
+        if cmd is None and cmd_name in _LAZY:
+            cmd = self.commands[cmd_name] = _build(cmd_name)
+        return cmd
+
+    def list_commands(self, ctx) -> list[str]:
+        return [*self.commands, *(n for n in _LAZY if n not in self.commands)]
+
+    def format_commands(self, ctx, formatter) -> None:
+        # --help lists every command from its docstring, without building any of them
+        from typer._click.utils import make_default_short_help
+
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(len(n) for n in names)
+        rows = [(n, make_default_short_help(_summary(n), limit)) for n in names]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    def resolve_command(self, ctx, args):
+        from difflib import get_close_matches
+
+        from typer._click.exceptions import UsageError as ClickUsageError
+
+        try:
+            return self._click_resolve_command(ctx, args)
+        except ClickUsageError as e:
+            matches = (
+                get_close_matches(args[0], self.list_commands(ctx)) if args else []
+            )
+            if matches:
+                said = ", ".join(repr(m) for m in matches)
+                e.message = f"{e.message.rstrip('.')}. Did you mean {said}?"
+            raise
 
     def invoke(self, ctx):
         from typer.exceptions import TyperException
@@ -129,33 +165,74 @@ def main_options(
     """Rebuild deep learning from scratch: a plan, labs with checks, and a journal."""
 
 
-from labpath.cli import admin, data, dev, journal, loop, time  # noqa: E402
+# Every command, in the order --help lists them: (name, module in labpath.cli, attribute,
+# click context settings). A command is built only when it runs (or --help lists it from
+# its docstring), so starting one command never pays for building the other thirty.
+_LAZY: dict[str, tuple[str, str, dict | None]] = {
+    "init": ("loop", "init", None),
+    "next": ("loop", "next_", None),
+    "start": ("loop", "start", None),
+    "check": ("loop", "check", None),
+    "done": ("loop", "done", None),
+    "log": ("journal", "log", None),
+    "status": ("loop", "status", None),
+    "watch": ("loop", "watch", None),
+    "run": (
+        "loop",
+        "run_",
+        {"allow_extra_args": True, "ignore_unknown_options": True},
+    ),
+    "hint": ("loop", "hint", None),
+    "reset": ("loop", "reset", None),
+    "solution": ("loop", "solution", None),
+    "doctor": ("admin", "doctor", None),
+    "sprint": ("time", "sprint", None),
+    "repair": ("admin", "repair", None),
+    "sync": ("admin", "sync_", None),
+    "report": ("admin", "report", None),
+    "review": ("admin", "review", None),
+    "data": ("data", "data_app", None),
+    "dev": ("dev", "dev_app", None),
+    "journal": ("journal", "journal_app", None),
+    "time": ("time", "time_app", None),
+}
 
-# Registered here, in the order --help lists them.
-app.command()(loop.init)
-app.command("next")(loop.next_)
-app.command()(loop.start)
-app.command()(loop.check)
-app.command()(loop.done)
-app.command()(journal.log)
-app.command()(loop.status)
-app.command()(loop.watch)
-app.command(
-    "run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
-)(loop.run_)
-app.add_typer(data.data_app, name="data")
-app.command()(loop.hint)
-app.command()(loop.reset)
-app.command()(loop.solution)
-app.command()(admin.doctor)
-app.add_typer(dev.dev_app, name="dev")
-app.add_typer(journal.journal_app, name="journal")
-app.command()(time.sprint)
-app.add_typer(time.time_app, name="time")
-app.command()(admin.repair)
-app.command("sync")(admin.sync_)
-app.command()(admin.report)
-app.command()(admin.review)
+
+def _target(name: str):
+    import importlib
+
+    module, attribute, _ = _LAZY[name]
+    return getattr(importlib.import_module(f"labpath.cli.{module}"), attribute)
+
+
+def _build(name: str):
+    """The click command (or group) of one entry of _LAZY."""
+    from typer.main import get_command_from_info, get_group_from_info
+    from typer.models import CommandInfo, TyperInfo
+
+    target = _target(name)
+    if isinstance(target, typer.Typer):
+        return get_group_from_info(
+            TyperInfo(target, name=name),
+            pretty_exceptions_short=app.pretty_exceptions_short,
+            rich_markup_mode=app.rich_markup_mode,
+            suggest_commands=app.suggest_commands,
+        )
+    return get_command_from_info(
+        CommandInfo(name=name, callback=target, context_settings=_LAZY[name][2]),
+        pretty_exceptions_short=app.pretty_exceptions_short,
+        rich_markup_mode=app.rich_markup_mode,
+    )
+
+
+def _summary(name: str) -> str:
+    """A command's help text, read without building the command."""
+    import inspect
+
+    target = _target(name)
+    if isinstance(target, typer.Typer):
+        return inspect.cleandoc(target.info.help or "")
+    return inspect.getdoc(target) or ""
 
 
 def main() -> None:
