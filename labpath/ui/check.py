@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from rich.markup import escape
-
 from labpath.app.check import CheckOutcome, RecheckResult
-from labpath.ui.console import err, notices, out
+from labpath.ui.console import err, escape, notices, out
 
 MARKS = {
     "passed": "[green]✓[/]",
@@ -171,7 +169,7 @@ def check_progress(lab: str):
             TextColumn(f"checking {lab}"),
             BarColumn(),
             MofNCompleteColumn(),
-            console=err,
+            console=err.rich,
             transient=True,
         )
         task = progress.add_task("checks", total=None)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from rich.markup import escape
-
-from labpath.ui.console import err, out, raw
+from labpath.ui.console import err, escape, out, raw
 
 if TYPE_CHECKING:
     from labpath.app.journal import LogResult

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from rich.markup import escape
-
 from labpath.app import admin
 from labpath.app.journal import EntryList
-from labpath.ui.console import ask, err, out
+from labpath.ui.console import ask, err, escape, out
 from labpath.ui.loop import _hm
 
 
@@ -93,7 +91,7 @@ class sprint_timer:
             TextColumn(escape(label)),
             BarColumn(),
             TextColumn("{task.fields[clock]}"),
-            console=err,
+            console=err.rich,
             transient=False,
         )
         self.progress.start()
