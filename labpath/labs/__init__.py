@@ -100,4 +100,11 @@ def load(lab_id: str) -> Lab:
             hint=did_you_mean(lab_id, available())
             or f"labs available: {', '.join(available())}",
         )
-    return read_lab(path)
+    from labpath.cache import memo
+
+    # the parsed lab.yaml is cached like the curriculum: `labpath next` reads one on
+    # every run, and YAML's parser costs more than the rest of the command
+    lab = memo("lab", path.resolve(), [path], lambda: read_lab(path))
+    if not all(exists(used) for used in lab.uses):
+        return read_lab(path)  # a lab it uses is gone: the uncached read says so
+    return lab
