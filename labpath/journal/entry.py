@@ -66,8 +66,6 @@ def title_of(text: str) -> str:
 
 def render(entry: JournalEntry) -> str:
     """The file text: YAML front matter (stable key order) and the Markdown body."""
-    import yaml
-
     front = {
         "id": entry.id,
         "created": entry.created,
@@ -87,8 +85,46 @@ def render(entry: JournalEntry) -> str:
     front = {k: v for k, v in front.items() if v is not None}
     for key, value in entry.extra.items():
         front.setdefault(key, value)
-    head = yaml.safe_dump(front, sort_keys=False, allow_unicode=True, width=1000)
+    head = _simple_dump(front)
+    if head is None:
+        import yaml
+
+        head = yaml.safe_dump(front, sort_keys=False, allow_unicode=True, width=1000)
     return f"---\n{head}---\n\n{entry.body.strip()}\n"
+
+
+def _simple_dump(front: dict) -> str | None:
+    """Front matter of scalars and lists of text written without PyYAML (a tenth of
+    `labpath log`'s start-up), or None for anything else. What it writes is read back
+    by _simple_front, and so by YAML, as exactly `front`; it checks that it is."""
+    lines = []
+    for key, value in front.items():
+        if isinstance(value, list):
+            items = [_simple_text(v) for v in value]
+            if None in items:
+                return None
+            lines.append(f"{key}: []" if not items else f"{key}:")
+            lines += [f"- {item}" for item in items]
+        elif isinstance(value, bool):
+            lines.append(f"{key}: {'true' if value else 'false'}")
+        elif isinstance(value, int):
+            lines.append(f"{key}: {value}")
+        elif (text := _simple_text(value)) is not None:
+            lines.append(f"{key}: {text}")
+        else:
+            return None
+    head = "\n".join(lines) + "\n"
+    return head if _simple_front(head[:-1]) == front else None
+
+
+def _simple_text(value) -> str | None:
+    """A string as a plain or a single-quoted YAML scalar; None if neither is sure."""
+    if not isinstance(value, str) or not value or len(value) > 200:
+        return None
+    if _simple_scalar(value) == value:
+        return value
+    quoted = "'" + value.replace("'", "''") + "'"
+    return quoted if _simple_scalar(quoted) == value else None
 
 
 class AliasRefused(ValueError):
