@@ -156,6 +156,8 @@ app.command()(admin.repair)
 app.command("sync")(admin.sync_)
 app.command()(admin.report)
 app.command()(admin.review)
+app.command()(admin.record)
+app.command()(admin.verify)
 
 
 def main() -> None:
