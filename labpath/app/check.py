@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from labpath import labs, progress
+from labpath import __version__, labs, progress
 from labpath.app.context import Context, guard, inside
 from labpath.app.results import Notice, info, plain
 from labpath.curriculum import Task
@@ -259,6 +259,8 @@ def check(
             passed=report.passed,
             total=report.total,
             seed=report.seed,
+            duration=round(report.duration, 3),
+            labpath=__version__,
             path=str(target),
             hints=ctx.state(task).hints if task else 0,
             **_plots_field(report, ws.root),

@@ -191,6 +191,8 @@ _LAZY: dict[str, tuple[str, str, dict | None]] = {
     "sync": ("admin", "sync_", None),
     "report": ("admin", "report", None),
     "review": ("admin", "review", None),
+    "record": ("admin", "record", None),
+    "verify": ("admin", "verify", None),
     "data": ("data", "data_app", None),
     "dev": ("dev", "dev_app", None),
     "journal": ("journal", "journal_app", None),

@@ -1,4 +1,4 @@
-"""Looking after the workspace: doctor, repair, sync, report, review."""
+"""Looking after the workspace: doctor, repair, sync, report, review, record, verify."""
 
 from typing import Annotated
 
@@ -102,3 +102,33 @@ def review(
         ui.show(cards, json)
     else:
         ui.show(admin.review(ctx, cards, ui.review_ask, ui.review_show))
+
+
+def record(workspace: WorkspaceOpt = None, json: JsonOpt = False):
+    """Write record/RECORD.md and record.json (labs passed, commits, time) and commit them."""
+    from labpath import ui
+    from labpath.app import record as recording
+    from labpath.app.context import load
+
+    ui.show(recording.record(load(workspace)), json)
+
+
+def verify(
+    source: Annotated[
+        str | None,
+        typer.Argument(
+            help="A workspace folder, a git URL or a git bundle (default: this workspace).",
+            show_default=False,
+        ),
+    ] = None,
+    workspace: WorkspaceOpt = None,
+    json: JsonOpt = False,
+):
+    """Clone a record's workspace and re-run each claimed lab: exit 0 holds, 1 not, 2 input."""
+    from labpath import ui
+    from labpath.app import record as recording
+
+    on_lab = None if json else ui.verifying
+    result = recording.verify(source, workspace, on_lab)
+    ui.show(result, json)
+    raise typer.Exit(result.exit_code)

@@ -51,6 +51,7 @@ _HOME = {
         "journal_show",
         "journal_tags",
         "mutation_report",
+        "record_written",
         "repaired",
         "report_written",
         "review_ask",
@@ -63,6 +64,8 @@ _HOME = {
         "synced",
         "time_added",
         "time_list",
+        "verify_table",
+        "verifying",
     ),
 }
 _MODULE = {name: module for module, names in _HOME.items() for name in names}
@@ -115,6 +118,8 @@ VIEWS = {
     ),
     "Mutation": lambda r: _v("mutation_report")(r.report),
     "CorpusBuilt": lambda r: _v("corpus_built")(r.corpus),
+    "Recorded": lambda r: _v("record_written")(r),
+    "Verified": lambda r: _v("verify_table")(r),
 }
 
 

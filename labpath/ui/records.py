@@ -307,3 +307,66 @@ def corpus_built(c) -> None:
             f"{c.train_tokens:,} / {c.val_tokens:,} tokens, vocab {c.vocab_size} -> {c.out_dir}"
         )
     )
+
+
+def record_written(r) -> None:
+    labs = r.record["labs"]
+    out.print(
+        f"Wrote [bold]{escape(str(r.paths[1]))}[/] and record.json: "
+        f"{len(labs)} lab(s) passed"
+    )
+    for c in labs:
+        commit = (c["commit"] or "not committed")[:10]
+        out.print(
+            f"  [green]✓[/] {escape(c['lab'])} [dim]{commit}[/] "
+            f"{c['passed']}/{c['total']} checks, seed {c['seed']}"
+        )
+    if r.commit:
+        out.print(f"[dim]commit {r.commit[:10]} · {escape(r.signing)}[/]")
+    else:
+        out.print(f"[dim]{escape(r.signing)}[/]")
+    err.print(
+        "Share it: [bold]git bundle create labpath.bundle --all[/], then anyone runs "
+        "[bold]labpath verify labpath.bundle[/]",
+        style="dim",
+    )
+
+
+def verifying(lab: str) -> None:
+    err.print(f"Checking {escape(lab)} ...", style="dim")
+
+
+_SHORT = {
+    "failed": "fails now",
+    "not_started": "fails now",
+    "unchecked": "not checked",
+}
+
+
+def verify_table(r) -> None:
+    from rich.table import Table
+
+    out.print(
+        f"Record of {escape(r.source)} at [bold]{r.head[:10]}[/] "
+        f"[dim](record commit {(r.record_commit or '?')[:10]}, "
+        f"signature: {escape(r.signature)})[/]"
+    )
+    if r.claims:
+        table = Table(show_edge=False)
+        for col in ("", "lab", "commit", "checks", "now"):
+            table.add_column(col)
+        for c in r.claims:
+            mark = "[green]✓[/]" if c.holds else "[red]✗[/]"
+            checks = f"{c.passed}/{c.total} pass" if c.total else "-"
+            now = "holds" if c.holds else _SHORT.get(c.status, c.status)
+            if c.note:
+                now += f" [yellow]({escape(c.note)})[/]"
+            table.add_row(mark, escape(c.lab), (c.commit or "-")[:10], checks, now)
+        out.print(table)
+    bad = [c for c in r.claims if not c.holds]
+    for c in bad:
+        out.print(f"[red]✗[/] {escape(c.lab)}: {escape(c.reason or c.status)}")
+    if bad:
+        out.print(f"\n{len(bad)} of {len(r.claims)} claim(s) no longer hold.")
+    else:
+        out.print(f"\nEvery claim holds ({len(r.claims)} lab(s)).")
