@@ -87,17 +87,26 @@ def review(
     list_: Annotated[
         bool, typer.Option("--list", help="Only list the due cards.")
     ] = False,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            "--source",
+            help="Only cards from: mistakes (diagnosed checks, failure entries), "
+            "questions (the plan's) or journal (aha entries). Default: all.",
+            show_default=False,
+        ),
+    ] = None,
     workspace: WorkspaceOpt = None,
     curriculum: CurriculumOpt = None,
     json: JsonOpt = False,
 ):
-    """Review your aha entries and the labs' questions when they are due (FSRS schedule)."""
+    """Review your aha entries, the plan's questions and your own mistakes when due (FSRS)."""
     from labpath import ui
     from labpath.app import admin
 
-    admin.review_limits(limit, new)
+    admin.review_limits(limit, new, source)
     ctx = context(workspace, curriculum)
-    cards = admin.due(ctx, limit, new)
+    cards = admin.due(ctx, limit, new, source)
     if json or list_ or not cards.due:
         ui.show(cards, json)
     else:

@@ -205,7 +205,8 @@ def review_list(due, total: int) -> None:
             out.print(f"Nothing to review now ({total} card(s) scheduled). Well kept.")
         else:
             out.print(
-                "No cards yet: aha entries and the questions of tasks you start become cards."
+                "No cards yet: aha entries, the questions of tasks you start and "
+                "the mistakes your checks name become cards."
             )
             err.print('Log one: [bold]labpath log "what clicked"[/]', style="dim")
         return
@@ -221,7 +222,7 @@ def review_show(event) -> None:
     """One step of a review session: a card's front, its back, its next date."""
     c = event.item.card
     if isinstance(event, admin.Front):
-        label = "aha" if c.kind == "aha" else f"question · {c.task}"
+        label = c.kind if c.kind == "aha" or not c.task else f"{c.kind} · {c.task}"
         out.print(f"\n[dim]{escape(label)}[/]\n[bold]{escape(c.front)}[/]")
     elif isinstance(event, admin.Back):
         out.print(escape(c.back))
