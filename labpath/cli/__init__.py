@@ -156,6 +156,7 @@ app.command()(admin.repair)
 app.command("sync")(admin.sync_)
 app.command()(admin.report)
 app.command()(admin.review)
+app.command()(admin.quiz)
 
 
 def main() -> None:

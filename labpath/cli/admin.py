@@ -111,3 +111,43 @@ def review(
         ui.show(cards, json)
     else:
         ui.show(admin.review(ctx, cards, ui.review_ask, ui.review_show))
+
+
+def quiz(
+    task: Annotated[
+        str | None,
+        typer.Argument(help="Task id (default: the current task).", show_default=False),
+    ] = None,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Every task you have reached.")
+    ] = False,
+    list_: Annotated[
+        bool, typer.Option("--list", help="Only list the questions and answers.")
+    ] = False,
+    workspace: WorkspaceOpt = None,
+    curriculum: CurriculumOpt = None,
+    json: JsonOpt = False,
+):
+    """Answer the plan's questions: choices graded, recall rated; feeds `labpath review`."""
+    from labpath import quiz as quiz_mod
+    from labpath import ui
+
+    ctx = context(workspace, curriculum)
+    items = quiz_mod.select(ctx, task, all_)
+    if list_:
+        ui.show(quiz_mod.QuizList(tuple(items)), json)
+        return
+    if ui.interactive():
+        ask, show = ui.quiz_ask, ui.quiz_show
+    else:  # answers piped in, one a line; no prompts
+        lines = ui.piped_lines()
+        if not lines:
+            raise quiz_mod.no_answers()
+        ask, show = quiz_mod.scripted(lines), ui.quiz_show
+    if json:  # stdout holds only the JSON: a person at the terminal reads stderr
+        show = ui.quiz_show_err if ui.interactive() else _quiet
+    ui.show(quiz_mod.session(ctx.workspace, items, ask, show), json)
+
+
+def _quiet(event) -> None:
+    """Piped answers with --json: only the result is printed."""
