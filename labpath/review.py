@@ -31,7 +31,7 @@ class Card:
     kind: str  # aha | question | mistake | failure
     front: str
     back: str
-    source: str  # the entry's path or the task id
+    source: str  # the entry's path, the task id, or a mistake's lab
     task: str | None = None
 
 
@@ -199,7 +199,7 @@ def mistake_cards(events, entries, curriculum=None) -> list[Card]:
                 "mistake",
                 mistake_front(lab, bug),
                 _mistake_back(bug, notes.get(lab)),
-                bug.source,
+                lab,
                 ev.get("task"),
             )
         )
