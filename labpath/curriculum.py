@@ -22,6 +22,43 @@ class Resource:
 
 
 @dataclass(frozen=True)
+class Question:
+    """A self-test question: its text, the written answer, and for multiple choice the
+    choices and which one is right (1-based)."""
+
+    text: str
+    answer: str = (
+        ""  # the model answer (for multiple choice: why the right one is right)
+    )
+    choices: tuple[str, ...] = ()
+    correct: int | None = None  # 1-based index into choices
+
+    def __str__(self) -> str:
+        return self.text
+
+    @property
+    def multiple_choice(self) -> bool:
+        return bool(self.choices)
+
+    @property
+    def back(self) -> str:
+        """What a review card shows on its back: the right choice, then the answer."""
+        parts = []
+        if self.choices and self.correct:
+            parts.append(
+                f"{_LETTERS[self.correct - 1]}) {self.choices[self.correct - 1]}"
+            )
+        if self.answer:
+            parts.append(self.answer)
+        return "\n".join(parts)
+
+
+_LETTERS = "abcdefghij"
+QUESTION_KEYS = ("q", "answer", "choices", "correct")
+MAX_CHOICES = len(_LETTERS)
+
+
+@dataclass(frozen=True)
 class Task:
     id: str
     title: str
@@ -35,7 +72,7 @@ class Task:
     deliverables: tuple[str, ...] = ()
     resources: tuple[Resource, ...] = ()
     requires: tuple[str, ...] = ()
-    questions: tuple[str, ...] = ()
+    questions: tuple[Question, ...] = ()
     source: str = ""  # "file:line" where the task is defined
     # `lab_status: planned`: its checks arrive in a later labpath
     lab_planned: bool = False
@@ -116,7 +153,8 @@ def load(directory: str | Path | None = None) -> Curriculum:
         )
     from labpath.cache import memo
 
-    return memo("curriculum", path.resolve(), files, lambda: _build(files, path))
+    # the kind names the shape of what is cached: questions became Question records
+    return memo("curriculum-q", path.resolve(), files, lambda: _build(files, path))
 
 
 def _regular(file: Path) -> None:
@@ -276,10 +314,79 @@ def _task(ctx: yc.Ctx, node, key: str, phase: int, week: int) -> Task:
             yc.slug(ctx, n, f"{key}.requires")
             for n in yc.seq(ctx, t.get("requires"), f"{key}.requires")
         ),
-        questions=yc.strings(ctx, t.get("questions"), f"{key}.questions"),
+        questions=_questions(ctx, t.get("questions"), f"{key}.questions"),
         source=f"{ctx.file}:{node.start_mark.line + 1}",
         lab_planned=planned,
     )
+
+
+def _questions(ctx: yc.Ctx, node, key: str) -> tuple[Question, ...]:
+    """`questions:`: each a plain string, or {q, answer} / {q, choices, correct, answer}."""
+    out = []
+    for i, qnode in enumerate(yc.seq(ctx, node, key)):
+        out.append(question(ctx, qnode, f"{key}[{i}]"))
+    seen: dict[str, int] = {}
+    for i, (q, qnode) in enumerate(zip(out, yc.seq(ctx, node, key))):
+        if q.text in seen:
+            raise ctx.error(
+                qnode,
+                f"{key}[{i}]",
+                f"the same question as {key}[{seen[q.text]}]",
+                hint="ask each question once per task",
+            )
+        seen[q.text] = i
+    return tuple(out)
+
+
+def question(ctx: yc.Ctx, node, key: str) -> Question:
+    """One question: a string, or a mapping with `q` and an `answer` or `choices`."""
+    import yaml
+
+    if not isinstance(node, yaml.MappingNode):
+        return Question(yc.string(ctx, node, key))
+    m = yc.mapping(ctx, node, key, QUESTION_KEYS, ("q",))
+    text = yc.string(ctx, m["q"], f"{key}.q")
+    answer = yc.string(ctx, m["answer"], f"{key}.answer") if "answer" in m else ""
+    choices = yc.strings(ctx, m.get("choices"), f"{key}.choices")
+    if "choices" in m and not 2 <= len(choices) <= MAX_CHOICES:
+        raise ctx.error(
+            m["choices"],
+            f"{key}.choices",
+            f"must list 2 to {MAX_CHOICES} choices, got {len(choices)}",
+        )
+    if len(set(choices)) != len(choices):
+        raise ctx.error(m["choices"], f"{key}.choices", "lists the same choice twice")
+    correct = None
+    if "correct" in m:
+        if not choices:
+            raise ctx.error(
+                m["correct"],
+                f"{key}.correct",
+                "only a question with `choices:` has a correct one",
+                hint="add choices: [...], or remove correct:",
+            )
+        correct = yc.integer(ctx, m["correct"], f"{key}.correct")
+        if not 1 <= correct <= len(choices):
+            raise ctx.error(
+                m["correct"],
+                f"{key}.correct",
+                f"must be the number of a choice, 1 to {len(choices)}, got {correct}",
+                hint="count the choices from 1",
+            )
+    elif choices:
+        raise ctx.error(
+            node,
+            key,
+            "a question with `choices:` needs `correct:` (the right one's number, from 1)",
+        )
+    if not answer and not choices:
+        raise ctx.error(
+            node,
+            key,
+            "a question written as a mapping needs an `answer:` (or `choices:`)",
+            hint="add answer: ..., or write the question as a plain string",
+        )
+    return Question(text, answer, choices, correct)
 
 
 def _lab_status(ctx: yc.Ctx, t: dict, key: str, lab: str | None) -> bool:

@@ -15,7 +15,7 @@ LAB_VERSION = 1
 BUGS_VERSION = 1
 MUTANTS_VERSION = 1
 BUG_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
-BUG_KEYS = ("id", "summary", "file", "replace", "fails", "diagnosis")
+BUG_KEYS = ("id", "summary", "file", "replace", "fails", "diagnosis", "card")
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,8 @@ class Bug:
     fails: str
     diagnosis: str | None = None  # text the report's diagnosis must contain
     source: str = ""  # "file:line" of the bug in bugs.yaml
+    # the review card a diagnosed failure becomes: {q: the situation, answer: why}
+    card: object = None  # curriculum.Question
 
 
 def _root(file: Path, what: str):
@@ -192,6 +194,9 @@ def _bug(ctx: yc.Ctx, node, key: str, lab: labs.Lab, checks: set[str]) -> Bug:
     diagnosis = None
     if "diagnosis" in b:
         diagnosis = yc.string(ctx, b["diagnosis"], f"{key}.diagnosis")
+    card = None
+    if "card" in b:
+        card = _card(ctx, b["card"], f"{key}.card", diagnosis)
     return Bug(
         id=_bug_id(ctx, b["id"], f"{key}.id"),
         summary=yc.string(ctx, b["summary"], f"{key}.summary"),
@@ -200,6 +205,24 @@ def _bug(ctx: yc.Ctx, node, key: str, lab: labs.Lab, checks: set[str]) -> Bug:
         fails=fails,
         diagnosis=diagnosis,
         source=f"{ctx.file}:{node.start_mark.line + 1}",
+        card=card,
+    )
+
+
+def _card(ctx: yc.Ctx, node, key: str, diagnosis: str | None):
+    """A bug's review card: {q, answer}, shown only for a mistake a check can name."""
+    from labpath import curriculum
+
+    if diagnosis is None:
+        raise ctx.error(
+            node,
+            key,
+            "only a bug with a `diagnosis:` becomes a review card",
+            hint="add the diagnosis its check prints, or remove card:",
+        )
+    m = yc.mapping(ctx, node, key, ("q", "answer"), ("q", "answer"))
+    return curriculum.Question(
+        yc.string(ctx, m["q"], f"{key}.q"), yc.string(ctx, m["answer"], f"{key}.answer")
     )
 
 

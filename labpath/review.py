@@ -1,4 +1,5 @@
-"""Spaced review of the learner's own aha entries and the labs' questions, scheduled by FSRS."""
+"""Spaced review of the learner's aha entries, the plan's questions and their own mistakes
+(FSRS)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,12 @@ from pathlib import Path
 from labpath.errors import UsageError
 from labpath.progress import PENDING, state_of
 
+# What `labpath review --source` picks: each source and the kinds of card it holds.
+SOURCES = {
+    "journal": ("aha",),
+    "questions": ("question",),
+    "mistakes": ("mistake", "failure"),
+}
 RATINGS = {"1": 1, "again": 1, "2": 2, "hard": 2, "3": 3, "good": 3, "4": 4, "easy": 4}
 _Q = re.compile(r"^\s*(?:\*\*)?Q(?:uestion)?:(?:\*\*)?\s*(.+)$", re.I)
 _A = re.compile(r"^\s*(?:\*\*)?A(?:nswer)?:(?:\*\*)?\s*(.*)$", re.I)
@@ -18,11 +25,13 @@ _A = re.compile(r"^\s*(?:\*\*)?A(?:nswer)?:(?:\*\*)?\s*(.*)$", re.I)
 
 @dataclass(frozen=True)
 class Card:
-    id: str  # an aha entry's id, or q:<task>:<slug> for a curriculum question
-    kind: str  # aha | question
+    # an aha or failure entry's id, q:<task>:<slug> for a curriculum question,
+    # m:<lab>:<bug id> for a catalogued mistake a check diagnosed
+    id: str
+    kind: str  # aha | question | mistake | failure
     front: str
     back: str
-    source: str  # the entry's path or the task id
+    source: str  # the entry's path, the task id, or a mistake's lab
     task: str | None = None
 
 
@@ -53,10 +62,25 @@ def _split_qa(body: str) -> tuple[str, str] | None:
     return None
 
 
-def cards_from(entries, curriculum, states) -> list[Card]:
-    """Cards for every aha entry, and for the questions of tasks the learner has reached."""
+def question_card(task_id: str, text: str) -> str:
+    """The review card id of a curriculum question (stable while its text stays)."""
     from labpath.journal import slugify
 
+    return f"q:{task_id}:{slugify(text, 40)}"
+
+
+def question_back(task, q) -> str:
+    """A question card's back: the written answer, else where to compare."""
+    return q.back or (
+        f"Answer it aloud; compare with your notes on {task.id}: "
+        f"labpath journal list --task {task.id}"
+    )
+
+
+def cards_from(entries, curriculum, states, events=()) -> list[Card]:
+    """Cards for every aha entry, the questions of tasks the learner has reached, and
+    (from the progress events and failure entries) the learner's own mistakes."""
+    entries = list(entries)
     out = []
     for e in entries:
         if e.type != "aha":
@@ -79,16 +103,143 @@ def cards_from(entries, curriculum, states) -> list[Card]:
         for q in t.questions:
             out.append(
                 Card(
-                    f"q:{t.id}:{slugify(q, 40)}",
+                    question_card(t.id, q.text),
                     "question",
-                    q,
-                    f"Answer it aloud; compare with your notes on {t.id}: "
-                    f"labpath journal list --task {t.id}",
+                    q.text,
+                    question_back(t, q),
                     t.id,
                     t.id,
                 )
             )
+    out += mistake_cards(events, entries, curriculum)
     return out
+
+
+def of_source(cards: list[Card], source: str | None) -> list[Card]:
+    """The cards of one source (journal, questions, mistakes); None keeps them all."""
+    if source is None:
+        return cards
+    if source not in SOURCES:
+        from labpath.errors import did_you_mean
+
+        raise UsageError(
+            f"--source {source}: expected one of {', '.join(SOURCES)}",
+            hint=did_you_mean(source, SOURCES) or "labpath review --source mistakes",
+        )
+    return [c for c in cards if c.kind in SOURCES[source]]
+
+
+# --- cards from the learner's mistakes ---------------------------------------------------
+
+
+def diagnosed(bugs, results) -> list[str]:
+    """The catalogued mistakes a check run named: for each failed check whose diagnosis
+    contains a bug's `diagnosis:`, that bug's id (the first such bug in the catalogue
+    caught by that same check, else the first), so one mistake always has one id."""
+    found: list[str] = []
+    for r in results:
+        if r.outcome not in ("failed", "error") or not r.diagnosis:
+            continue
+        named = [b for b in bugs if b.diagnosis and b.diagnosis in r.diagnosis]
+        if not named:
+            continue
+        bug = next((b for b in named if b.fails == r.name), named[0])
+        if bug.id not in found:
+            found.append(bug.id)
+    return found
+
+
+def mistake_cards(events, entries, curriculum=None) -> list[Card]:
+    """One card per lab and diagnosed mistake (however often it failed), and one per
+    failure entry of the journal; a mistake's back adds the learner's latest failure
+    note on that lab."""
+    from labpath import labs, labspec
+
+    notes: dict[str, object] = {}  # lab -> its latest failure entry
+    out: list[Card] = []
+    for e in entries:
+        if e.type != "failure":
+            continue
+        lab = e.lab or _lab_of(curriculum, e.task)
+        if lab:
+            notes[lab] = e
+        body = _without_title(e.body, e.title)
+        front = f"{e.title}: what went wrong, and how do you spot it next time?"
+        out.append(
+            Card(
+                e.id,
+                "failure",
+                front,
+                body or "(recall it in your own words, then open the entry)",
+                e.path or "",
+                e.task,
+            )
+        )
+    seen: dict[tuple[str, str], dict] = {}
+    for ev in events:
+        if ev.get("event") != "check" or not isinstance(ev.get("mistakes"), list):
+            continue
+        lab = ev.get("lab") or ev.get("task")
+        for bug_id in ev["mistakes"]:
+            seen.setdefault((str(lab), str(bug_id)), ev)
+    catalogues: dict[str, dict] = {}
+    cards = []
+    for (lab, bug_id), ev in seen.items():
+        if lab not in catalogues:
+            try:
+                catalogues[lab] = {b.id: b for b in labspec.read_bugs(labs.load(lab))}
+            except UsageError:
+                catalogues[lab] = {}
+        bug = catalogues[lab].get(bug_id)
+        if bug is None:  # a mistake a later labpath no longer catalogues
+            continue
+        cards.append(
+            Card(
+                f"m:{lab}:{bug_id}",
+                "mistake",
+                mistake_front(lab, bug),
+                _mistake_back(bug, notes.get(lab)),
+                lab,
+                ev.get("task"),
+            )
+        )
+    return cards + out
+
+
+def mistake_front(lab: str, bug) -> str:
+    """The situation in the learner's terms: the bug's `card:` question, else its
+    summary and the check's diagnosis turned into one."""
+    if bug.card is not None:
+        return bug.card.text
+    said = f' (the check said: "{bug.diagnosis}")' if bug.diagnosis else ""
+    return f"Your {lab} code: {bug.summary}{said}. Why is that wrong?"
+
+
+def _mistake_back(bug, note) -> str:
+    if bug.card is not None:
+        parts = [bug.card.answer]
+    else:
+        parts = [f"The mistake: {bug.summary}."]
+        if bug.diagnosis:
+            parts.append(f"The check's diagnosis: {bug.diagnosis}.")
+    parts.append(f"Caught by {bug.fails} (labpath hint for more).")
+    if note is not None:
+        body = _without_title(note.body, note.title)
+        parts.append(f"Your note: {note.title}" + (f"\n{body}" if body else ""))
+    return "\n".join(parts)
+
+
+def _lab_of(curriculum, task_id: str | None) -> str | None:
+    if curriculum is None or not task_id:
+        return None
+    task = next((t for t in curriculum.tasks if t.id == task_id), None)
+    return task.lab if task else None
+
+
+def _without_title(body: str, title: str) -> str:
+    rest = body.strip()
+    first, _, tail = rest.partition("\n")
+    return tail.strip() if first.strip().lstrip("#").strip() == title else rest
 
 
 def read_log(path: Path) -> dict[str, list[dict]]:
@@ -140,12 +291,20 @@ def due_cards(
     return picked[:limit]
 
 
-def due_now(ctx, limit: int = 10, new_limit: int = 5, now: dt.datetime | None = None):
+def due_now(
+    ctx,
+    limit: int = 10,
+    new_limit: int = 5,
+    now: dt.datetime | None = None,
+    source: str | None = None,
+):
     """(the cards due for this workspace now, how many cards there are in all)."""
-    from labpath import journal
+    from labpath import journal, progress
 
     ws = ctx.workspace
-    cards = cards_from(journal.entries(ws), ctx.curriculum, ctx.states)
+    events = progress.read_events(ws.progress_file)
+    cards = cards_from(journal.entries(ws), ctx.curriculum, ctx.states, events)
+    cards = of_source(cards, source)
     history = read_log(review_file(ws))
     now = now or dt.datetime.now().astimezone()
     return due_cards(cards, history, now, limit, new_limit), len(cards)
@@ -168,6 +327,20 @@ def next_state(history: list[dict], rating: int, now: dt.datetime) -> dict:
         card, Rating(rating), review_datetime=now.astimezone(dt.timezone.utc)
     )
     return card.to_dict()
+
+
+def record(ws, card_id: str, rating: int, when: dt.datetime, **fields) -> dict:
+    """Append one rating of a card to the review log (under the workspace lock); its
+    new FSRS state."""
+    from labpath.fsutil import append_line, locked
+
+    path = review_file(ws)
+    with locked(ws.lock_file):
+        history = read_log(path).get(card_id, [])
+        state = next_state(history, rating, when)
+        rec = {"card": card_id, "rating": rating, "at": when.isoformat()}
+        append_line(path, json.dumps({**rec, **fields, "state": state}))
+    return state
 
 
 def parse_rating(text: str) -> int | None:

@@ -116,19 +116,22 @@ class SessionResult:
     notices: tuple[Notice, ...] = ()
 
 
-def review_limits(limit: int, new: int) -> None:
-    """Refuse limits that could select nothing, before the workspace is opened."""
+def review_limits(limit: int, new: int, source: str | None = None) -> None:
+    """Refuse limits that could select nothing, or an unknown source, before the
+    workspace is opened."""
     if limit < 1 or new < 0:
         raise UsageError(
             "--limit must be at least 1 and --new at least 0",
             hint="labpath review -n 10",
         )
+    review_mod.of_source([], source)
 
 
-def due(ctx: Context, limit: int, new: int) -> DueCards:
-    """The cards due now (at most limit, of them at most new never seen)."""
-    review_limits(limit, new)
-    found, total = review_mod.due_now(ctx, limit, new)
+def due(ctx: Context, limit: int, new: int, source: str | None = None) -> DueCards:
+    """The cards due now (at most limit, of them at most new never seen), of one
+    source (journal, questions, mistakes) or all."""
+    review_limits(limit, new, source)
+    found, total = review_mod.due_now(ctx, limit, new, source=source)
     return DueCards(tuple(found), total)
 
 

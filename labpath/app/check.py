@@ -264,6 +264,7 @@ def check(
             path=str(target),
             hints=ctx.state(task).hints if task else 0,
             **_plots_field(report, ws.root),
+            **_mistakes_field(lab, report),
         )
         if report.ok:
             newly_done = task is not None and ctx.state(task).status != DONE
@@ -318,6 +319,19 @@ def attempt_dir(parent: Path, now: dt.datetime | None = None) -> Path:
             ) from None
         return folder
     raise EnvironmentFailure(f"too many attempts in one second under {parent}")
+
+
+def _mistakes_field(lab, report) -> dict:
+    """The catalogued mistakes (bug ids) the run's diagnoses named, for review cards."""
+    if not any(r.diagnosis for r in report.results):
+        return {}
+    from labpath import labspec, review
+
+    try:
+        found = review.diagnosed(labspec.read_bugs(lab), report.results)
+    except UsageError:  # a damaged catalogue never stops a check from being recorded
+        return {}
+    return {"mistakes": found} if found else {}
 
 
 def _plots_field(report, root: Path) -> dict:

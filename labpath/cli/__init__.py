@@ -193,6 +193,7 @@ _LAZY: dict[str, tuple[str, str, dict | None]] = {
     "review": ("admin", "review", None),
     "record": ("admin", "record", None),
     "verify": ("admin", "verify", None),
+    "quiz": ("admin", "quiz", None),
     "data": ("data", "data_app", None),
     "dev": ("dev", "dev_app", None),
     "journal": ("journal", "journal_app", None),

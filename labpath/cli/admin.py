@@ -87,17 +87,26 @@ def review(
     list_: Annotated[
         bool, typer.Option("--list", help="Only list the due cards.")
     ] = False,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            "--source",
+            help="Only cards from: mistakes (diagnosed checks, failure entries), "
+            "questions (the plan's) or journal (aha entries). Default: all.",
+            show_default=False,
+        ),
+    ] = None,
     workspace: WorkspaceOpt = None,
     curriculum: CurriculumOpt = None,
     json: JsonOpt = False,
 ):
-    """Review your aha entries and the labs' questions when they are due (FSRS schedule)."""
+    """Review your aha entries, the plan's questions and your own mistakes when due (FSRS)."""
     from labpath import ui
     from labpath.app import admin
 
-    admin.review_limits(limit, new)
+    admin.review_limits(limit, new, source)
     ctx = context(workspace, curriculum)
-    cards = admin.due(ctx, limit, new)
+    cards = admin.due(ctx, limit, new, source)
     if json or list_ or not cards.due:
         ui.show(cards, json)
     else:
@@ -132,3 +141,43 @@ def verify(
     result = recording.verify(source, workspace, on_lab)
     ui.show(result, json)
     raise typer.Exit(result.exit_code)
+
+
+def quiz(
+    task: Annotated[
+        str | None,
+        typer.Argument(help="Task id (default: the current task).", show_default=False),
+    ] = None,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Every task you have reached.")
+    ] = False,
+    list_: Annotated[
+        bool, typer.Option("--list", help="Only list the questions and answers.")
+    ] = False,
+    workspace: WorkspaceOpt = None,
+    curriculum: CurriculumOpt = None,
+    json: JsonOpt = False,
+):
+    """Answer the plan's questions: choices graded, recall rated; feeds `labpath review`."""
+    from labpath import quiz as quiz_mod
+    from labpath import ui
+
+    ctx = context(workspace, curriculum)
+    items = quiz_mod.select(ctx, task, all_)
+    if list_:
+        ui.show(quiz_mod.QuizList(tuple(items)), json)
+        return
+    if ui.interactive():
+        ask, show = ui.quiz_ask, ui.quiz_show
+    else:  # answers piped in, one a line; no prompts
+        lines = ui.piped_lines()
+        if not lines:
+            raise quiz_mod.no_answers()
+        ask, show = quiz_mod.scripted(lines), ui.quiz_show
+    if json:  # stdout holds only the JSON: a person at the terminal reads stderr
+        show = ui.quiz_show_err if ui.interactive() else _quiet
+    ui.show(quiz_mod.session(ctx.workspace, items, ask, show), json)
+
+
+def _quiet(event) -> None:
+    """Piped answers with --json: only the result is printed."""

@@ -203,7 +203,8 @@ def review_list(due, total: int) -> None:
             out.print(f"Nothing to review now ({total} card(s) scheduled). Well kept.")
         else:
             out.print(
-                "No cards yet: aha entries and the questions of tasks you start become cards."
+                "No cards yet: aha entries, the questions of tasks you start and "
+                "the mistakes your checks name become cards."
             )
             err.print('Log one: [bold]labpath log "what clicked"[/]', style="dim")
         return
@@ -219,7 +220,7 @@ def review_show(event) -> None:
     """One step of a review session: a card's front, its back, its next date."""
     c = event.item.card
     if isinstance(event, admin.Front):
-        label = "aha" if c.kind == "aha" else f"question · {c.task}"
+        label = c.kind if c.kind == "aha" or not c.task else f"{c.kind} · {c.task}"
         out.print(f"\n[dim]{escape(label)}[/]\n[bold]{escape(c.front)}[/]")
     elif isinstance(event, admin.Back):
         out.print(escape(c.back))
@@ -370,3 +371,91 @@ def verify_table(r) -> None:
         out.print(f"\n{len(bad)} of {len(r.claims)} claim(s) no longer hold.")
     else:
         out.print(f"\nEvery claim holds ({len(r.claims)} lab(s)).")
+
+
+# --- quiz --------------------------------------------------------------------------------
+
+
+def piped_lines() -> list[str]:
+    """Answers piped in, one a line (an empty line is an Enter)."""
+    import sys
+
+    return sys.stdin.read().splitlines()
+
+
+def quiz_list(items) -> None:
+    from labpath.quiz import LETTERS
+
+    for i in items:
+        q = i.question
+        out.print(f"\n[dim]{escape(i.task)}[/] [bold]{escape(q.text)}[/]")
+        for n, choice in enumerate(q.choices):
+            mark = "*" if n + 1 == q.correct else " "
+            out.print(f"  {mark} {LETTERS[n]}) {escape(choice)}")
+        if q.answer:
+            out.print(f"  [dim]{escape(q.answer)}[/]")
+    err.print(f"{len(items)} question(s) · labpath quiz", style="dim")
+
+
+def quiz_show(event, console=None) -> None:
+    """One step of a quiz: the question, the grade of a choice, the answer, the date."""
+    from labpath import quiz
+    from labpath.quiz import LETTERS
+
+    con = console or out
+    q = event.item.question
+    if isinstance(event, quiz.Asked):
+        kind = "choice" if q.choices else "recall"
+        con.print(
+            f"\n[dim]{escape(event.item.task)} · {kind} · "
+            f"{event.number}/{event.total}[/]\n[bold]{escape(q.text)}[/]"
+        )
+        for n, choice in enumerate(q.choices):
+            con.print(f"  {LETTERS[n]}) {escape(choice)}")
+    elif isinstance(event, quiz.Graded):
+        right = f"{LETTERS[q.correct - 1]}) {q.choices[q.correct - 1]}"
+        if event.right:
+            con.print(f"[green]✓ right[/]: {escape(right)}")
+        else:
+            con.print(
+                f"[red]✗ wrong[/] (you chose {LETTERS[event.given - 1]}): "
+                f"the answer is {escape(right)}"
+            )
+        if q.answer:
+            con.print(escape(q.answer))
+    elif isinstance(event, quiz.Revealed):
+        con.print(
+            escape(q.answer)
+            if q.answer
+            else "[dim](no written answer: compare with your notes)[/]"
+        )
+    elif isinstance(event, quiz.Scheduled):
+        con.print(f"[dim]next review {event.due[:10]}[/]")
+
+
+def quiz_show_err(event) -> None:
+    quiz_show(event, err)
+
+
+def quiz_ask(event) -> str:
+    """After a question: the choice, or Enter once recalled; after an answer: a rating."""
+    from labpath import quiz
+
+    if isinstance(event, quiz.Asked):
+        q = event.item.question
+        if q.choices:
+            last = quiz.LETTERS[len(q.choices) - 1]
+            return ask(f"Your answer (a-{last} or 1-{len(q.choices)}, q stops)")
+        return ask("Recall your answer, then press Enter to see it (q stops)")
+    return ask("How well did you recall it? 1 again, 2 hard, 3 good, 4 easy (q stops)")
+
+
+def quiz_done(result) -> None:
+    n = len(result.answered)
+    score = f" · {result.right}/{result.graded} choices right" if result.graded else ""
+    out.print(
+        f"\nAnswered {n} question(s){score}"
+        + (f"; {result.remaining} left" if result.remaining else ".")
+    )
+    if n:
+        err.print("Your answers are review evidence: labpath review", style="dim")
