@@ -7,6 +7,7 @@ OK = 0
 CHECKS_FAILED = 1
 USER_ERROR = 2
 ENV_ERROR = 3
+PIPE_CLOSED = 141  # the reader of stdout closed the pipe (128 + SIGPIPE, as git exits)
 
 
 class LabpathError(Exception):

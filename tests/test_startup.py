@@ -40,3 +40,63 @@ def test_commands_without_checks_never_import_heavy_modules(args, started):
         [sys.executable, "-c", code], capture_output=True, text=True, env=env
     )
     assert "HEAVY []" in out.stdout, out.stdout + out.stderr
+
+
+@pytest.mark.parametrize(
+    "args", [["--help"], ["status"], ["next"], ["log", "x", "--type", "note"]]
+)
+def test_the_everyday_commands_import_no_git_yaml_or_rich_console(args, started):
+    # GitPython, PyYAML and Rich's console are each a large share of start-up
+    code = (
+        "import sys\nfrom labpath.cli import app\n"
+        f"try:\n    app({args!r})\nexcept SystemExit:\n    pass\n"
+        "slow = [m for m in ('git', 'yaml', 'rich.console') if m in sys.modules]\n"
+        "print('SLOW', slow)\n"
+    )
+    env = {**os.environ, "LABPATH_HOME": str(started)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env
+    )
+    assert "SLOW []" in out.stdout, out.stdout + out.stderr
+
+
+def test_help_lists_every_command_with_its_summary():
+    out = subprocess.run(
+        [sys.executable, "-m", "labpath", "--help"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "100"},
+        check=True,
+    )
+    listed = out.stdout.split("Commands:")[1].split()
+    for name in ("init", "next", "check", "log", "status", "run", "quiz", "journal"):
+        assert name in listed, out.stdout
+    assert "Run a lab's checks against your code." in out.stdout
+
+
+def test_a_mistyped_command_gets_a_suggestion():
+    out = subprocess.run(
+        [sys.executable, "-m", "labpath", "stauts"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert out.returncode == 2
+    assert "No such command 'stauts'. Did you mean 'status'" in out.stderr
+
+
+def test_a_reader_that_closes_the_pipe_stops_labpath_quietly(started):
+    read, write = os.pipe()
+    os.close(read)  # every write now fails with EPIPE
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "labpath", "status"],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT), "LABPATH_HOME": str(started)},
+        )
+    finally:
+        os.close(write)
+    assert proc.returncode == 141
+    assert proc.stderr == ""

@@ -12,7 +12,7 @@ import typer
 from typer.core import TyperGroup
 
 from labpath import __version__
-from labpath.errors import ENV_ERROR, USER_ERROR, LabpathError
+from labpath.errors import ENV_ERROR, PIPE_CLOSED, USER_ERROR, LabpathError
 
 _FIXABLE_OS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EPERM, errno.EACCES}
 
@@ -71,6 +71,10 @@ class Boundary(TyperGroup):
         except KeyboardInterrupt:
             _error("interrupted")
             raise typer.Exit(130) from None
+        except BrokenPipeError:
+            # the reader left (`labpath status | head`): stop quietly, as git does
+            _pipe_closed()
+            raise typer.Exit(PIPE_CLOSED) from None
         except OSError as exc:
             if os.environ.get("LABPATH_DEBUG"):
                 raise
@@ -88,6 +92,16 @@ class Boundary(TyperGroup):
                 )
                 raise typer.Exit(USER_ERROR) from None
             raise _internal(exc) from None
+
+
+def _pipe_closed() -> None:
+    """Point stdout at /dev/null, so that flushing it on exit cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.close(devnull)
+    except OSError:
+        pass
 
 
 def _error(message: str, hint: str | None = None) -> None:

@@ -56,7 +56,7 @@ def render(markup: str, ansi: bool, colour: bool = True) -> str:
         return "\x1b[0m" + (f"\x1b[{';'.join(codes)}m" if codes else "")
 
     for m in _TAG.finditer(markup):
-        parts.append(markup[pos : m.start()])
+        parts.append(markup[pos : m.start()].replace("\\[", "["))
         pos = m.end()
         slashes, tag = m[1], m[2]
         parts.append("\\" * (len(slashes) // 2))
@@ -78,7 +78,7 @@ def render(markup: str, ansi: bool, colour: bool = True) -> str:
             stack.append(_words(tag))
         if ansi:
             parts.append(sgr())
-    parts.append(markup[pos:])
+    parts.append(markup[pos:].replace("\\[", "["))  # a bracket escaped outside a tag
     if ansi and any(p.startswith("\x1b") for p in parts):
         parts.append("\x1b[0m")
     return "".join(parts)
