@@ -200,20 +200,23 @@ def test_tanh_matches_torch(Value):
         return None
 
     # The lecture's neuron: o = tanh(x1*w1 + x2*w2 + b); o = 0.7071, dx1 = -1.5, dw1 = 1.0.
-    # Its picture comes first, so a failing run still shows where the grads went wrong.
     neuron = lambda x1, x2, w1, w2, b: (x1 * w1 + x2 * w2 + b).tanh()
     inputs, names = [2.0, 0.0, -3.0, 1.0, 6.8813735870195432], ["x1", "x2", "w1", "w2", "b"]
-    _picture(Value, neuron, inputs, names, "test_tanh_matches_torch", "micrograd-neuron.png")
-    for x in (-2.5, -0.3, 0.0, 0.7, 3.1):
-        compare(
-            Value,
-            lambda a, b: a.tanh() * b,
-            [x, 1.7],
-            "a.tanh() * b",
-            diagnose=tanh_diagnosis,
-            hint="d tanh(x)/dx = 1 - tanh(x)**2",
-        )
-    compare(Value, neuron, inputs, "tanh(x1*w1 + x2*w2 + b)", names=names)
+    try:
+        for x in (-2.5, -0.3, 0.0, 0.7, 3.1):
+            compare(
+                Value,
+                lambda a, b: a.tanh() * b,
+                [x, 1.7],
+                "a.tanh() * b",
+                diagnose=tanh_diagnosis,
+                hint="d tanh(x)/dx = 1 - tanh(x)**2",
+            )
+        compare(Value, neuron, inputs, "tanh(x1*w1 + x2*w2 + b)", names=names)
+    except Exception:
+        # only when it fails: the neuron's graph, its wrong grads marked
+        _picture(Value, neuron, inputs, names, "test_tanh_matches_torch", "micrograd-neuron.png")
+        raise
 
 
 def test_exp_matches_torch(Value):
