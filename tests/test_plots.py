@@ -3,6 +3,7 @@ and run plots attached to a journal entry."""
 
 import sys
 import types
+from pathlib import Path
 
 import pytest
 
@@ -158,3 +159,130 @@ def test_loading_plots_does_not_load_matplotlib():
 
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "False", out.stderr
+
+
+# --- runs attached to a journal entry --------------------------------------------------
+
+
+def _recorded_run(ws, lab, stamp, names=("loss.png",)):
+    """A run folder as `labpath run LAB` leaves it: figures, a plot or two, data."""
+    folder = ws / ".labpath" / "runs" / lab / stamp
+    folder.mkdir(parents=True)
+    for name in names:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(b"\x89PNG " + f"{lab}/{stamp}/{name}".encode())
+    (folder / f"{lab}-figures.json").write_text("{}")
+    return folder
+
+
+@pytest.fixture()
+def runs_ws(cli, started):
+    _recorded_run(started, "fixit", "20261201T090000", ("fixit-loss.png",))
+    _recorded_run(started, "gpt2", "20261202T081500", ("gpt2-loss.png", "more/ctx.png"))
+    _recorded_run(started, "gpt2", "20261130T070000", ())
+    return started
+
+
+def test_run_list_shows_id_lab_time_and_plots_newest_first(cli, runs_ws):
+    import json
+
+    r = cli("run", "--list")
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()
+    assert [line.split()[0] for line in lines] == [
+        "gpt2/20261202T081500",
+        "fixit/20261201T090000",
+        "gpt2/20261130T070000",
+    ]
+    assert (
+        "2026-12-02 08:15:00" in lines[0] and "gpt2-loss.png, more/ctx.png" in lines[0]
+    )
+    assert "no plots" in lines[2]
+    r = cli("run", "--list", "fixit", "--json")
+    assert r.exit_code == 0, r.output
+    (run,) = json.loads(r.stdout)["runs"]
+    assert run["id"] == "fixit/20261201T090000" and run["plots"] == ["fixit-loss.png"]
+    assert run["lab"] == "fixit" and run["started"] == "2026-12-01T09:00:00"
+
+
+@pytest.mark.parametrize(
+    "ref, run_id",
+    [
+        ("last", "gpt2/20261202T081500"),
+        ("fixit", "fixit/20261201T090000"),
+        ("fixit/20261201T090000", "fixit/20261201T090000"),
+        ("20261202T08", "gpt2/20261202T081500"),
+    ],
+)
+def test_attach_run_copies_its_plots_into_the_journal_and_commits_them(
+    cli, runs_ws, ref, run_id
+):
+    import json
+
+    from .conftest import commits, git
+
+    r = cli("log", "the loss flattens after warm-up", "--attach-run", ref, "--json")
+    assert r.exit_code == 0, r.output
+    entry = json.loads(r.stdout)
+    lab, stamp = run_id.split("/")
+    src = runs_ws / ".labpath" / "runs" / lab / stamp
+    wanted = sorted(p.relative_to(src).as_posix() for p in src.rglob("*.png"))
+    rel = [f"journal/runs/{run_id}/{name}" for name in wanted]
+    assert entry["plots"] == rel
+    for name, path in zip(wanted, rel):
+        assert (runs_ws / path).read_bytes() == (src / name).read_bytes()
+    assert commits(runs_ws)[0] == 'log: aha "the loss flattens after warm-up"'
+    committed = git(runs_ws, "show", "--name-only", "--format=", "HEAD").split()
+    entry_file = str(Path(entry["path"]).relative_to(runs_ws))
+    assert sorted(committed) == sorted([*rel, entry_file])
+    assert git(runs_ws, "status", "--porcelain", "journal").strip() == ""
+    shown = cli("journal", "show", "last")
+    assert f"plot: journal/runs/{run_id}/{wanted[0]}" in shown.stdout
+
+
+def test_attaching_the_same_run_twice_keeps_one_copy(cli, runs_ws):
+    from .conftest import git
+
+    for text in ("first look", "second look"):
+        r = cli("log", text, "--attach-run", "fixit")
+        assert r.exit_code == 0, r.output
+    tracked = git(runs_ws, "ls-files", "journal/runs").split()
+    assert tracked == ["journal/runs/fixit/20261201T090000/fixit-loss.png"]
+
+
+@pytest.mark.parametrize(
+    "ref, message",
+    [
+        ("gpt2/19990101T000000", "Error: no run 'gpt2/19990101T000000'"),
+        ("nosuch", "Error: no run 'nosuch'"),
+        ("gpt2/20261130T070000", "Error: run gpt2/20261130T070000 saved no plots"),
+    ],
+)
+def test_attach_run_refuses_an_unknown_or_empty_run_and_saves_nothing(
+    cli, runs_ws, ref, message
+):
+    from .conftest import commits
+
+    before = commits(runs_ws)
+    r = cli("log", "never saved", "--attach-run", ref)
+    assert r.exit_code == 2, r.output
+    errors = [line for line in r.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and errors[0].startswith(message), r.stderr
+    assert commits(runs_ws) == before
+    assert not list((runs_ws / "journal").rglob("*never-saved*"))
+    assert not (runs_ws / "journal" / "runs").exists()
+
+
+def test_attach_run_in_a_workspace_without_runs(cli, started):
+    r = cli("log", "x", "--attach-run", "last")
+    assert r.exit_code == 2, r.output
+    assert (
+        r.stderr.splitlines()[0]
+        == "Error: no run 'last': this workspace has no runs yet"
+    )
+
+
+def test_run_without_a_lab_or_list_is_a_usage_error(cli, started):
+    r = cli("run")
+    assert r.exit_code == 2, r.output
+    assert r.stderr.splitlines()[0] == "Error: name the lab to run"
