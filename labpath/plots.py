@@ -37,27 +37,29 @@ def loss_figure(
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.2))
-    colour = 0
+    # "model: train" and "model: validation" share a colour; other series get their own
+    colours: dict[str, str] = {}
+
+    def colour(label: str) -> str:
+        group = label.split(":")[0] if ":" in label else label
+        return colours.setdefault(group, f"C{len(colours)}")
+
     for label, (steps, values) in (train or {}).items():
         if len(values):
-            ax.plot(steps, values, lw=0.7, alpha=0.6, color=f"C{colour}", label=label)
-            colour += 1
+            ax.plot(steps, values, lw=0.7, alpha=0.6, color=colour(label), label=label)
     for label, (steps, values) in (evals or {}).items():
         if len(values):
-            last = f" ({values[-1]:.3f})"
             ax.plot(
                 steps,
                 values,
                 "o-",
                 ms=4,
                 lw=1.0,
-                color=f"C{colour}",
-                label=f"{label}{last}",
+                color=colour(label),
+                label=f"{label} ({values[-1]:.3f})",
             )
-            colour += 1
     for label, value in (hlines or {}).items():
-        ax.axhline(value, color=f"C{colour}", ls=":", label=f"{label} ({value:.3f})")
-        colour += 1
+        ax.axhline(value, color=colour(label), ls=":", label=f"{label} ({value:.3f})")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title:

@@ -286,3 +286,36 @@ def test_run_without_a_lab_or_list_is_a_usage_error(cli, started):
     r = cli("run")
     assert r.exit_code == 2, r.output
     assert r.stderr.splitlines()[0] == "Error: name the lab to run"
+
+
+def test_loss_figure_draws_train_thin_and_evaluations_as_markers(tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+
+    saved = []
+    original = Figure.savefig
+    monkeypatch.setattr(
+        Figure,
+        "savefig",
+        lambda fig, *a, **k: (saved.append(fig), original(fig, *a, **k)),
+    )
+    steps = list(range(1, 51))
+    plots.loss_figure(
+        tmp_path / "l.png",
+        train={"m: train": (steps, [1 / s for s in steps])},
+        evals={"m: validation": ([10, 50], [0.2, 0.1])},
+    )
+    (ax,) = saved[0].axes
+    by_label = {line.get_label(): line for line in ax.get_lines()}
+    thin, points = by_label["m: train"], by_label["m: validation (0.100)"]
+    assert len(thin.get_xdata()) == 50 and thin.get_marker() in ("None", "", None)
+    assert thin.get_linewidth() < 1 and points.get_marker() == "o"
+    assert list(points.get_xdata()) == [10, 50]
+    assert thin.get_color() == points.get_color()  # one model, one colour
+
+
+@pytest.mark.parametrize(
+    "lab", ["fixit", "gpt-train", "gpt2", "log-anomaly", "tabular-embeddings"]
+)
+def test_every_training_run_plots_its_loss_through_the_shared_helper(lab):
+    text = (labs.load(lab).directory / "run.py").read_text()
+    assert "from labpath.plots import loss_figure" in text and "loss_figure(" in text
