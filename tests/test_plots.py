@@ -319,3 +319,12 @@ def test_loss_figure_draws_train_thin_and_evaluations_as_markers(tmp_path, monke
 def test_every_training_run_plots_its_loss_through_the_shared_helper(lab):
     text = (labs.load(lab).directory / "run.py").read_text()
     assert "from labpath.plots import loss_figure" in text and "loss_figure(" in text
+
+
+def test_run_list_in_a_workspace_without_runs(cli, started):
+    import json
+
+    r = cli("run", "--list")
+    assert r.exit_code == 0, r.output
+    assert r.stdout.strip() == "No runs yet."
+    assert json.loads(cli("run", "--list", "--json").stdout) == {"runs": []}
