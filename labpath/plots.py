@@ -104,20 +104,24 @@ def layered_layout(nodes: list, edges: list[tuple]) -> Layout:
     preds: dict = {n: [] for n in nodes}
     for s, t in edges:
         preds[t].append(s)
+    # longest path from a source, in topological order (Kahn), without recursion
     layer: dict = {}
-
-    def depth(n):
-        if n not in layer:
-            layer[n] = 1 + max((depth(p) for p in preds[n]), default=-1)
-        return layer[n]
-
-    for n in nodes:
-        depth(n)
-    # A source (a leaf, a constant) sits just left of its first user, not in column 0
-    # with a long edge: its edges stay short.
+    waiting = {n: len(preds[n]) for n in nodes}
     succs: dict = {n: [] for n in nodes}
     for s, t in edges:
         succs[s].append(t)
+    ready = [n for n in nodes if not waiting[n]]
+    while ready:
+        n = ready.pop()
+        layer[n] = 1 + max((layer[p] for p in preds[n]), default=-1)
+        for t in succs[n]:
+            waiting[t] -= 1
+            if not waiting[t]:
+                ready.append(t)
+    if len(layer) != len(nodes):
+        raise ValueError("layered_layout needs a graph without cycles")
+    # A source (a leaf, a constant) sits just left of its first user, not in column 0
+    # with a long edge: its edges stay short.
     for n in nodes:
         if not preds[n] and succs[n]:
             layer[n] = min(layer[t] for t in succs[n]) - 1
