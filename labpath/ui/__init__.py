@@ -41,6 +41,7 @@ _HOME = {
         "solution_view",
         "status_view",
     ),
+    "runs": ("run_list",),
     "records": (
         "corpus_built",
         "dev_check",
@@ -57,7 +58,6 @@ _HOME = {
         "review_done",
         "review_list",
         "review_show",
-        "run_list",
         "skip_added",
         "sprint_done",
         "sprint_timer",
