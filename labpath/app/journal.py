@@ -10,7 +10,7 @@ from labpath import editor as editors
 from labpath import journal, progress
 from labpath.app import journal_edit
 from labpath.app.context import Context, guard, open_workspace, refreshed
-from labpath.app.results import Notice, plain, warnings
+from labpath.app.results import Notice, info, plain, warnings
 from labpath.curriculum import Task
 from labpath.errors import UsageError, did_you_mean
 from labpath.fsutil import locked
@@ -100,8 +100,11 @@ def log_entry(
     lab_id: str | None = None,
     entry_type: str = "aha",
     starred: bool = False,
+    attach_run: str | None = None,
 ) -> LogResult:
     """`labpath log`: the text given (or piped), else written in the editor, saved."""
+    if attach_run is not None:  # an unknown run fails before the editor opens
+        _run_to_attach(ctx.workspace, attach_run)
     if text is not None:
         text = entry_text(text, where)
     else:
@@ -116,7 +119,15 @@ def log_entry(
         text = journal.compose_in_editor(
             editor, journal.editor_template(about), ctx.workspace.state_dir / "tmp"
         )
-    return log(ctx, text, tags, lab_id=lab_id, entry_type=entry_type, starred=starred)
+    return log(
+        ctx,
+        text,
+        tags,
+        lab_id=lab_id,
+        entry_type=entry_type,
+        starred=starred,
+        attach_run=attach_run,
+    )
 
 
 def what_clicked(ctx: Context, lab_id: str, answer: str) -> LogResult:
@@ -133,8 +144,13 @@ def log(
     entry_type: str = "aha",
     starred: bool = False,
     when: dt.datetime | None = None,
+    attach_run: str | None = None,
 ) -> LogResult:
-    """Save one journal entry tied to the current work and commit that file alone."""
+    """Save one journal entry tied to the current work and commit that file alone.
+
+    attach_run names a training run (see labpath.runs.find_run) whose plots are copied
+    under journal/runs/ and committed with the entry.
+    """
     from labpath import gitcmd, vcs
 
     ws = ctx.workspace
@@ -164,6 +180,7 @@ def log(
             )
     else:
         task = last_worked(ctx) or ctx.current
+    run = _run_to_attach(ws, attach_run) if attach_run is not None else None
     state = ctx.state(task) if task else None
     last = state.last_check if state else None
     check = None
@@ -178,6 +195,12 @@ def log(
             for p in last.get("plots", ())
             if not Path(p).is_absolute() and (ws.root / p).is_file()
         )
+    copies: list[Path] = []
+    if run is not None:
+        into = ws.journal_dir / "runs" / run.id
+        copies = [into / p.relative_to(run.folder) for p in run.plots]
+        rel = [str(c.relative_to(ws.root)) for c in copies]
+        plots += tuple(r for r in rel if r not in plots)
     when = (when or dt.datetime.now()).astimezone().replace(microsecond=0)
     entry = journal.JournalEntry(
         id=journal.new_id(),  # to the millisecond, so entries of one second keep their order
@@ -204,6 +227,10 @@ def log(
                 "`labpath log` whose commit failed; committing that one"
             )
         else:
+            if run is not None:
+                from labpath import runs
+
+                runs.copy_plots(run, ws.journal_dir / "runs")
             stored = journal.write(ws.journal_dir, entry, when)
         result = vcs.commit_or_warn(
             ws.root,
@@ -214,7 +241,31 @@ def log(
             repo=repo,
         )
     notices.append(result.warning)
-    return LogResult(stored, result.sha, warnings(*notices))
+    attached = ()
+    if run is not None:
+        attached = info(
+            f"attached {len(copies)} plot(s) of run {run.id}, copied to "
+            f"{ws.journal_dir / 'runs' / run.id}"
+        )
+    return LogResult(stored, result.sha, attached + warnings(*notices))
+
+
+def _run_to_attach(ws: Workspace, ref: str):
+    """The run `--attach-run` names, refused when it saved no plots."""
+    from labpath import runs
+
+    if not ref.strip():
+        raise UsageError(
+            "the run given to --attach-run is empty",
+            hint="name one (labpath run --list), or give last",
+        )
+    run = runs.find_run(ws.state_dir, ref)
+    if not run.plots:
+        raise UsageError(
+            f"run {run.id} saved no plots; nothing to attach",
+            hint=f"its folder is {run.folder}; labpath run --list shows runs with plots",
+        )
+    return run
 
 
 def last_worked(ctx: Context) -> Task | None:

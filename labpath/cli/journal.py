@@ -42,6 +42,16 @@ def log(
     star: Annotated[
         bool, typer.Option("--star", help="Mark the entry as a favourite.")
     ] = False,
+    attach_run: Annotated[
+        str | None,
+        typer.Option(
+            "--attach-run",
+            metavar="RUN",
+            help="Attach a training run's plots: its id (labpath run --list), a lab "
+            "(its newest run) or last.",
+            show_default=False,
+        ),
+    ] = None,
     workspace: WorkspaceOpt = None,
     curriculum: CurriculumOpt = None,
     json: JsonOpt = False,
@@ -55,7 +65,9 @@ def log(
     where = "the command line"
     if text == "-":
         text, where = getattr(sys.stdin, "buffer", sys.stdin).read(), "stdin"
-    result = journal.log_entry(ctx, text, where, tag or [], lab, entry_type, star)
+    result = journal.log_entry(
+        ctx, text, where, tag or [], lab, entry_type, star, attach_run
+    )
     ui.show(result, json)
 
 

@@ -232,7 +232,10 @@ def watch(
 
 def run_(
     ctx_: typer.Context,
-    lab: Annotated[str, typer.Argument(help="Lab with a training run, e.g. gpt2.")],
+    lab: Annotated[
+        str | None,
+        typer.Argument(help="Lab with a training run, e.g. gpt2.", show_default=False),
+    ] = None,
     path: Annotated[
         str | None, typer.Option("--path", help="Your code (default: labs/LAB).")
     ] = None,
@@ -242,11 +245,28 @@ def run_(
     data: Annotated[
         str | None, typer.Option("--data", help="Your own text to train on.")
     ] = None,
+    list_: Annotated[
+        bool,
+        typer.Option(
+            "--list", help="List the runs (of LAB) with their ids, times and plots."
+        ),
+    ] = False,
     workspace: WorkspaceOpt = None,
+    json: JsonOpt = False,
 ):
     """Run a lab's full training run on your code; other options go to the run."""
     given(lab=lab, path=path)
     from labpath import ui
+
+    if list_:
+        from labpath.app import runs
+
+        ui.show(runs.list_runs(workspace, lab), json)
+        return
+    if lab is None:
+        raise UsageError(
+            "name the lab to run", hint="labpath run LAB (e.g. labpath run fixit)"
+        )
     from labpath.app import lab as lab_app
 
     extra = list(ctx_.args)

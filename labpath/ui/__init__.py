@@ -41,6 +41,7 @@ _HOME = {
         "solution_view",
         "status_view",
     ),
+    "runs": ("run_list",),
     "records": (
         "corpus_built",
         "dev_check",
@@ -103,6 +104,7 @@ VIEWS = {
     "RecheckResult": lambda r: _v("recheck_table")(r),
     "WatchResult": lambda r: None,
     "RunResult": lambda r: None,
+    "RunList": lambda r: _v("run_list")(r),
     "EntryList": lambda r: _v("journal_list")(r),
     "EntryShown": lambda r: _v("journal_show")(r.entry, r.root),
     "Edited": lambda r: _v("journal_edited")(r),

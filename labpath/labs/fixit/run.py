@@ -150,26 +150,21 @@ def sample(model, prompt_ids, n, block, device):
     return x[0, len(prompt_ids):].tolist()
 
 
-def plot(curves: dict, path: Path) -> bool:
+def plot(curves: dict, evals: dict, path: Path) -> bool:
+    """Each block's training loss at every step (thin) and its validation loss (a marker)."""
     try:
-        import matplotlib
-    except ImportError:
-        return False
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for label, losses in curves.items():
-        ax.plot(range(1, len(losses) + 1), losses, lw=1, label=label)
-    ax.set_xlabel("step")
-    ax.set_ylabel("training loss (nats/char)")
-    ax.set_title("the same tiny GPT with your Block and with labpath's")
-    ax.legend()
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return True
+        from labpath.plots import loss_figure
+    except ImportError:  # run as a plain script from a checkout
+        sys.path.insert(0, str(HERE.parents[2]))
+        from labpath.plots import loss_figure
+    return loss_figure(
+        path,
+        train={f"{label}: train (each step)": (range(1, len(losses) + 1), losses)
+               for label, losses in curves.items()},
+        evals={f"{label}: validation": ([step], [loss]) for label, (step, loss) in evals.items()},
+        title="the same tiny GPT with your Block and with labpath's",
+        ylabel="loss (nats/char)",
+    )
 
 
 def parse_args(argv=None):
@@ -221,6 +216,7 @@ def main(argv=None) -> int:
     blocks = {"your block": load_block(target / "block.py", "labpath_fixit_yours").Block,
               "labpath's block": load_block(HERE / "solution" / "block.py", "labpath_fixit_ref").Block}
     figures, curves = {"steps": args.steps, "corpus": where, "ln_vocab": math.log(len(chars))}, {}
+    evals = {}
     prompt = [stoi[c] for c in "def " if c in stoi]
     for label, Block in blocks.items():
         key = "yours" if label.startswith("your") else "reference"
@@ -236,7 +232,7 @@ def main(argv=None) -> int:
             print(f"{label}: raised {type(exc).__name__}: {exc}", file=sys.stderr)
             figures[key] = {"error": f"{type(exc).__name__}: {exc}"}
             continue
-        curves[label] = losses
+        curves[label], evals[label] = losses, (len(losses), every)
         figures[key] = {"first_train_loss": losses[0], "final_train_loss": losses[-1],
                         "val_loss_every_position": every, "val_loss_last_position": last,
                         "seconds": time.time() - t0, "sample": text_out}
@@ -245,7 +241,7 @@ def main(argv=None) -> int:
               f"({time.time() - t0:.1f} s)")
         print(f"{'':>16}  greedy sample after 'def ': {text_out[:60]!r}")
     png = out / "fixit-loss.png"
-    if curves and plot(curves, png):
+    if curves and plot(curves, evals, png):
         print(f"wrote {png}")
     else:
         print("matplotlib is not installed: no plot (pip install matplotlib)")

@@ -151,24 +151,21 @@ def evaluate_completions(model, tok, functions, args, device):
 
 
 def plot(result, path: Path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4))
-    steps = range(1, len(result["all_losses"]) + 1)
-    ax.plot(steps, result["all_losses"], lw=0.6, alpha=0.5, label="train (each step)")
+    """The training loss of every step (thin) and the evaluations' train and val (markers)."""
+    try:
+        from labpath.plots import loss_figure
+    except ImportError:  # run as a plain script from a checkout
+        sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+        from labpath.plots import loss_figure
     ev = result["all_evals"]
-    ax.plot([e["iter"] for e in ev], [e["train"] for e in ev], "o-", label="train (eval)")
-    ax.plot([e["iter"] for e in ev], [e["val"] for e in ev], "o-", label="val (eval)")
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss (nats/token)")
-    ax.legend()
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    losses = result["all_losses"]
+    loss_figure(
+        path,
+        train={"train (each step)": (range(1, len(losses) + 1), losses)},
+        evals={"train (eval)": ([e["iter"] for e in ev], [e["train"] for e in ev]),
+               "val (eval)": ([e["iter"] for e in ev], [e["val"] for e in ev])},
+        ylabel="loss (nats/token)",
+    )
 
 
 def parse_args(argv=None):

@@ -196,24 +196,21 @@ def extended_model(gpt, trained, cfg: dict, fill: str, device):
 # --- plots -------------------------------------------------------------------------
 
 
-def plot_losses(history, path: Path):
-    import matplotlib
+def plot_losses(history, path: Path, step_losses=None):
+    """Training loss of each step (thin line, when step_losses is given: one per step from
+    step 0) and the evaluations' train and val losses (markers)."""
+    from labpath.plots import loss_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4))
     steps = [h["step"] for h in history]
-    ax.plot(steps, [h["train"] for h in history], "o-", label="train")
-    ax.plot(steps, [h["val"] for h in history], "o-", label="val")
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss (nats per character)")
-    ax.set_title("GPT training loss")
-    ax.legend()
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    train = {"train (each step)": (range(len(step_losses)), step_losses)} if step_losses else {}
+    loss_figure(
+        path,
+        train=train,
+        evals={"train (eval)": (steps, [h["train"] for h in history]),
+               "val (eval)": (steps, [h["val"] for h in history])},
+        title="GPT training loss",
+        ylabel="loss (nats per character)",
+    )
 
 
 def plot_context(curves: dict, T: int, path: Path):

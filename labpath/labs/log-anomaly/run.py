@@ -93,7 +93,7 @@ def train(la, args, keys_list, num_keys, pad, say):
                        embed_dim=args.embed_dim).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     g = torch.Generator().manual_seed(args.seed)
-    t0, losses = time.time(), []
+    t0, losses, steps = time.time(), [], []  # per epoch; per mini-batch
     for epoch in range(args.epochs):
         perm = torch.randperm(len(y), generator=g)
         total = 0.0
@@ -103,10 +103,11 @@ def train(la, args, keys_list, num_keys, pad, say):
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            total += loss.item() * len(idx)
+            steps.append(loss.item())
+            total += steps[-1] * len(idx)
         losses.append(total / max(1, len(y)))
         say(f"epoch {epoch + 1}/{args.epochs}: loss {losses[-1]:.4f} ({time.time() - t0:.1f} s)")
-    return model.cpu().eval(), losses, len(y), time.time() - t0
+    return model.cpu().eval(), losses, len(y), time.time() - t0, steps
 
 
 def event_nll(la, model, keys, h, pad):
@@ -140,7 +141,7 @@ def finite(x):
     return None if isinstance(x, float) and math.isinf(x) else x
 
 
-def plot(figs, timeline, out: Path, say) -> list[str]:
+def plot(figs, timeline, out: Path, say, step_losses=()) -> list[str]:
     try:
         import matplotlib
 
@@ -149,7 +150,21 @@ def plot(figs, timeline, out: Path, say) -> list[str]:
     except ImportError:
         say("matplotlib is not installed: no plots (pip install matplotlib)")
         return []
+    from labpath.plots import loss_figure
+
     written = []
+    # the training loss of every mini-batch (thin) and each epoch's mean (markers, at the
+    # epoch's last step)
+    per_epoch = len(step_losses) // max(1, len(figs["losses"]))
+    path = out / "log-anomaly-loss.png"
+    if step_losses and loss_figure(
+        path,
+        train={"train (each mini-batch)": (range(1, len(step_losses) + 1), step_losses)},
+        evals={"train (epoch mean)": ([per_epoch * (e + 1) for e in range(len(figs["losses"]))],
+                                      figs["losses"])},
+        title="DeepLog training loss", ylabel="cross-entropy (nats/key)",
+    ):
+        written.append(str(path))
     if timeline:
         nll, flagged, names, title, threshold = timeline
         fig, ax = plt.subplots(figsize=(max(7, 0.32 * len(nll)), 4.2))
@@ -285,7 +300,8 @@ def main(argv=None) -> int:
     pad, num_keys = n + 1, n + 2  # keys 1..n, 0 unknown, n + 1 the start key
     keys = {name: {sid: parser.transform(s) for sid, s in part.items()} for name, part in split.items()}
     say(f"parser: {n} templates from {sum(len(s) for s in split['train'].values())} training lines")
-    model, losses, n_windows, train_s = train(la, args, list(keys["train"].values()), num_keys, pad, say)
+    model, losses, n_windows, train_s, step_losses = train(
+        la, args, list(keys["train"].values()), num_keys, pad, say)
 
     with torch.no_grad():
         val_scores = np.asarray(la.session_scores(model, list(keys["val"].values()), args.h, pad), dtype=float)
@@ -355,7 +371,7 @@ def main(argv=None) -> int:
         title = f"session {test_ids[pick]}{what}: -log p of each event; red above the threshold"
         timeline = (nll, flagged, names, title, finite(threshold))
         figs["timeline"] = dict(session=test_ids[pick], nll=[finite(v) for v in nll], keys=k)
-    written = plot(figs, timeline, out, say)
+    written = plot(figs, timeline, out, say, step_losses)
     (out / "log-anomaly-figures.json").write_text(json.dumps(figs, indent=2), encoding="utf-8")
     say(f"wrote {', '.join(written + [str(out / 'log-anomaly-figures.json')])}")
     return 0

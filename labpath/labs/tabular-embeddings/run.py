@@ -174,7 +174,8 @@ def train_model(tab, model, train, valid, args, device):
     hist = r.get("history") or {}
     curve = [float(v) for v in hist.get("valid_rmse", [])] or [float(r["valid_rmse"])]
     return model, {"train_rmse": float(r["train_rmse"]), "valid_rmse": float(r["valid_rmse"]),
-                   "valid_curve": curve, "seconds": time.time() - t0}
+                   "valid_curve": curve, "train_curve": [float(v) for v in hist.get("train_rmse", [])],
+                   "seconds": time.time() - t0}
 
 
 def plot(figs, curves, proj, path_curves, path_emb, say):
@@ -186,18 +187,17 @@ def plot(figs, curves, proj, path_curves, path_emb, say):
     except ImportError:
         say("matplotlib is not installed: no plots (pip install matplotlib); the figures are in the JSON")
         return []
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    for name, curve in curves.items():
-        ax.plot(range(1, len(curve) + 1), curve, "o-", ms=3, label=f"{name} ({curve[-1]:.3f})")
-    for i, (name, value) in enumerate(figs["baselines"].items()):
-        ax.axhline(value, color=f"C{i + 3}", ls=":", label=f"{name} ({value:.3f})")
-    ax.set(xlabel="epoch", ylabel=f"validation RMSE ({figs['target']})", title=figs["table"])
-    ax.set_yscale("log")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path_curves, dpi=110)
-    plt.close(fig)
+    from labpath.plots import loss_figure
+
+    # the training RMSE of each epoch (thin) under the validation RMSE (markers)
+    loss_figure(
+        path_curves,
+        train={f"{name}: train": (range(1, len(c) + 1), c)
+               for name, c in figs.get("train_curves", {}).items()},
+        evals={f"{name}: validation": (range(1, len(c) + 1), c) for name, c in curves.items()},
+        hlines=figs["baselines"], title=figs["table"], xlabel="epoch",
+        ylabel=f"RMSE ({figs['target']})", logy=True,
+    )
     Y, colour, label, var = proj
     fig, ax = plt.subplots(figsize=(5.5, 4.6))
     sc = ax.scatter(Y[:, 0], Y[:, 1], c=colour, cmap="coolwarm", s=14)
@@ -331,7 +331,8 @@ def main(argv=None) -> int:
             "valid_rmse": {k: r["valid_rmse"] * scale for k, r in runs.items()},
             "train_rmse": {k: r["train_rmse"] * scale for k, r in runs.items()},
             "seconds": {k: r["seconds"] for k, r in runs.items()},
-            "valid_curves": curves, "baselines": baselines, "embedded_column": names[big],
+            "valid_curves": curves, "baselines": baselines,
+            "train_curves": {k: [v * scale for v in r["train_curve"]] for k, r in runs.items()}, "embedded_column": names[big],
             "pca_explained_variance": var, "store_embedding_r2": r2}
     (out / "tabular-figures.json").write_text(json.dumps(figs, indent=2))
     wrote = plot(figs, curves, (Y, colour, label, var), out / "tabular-curves.png", out / "tabular-embeddings.png", say)

@@ -8,10 +8,10 @@ import math
 import random
 
 import pytest
+from micrograd_graph import draw_graph
 from micrograd_ref import (
     compare,
     describe,
-    draw_graph,
     evaluate,
     random_program,
     run_both,
@@ -199,24 +199,24 @@ def test_tanh_matches_torch(Value):
             return "your backward uses 1 - x**2 with the input x; it should be 1 - t**2 with the output t"
         return None
 
-    for x in (-2.5, -0.3, 0.0, 0.7, 3.1):
-        compare(
-            Value,
-            lambda a, b: a.tanh() * b,
-            [x, 1.7],
-            "a.tanh() * b",
-            diagnose=tanh_diagnosis,
-            hint="d tanh(x)/dx = 1 - tanh(x)**2",
-        )
     # The lecture's neuron: o = tanh(x1*w1 + x2*w2 + b); o = 0.7071, dx1 = -1.5, dw1 = 1.0.
     neuron = lambda x1, x2, w1, w2, b: (x1 * w1 + x2 * w2 + b).tanh()
-    compare(
-        Value,
-        neuron,
-        [2.0, 0.0, -3.0, 1.0, 6.8813735870195432],
-        "tanh(x1*w1 + x2*w2 + b)",
-        names=["x1", "x2", "w1", "w2", "b"],
-    )
+    inputs, names = [2.0, 0.0, -3.0, 1.0, 6.8813735870195432], ["x1", "x2", "w1", "w2", "b"]
+    try:
+        for x in (-2.5, -0.3, 0.0, 0.7, 3.1):
+            compare(
+                Value,
+                lambda a, b: a.tanh() * b,
+                [x, 1.7],
+                "a.tanh() * b",
+                diagnose=tanh_diagnosis,
+                hint="d tanh(x)/dx = 1 - tanh(x)**2",
+            )
+        compare(Value, neuron, inputs, "tanh(x1*w1 + x2*w2 + b)", names=names)
+    except Exception:
+        # only when it fails: the neuron's graph, its wrong grads marked
+        _picture(Value, neuron, inputs, names, "test_tanh_matches_torch", "micrograd-neuron.png")
+        raise
 
 
 def test_exp_matches_torch(Value):
@@ -284,6 +284,17 @@ def test_reused_node_accumulates_gradient(Value):
     )
 
 
+def _picture(Value, fn, inputs, names, check, filename):
+    """Draw the learner's graph of fn with the expected grads before comparing, so a
+    failing run still shows which nodes' grads went wrong."""
+    try:
+        out = fn(*(Value(x) for x in inputs))
+        out.backward()
+        draw_graph(out, kit.artifact_path(check, filename), fn, inputs, names)
+    except Exception:  # drawing is a bonus; the comparison after it is the check
+        pass
+
+
 def test_diamond_graph_propagates_in_topological_order(Value):
     """Shared intermediate nodes: each node's grad is complete before it is passed on."""
 
@@ -293,14 +304,8 @@ def test_diamond_graph_propagates_in_topological_order(Value):
         e = c * d
         return e + c * b
 
-    # The picture comes first, so a failing run still shows where the grads went wrong.
-    try:
-        out = diamond(Value(1.5), Value(-0.8))
-        out.backward()
-        draw_graph(out, kit.artifact_path(
-            "test_diamond_graph_propagates_in_topological_order", "micrograd-graph.png"))
-    except Exception:  # drawing is a bonus; the comparison below is the check
-        pass
+    _picture(Value, diamond, [1.5, -0.8], "ab",
+             "test_diamond_graph_propagates_in_topological_order", "micrograd-graph.png")
     compare(
         Value,
         diamond,
