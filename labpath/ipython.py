@@ -111,6 +111,16 @@ def _function_source(name: str, fn) -> Piece | None:
     return None
 
 
+def _generated(code: types.CodeType) -> bool:
+    """A dunder written by a library through exec (a dataclass's __init__, __eq__)."""
+    name = code.co_name
+    return (
+        name.startswith("__")
+        and name.endswith("__")
+        and not linecache.getlines(code.co_filename)
+    )
+
+
 def _method_codes(cls) -> list[types.CodeType]:
     codes = []
     for value in vars(cls).values():
@@ -121,7 +131,7 @@ def _method_codes(cls) -> list[types.CodeType]:
             getattr(value, "__wrapped__", None),
         ):
             code = getattr(fn, "__code__", None)
-            if code is not None:
+            if code is not None and not _generated(code):
                 codes.append(code)
     return codes
 
@@ -132,17 +142,19 @@ def _class_source(cls) -> Piece | None:
     inspect.getsource misses a class defined in a cell before Python 3.13 (it looks
     for the source file of __main__, which a kernel has none of).
     """
-    codes = _method_codes(cls)
-    for code in codes:
-        for node, lines in _statements(code.co_filename):
+    lost = False  # a method compiled from text nobody kept (exec)
+    for code in _method_codes(cls):
+        statements = _statements(code.co_filename)
+        lost = lost or not statements
+        for node, lines in statements:
             if (
                 isinstance(node, ast.ClassDef)
                 and node.name == cls.__name__
                 and code.co_firstlineno in _span(node)
             ):
                 return _piece(code.co_filename, node, lines)
-    if codes:
-        return None  # its methods were compiled from text nobody kept (exec)
+    if lost:
+        return None
     first = getattr(cls, "__firstlineno__", None)  # Python 3.13
     for filename in reversed(_cell_files()):
         for node, lines in _statements(filename):
@@ -256,6 +268,24 @@ class _Build:
     notes: list[str] = field(default_factory=list)
     seen: set = field(default_factory=set)
 
+    def _patched(self, name: str, cls, piece: Piece) -> None:
+        for attr, fn in _patches(cls, piece):
+            found = _patch_source(fn)
+            if found is None:
+                raise Unrecoverable(
+                    f"cannot recover the source of `{name}.{attr}`: no cell or file "
+                    "holds it (made through exec, or typed where no source is kept)",
+                    hint=f"define {name}.{attr} in a notebook cell and run that cell",
+                )
+            for dep in _loaded_names(found.tree):
+                if dep != name:
+                    self.add(dep)
+            self.pieces.append(found)
+            if isinstance(found.tree, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                self.pieces.append(
+                    Piece(f"{name}.{attr} = {found.tree.name}", (), found.tree)
+                )
+
     def add(self, name: str, checked: bool = False) -> None:
         """Write what name is bound to; checked: one of the lab's names (always source)."""
         if name in self.seen:
@@ -287,6 +317,8 @@ class _Build:
             self.pieces.append(piece)
             if _defined_name(piece.tree) not in (None, name):
                 self.aliases.append(f"{name} = {_defined_name(piece.tree)}")
+            if isinstance(value, type):
+                self._patched(name, value, piece)
             return
         text = _literal(value)
         if text is not None:
@@ -296,6 +328,36 @@ class _Build:
             f"`{name}` ({type(value).__name__}) is a value of the kernel, not code: "
             "it is left out (the checks see a NameError if your code reads it)"
         )
+
+
+def _patches(cls, piece: Piece) -> list[tuple[str, types.FunctionType]]:
+    """Methods set on the class after its statement (`Value.tanh = tanh` in a later cell)."""
+    inside = {(o.cell, o.line) for o in piece.origins}
+    cells = set(_cell_files())
+    found = []
+    for attr, value in vars(cls).items():
+        code = getattr(value, "__code__", None)
+        # only functions typed in a cell: not a library's wrapper (a dataclass's repr)
+        if (
+            code is None
+            or code.co_filename not in cells
+            or hasattr(value, "__wrapped__")
+        ):
+            continue
+        if (_cell_label(code.co_filename), code.co_firstlineno) not in inside:
+            found.append((attr, value))
+    return found
+
+
+def _patch_source(fn) -> Piece | None:
+    """The top-level statement a patched method came from: its def, or `X.a = ...`."""
+    code = fn.__code__
+    for node, lines in _statements(code.co_filename):
+        if code.co_firstlineno in _span(node) and isinstance(
+            node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Assign)
+        ):
+            return _piece(code.co_filename, node, lines)
+    return None
 
 
 def _defined_name(node: ast.stmt) -> str | None:
@@ -328,8 +390,9 @@ def build(lab, namespace: dict) -> tuple[dict[str, Module], list[str]]:
             module.add(line)
         for piece in b.pieces:
             module.add("")
-            for text, origin in zip(piece.text.splitlines(), piece.origins):
-                module.add(text, origin)
+            origins = list(piece.origins)
+            for i, text in enumerate(piece.text.splitlines()):
+                module.add(text, origins[i] if i < len(origins) else None)
         for line in b.aliases:
             module.add(line)
         modules[file] = module

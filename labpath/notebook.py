@@ -14,7 +14,7 @@ from labpath.errors import UsageError, did_you_mean
 
 SUFFIX = ".ipynb"
 # Cell magics whose body is Python that runs as written: the magic line goes, the body stays.
-KEEP_BODY = ("time", "timeit", "prun", "capture_output")
+KEEP_BODY = ("time", "timeit", "prun")
 # `# labpath: file=model.py` (this cell and the ones after it go to model.py) and
 # `# labpath: skip` (leave this cell out).
 MARKER = re.compile(r"^\s*#\s*labpath:\s*(?P<what>file\s*=\s*(?P<file>\S+)|skip)\s*$")
