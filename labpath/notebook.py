@@ -108,7 +108,7 @@ def _parses(text: str) -> bool:
 
 
 def clean_cell(source: str) -> tuple[list[str] | None, int, str]:
-    """(lines to keep or None, line offset in the cell, why left out).
+    """(lines to keep or None, line offset in the cell, why left out or changed).
 
     A `%%time` line goes and its body stays; another cell magic (%%bash, %%capture,
     %%writefile, ...) leaves the cell out. Shell and magic lines become blank (`pass`
@@ -127,9 +127,12 @@ def clean_cell(source: str) -> tuple[list[str] | None, int, str]:
         offset = first + 1
         lines = lines[first + 1 :]
     text = "\n".join(lines)
+    why = ""
     if not _parses(text):  # only then can a line be a magic (valid Python has none)
+        if any(MAGIC_LINE.match(line) for line in lines):
+            why = "shell or magic lines only"
         lines = [_blank(line) if MAGIC_LINE.match(line) else line for line in lines]
-    return lines, offset, ""
+    return lines, offset, why
 
 
 def _blank(line: str) -> str:
@@ -182,7 +185,8 @@ def convert(cells: list[tuple[str, str]], targets: list[str], where: str) -> Con
     for label, source in cells:
         lines, offset, why = clean_cell(source)
         if lines is None:
-            skipped.append((label, why))
+            if why != "empty":
+                skipped.append((label, why))
             continue
         kind, name = _marker(lines)
         if kind == "skip":
@@ -202,6 +206,10 @@ def convert(cells: list[tuple[str, str]], targets: list[str], where: str) -> Con
             tree = ast.parse(text)
         except SyntaxError:
             tree = None  # kept: importing it names the cell and the line
+        if tree is not None and not tree.body:
+            if why:  # `!pip install ...`; a cell of comments is left out unsaid
+                skipped.append((label, why))
+            continue
         if tree is not None and _display_only(tree.body):
             skipped.append((label, "only shows output"))
             continue
@@ -252,6 +260,17 @@ class Relocator:
     folder: Path  # where the modules were written
     modules: dict[str, Module]
     name: str  # the notebook as the report names it ("work.ipynb")
+    skipped: tuple[tuple[str, str], ...] = ()
+
+    def left_out(self) -> str | None:
+        """'work.ipynb: left out cells 2, 5 (only shows output), 13 (%%bash cell)'."""
+        if not self.skipped:
+            return None
+        why: dict[str, list[str]] = {}
+        for label, reason in self.skipped:
+            why.setdefault(reason, []).append(label.removeprefix("cell "))
+        parts = [f"{', '.join(cells)} ({reason})" for reason, cells in why.items()]
+        return f"{self.name}: left out cells " + "; ".join(parts)
 
     def origin(self, file: str, line: int) -> Origin | None:
         module = self.modules.get(file)
@@ -331,6 +350,8 @@ def as_folder(path: Path, lab, name: str | None = None):
     folder = Path(tempfile.mkdtemp(prefix="labpath-notebook-")).resolve()
     try:
         write(converted, folder)
-        yield Relocator(folder, converted.modules, name or Path(path).name)
+        yield Relocator(
+            folder, converted.modules, name or Path(path).name, converted.skipped
+        )
     finally:
         shutil.rmtree(folder, ignore_errors=True)

@@ -185,6 +185,10 @@ def test_a_failure_points_at_the_cell_not_the_temporary_file(cli, tmp_path):
     text = cli("check", "micrograd", "--path", path, "-v")
     assert text.exit_code == 1
     assert f"in        work.ipynb, cell 11, line {line + 1} in exp" in text.stdout
+    assert (
+        "work.ipynb: left out cells 2 (shell or magic lines only); "
+        "5, 9 (only shows output)" in flat(text.stderr)
+    )
     assert "labpath-notebook-" not in text.stdout
 
 

@@ -131,7 +131,7 @@ def _run(
     """Build the run's spec (artifacts folder, the labs it uses) and run the checks.
 
     A notebook is written as the lab's files in a temporary folder first, and the
-    report's locations are rewritten as its cells.
+    report's locations are rewritten as its cells. Returns (report, notices).
     """
     from labpath.checks.runner import run
 
@@ -139,10 +139,10 @@ def _run(
         from labpath import notebook
 
         with notebook.as_folder(target, lab) as nb:
-            report = _run(
+            report, _ = _run(
                 ctx, lab, nb.folder, timeout, seed, data, device, worker, on_progress
             )
-        return nb.report(report, target)
+        return nb.report(report, target), info(nb.left_out())
     artifacts = None
     if ctx is not None:
         artifacts = attempt_dir(ctx.workspace.state_dir / "artifacts" / lab.id)
@@ -164,7 +164,7 @@ def _run(
             artifacts.rmdir()  # only when the attempt saved nothing
         except OSError:
             pass
-    return report
+    return report, ()
 
 
 def notebook_path(target: Path) -> bool:
@@ -225,9 +225,9 @@ def check_folder(
     lab = labs.load(lab_id)
     target = _target(path)
     _options(data, device, timeout)
-    report = _run(None, lab, target, timeout, seed, data, device)
+    report, notes = _run(None, lab, target, timeout, seed, data, device)
     report, count = _counted(lab, report, target)
-    return CheckOutcome(report, None, recorded=False, planted=count)
+    return CheckOutcome(report, None, recorded=False, notices=notes, planted=count)
 
 
 def check(
@@ -262,12 +262,14 @@ def check(
                 hint=f"run `labpath start {lab.id}` to scaffold it, or pass --path DIR",
             )
     _options(data, device, timeout)
-    report = _run(ctx, lab, target, timeout, seed, data, device, worker, on_progress)
+    report, notes = _run(
+        ctx, lab, target, timeout, seed, data, device, worker, on_progress
+    )
     report, count = _counted(lab, report, target)
     ws = ctx.workspace
     task = ctx.curriculum.task_for_lab(lab.id)
     within = inside(target, ws.root)
-    notices: list[str | None] = []
+    notices: list[str | None] = [n.message for n in notes]
     if not within:
         notices.append(f"{target} is outside the workspace: its code is not committed")
     task_id = task.id if task else lab.id
