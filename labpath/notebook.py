@@ -262,6 +262,20 @@ class Relocator:
     name: str  # the notebook as the report names it ("work.ipynb")
     skipped: tuple[tuple[str, str], ...] = ()
 
+    def advice(self, report) -> str | None:
+        """For a run stopped at import or by the time limit: how to leave cells out."""
+        failed_import = any(
+            f"importing your {self.name} failed" in (r.message or "")
+            for r in report.results
+        )
+        if report.status != "timeout" and not failed_import:
+            return None
+        return (
+            "every cell that is not left out runs when the checks import your "
+            "notebook, in a temporary folder: start a cell that trains, plots or "
+            "reads a file with `# labpath: skip`"
+        )
+
     def left_out(self) -> str | None:
         """'work.ipynb: left out cells 2, 5 (only shows output), 13 (%%bash cell)'."""
         if not self.skipped:

@@ -203,6 +203,9 @@ def test_a_cell_that_raises_at_import_is_named(cli, tmp_path):
         "name 'undefined_scale' is not defined" in flat(result.stdout)
     )
     assert "Traceback" not in result.output
+    assert "start a cell that trains, plots or reads a file with `# labpath: skip`" in (
+        flat(result.stderr)
+    )
 
 
 def test_a_notebook_that_does_not_parse_is_one_error_line(cli, tmp_path):

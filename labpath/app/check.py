@@ -142,7 +142,8 @@ def _run(
             report, _ = _run(
                 ctx, lab, nb.folder, timeout, seed, data, device, worker, on_progress
             )
-        return nb.report(report, target), info(nb.left_out())
+        report = nb.report(report, target)
+        return report, info(nb.left_out(), nb.advice(report))
     artifacts = None
     if ctx is not None:
         artifacts = attempt_dir(ctx.workspace.state_dir / "artifacts" / lab.id)
