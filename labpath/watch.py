@@ -21,8 +21,14 @@ def _relevant(change, path: str) -> bool:
 
 
 def _snapshot(target: Path) -> dict[str, tuple[int, int]]:
-    """(mtime in ns, size) of every watched file under target."""
+    """(mtime in ns, size) of every watched file under target (or of target, a file)."""
     found = {}
+    if target.suffix == ".ipynb":
+        try:
+            st = target.stat()
+        except OSError:
+            return {}
+        return {str(target): (st.st_mtime_ns, st.st_size)}
     for root, dirs, files in os.walk(target):
         dirs[:] = [d for d in dirs if d != "__pycache__" and not d.startswith(".")]
         for name in files:
@@ -60,6 +66,17 @@ def _polled(target: Path, stop_event, debounce_ms: int, every: float = 0.1):
             yield set()
 
 
+def _reappears(file: Path, wait: float = 0.5) -> bool:
+    """Whether the file exists now or within `wait` (an editor that saves by delete
+    and write leaves it missing for a moment)."""
+    end = time.monotonic() + wait
+    while not file.is_file():
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def watch(
     run_check,
     target: Path,
@@ -79,7 +96,14 @@ def watch(
 
     from labpath.checks.runner import Worker
 
-    if not target.is_dir():
+    # A notebook is one file: its folder is watched, for saves of that file only.
+    single = target if target.suffix == ".ipynb" else None
+    relevant = _relevant
+    if single is not None:
+        if not single.is_file():
+            raise UsageError(f"cannot watch {target}: no such notebook")
+        relevant = lambda change, path: Path(path).name == single.name
+    elif not target.is_dir():
         raise UsageError(
             f"cannot watch {target}: no such folder",
             hint="run `labpath next` to scaffold the lab, or pass --path DIR",
@@ -92,8 +116,9 @@ def watch(
         saves = _polled(target, stop_event, debounce_ms)
     else:
         saves = watchfiles.watch(
-            target,
-            watch_filter=_relevant,
+            target if single is None else single.parent,
+            watch_filter=relevant,
+            recursive=single is None,
             debounce=debounce_ms,
             stop_event=stop_event,
             raise_interrupt=False,
@@ -111,7 +136,12 @@ def watch(
                 if stop_event is not None and stop_event.is_set():
                     break
                 continue
-            if not target.is_dir():
+            if single is not None and not _reappears(single):
+                raise UsageError(
+                    f"the watched notebook {single} was deleted",
+                    hint="save it again from Jupyter, or restore it (git checkout -- FILE)",
+                )
+            if single is None and not target.is_dir():
                 raise UsageError(
                     f"the watched folder {target} was deleted",
                     hint="restore it (git checkout -- .) or scaffold it with `labpath next`",

@@ -128,9 +128,22 @@ def _run(
     worker=None,
     on_progress=None,
 ):
-    """Build the run's spec (artifacts folder, the labs it uses) and run the checks."""
+    """Build the run's spec (artifacts folder, the labs it uses) and run the checks.
+
+    A notebook is written as the lab's files in a temporary folder first, and the
+    report's locations are rewritten as its cells. Returns (report, notices).
+    """
     from labpath.checks.runner import run
 
+    if notebook_path(target):
+        from labpath import notebook
+
+        with notebook.as_folder(target, lab) as nb:
+            report, _ = _run(
+                ctx, lab, nb.folder, timeout, seed, data, device, worker, on_progress
+            )
+        report = nb.report(report, target)
+        return report, info(nb.left_out(), nb.advice(report))
     artifacts = None
     if ctx is not None:
         artifacts = attempt_dir(ctx.workspace.state_dir / "artifacts" / lab.id)
@@ -152,7 +165,23 @@ def _run(
             artifacts.rmdir()  # only when the attempt saved nothing
         except OSError:
             pass
-    return report
+    return report, ()
+
+
+def notebook_path(target: Path) -> bool:
+    """Whether --path names a Jupyter notebook (checked as the lab's files)."""
+    return target.suffix == ".ipynb"
+
+
+def _target(path: str) -> Path:
+    """The folder or notebook --path names, which must exist."""
+    target = Path(path).expanduser().resolve()
+    if notebook_path(target):
+        if not target.is_file():
+            raise UsageError(f"--path {path}: no such notebook")
+    elif not target.is_dir():
+        raise UsageError(f"--path {path}: no such folder")
+    return target
 
 
 def _counted(lab, report, target: Path):
@@ -195,13 +224,11 @@ def check_folder(
             "name the lab to check, e.g. `labpath check micrograd --path DIR`"
         )
     lab = labs.load(lab_id)
-    target = Path(path).expanduser().resolve()
-    if not target.is_dir():
-        raise UsageError(f"--path {path}: no such folder")
+    target = _target(path)
     _options(data, device, timeout)
-    report = _run(None, lab, target, timeout, seed, data, device)
+    report, notes = _run(None, lab, target, timeout, seed, data, device)
     report, count = _counted(lab, report, target)
-    return CheckOutcome(report, None, recorded=False, planted=count)
+    return CheckOutcome(report, None, recorded=False, notices=notes, planted=count)
 
 
 def check(
@@ -227,9 +254,7 @@ def check(
     lab = labs.load(resolve_lab(ctx, lab_id))
     guard(ctx.workspace)
     if path:
-        target = Path(path).expanduser().resolve()
-        if not target.is_dir():
-            raise UsageError(f"--path {path}: no such folder")
+        target = _target(path)
     else:
         target = ctx.workspace.lab_dir(lab.id)
         if not target.is_dir():
@@ -238,12 +263,14 @@ def check(
                 hint=f"run `labpath start {lab.id}` to scaffold it, or pass --path DIR",
             )
     _options(data, device, timeout)
-    report = _run(ctx, lab, target, timeout, seed, data, device, worker, on_progress)
+    report, notes = _run(
+        ctx, lab, target, timeout, seed, data, device, worker, on_progress
+    )
     report, count = _counted(lab, report, target)
     ws = ctx.workspace
     task = ctx.curriculum.task_for_lab(lab.id)
     within = inside(target, ws.root)
-    notices: list[str | None] = []
+    notices: list[str | None] = [n.message for n in notes]
     if not within:
         notices.append(f"{target} is outside the workspace: its code is not committed")
     task_id = task.id if task else lab.id

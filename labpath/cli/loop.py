@@ -67,7 +67,10 @@ def check(
     lab: LabArg = None,
     path: Annotated[
         str | None,
-        typer.Option("--path", help="Check this folder instead of labs/LAB."),
+        typer.Option(
+            "--path",
+            help="Check this folder (or a .ipynb notebook) instead of labs/LAB.",
+        ),
     ] = None,
     timeout: Annotated[
         float | None,
@@ -202,7 +205,10 @@ def watch(
     lab: LabArg = None,
     path: Annotated[
         str | None,
-        typer.Option("--path", help="Watch this folder instead of labs/LAB."),
+        typer.Option(
+            "--path",
+            help="Watch this folder (or a .ipynb notebook) instead of labs/LAB.",
+        ),
     ] = None,
     poll: Annotated[
         bool,
