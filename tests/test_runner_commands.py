@@ -318,3 +318,26 @@ def test_gpt2_run_says_its_threads_and_labels_wall_and_training_speed(tmp_path):
     training = figures["training"]
     assert training["threads_why"] and training["wall_tokens_per_second"] > 0
     assert training["wall_tokens_per_second"] <= training["tokens_per_second"]
+
+
+@pytest.mark.torch
+def test_gpt2_run_without_the_experiment_only_trains_and_plots_each_step(tmp_path):
+    import subprocess
+    import sys
+
+    data = tmp_path / "text.txt"
+    data.write_text("hello world, a tiny corpus for a tiny model\n" * 40)
+    gpt2 = labs.load("gpt2")
+    tiny = "--steps 4 --eval-every 2 --eval-iters 1 --batch-size 2 --block-size 8"
+    tiny += " --n-layer 1 --n-head 1 --n-embd 8 --warmup 1 --device cpu --no-experiment"
+    cmd = [sys.executable, str(gpt2.directory / "run.py"), *tiny.split()]
+    cmd += ["--path", str(gpt2.solution_dir), "--data", str(data)]
+    cmd += ["--out", str(tmp_path / "out")]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "longer contexts" not in proc.stdout
+    figures = json.loads((tmp_path / "out" / "gpt2-figures.json").read_text())
+    assert figures["longer_context"] is None
+    assert [h["step"] for h in figures["history"]] == [0, 2, 4]
+    assert (tmp_path / "out" / "gpt2-loss.png").stat().st_size > 0
+    assert not (tmp_path / "out" / "gpt2-context.png").exists()
