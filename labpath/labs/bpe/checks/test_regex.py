@@ -128,6 +128,14 @@ def test_regex_save_and_load_keeps_pattern_and_special_tokens(RegexTokenizer):
                 hint="save() writes the pattern on the line after 'minbpe v1'; load() reads it "
                 "back into self.pattern (and recompiles it)",
             )
+        if list(other.encode(s)) != list(tok.encode(s)):
+            kit.fail(
+                "encode(s) by a RegexTokenizer(pattern) after save() and load()",
+                yours=list(other.encode(s))[:12],
+                expected=list(tok.encode(s))[:12],
+                hint="load() must split with the pattern it read: recompile it "
+                "(self.compiled_pattern = re.compile(self.pattern))",
+            )
         # 2. special tokens must come back and be used by encode(..., allowed_special="all")
         tok = RegexTokenizer()
         tok.train(ENGLISH_TEXT, 256 + 40)
