@@ -463,3 +463,220 @@ def one_thread():
         yield
     finally:
         torch.set_num_threads(before)
+
+
+# --- figures, budgets and notes: what a passing check measured --------------------
+
+# What the running check recorded (kit.figure, kit.budget, kit.note); the plugin
+# empties it when a check starts and sends it with the check's result.
+_NOTES: list[dict] = []
+_OPS = {
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+}
+
+
+def note(text: str) -> None:
+    """Tell the learner something about a passing check (an accepted variant, say)."""
+    _NOTES.append({"kind": "note", "text": str(text)})
+
+
+def figure(name: str, value, op: str, bound, fmt: str | None = None) -> bool:
+    """Record a measured figure against its threshold: "dev loss 2.03 (needs < 2.20)".
+
+    Returns whether it holds; failing stays the check's own decision (and message).
+    """
+    if op not in _OPS:
+        raise HarnessError(f"kit.figure: op must be one of {sorted(_OPS)}, not {op!r}")
+    value, bound = float(value), float(bound)
+    ok = bool(_OPS[op](value, bound))
+    text = f"{name} {_num(value, fmt)} (needs {op} {_num(bound, fmt)})"
+    _NOTES.append(
+        {
+            "kind": "figure",
+            "name": name,
+            "value": value,
+            "op": op,
+            "bound": bound,
+            "ok": ok,
+            "text": text,
+        }
+    )
+    return ok
+
+
+def _num(x: float, fmt: str | None = None) -> str:
+    if fmt:
+        return format(x, fmt)
+    if x != 0 and abs(x) < 0.1:
+        return f"{x:.3g}"
+    return f"{x:.2f}" if abs(x) < 100 else f"{x:,.0f}"
+
+
+def budget(
+    name: str,
+    learner,
+    reference,
+    *,
+    max_ratio: float,
+    required: bool = False,
+    rounds: int = 3,
+    work: float | None = None,
+    unit: str = "items",
+    memory=False,
+    hint: str | None = None,
+) -> dict:
+    """Time learner() against reference() (the same work, no arguments) in this run.
+
+    The calls are interleaved and the best of a few rounds is kept, on one torch
+    thread, in CPU seconds of this process (time.process_time: what a call computes,
+    not the time it waits for a core), so the ratio holds on a loaded machine. Over max_ratio the check still
+    passes with "works, but N× slower than the reference", unless required=True, when
+    it fails with that message. work= (tokens, say) reports rates in unit/s too.
+    memory=True adds each call's peak Python allocation (tracemalloc: exact and
+    resettable, where the process's peak RSS only ever grows and counts freed pages),
+    in a separate untimed call, since tracing slows Python code up to 10x; memory=
+    (learner, reference) traces these lighter calls on the same data instead. Tensors
+    torch allocates are not traced: for torch code, time alone is measured.
+    """
+    import gc
+    import time
+
+    torch = sys.modules.get("torch")
+    threads = torch.get_num_threads() if torch is not None else None
+    if torch is not None:
+        torch.set_num_threads(1)
+    best = {"learner": math.inf, "reference": math.inf}
+    fns = {"learner": learner, "reference": reference}
+    start, i = time.perf_counter(), 0
+    try:
+        while True:
+            # Alternate who goes first, so a drift in the machine's load favours neither.
+            order = ("learner", "reference") if i % 2 == 0 else ("reference", "learner")
+            for who in order:
+                gc.collect()
+                t0 = time.process_time()
+                fns[who]()
+                best[who] = min(best[who], time.process_time() - t0)
+            i += 1
+            elapsed = time.perf_counter() - start
+            # A slow call is measured once: its ratio is large, and precise enough;
+            # quick ones get more rounds (up to 3x), as they are the noisy ones.
+            if best["learner"] > 2.0 or elapsed > 10.0:
+                break
+            if i >= rounds and (elapsed > 0.5 or i >= 3 * rounds):
+                break
+        traced = dict(zip(fns, memory)) if isinstance(memory, tuple) else fns
+        peaks = {who: _peak(traced[who]) for who in fns} if memory else None
+    finally:
+        if torch is not None:
+            torch.set_num_threads(threads)
+    mine, ref = best["learner"], max(best["reference"], 1e-9)
+    ratio = mine / ref
+    within = ratio <= max_ratio
+    if work:
+        shown = (
+            f"learner {_rate(work / mine, unit)}, reference {_rate(work / ref, unit)}"
+        )
+    else:
+        shown = f"learner {_secs(mine)}, reference {_secs(ref)}"
+    if peaks:
+        shown += (
+            f"; peak memory learner {_bytes(peaks['learner'])}, "
+            f"reference {_bytes(peaks['reference'])}"
+        )
+    if not within:
+        text = f"works, but {_times(ratio)} slower than the reference ({shown})"
+    elif ratio > 0.8:  # within timing noise of the reference, or slower
+        text = f"{_times(ratio)} the reference's time ({shown}; budget {max_ratio:g}×)"
+    else:
+        text = f"{_times(1 / ratio)} faster than the reference ({shown})"
+    record = {
+        "kind": "budget",
+        "name": name,
+        "learner_seconds": mine,
+        "reference_seconds": ref,
+        "ratio": ratio,
+        "max_ratio": float(max_ratio),
+        "required": bool(required),
+        "ok": within,
+        "text": f"{name}: {text}",
+    }
+    if work:
+        record.update(work=float(work), unit=unit)
+    if peaks:
+        record.update(
+            learner_peak_bytes=peaks["learner"], reference_peak_bytes=peaks["reference"]
+        )
+    _NOTES.append(record)
+    if required and not within:
+        raise CheckFailure(
+            f"{name}: {text}; this lab requires at most {max_ratio:g}×",
+            hint=hint,
+        )
+    return record
+
+
+def _peak(fn) -> int:
+    """The peak of Python's own allocations during fn() (torch's tensors not included)."""
+    import gc
+    import tracemalloc
+
+    gc.collect()
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def _times(r: float) -> str:
+    return f"{r:.0f}×" if r >= 10 else f"{r:.1f}×"
+
+
+def _secs(s: float) -> str:
+    if s >= 1:
+        return f"{s:.1f} s"
+    if s >= 0.01:
+        return f"{s:.2g} s"
+    return f"{s * 1e3:.2g} ms" if s >= 1e-3 else f"{s * 1e6:.2g} µs"
+
+
+def _rate(r: float, unit: str) -> str:
+    return f"{r:,.0f} {unit}/s" if r >= 100 else f"{r:.3g} {unit}/s"
+
+
+def _bytes(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 1e5 else f"{n / 1e3:.1f} kB"
+
+
+def reference_module(name: str):
+    """The lab's own reference solution's module `name` (for kit.budget's reference).
+
+    Loaded from the lab's folder (shipped or on $LABPATH_LABS) under a private name, so it never replaces
+    the learner's module of the same name.
+    """
+    import importlib.util
+
+    lab = _per_run().lab
+    key = f"labpath_reference_{lab}_{name}".replace("-", "_")
+    if key in sys.modules:
+        return sys.modules[key]
+    from labpath import labs
+
+    folder = labs.where(lab)
+    file = folder / "solution" / f"{name}.py" if folder else None
+    if file is None or not file.is_file():
+        raise HarnessError(f"the {lab} lab ships no solution/{name}.py")
+    spec = importlib.util.spec_from_file_location(key, file)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[key] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(key, None)
+        raise
+    return module

@@ -193,6 +193,7 @@ def pytest_keyboard_interrupt(excinfo):
 
 def pytest_runtest_logstart(nodeid, location):
     _STATE["running"] = nodeid.split("::")[-1]
+    kit._NOTES.clear()
     _write({"type": rec.START, "name": _STATE["running"], "at": time.time()})
 
 
@@ -275,6 +276,7 @@ def pytest_runtest_logreport(report):
             **base,
             "duration": report.duration,
             "artifacts": _harness.artifacts_of(name),
+            "notes": list(kit._NOTES),
             **info,
         }
     elif report.when == "call" and report.passed:
@@ -283,6 +285,7 @@ def pytest_runtest_logreport(report):
             "outcome": "passed",
             "duration": report.duration,
             "artifacts": _harness.artifacts_of(name),
+            "notes": list(kit._NOTES),
         }
     if record is not None:
         _PENDING.setdefault(report.nodeid, record)

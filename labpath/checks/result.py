@@ -58,6 +58,9 @@ class CheckResult:
     learner_location: str | None = None
     table: list | None = None
     artifacts: tuple[str, ...] = ()
+    # What the check measured or wants said on a pass (kit.figure, kit.budget,
+    # kit.note): dicts with a "kind" and the "text" a report shows.
+    notes: tuple[dict, ...] = ()
 
     @property
     def extra(self) -> Mapping[str, object]:
@@ -72,7 +75,7 @@ class CheckResult:
         record = {"type": RESULT, **self.extra}
         for f in fields(self):
             value = getattr(self, f.name)
-            record[f.name] = list(value) if f.name == "artifacts" else value
+            record[f.name] = list(value) if f.name in _LISTS else value
         return record
 
     @classmethod
@@ -82,6 +85,9 @@ class CheckResult:
         known.setdefault("name", "")
         known.setdefault("outcome", FAILED)
         known["artifacts"] = tuple(known.get("artifacts") or ())
+        known["notes"] = tuple(
+            dict(n) for n in known.get("notes") or () if isinstance(n, Mapping)
+        )
         result = cls(**known)
         extra = {
             k: v
@@ -94,6 +100,7 @@ class CheckResult:
 
 
 _RESULT_FIELDS = frozenset(f.name for f in fields(CheckResult))
+_LISTS = ("artifacts", "notes")
 
 
 @dataclass(frozen=True)

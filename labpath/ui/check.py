@@ -41,6 +41,7 @@ def check_report(outcome: CheckOutcome, verbose: bool = False) -> None:
             f" [dim]— {escape(res.doc)}[/]" if res.doc else ""
         )
         out.print(line, no_wrap=True, overflow="ellipsis")
+        _notes(res, verbose)
         if res.outcome in ("failed", "error"):
             _failure_detail(res)
         elif res.outcome == "not_started":
@@ -114,6 +115,16 @@ def _count_report(outcome: CheckOutcome) -> None:
         f"Probe, fix, rerun [bold]labpath check {r.lab}[/]; "
         f"stuck? [bold]labpath hint {r.lab}[/]"
     )
+
+
+def _notes(res, verbose: bool) -> None:
+    """What a check measured: figures and notes on a pass, a budget when it is over
+    (or always with -v); on a failure only with -v, as its message says the rest."""
+    for n in getattr(res, "notes", ()):
+        quiet = n.get("kind") == "budget" and n.get("ok")
+        if verbose or (res.outcome == "passed" and not quiet):
+            style = "yellow" if n.get("kind") == "budget" and not n.get("ok") else "dim"
+            out.print(f"     [{style}]{escape(str(n.get('text', '')))}[/]")
 
 
 def _failure_detail(res) -> None:

@@ -406,6 +406,7 @@ def test_deep_net_trains_with_proportionate_updates(layers, words):
     with torch.no_grad():
         dev = F.cross_entropy(call_layers(net, C[Xdv].view(Xdv.shape[0], -1)), Ydv).item()
     _plots(last_acts, ud)
+    kit.figure("dev loss", dev, "<", DEV_THRESHOLD)
     if not dev < DEV_THRESHOLD:
         kit.fail(f"dev loss (eval mode) after {TRAIN_STEPS} steps of the BatchNorm stack", yours=round(dev, 4),
                  expected=f"< {DEV_THRESHOLD} (reference 2.59-2.62)",

@@ -298,6 +298,7 @@ def test_neural_bigram_converges_to_count_model(bg, ref):
         kit.fail("the NLL went up during training", yours=nll, expected=f"< {init:.4f} (at init)",
                  where=where, hint="step against the gradient (W -= lr * W.grad) and reset "
                  "W.grad before every backward()")
+    kit.figure("NLL after training", nll, "<=", floor + MAX_GAP, fmt=".4f")
     if nll - floor > MAX_GAP:
         kit.fail(f"NLL after training is more than {MAX_GAP} above the count model's {floor:.4f}",
                  yours=round(nll, 4), expected=f"<= {floor + MAX_GAP:.4f}", where=where,

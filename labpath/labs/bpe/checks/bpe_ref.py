@@ -86,6 +86,7 @@ def replay_chunks(chunks, merges, what):
     """replay() over separately counted chunks: pair counts are summed over the chunks and
     no pair spans two of them (RegexTokenizer's training)."""
     vocab = vocab_of(merges)
+    ties = {"steps": 0, "first seen": 0, "largest pair": 0}
     for step, (pair, idx) in enumerate(sorted(merges.items(), key=lambda kv: kv[1])):
         stats = {}
         for ids in chunks:
@@ -93,6 +94,13 @@ def replay_chunks(chunks, merges, what):
                 stats[p] = stats.get(p, 0) + c
         best = max(stats.values()) if stats else 0
         got = stats.get(pair, 0)
+        tied = [p for p, c in stats.items() if c == best]
+        if got == best and len(tied) > 1:
+            # which rule broke this tie: the first pair seen (minbpe's max) or the
+            # largest pair (max over the tied pairs), both correct BPE
+            ties["steps"] += 1
+            ties["first seen"] += pair == tied[0]
+            ties["largest pair"] += pair == max(tied)
         if got != best:
             top = max(stats, key=stats.get) if stats else None
             diagnosis = None
@@ -119,4 +127,22 @@ def replay_chunks(chunks, merges, what):
                 diagnosis=diagnosis,
             )
         chunks = [replace_pair(ids, pair, idx) for ids in chunks]
+    _note_tie_break(what, ties)
     return chunks
+
+
+def _note_tie_break(what, ties):
+    """Say (on a pass) when the learner breaks count ties unlike the reference."""
+    n = ties["steps"]
+    if ties["first seen"] == n:
+        return  # the reference's rule, or no tie at all
+    how = (
+        "the lexicographically greatest pair"
+        if ties["largest pair"] == n
+        else "a rule of your own"
+    )
+    kit.note(
+        f"{what}: your training breaks count ties with {how} ({n} tied steps), "
+        "where the reference takes the pair seen first; accepted, since every merge "
+        "is a most frequent pair (your ids differ from minbpe's after the first tie)"
+    )

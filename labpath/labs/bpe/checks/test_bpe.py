@@ -239,6 +239,30 @@ def test_merges_and_vocab_are_consistent(BasicTokenizer):
     replay(UNICODE_TEXT, merges, "train(multilingual text, 300)")
 
 
+# Information, not a requirement: recounting every pair after each merge is correct
+# BPE, but the reference (counts updated only where a merge changes them) is faster.
+SPEED_VOCAB = 512
+SPEED_RATIO = 5
+
+
+@kit.after("test_train_learns_the_reference_merges")
+def test_training_time_on_the_names_file(BasicTokenizer):
+    """train(names, 512) timed against the reference solution (reported, never failed)."""
+    text = kit.data_path("names.txt").read_text(encoding="utf-8", errors="replace")
+    reference = kit.reference_module("bpe").BasicTokenizer
+    kit.budget(
+        f"train(names, {SPEED_VOCAB})",
+        learner=lambda: BasicTokenizer().train(text, SPEED_VOCAB),
+        reference=lambda: reference().train(text, SPEED_VOCAB),
+        max_ratio=SPEED_RATIO,
+        # memory traced on a short run of the same text (tracing slows recounting 10x)
+        memory=(
+            lambda: BasicTokenizer().train(text, 256 + 8),
+            lambda: reference().train(text, 256 + 8),
+        ),
+    )
+
+
 # ---- encoding and decoding ---------------------------------------------------------
 
 

@@ -128,6 +128,14 @@ def test_regex_save_and_load_keeps_pattern_and_special_tokens(RegexTokenizer):
                 hint="save() writes the pattern on the line after 'minbpe v1'; load() reads it "
                 "back into self.pattern (and recompiles it)",
             )
+        if list(other.encode(s)) != list(tok.encode(s)):
+            kit.fail(
+                "encode(s) by a RegexTokenizer(pattern) after save() and load()",
+                yours=list(other.encode(s))[:12],
+                expected=list(tok.encode(s))[:12],
+                hint="load() must split with the pattern it read: recompile it "
+                "(self.compiled_pattern = re.compile(self.pattern))",
+            )
         # 2. special tokens must come back and be used by encode(..., allowed_special="all")
         tok = RegexTokenizer()
         tok.train(ENGLISH_TEXT, 256 + 40)
@@ -223,4 +231,36 @@ def test_regex_special_tokens_allowed_set_and_default(RegexTokenizer):
             expected="286 once, 287 never: '<|pad|>' is not in the set, so it stays text",
             hint="a set allows exactly its members: {k: v for k, v in special_tokens.items() "
             "if k in allowed_special}",
+        )
+
+
+def test_regex_longest_special_token_wins(RegexTokenizer):
+    """With '<|endoftext|>' and '<|endoftext|><|endoftext|>' registered, the longer one matches first."""
+    kit.skip_unless(
+        RegexTokenizer, "register_special_tokens", "register_special_tokens()"
+    )
+    tok = RegexTokenizer()
+    tok.train(ENGLISH_TEXT, 256 + 40)
+    eot, double = 296, 297
+    # registered shorter first: a split regex built in this order lets the shorter win
+    tok.register_special_tokens({"<|endoftext|>": eot, "<|endoftext|><|endoftext|>": double})
+    text = "the cat<|endoftext|><|endoftext|> sat<|endoftext|> on the mat"
+    ids = list(tok.encode(text, allowed_special="all"))
+
+    def plain(s):
+        return list(tok.encode(s, allowed_special="none"))
+
+    expected = plain("the cat") + [double] + plain(" sat") + [eot] + plain(" on the mat")
+    shorter = plain("the cat") + [eot, eot] + plain(" sat") + [eot] + plain(" on the mat")
+    if ids != expected:
+        kit.fail(
+            f"encode({text!r}, allowed_special='all') with two overlapping special tokens",
+            yours=ids,
+            expected=expected,
+            hint="try the longest special token first: sort them by length, longest "
+            "first, before joining them into the split pattern",
+            diagnosis="the shorter special token won: a regex alternation takes the first "
+            "alternative that matches, so list the longer '<|endoftext|><|endoftext|>' first"
+            if ids == shorter
+            else None,
         )

@@ -51,6 +51,85 @@ def merge(ids, pair, idx):
     return newids
 
 
+class PairCounts:
+    """Counts of neighbouring pairs over sequences, kept up to date as pairs merge.
+
+    Counting every pair again after each merge costs the whole text per merge; here a
+    merge touches only the places where its pair occurs. The sequences are stored as
+    one doubly linked list of nodes (a sequence's end links to nothing, so no pair spans
+    two), each node holding an id and the weight of its sequence (how often that chunk
+    occurs). For each pair we keep its total count and the set of nodes where it starts.
+    Training with this gives exactly the merges of recounting with get_stats and max.
+    """
+
+    def __init__(self, sequences):
+        # sequences: [(ids, weight)], in the order they appear in the text
+        self.val, self.weight, self.prev, self.next = [], [], [], []
+        self.counts = {}  # (a, b) -> sum of weights over its occurrences
+        self.where = {}  # (a, b) -> {node where it starts}
+        for ids, w in sequences:
+            start = len(self.val)
+            for k, x in enumerate(ids):
+                self.val.append(x)
+                self.weight.append(w)
+                self.prev.append(start + k - 1 if k > 0 else -1)
+                self.next.append(start + k + 1 if k < len(ids) - 1 else -1)
+            for node in range(start, start + len(ids) - 1):
+                self._add(node)
+
+    def _add(self, node):
+        pair = (self.val[node], self.val[self.next[node]])
+        self.counts[pair] = self.counts.get(pair, 0) + self.weight[node]
+        self.where.setdefault(pair, set()).add(node)
+
+    def _remove(self, node):
+        pair = (self.val[node], self.val[self.next[node]])
+        self.counts[pair] -= self.weight[node]
+        self.where[pair].discard(node)
+        if not self.where[pair]:  # gone everywhere: forget it, as get_stats would
+            del self.counts[pair], self.where[pair]
+
+    def most_frequent(self):
+        """The pair with the highest count (None when no pair is left).
+
+        On a tie, the pair occurring first in the text, as max(get_stats(ids),
+        key=...) does: get_stats inserts pairs in order of first occurrence and max
+        keeps the first of equal counts. Nodes are numbered in text order.
+        """
+        if not self.counts:
+            return None
+        best = max(self.counts.values())
+        tied = [p for p, c in self.counts.items() if c == best]
+        return min(tied, key=lambda p: min(self.where[p]))
+
+    def merge(self, pair, idx):
+        """Replace each occurrence of pair by idx, left to right, never overlapping
+        (as merge() does); return the pair's count before the merge."""
+        count = self.counts[pair]
+        a, b = pair
+        for node in sorted(self.where[pair]):
+            nxt = self.next[node]
+            # an earlier replacement may have consumed this one ([97, 97, 97])
+            if self.val[node] != a or nxt == -1 or self.val[nxt] != b:
+                continue
+            before, after = self.prev[node], self.next[nxt]
+            # the pairs around the two nodes change: take them out, merge, put back
+            if before != -1:
+                self._remove(before)
+            self._remove(node)
+            if after != -1:
+                self._remove(nxt)
+            self.val[node] = idx  # node becomes the merged token; nxt leaves the list
+            self.val[nxt] = None
+            self.next[node] = after
+            if after != -1:
+                self.prev[after] = node
+                self._add(node)
+            if before != -1:
+                self._add(before)
+        return count
+
+
 class Tokenizer:
     """What every tokenizer shares: merges, the vocab derived from them, save/load."""
 
@@ -134,20 +213,19 @@ class BasicTokenizer(Tokenizer):
         assert vocab_size >= 256
         num_merges = vocab_size - 256
         ids = list(text.encode("utf-8"))  # bytes, not code points: 256 base symbols
+        pairs = PairCounts([(ids, 1)])  # the whole text is one sequence, seen once
         merges = {}
         vocab = {idx: bytes([idx]) for idx in range(256)}
         for i in range(num_merges):
-            stats = get_stats(ids)
-            if not stats:
+            pair = pairs.most_frequent()
+            if pair is None:
                 break  # the text is down to one token
-            # most frequent pair; on a tie, max() keeps the first pair seen
-            pair = max(stats, key=stats.get)
             idx = 256 + i  # the next unused id
-            ids = merge(ids, pair, idx)
+            count = pairs.merge(pair, idx)
             merges[pair] = idx
             vocab[idx] = vocab[pair[0]] + vocab[pair[1]]  # a merged token's bytes: both halves
             if verbose:
-                print(f"merge {i + 1}/{num_merges}: {pair} -> {idx} {vocab[idx]!r} ({stats[pair]}x)")
+                print(f"merge {i + 1}/{num_merges}: {pair} -> {idx} {vocab[idx]!r} ({count}x)")
         self.merges = merges  # encode() needs the ranks
         self.vocab = vocab  # decode() needs the bytes
 
@@ -184,21 +262,26 @@ class RegexTokenizer(Tokenizer):
         assert vocab_size >= 256
         num_merges = vocab_size - 256
         chunks = [list(ch.encode("utf-8")) for ch in self.compiled_pattern.findall(text)]
+        # Count each distinct chunk once ("the" may occur 10,000 times): a merge then
+        # updates one entry per distinct chunk, weighted by how often it occurs.
+        # dict keeps first-occurrence order, which the tie-break below relies on.
+        freq = {}
+        for chunk in chunks:
+            freq[tuple(chunk)] = freq.get(tuple(chunk), 0) + 1
+        chunk_pairs = PairCounts(list(freq.items()))  # no pair spans two chunks
         merges = {}
         vocab = {idx: bytes([idx]) for idx in range(256)}
         for i in range(num_merges):
-            stats = {}
-            for chunk in chunks:  # sum pair counts over chunks: no pair spans two chunks
-                get_stats(chunk, stats)
-            if not stats:
+            pair = chunk_pairs.most_frequent()  # summed over all chunks
+            if pair is None:
                 break
-            pair = max(stats, key=stats.get)
-            idx = 256 + i
-            chunks = [merge(chunk, pair, idx) for chunk in chunks]
+            idx = len(vocab)  # 256 + i
+            count = chunk_pairs.merge(pair, idx)
             merges[pair] = idx
-            vocab[idx] = vocab[pair[0]] + vocab[pair[1]]
+            a, b = pair
+            vocab[idx] = vocab[a] + vocab[b]
             if verbose:
-                print(f"merge {i + 1}/{num_merges}: {pair} -> {idx} {vocab[idx]!r} ({stats[pair]}x)")
+                print(f"merge {i + 1}/{num_merges}: {pair} -> {idx} {vocab[idx]!r} ({count}x)")
         self.merges = merges
         self.vocab = vocab
 
@@ -243,7 +326,10 @@ class RegexTokenizer(Tokenizer):
         if not special:
             return self.encode_ordinary(text)
         # split around the special tokens (the capture group keeps them), encode the rest
-        split = "(" + "|".join(re.escape(k) for k in special) + ")"
+        # Longest first: a regex alternation takes the first alternative that matches,
+        # so "<|endoftext|>" listed before "<|endoftext|><|endoftext|>" would always win.
+        longest_first = sorted(special, key=len, reverse=True)
+        split = "(" + "|".join(re.escape(k) for k in longest_first) + ")"
         ids = []
         for part in re.split(split, text):
             if part in special:

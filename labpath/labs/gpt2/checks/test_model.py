@@ -458,11 +458,42 @@ def test_overfits_a_single_batch(gpt):
         loss.backward()
         opt.step()
         losses.append(float(loss))
+    kit.figure(f"loss after {OVERFIT_STEPS} steps", losses[-1], "<", OVERFIT_MAX_LOSS)
     if not losses[-1] < OVERFIT_MAX_LOSS:
         kit.fail(f"loss after {OVERFIT_STEPS} AdamW steps on one batch", yours=round(losses[-1], 4),
                  expected=f"< {OVERFIT_MAX_LOSS} (the first loss was {losses[0]:.3f})",
                  hint="check that every layer is registered (nn.ModuleList, not a Python list) "
                  "and that the loss is connected to the parameters")
+
+
+SPEED_CFG = dict(
+    block_size=64, vocab_size=65, n_layer=2, n_head=4, n_embd=64, dropout=0.0, bias=True
+)
+SPEED_BATCH, SPEED_STEPS = 8, 3
+SPEED_RATIO = 3  # information: reported when slower, never failed
+
+
+@kit.after("test_overfits_a_single_batch")
+def test_forward_backward_speed(gpt):
+    """Forward + backward tokens/s of a 2-layer GPT (B 8, T 64, C 64) against the reference solution (reported)."""
+    reference = kit.reference_module("model")
+    x = tokens((SPEED_BATCH, 64), 65, kit.seed() + 20)
+    y = tokens((SPEED_BATCH, 64), 65, kit.seed() + 21)
+
+    def steps(module):
+        torch.manual_seed(kit.seed())
+        model = module.GPT(module.GPTConfig(**SPEED_CFG)).train()
+
+        def go():
+            for _ in range(SPEED_STEPS):
+                model.zero_grad(set_to_none=True)
+                _, loss = run(model, x, y)
+                loss.backward()
+
+        return go
+
+    kit.budget("forward + backward", learner=steps(gpt), reference=steps(reference),
+               max_ratio=SPEED_RATIO, work=SPEED_STEPS * SPEED_BATCH * 64, unit="tokens")
 
 
 # --- generate ----------------------------------------------------------------------

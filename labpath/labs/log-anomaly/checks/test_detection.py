@@ -113,6 +113,8 @@ def test_deeplog_trained_on_normal_runs_detects_anomalies(trained):
     if f["g=3"]["false_alarm_rate"] > MAX_FP_G3:
         kit.fail("false alarms at g=3 (no normal step has more than 3 valid next keys)",
                  yours=f["g=3"]["false_alarm_rate"], expected=f"<= {MAX_FP_G3}", where=summary, hint=hint)
+    kit.figure("AUROC", f["auroc"], ">=", MIN_AUROC, fmt=".4f")
+    kit.figure("F1 at the score threshold", s["f1"], ">=", MIN_F1_SCORE, fmt=".3f")
     if f["auroc"] < MIN_AUROC:
         kit.fail("AUROC of the session scores", yours=f["auroc"], expected=f">= {MIN_AUROC}",
                  where=summary, hint=hint)

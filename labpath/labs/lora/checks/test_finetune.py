@@ -158,6 +158,7 @@ def test_lora_adapts_the_gpt_to_a_new_text_with_frozen_weights(lora, gpt):
                  hint="at init the adapted model must compute what the base did (B = 0)")
     _plot(r)
     drop = r["base_b"] - r["adapted_b"]
+    kit.figure("val loss drop on text B", drop, ">=", MIN_DROP)
     if not drop >= MIN_DROP:
         kit.fail(f"val loss on text B: base {r['base_b']:.3f}, adapted {r['adapted_b']:.3f} after {TUNE_STEPS} steps",
                  yours=f"drop {drop:.3f}", expected=f">= {MIN_DROP}",

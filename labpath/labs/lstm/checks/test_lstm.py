@@ -645,6 +645,7 @@ def test_char_model_learns_names(lstm):
     with one_thread():
         model, losses, dev = train_char_model(lambda V: lstm.CharLSTM(V, 16, 64), seed, STEPS,
                                               words=words, device=kit.device())
+    kit.figure("dev loss", dev, "<", threshold)
     if not dev < threshold:
         first = sum(losses[:10]) / 10
         last = sum(losses[-20:]) / 20

@@ -512,6 +512,7 @@ def test_training_reaches_dev_loss(mlp, words):
     with torch.no_grad():
         dev = mlp.loss_fn(mlp.forward(params, Xdv), Ydv).item()
     _plot_training(losses)
+    kit.figure("dev loss", dev, "<", DEV_THRESHOLD)
     if not dev < DEV_THRESHOLD:
         kit.fail(f"dev loss after {TRAIN_STEPS} steps (batch 32, lr 0.1, 0.01 from step {DECAY_AT})",
                  yours=round(dev, 4), expected=f"< {DEV_THRESHOLD} (reference 2.17-2.22 over 8 seeds)",

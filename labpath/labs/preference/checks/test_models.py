@@ -178,6 +178,7 @@ def run_reward_model(pref, gpt, seed):
 def test_reward_model_learns_the_preference(pref, gpt):
     """RewardModel on your GPT + reward_loss, 40 AdamW steps: held-out accuracy r(chosen) > r(rejected) >= 0.9."""
     acc, losses = run_reward_model(pref, gpt, kit.seed())
+    kit.figure("held-out accuracy", acc, ">=", RM_MIN_ACCURACY)
     if not acc >= RM_MIN_ACCURACY:
         kit.fail(f"held-out accuracy of the reward model after {RM_STEPS} steps (256 pairs; "
                  f"training loss {losses[0]:.3f} -> {losses[-1]:.3f})",
@@ -375,6 +376,8 @@ def test_dpo_training_raises_held_out_reward_accuracy(pref, gpt):
     if not math.isclose(train_losses[0], LN2, abs_tol=1e-5):
         kit.fail("dpo_step's loss at step 0 (policy == reference)", yours=train_losses[0], expected=LN2,
                  hint="policy and reference start equal, so h = 0 and every loss is ln 2")
+    kit.figure("held-out reward accuracy", accs[-1], ">=", DPO_MIN_ACCURACY)
+    kit.figure("held-out DPO loss", held_losses[-1], "<", DPO_MAX_LOSS)
     if not accs[-1] >= DPO_MIN_ACCURACY:
         kit.fail(f"held-out reward accuracy after {DPO_STEPS} DPO steps (256 pairs)", yours=round(accs[-1], 3),
                  expected=f">= {DPO_MIN_ACCURACY}",

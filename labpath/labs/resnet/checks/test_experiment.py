@@ -119,6 +119,7 @@ def test_residual_twin_keeps_first_layer_gradient(builders):
             "(no BatchNorm, no custom init): its gradient should vanish with depth",
         )
     ratio = g_res[0] / max(g_plain[0], 1e-300)
+    kit.figure("first-conv gradient norm, residual / plain", ratio, ">=", MIN_RATIO, fmt=".3g")
     if ratio < MIN_RATIO:
         kit.fail(
             "first-conv gradient norm, residual twin / plain net",

@@ -196,3 +196,21 @@ def test_generate_with_a_seeded_generator_repeats(serve, model64):
     if runs[0] == runs[2]:
         kit.fail("generate with seeds 7 and 8 drew the same 20 tokens: the generator is "
                  "not used", yours=runs[2])
+
+
+TTFT_PROMPT = 31  # one short of block_size 32: the whole prompt is prefilled at once
+TTFT_RATIO = 3  # information: reported when slower, never failed
+
+
+@kit.after("test_cached_generation_equals_uncached")
+def test_time_to_first_token(serve, model32):
+    """Time to the first token of generate on a 31-token prompt, against the reference solution (reported)."""
+    reference = kit.reference_module("serve")
+    ids = prompt(model32, 1, TTFT_PROMPT, kit.seed() + 99)[0].tolist()
+
+    def first_token(module):
+        return lambda: next(iter(module.generate(model32, ids, 4, 0)))
+
+    kit.budget(f"time to first token ({TTFT_PROMPT}-token prompt)", learner=first_token(serve),
+               reference=first_token(reference), max_ratio=TTFT_RATIO)
+

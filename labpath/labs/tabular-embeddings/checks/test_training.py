@@ -99,6 +99,8 @@ def test_embedding_model_beats_the_additive_one_hot_baseline(trained, data):
         kit.fail(f"validation RMSE {valid:.3f} is below the noise floor {oracle:.3f}, which no model can beat",
                  diagnosis="the model learnt from the validation rows",
                  hint="fit trains on the training rows only; valid is for measuring")
+    kit.figure("validation RMSE", valid, "<=", MAX_RMSE)
+    kit.figure("gain toward the noise floor", gain, ">=", MIN_GAIN)
     if not (valid <= MAX_RMSE and gain >= MIN_GAIN):
         flat = float(pred.std()) < 0.05 * float(y.std()) and abs(valid - global_mean_rmse(data)) < 0.02 * valid
         kit.fail(f"validation RMSE after {EPOCHS} epochs (additive one-hot ridge {ridge:.3f}, noise floor "

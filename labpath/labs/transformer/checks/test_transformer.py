@@ -745,6 +745,7 @@ def _train_and_test_copy(tf, dev):
             out = torch.cat([out, lg[:, -1].argmax(-1, keepdim=True)], dim=1)
     acc = (out[:, 1:] == src).double().mean().item()
     _plot_attention(tf, model, src[:1], dev)
+    kit.figure("copy accuracy", acc, ">=", COPY_THRESHOLD)
     if not acc >= COPY_THRESHOLD:
         kit.fail(
             f"copy accuracy after {COPY_STEPS} steps (greedy decoding of 100 sequences); "
