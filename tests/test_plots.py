@@ -9,6 +9,9 @@ import pytest
 
 from labpath import bugedit, labs, labspec, plots
 
+# the graph data come from the micrograd checks, which need torch
+pytestmark = pytest.mark.torch
+
 MICROGRAD = labs.load("micrograd")
 
 
