@@ -237,9 +237,13 @@ def _found_at(name: str, file: Path) -> bool:
 
 def _load_by_path(name: str, file: Path):
     """Load the learner's file under a private name: an installed `name` stays itself."""
+    return _exec_as(f"labpath_learner_{name}", file)
+
+
+def _exec_as(private: str, file: Path):
+    """Run file as the module `private` in sys.modules (removed again if it raises)."""
     import importlib.util
 
-    private = f"labpath_learner_{name}"
     spec = importlib.util.spec_from_file_location(private, file)
     module = importlib.util.module_from_spec(spec)
     sys.modules[private] = module
@@ -659,8 +663,6 @@ def reference_module(name: str):
     Loaded from the lab's folder (shipped or on $LABPATH_LABS) under a private name, so it never replaces
     the learner's module of the same name.
     """
-    import importlib.util
-
     lab = _per_run().lab
     key = f"labpath_reference_{lab}_{name}".replace("-", "_")
     if key in sys.modules:
@@ -671,12 +673,4 @@ def reference_module(name: str):
     file = folder / "solution" / f"{name}.py" if folder else None
     if file is None or not file.is_file():
         raise HarnessError(f"the {lab} lab ships no solution/{name}.py")
-    spec = importlib.util.spec_from_file_location(key, file)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[key] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        sys.modules.pop(key, None)
-        raise
-    return module
+    return _exec_as(key, file)
