@@ -343,6 +343,27 @@ def test_the_weekly_loop_leaves_git_clean_and_files_the_aha_under_the_passed_lab
 
 
 @pytest.mark.torch
+def test_a_pass_on_code_outside_the_workspace_commits_the_pass_only(
+    cli, started, tmp_path
+):
+    import shutil
+
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    shutil.copy(SOLUTION / "engine.py", outside / "engine.py")
+    result = cli("check", "micrograd", "--path", outside)
+    assert result.exit_code == 0, result.output
+    assert "is outside the workspace: its code is not committed" in flat(result.stderr)
+    assert "Committed your code" not in result.stdout
+    head = git(started, "rev-parse", "HEAD").strip()
+    assert f"Recorded the pass as {head[:10]}" in result.stdout
+    changed = git(started, "show", "--name-only", "--format=", "HEAD").split()
+    assert changed == [".labpath/progress.jsonl"]
+    result = cli("check", "micrograd", "--path", outside, "--json")
+    assert json.loads(result.stdout)["code_committed"] is False
+
+
+@pytest.mark.torch
 def test_a_pass_whose_commit_fails_still_prints_its_report(cli, started, quick_lock):
     import shutil
 

@@ -31,6 +31,8 @@ class CheckOutcome:
     notices: tuple[Notice, ...] = ()
     # For a lab that hides its faults: how many remain (the report says nothing else).
     planted: object = None  # planted.Count
+    # False when the checked code lies outside the workspace: the commit holds the pass only.
+    code_committed: bool = True
 
     @property
     def exit_code(self) -> int:
@@ -74,6 +76,7 @@ class CheckOutcome:
             "recorded": self.recorded,
             "newly_done": self.newly_done,
             "commit": self.commit,
+            "code_committed": bool(self.commit) and self.code_committed,
             "results": [plain(x) for x in r.results],
             **({"planted": self.planted.to_json()} if self.planted else {}),
         }
@@ -316,7 +319,9 @@ def check(
                 result = vcs.CommitResult(None, f"{exc.message} ({exc.hint})")
             commit = result.sha
             notices.append(result.warning)
-    return CheckOutcome(report, task, True, commit, newly_done, info(*notices), count)
+    return CheckOutcome(
+        report, task, True, commit, newly_done, info(*notices), count, within
+    )
 
 
 def attempt_dir(parent: Path, now: dt.datetime | None = None) -> Path:

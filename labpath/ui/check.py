@@ -164,8 +164,10 @@ def _failure_detail(res) -> None:
 
 
 def check_committed(outcome: CheckOutcome) -> None:
-    if outcome.commit:
+    if outcome.commit and outcome.code_committed:
         out.print(f"[dim]Committed your code as {outcome.commit[:10]}[/]")
+    elif outcome.commit:
+        out.print(f"[dim]Recorded the pass as {outcome.commit[:10]}[/]")
 
 
 def check_progress(lab: str):
