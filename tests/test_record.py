@@ -109,7 +109,25 @@ def test_verify_flags_a_lab_whose_code_broke_after_the_record(recorded, cli):
     (line,) = [x for x in r.stdout.splitlines() if x.startswith("✗")]
     assert line.startswith("✗ micrograd: ") and " checks fail now: " in line
     assert "test_mul_matches_torch" in line
-    assert "1 of 1 claim(s) no longer hold." in r.stdout
+    assert "1 of 1 claim(s) do not hold." in r.stdout
+
+
+@pytest.mark.torch
+def test_a_pass_on_code_outside_the_workspace_is_claimed_but_never_verified(
+    cli, started, tmp_path
+):
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    shutil.copy(SOLUTION, outside / "engine.py")
+    assert cli("check", "micrograd", "--path", outside).exit_code == 0
+    r = cli("record")
+    assert r.exit_code == 0, r.output
+    assert "✓ micrograd code not committed 20/20 checks" in flat(r.stdout)
+    assert "passed on code no commit holds" in flat(r.stderr)
+    r = cli("verify")
+    assert r.exit_code == 1, r.output
+    assert "✗ micrograd: no commit holds the code that passed" in r.stdout
+    assert "1 of 1 claim(s) do not hold." in r.stdout
 
 
 @pytest.mark.torch

@@ -317,7 +317,7 @@ def record_written(r) -> None:
         f"{len(labs)} lab(s) passed"
     )
     for c in labs:
-        commit = (c["commit"] or "not committed")[:10]
+        commit = c["commit"][:10] if c["commit"] else "code not committed"
         out.print(
             f"  [green]✓[/] {escape(c['lab'])} [dim]{commit}[/] "
             f"{c['passed']}/{c['total']} checks, seed {c['seed']}"
@@ -368,7 +368,7 @@ def verify_table(r) -> None:
     for c in bad:
         out.print(f"[red]✗[/] {escape(c.lab)}: {escape(c.reason or c.status)}")
     if bad:
-        out.print(f"\n{len(bad)} of {len(r.claims)} claim(s) no longer hold.")
+        out.print(f"\n{len(bad)} of {len(r.claims)} claim(s) do not hold.")
     else:
         out.print(f"\nEvery claim holds ({len(r.claims)} lab(s)).")
 
