@@ -63,11 +63,33 @@ def test_front_matter_written_without_yaml_reads_back_in_yaml_as_written():
         for title in (" ".join(words), rng.choice(odd)):
             front = {"id": "01ABC", "title": title, "tags": [title, "x"], "week": 3}
             front["starred"] = rng.random() < 0.5
+            front["check"] = {"status": title, "passed": 8, "ok": front["starred"]}
             head = _simple_dump(front)
             if head is not None:
                 written += 1
                 assert yaml.safe_load(head) == front, head
     assert written > 3900  # nearly every title is written the fast way
+
+
+def test_an_entry_of_a_checked_lab_is_written_without_yaml(monkeypatch):
+    import sys
+
+    from labpath.journal.entry import JournalEntry
+
+    entry = JournalEntry(
+        id="01ABC",
+        created="2026-12-02T08:00:00+00:00",
+        type="aha",
+        title="t",
+        body="text",
+        check={"status": "failed", "passed": 8, "total": 12, "at": "2026-12-02T08:00"},
+    )
+    monkeypatch.setitem(sys.modules, "yaml", None)  # any import of PyYAML fails
+    text = render(entry)
+    monkeypatch.undo()
+    front = yaml.safe_load(text.split("---\n")[1])
+    assert front["check"] == entry.check
+    assert "check:\n  status: failed\n  passed: 8\n" in text
 
 
 def test_an_entry_with_a_nested_field_is_still_written_by_yaml():
@@ -79,7 +101,7 @@ def test_an_entry_with_a_nested_field_is_still_written_by_yaml():
         type="aha",
         title="Why += matters: reused nodes",
         body="text",
-        extra={"meta": {"a": 1}},
+        extra={"meta": {"a": [1, 2]}},
     )
     front = yaml.safe_load(render(entry).split("---\n")[1])
-    assert front["meta"] == {"a": 1} and front["title"] == entry.title
+    assert front["meta"] == {"a": [1, 2]} and front["title"] == entry.title

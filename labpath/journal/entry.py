@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,16 +106,31 @@ def _simple_dump(front: dict) -> str | None:
                 return None
             lines.append(f"{key}: []" if not items else f"{key}:")
             lines += [f"- {item}" for item in items]
-        elif isinstance(value, bool):
-            lines.append(f"{key}: {'true' if value else 'false'}")
-        elif isinstance(value, int):
-            lines.append(f"{key}: {value}")
-        elif (text := _simple_text(value)) is not None:
+        elif isinstance(value, dict):  # the check's figures: a mapping of scalars
+            if not value:
+                lines.append(f"{key}: {{}}")
+                continue
+            lines.append(f"{key}:")
+            for inner, item in value.items():
+                text = _simple_item(item) if isinstance(inner, str) else None
+                if text is None:
+                    return None
+                lines.append(f"  {inner}: {text}")
+        elif (text := _simple_item(value)) is not None:
             lines.append(f"{key}: {text}")
         else:
             return None
     head = "\n".join(lines) + "\n"
     return head if _simple_front(head[:-1]) == front else None
+
+
+def _simple_item(value) -> str | None:
+    """A bool, an int or a string as one plain YAML scalar; None if not sure."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    return _simple_text(value)
 
 
 def _simple_text(value) -> str | None:
@@ -178,12 +194,19 @@ def _simple_scalar(v: str):
     """One scalar as PyYAML's safe loader reads it, or _FAIL when unsure."""
     if not v or v != v.strip() or not v.isprintable():
         return _FAIL
-    if v[0] == "'":
+    first = v[0]
+    if first.isalpha():  # text, a boolean or null: the common case, tested first
+        if v in _NOT_TEXT:
+            return v in _TRUE
+        if v in _NULL:
+            return None
+        return _FAIL if _PLAIN_BAD.search(v) else v
+    if first == "'":
         inner = v[1:-1]
         if len(v) < 2 or v[-1] != "'" or "'" in inner.replace("''", ""):
             return _FAIL
         return inner.replace("''", "'")
-    if v[0] == '"':
+    if first == '"':
         inner = v[1:-1]
         if len(v) < 2 or v[-1] != '"' or '"' in inner or "\\" in inner:
             return _FAIL
@@ -196,16 +219,12 @@ def _simple_scalar(v: str):
         return int(v)
     if v in _NULL:
         return None
-    if v in _NOT_TEXT:
-        return v in _TRUE
-    if v[0].isascii() and v[0].isdigit():
+    if first.isascii() and first.isdigit():
         # letters and digits alone (an id) are text unless they spell a number
         if not (v.isascii() and v.isalnum()) or _NUMBER.fullmatch(v):
             return _FAIL
         return v
-    if not v[0].isalpha() or _PLAIN_BAD.search(v):
-        return _FAIL
-    return v
+    return _FAIL
 
 
 def _simple_front(head: str) -> dict | None:
@@ -306,6 +325,8 @@ _LINE_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 def _line(value) -> str:
     """A one-line front-matter value as clean text."""
+    if type(value) is str and value.isprintable():  # no control character to replace
+        return value.strip()
     if isinstance(value, (dict, list, tuple, set)):
         return ""
     if isinstance(value, dt.date):
@@ -362,13 +383,13 @@ def checked_from_text(
     if not isinstance(front.get("created") or front.get("date") or "", (str, dt.date)):
         created = None
     if created is None and path:
-        created = _created_from_name(Path(path).name)
+        created = _created_from_name(os.path.basename(path))
     plots = front.get("plots") or ()
     if isinstance(plots, str):
         plots = [plots]
     if not isinstance(plots, (list, tuple)):
         plots = ()
-    stem = Path(path).stem if path else ""
+    stem = os.path.splitext(os.path.basename(path))[0] if path else ""
     ident = _line(front.get("id") or "")
     if not _SAFE_ID.fullmatch(ident):
         ident = stem
@@ -409,9 +430,10 @@ def read_entry(path: Path) -> JournalEntry:
     return from_text(path.read_text(encoding="utf-8"), str(path))
 
 
-def read_checked(path: Path) -> tuple[JournalEntry, str | None]:
+def read_checked(path: Path | str) -> tuple[JournalEntry, str | None]:
     """An entry and what is wrong with its file; invalid UTF-8 is read with U+FFFD."""
-    data = path.read_bytes()
+    with open(path, "rb") as f:
+        data = f.read()
     try:
         text, problem = data.decode("utf-8"), None
     except UnicodeDecodeError as exc:

@@ -340,7 +340,7 @@ def load_index(
             problem = old_problems.get(path)
         else:
             try:
-                entry, problem = read_checked(Path(path))
+                entry, problem = read_checked(path)
             except OSError as exc:
                 _note(problems, path, f"it cannot be read ({exc.strerror or exc})")
                 continue
