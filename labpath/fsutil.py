@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -36,6 +35,8 @@ def temp_file(path: Path, mode: int | None = None) -> tuple[int, str]:
     """A temp file beside path with the mode path will have; old leftovers swept."""
     path.parent.mkdir(parents=True, exist_ok=True)
     sweep(path.parent, f".{path.name}.*.tmp")
+    import tempfile  # a write needs it; a command that only reads does not
+
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     with contextlib.suppress(OSError):
         os.fchmod(fd, file_mode(path) if mode is None else mode)

@@ -20,7 +20,6 @@ named like GitPython's so the CLI's one error boundary reads both.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import subprocess
 import time
@@ -164,7 +163,34 @@ def discover(root: Path) -> Repo:
 
 
 def _paths(root: Path, lines: list[str]) -> tuple[Path, Path, Path]:
+    _TOPS[str(root)] = Path(lines[0])
     return Path(lines[0]), Path(lines[1]), root / lines[2]
+
+
+# Each folder's work-tree root as discover() found it in this process: a command that
+# asks git about its files more than once asks where the repository is only once.
+_TOPS: dict[str, Path] = {}
+
+
+def toplevel(root: Path) -> Path:
+    """The root of the work tree holding root (discover's `top`), asked of git once
+    while that repository is still the nearest one (a long-lived process, a kernel or
+    a test run, may see a repository made or removed between two commands)."""
+    top = _TOPS.get(str(root))
+    if top is not None and _still_top(Path(root), top):
+        return top
+    return discover(root).top
+
+
+def _still_top(root: Path, top: Path) -> bool:
+    if "GIT_DIR" in os.environ or not (top / ".git").exists():
+        return False
+    here = root.resolve()
+    while here != top:
+        if (here / ".git").exists() or here.parent == here:
+            return False  # a repository nearer than top, or root is not under it
+        here = here.parent
+    return True
 
 
 def branches(repo: Repo) -> list[str]:
@@ -349,6 +375,8 @@ def _write_trees(repo: Repo, blobs: dict) -> tuple[str | None, str | None, str]:
     One `cat-file --batch` reads HEAD and the trees on the files' paths; a HEAD that
     moves meanwhile makes update-ref refuse, and the commit is built again.
     """
+    import hashlib  # only a commit needs it: status and next never pay for it
+
     width = len(next(iter(blobs.values()))[1]) // 2
     digest = hashlib.sha1 if width == 20 else hashlib.sha256
     dirs = {""}

@@ -366,7 +366,7 @@ def _status(root: Path, paths: list[Path], *flags: str) -> list[tuple[str, Path]
     from labpath import gitcmd
 
     try:
-        top = gitcmd.discover(root).top.resolve()
+        top = gitcmd.toplevel(root).resolve()
     except gitcmd.Unreadable:
         repo = open_repo(root)
         top = Path(repo.working_tree_dir).resolve()

@@ -416,3 +416,26 @@ def test_a_pass_after_the_log_was_shrunk_is_shown_but_not_committed(cli, started
     assert data["status"] == "passed" and data["commit"] is None
     assert "no longer starts with its committed version" in flat(result.stderr)
     assert git(started, "rev-parse", "HEAD") == head
+
+
+def test_the_work_tree_root_is_asked_once_and_asked_again_when_a_nearer_repo_appears(
+    tmp_path, monkeypatch
+):
+    from labpath import gitcmd
+
+    outer, inner = tmp_path / "outer", tmp_path / "outer" / "inner"
+    inner.mkdir(parents=True)
+    git(outer, "init", "-q")
+    (inner / "f.txt").write_text("x\n")
+    assert gitcmd.toplevel(inner) == outer.resolve()
+    asked = []
+    monkeypatch.setattr(gitcmd, "discover", lambda root: asked.append(root) or 0 / 0)
+    assert gitcmd.toplevel(inner) == outer.resolve() and asked == []  # from memory
+    monkeypatch.undo()
+    git(inner, "init", "-q")  # a repository nearer than the remembered one
+    assert gitcmd.toplevel(inner) == inner.resolve()
+    assert [p for _, p in vcs._status(inner, [inner / "f.txt"])] == [inner / "f.txt"]
+    import shutil
+
+    shutil.rmtree(inner / ".git")  # and gone again
+    assert gitcmd.toplevel(inner) == outer.resolve()
