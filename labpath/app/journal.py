@@ -296,14 +296,14 @@ def _unsaved_twin(ws: Workspace, entry: journal.JournalEntry, repo=None):
     def key(e):
         return (e.body, e.type, e.lab, e.task, e.tags, e.starred)
 
-    named = re.compile(
-        rf"\d{{4}}-\d{{2}}-\d{{2}}T\d{{6}}-{re.escape(journal.slugify(entry.title))}"
-        r"(-\d+)?\.md"
-    )
+    slug = journal.slugify(entry.title)
+    named = re.compile(rf"\d{{4}}-\d{{2}}-\d{{2}}T\d{{6}}-{re.escape(slug)}(-\d+)?\.md")
+
+    def same_title(name: str) -> bool:  # the substring test first: ten thousand names
+        return slug in name and named.fullmatch(name) is not None
+
     candidates = [
-        p
-        for p in journal.entry_names(ws.journal_dir)
-        if named.fullmatch(p.name) and not p.is_symlink()
+        p for p in journal.entry_names(ws.journal_dir, same_title) if not p.is_symlink()
     ]
     if not candidates:
         return None

@@ -60,9 +60,10 @@ def entry_files(journal_dir: Path) -> list[Path]:
     return sorted(p for p in journal_dir.glob("*/*/*.md") if not p.is_symlink())
 
 
-def entry_names(journal_dir: Path) -> list[Path]:
+def entry_names(journal_dir: Path, keep=None) -> list[Path]:
     """The entry files' paths under journal/YYYY/MM/, from the folder listings alone
-    (no stat of each file: links are not told apart here)."""
+    (no stat of each file: links are not told apart here). keep(name), when given,
+    picks the file names wanted; only those become paths."""
     found: list[Path] = []
     try:
         years = os.listdir(journal_dir)
@@ -83,7 +84,11 @@ def entry_names(journal_dir: Path) -> list[Path]:
                 names = os.listdir(folder)
             except OSError:
                 continue
-            found.extend(folder / n for n in names if n.endswith(".md") and n[0] != ".")
+            found.extend(
+                folder / n
+                for n in names
+                if n.endswith(".md") and n[0] != "." and (keep is None or keep(n))
+            )
     return found
 
 
