@@ -44,7 +44,13 @@ def main() -> None:
     # As dev check does: the labs this one builds on are their reference solutions.
     uses = {name: labs.load(name).solution_dir for name in lab.uses}
     with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "LABPATH_HOME": str(Path(tmp) / "ws"), "NO_COLOR": "1"}
+        # the cold side is a fresh interpreter per check: no warm check server
+        env = {
+            **os.environ,
+            "LABPATH_HOME": str(Path(tmp) / "ws"),
+            "NO_COLOR": "1",
+            "LABPATH_CHECK_SERVER": "0",
+        }
         solution = str(lab.solution_dir)
         cmd = [sys.executable, "-m", "labpath", "check", lab.id, "--path", solution]
         subprocess.run(cmd, env=env, capture_output=True)  # warm the file cache

@@ -33,6 +33,7 @@ class CheckOutcome:
     planted: object = None  # planted.Count
     # False when the checked code lies outside the workspace: the commit holds the pass only.
     code_committed: bool = True
+    warm: bool = False  # run by the warm check server (labpath.checks.server)
 
     @property
     def exit_code(self) -> int:
@@ -77,6 +78,7 @@ class CheckOutcome:
             "newly_done": self.newly_done,
             "commit": self.commit,
             "code_committed": bool(self.commit) and self.code_committed,
+            "warm": self.warm,
             "results": [plain(x) for x in r.results],
             **({"planted": self.planted.to_json()} if self.planted else {}),
         }
@@ -220,6 +222,7 @@ def check_folder(
     seed: int | None = None,
     data: str | None = None,
     device: str | None = None,
+    worker=None,
 ) -> CheckOutcome:
     """Check a folder outside any workspace: run the checks, record nothing."""
     if not lab_id:
@@ -229,9 +232,20 @@ def check_folder(
     lab = labs.load(lab_id)
     target = _target(path)
     _options(data, device, timeout)
-    report, notes = _run(None, lab, target, timeout, seed, data, device)
+    report, notes = _run(None, lab, target, timeout, seed, data, device, worker)
     report, count = _counted(lab, report, target)
-    return CheckOutcome(report, None, recorded=False, notices=notes, planted=count)
+    return CheckOutcome(
+        report,
+        None,
+        recorded=False,
+        notices=notes,
+        planted=count,
+        warm=_warm(worker),
+    )
+
+
+def _warm(worker) -> bool:
+    return bool(getattr(worker, "warm", False))
 
 
 def check(
@@ -303,7 +317,15 @@ def check(
         if on_report is not None:
             on_report(
                 CheckOutcome(
-                    report, task, True, None, newly_done, info(*notices), count
+                    report,
+                    task,
+                    True,
+                    None,
+                    newly_done,
+                    info(*notices),
+                    count,
+                    within,
+                    _warm(worker),
                 )
             )
         if report.ok and (newly_done or (within and vcs.dirty(ws.root, [target]))):
@@ -320,7 +342,15 @@ def check(
             commit = result.sha
             notices.append(result.warning)
     return CheckOutcome(
-        report, task, True, commit, newly_done, info(*notices), count, within
+        report,
+        task,
+        True,
+        commit,
+        newly_done,
+        info(*notices),
+        count,
+        within,
+        _warm(worker),
     )
 
 

@@ -112,7 +112,12 @@ def check(
 
     if all_labs:
         _recheck_all(workspace, curriculum, lab, path, timeout, json)
+    from labpath.checks import warm
+
     options = dict(timeout=timeout, seed=seed, data=data, device=device)
+    options["worker"] = (
+        warm.client()
+    )  # None: a cold run, as with LABPATH_CHECK_SERVER=0
     ctx = _context_or_none(workspace, curriculum, lab, path)
     screen = None if json else ui.CheckScreen(verbose)
     if ctx is None:

@@ -32,8 +32,10 @@ def check_report(outcome: CheckOutcome, verbose: bool = False) -> None:
     if outcome.planted is not None:
         _count_report(outcome)
         return
+    warm = " · warm" if outcome.warm else ""
     out.print(
-        f"[bold]{r.lab}[/] [dim]· {escape(r.target)} · seed {r.seed} · {r.duration:.1f}s[/]"
+        f"[bold]{r.lab}[/] [dim]· {escape(r.target)} · seed {r.seed} · "
+        f"{r.duration:.1f}s{warm}[/]"
     )
     for res in r.results:
         mark = MARKS.get(res.outcome, "?")
@@ -87,7 +89,10 @@ def check_report(outcome: CheckOutcome, verbose: bool = False) -> None:
 def _count_report(outcome: CheckOutcome) -> None:
     """A lab that hides its faults: how many remain, and nothing that says which."""
     r, c = outcome.report, outcome.planted
-    out.print(f"[bold]{r.lab}[/] [dim]· {escape(r.target)} · {r.duration:.1f}s[/]")
+    warm = " · warm" if outcome.warm else ""
+    out.print(
+        f"[bold]{r.lab}[/] [dim]· {escape(r.target)} · {r.duration:.1f}s{warm}[/]"
+    )
     if r.status not in ("passed", "failed"):
         out.print(f"{SUMMARY.get(r.status, r.status)} {escape(r.message or '')}")
         return
