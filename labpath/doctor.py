@@ -28,6 +28,7 @@ def diagnose(workspace_path: str | None, loaded) -> list[Finding]:
     """
     found = [_python()]
     found += _torch()
+    found.append(_check_server())
     found += _git(workspace_path)
     found += _workspace(loaded)
     return found
@@ -40,6 +41,26 @@ def _python() -> Finding:
         ok,
         f"{platform.python_version()} ({sys.executable})",
         None if ok else "install Python 3.10 or newer",
+    )
+
+
+def _check_server() -> Finding:
+    """Whether checks run warm: the server of this environment, if one answers."""
+    from labpath.checks import warm
+
+    if not warm.enabled():
+        return Finding(
+            "check server", True, "off (LABPATH_CHECK_SERVER=0): checks run cold"
+        )
+    path = warm.socket_path()
+    answer = warm.ping(path) if path is not None else None
+    if answer:
+        state = "running a check" if answer.get("busy") else "idle"
+        return Finding(
+            "check server", True, f"warm (pid {answer.get('pid')}, {state}; {path})"
+        )
+    return Finding(
+        "check server", True, "not running: the next check runs cold and starts one"
     )
 
 

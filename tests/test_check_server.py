@@ -96,6 +96,13 @@ def test_a_second_check_runs_warm_and_reports_what_a_cold_one_does(
     first = json.loads(cold.stdout)
     assert first["warm"] is False and first["status"] == "failed"
     sock = _ready(server_env)
+    doctor = subprocess.run(
+        [*LABPATH, "doctor"], env=server_env, capture_output=True, text=True
+    )
+    pid = warm.ping(sock)["pid"]
+    assert f"check server: warm (pid {pid}, idle; {sock})" in " ".join(
+        doctor.stdout.split()
+    )
     assert sock.stat().st_mode & 0o777 == 0o600
     assert sock.parent.stat().st_mode & 0o777 == 0o700
     hot = check(server_env, folder)
@@ -200,9 +207,12 @@ def test_an_idle_server_ends_and_takes_its_socket_and_worker_with_it(
     assert all(_wait_gone(int(w)) for w in workers)
 
 
-def test_no_server_when_turned_off_or_without_a_private_folder(monkeypatch, tmp_path):
+def test_no_server_when_turned_off_or_without_a_private_folder(
+    monkeypatch, tmp_path, cli
+):
     monkeypatch.setenv("LABPATH_CHECK_SERVER", "0")
     assert warm.client() is None
+    assert "check server: off (LABPATH_CHECK_SERVER=0)" in cli("doctor").stdout
     monkeypatch.setenv("LABPATH_CHECK_SERVER", "1")
     shared = Path(tempfile.mkdtemp(prefix="lp-"))
     os.chmod(shared, 0o777)
