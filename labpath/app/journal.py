@@ -8,7 +8,6 @@ from pathlib import Path
 
 from labpath import editor as editors
 from labpath import journal, progress
-from labpath.app import journal_edit
 from labpath.app.context import Context, guard, open_workspace, refreshed
 from labpath.app.results import Notice, info, plain, warnings
 from labpath.curriculum import Task
@@ -382,6 +381,8 @@ def edit(ws_path: str | None, ref: str) -> Edited:
         "no editor set",
         "set $EDITOR (e.g. export EDITOR=nano) or `editor:` in labpath.yaml",
     )
+    from labpath.app import journal_edit  # only edit and star: not on log's path
+
     result = journal_edit.edit_entry(
         ws, ref, editors.function(editor, ws.state_dir / "tmp")
     )
@@ -391,6 +392,8 @@ def edit(ws_path: str | None, ref: str) -> Edited:
 
 
 def star(ws_path: str | None, ref: str, starred: bool) -> Edited:
+    from labpath.app import journal_edit
+
     ws = open_workspace(ws_path)
     result = journal_edit.set_star(ws, ref, starred)
     return Edited(result.entry, result.changed, result.commit, ws.root)
