@@ -224,3 +224,34 @@ def test_no_server_when_turned_off_or_without_a_private_folder(
     time.sleep(1)
     assert not list(tmp_path.glob("checks-*.sock"))
     shutil.rmtree(shared)
+
+
+def test_a_check_started_while_the_server_is_busy_runs_cold(server_env, tmp_path):
+    solution = (LAB.solution_dir / "engine.py").read_text()
+    mine, other = tmp_path / "mine", tmp_path / "other"
+    for folder in (mine, other):
+        folder.mkdir()
+        (folder / "engine.py").write_text(solution)
+    assert check(server_env, mine).returncode == 0
+    sock = _ready(server_env)
+    pidfile = tmp_path / "run.pid"
+    slow = f"import os, time\nopen({str(pidfile)!r}, 'w').write('1')\ntime.sleep(6)\n"
+    (mine / "engine.py").write_text(slow + solution)
+    busy = subprocess.Popen(
+        [*LABPATH, "check", "micrograd", "--path", str(mine), "--json"],
+        env=server_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not pidfile.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert warm.ping(sock)["busy"] is True
+    meanwhile = check(server_env, other)
+    assert meanwhile.returncode == 0, meanwhile.stderr
+    assert json.loads(meanwhile.stdout)["warm"] is False
+    out, _ = busy.communicate(timeout=120)
+    assert busy.returncode == 0
+    report = json.loads(out)
+    assert report["warm"] is True and report["status"] == "passed"
