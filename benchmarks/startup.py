@@ -65,6 +65,21 @@ def timed(cmd: list[str], env: dict, runs: int) -> tuple[float, float]:
     return statistics.median(walls), statistics.median(cpus)
 
 
+def interleaved(cmd: list[str], base: list[str], env: dict, runs: int):
+    """timed() of cmd and of base, their runs alternating: (cmd's, base's)."""
+    pairs = [(timed(cmd, env, 1), timed(base, env, 1)) for _ in range(runs)]
+    return (
+        (
+            statistics.median(p[0][0] for p in pairs),
+            statistics.median(p[0][1] for p in pairs),
+        ),
+        (
+            statistics.median(p[1][0] for p in pairs),
+            statistics.median(p[1][1] for p in pairs),
+        ),
+    )
+
+
 def wait_for_server(env: dict, within: float = 120.0) -> None:
     """Until the check server the first check started answers (torch imported)."""
     ask = "from labpath.checks import warm; print(bool(warm.ping()))"
@@ -93,7 +108,6 @@ def main() -> None:
         env = {**os.environ, "LABPATH_HOME": str(Path(tmp) / "ws"), "NO_COLOR": "1"}
         subprocess.run([*entry, "init"], env=env, capture_output=True, check=True)
         lab = ROOT / "labpath" / "labs" / "micrograd"
-        baseline = timed([sys.executable, "-c", "import typer, rich"], env, args.runs)
         subprocess.run([*entry, "next"], env=env, capture_output=True, check=True)
         commands = {
             "labpath --help": ["--help"],
@@ -101,16 +115,13 @@ def main() -> None:
             "labpath next": ["next"],
             "labpath log": ["log", "a benchmark entry", "--type", "note"],
         }
-        rows = [
-            (
-                name,
-                timed([*entry, *argv], env, args.runs),
-                "import typer, rich",
-                baseline,
-                1.5,
-            )
-            for name, argv in commands.items()
-        ]
+        # Each command alternates with its own baseline runs: a machine whose speed
+        # drifts over the minute the loop takes slows both sides alike.
+        bare = [sys.executable, "-c", "import typer, rich"]
+        rows = []
+        for name, argv in commands.items():
+            command, baseline = interleaved([*entry, *argv], bare, env, args.runs)
+            rows.append((name, command, "import typer, rich", baseline, 1.5))
         check_runs = max(2, args.runs // 2)
         runtime = Path(tmp) / "run"
         runtime.mkdir(mode=0o700)

@@ -346,7 +346,10 @@ def draw_graph(out, path, fn=None, inputs=None, names="abcdefgh", title=None) ->
     wrong = sum(n.flagged for n in model.nodes)
     ax.set_title(title or ("your graph after backward(): data, your grad and the expected "
                            f"grad of every node ({wrong} wrong)"), fontsize=9)
-    fig.tight_layout()
+    # Margins in inches for the title above and the legend below; tight_layout would
+    # measure every text by drawing the figure once more (a third of the plot's time).
+    height = fig.get_size_inches()[1]
+    fig.subplots_adjust(left=0.01, right=0.99, top=1 - 0.45 / height, bottom=0.65 / height)
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return True
