@@ -79,6 +79,30 @@ def _ready(env, within: float = 90.0) -> Path:
     raise AssertionError("no check server answered")
 
 
+def _slow_check(env, folder, pidfile, seconds, *extra):
+    """`labpath check` started on the solution made to sleep at import; returns the
+    process and, once the run has begun, the pid of the run importing the code."""
+    solution = (LAB.solution_dir / "engine.py").read_text()
+    slow = (
+        f"import os, time\nopen({str(pidfile)!r}, 'w').write(str(os.getpid()))\n"
+        f"time.sleep({seconds})\n"
+    )
+    (folder / "engine.py").write_text(slow + solution)
+    proc = subprocess.Popen(
+        [*LABPATH, "check", "micrograd", "--path", str(folder), *extra],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while (
+        not (pidfile.exists() and pidfile.read_text()) and time.monotonic() < deadline
+    ):
+        time.sleep(0.05)
+    return proc, int(pidfile.read_text())
+
+
 def check(env, folder, *extra, timeout=180):
     return subprocess.run(
         [*LABPATH, "check", "micrograd", "--path", str(folder), "--json", *extra],
@@ -145,23 +169,7 @@ def test_ctrl_c_during_a_warm_run_ends_it_and_the_server_serves_the_next(
     (folder / "engine.py").write_text(solution)
     assert check(server_env, folder).returncode == 0
     sock = _ready(server_env)
-    pidfile = tmp_path / "run.pid"
-    slow = (
-        f"import os, time\nopen({str(pidfile)!r}, 'w').write(str(os.getpid()))\n"
-        "time.sleep(60)\n"
-    )
-    (folder / "engine.py").write_text(slow + solution)
-    proc = subprocess.Popen(
-        [*LABPATH, "check", "micrograd", "--path", str(folder)],
-        env=server_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 60
-    while not pidfile.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    run_pid = int(pidfile.read_text())
+    proc, run_pid = _slow_check(server_env, folder, tmp_path / "run.pid", 60)
     proc.send_signal(signal.SIGINT)
     proc.communicate(timeout=30)
     assert proc.returncode == 130
@@ -241,19 +249,7 @@ def test_a_check_started_while_the_server_is_busy_runs_cold(server_env, tmp_path
         (folder / "engine.py").write_text(solution)
     assert check(server_env, mine).returncode == 0
     sock = _ready(server_env)
-    pidfile = tmp_path / "run.pid"
-    slow = f"import os, time\nopen({str(pidfile)!r}, 'w').write('1')\ntime.sleep(6)\n"
-    (mine / "engine.py").write_text(slow + solution)
-    busy = subprocess.Popen(
-        [*LABPATH, "check", "micrograd", "--path", str(mine), "--json"],
-        env=server_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 60
-    while not pidfile.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    busy, _ = _slow_check(server_env, mine, tmp_path / "run.pid", 6, "--json")
     assert warm.ping(sock)["busy"] is True
     meanwhile = check(server_env, other)
     assert meanwhile.returncode == 0, meanwhile.stderr

@@ -72,6 +72,25 @@ def key_pipe(key: bytes):
         os.close(read_fd)
 
 
+def run_request(args, env, cwd, timeout, key: bytes) -> dict:
+    """One run as a warm worker takes it (labpath.checks.worker): pytest's arguments,
+    the run's environment and folder, where its output goes, its time limit and key."""
+    return {
+        "args": args,
+        "env": env,
+        "cwd": str(cwd),
+        "output": str(Path(cwd) / "output.txt"),
+        "timeout": timeout,
+        "key": key.hex(),
+    }
+
+
+def run_output(request: dict) -> str:
+    """What the run of a request printed (empty if it never started)."""
+    path = Path(request["output"])
+    return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
+
+
 class WorkerFailed(RuntimeError):
     """The warm process could not start (its imports failed): run cold instead."""
 
@@ -123,15 +142,7 @@ class Worker:
         if not self.alive:
             self.stop()
         self.start()
-        output = str(Path(cwd) / "output.txt")
-        request = {
-            "args": args,
-            "env": env,
-            "cwd": str(cwd),
-            "output": output,
-            "timeout": timeout,
-            "key": key.hex(),
-        }
+        request = run_request(args, env, cwd, timeout, key)
         self.proc.stdin.write(json.dumps(request) + "\n")
         self.proc.stdin.flush()
         child = None
@@ -155,12 +166,7 @@ class Worker:
             return None, False, ""
         data = json.loads(reply)
         self.last_cpu = data.get("cpu")
-        text = (
-            Path(output).read_text(encoding="utf-8", errors="replace")
-            if Path(output).exists()
-            else ""
-        )
-        return data["returncode"], data["timed_out"], text
+        return data["returncode"], data["timed_out"], run_output(request)
 
     def stop(self) -> None:
         if self.proc is not None:

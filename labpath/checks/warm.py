@@ -189,15 +189,7 @@ class ServerClient:
         conn = _connect(self.path)
         if conn is None:
             return None
-        output = str(Path(cwd) / "output.txt")
-        request = {
-            "args": args,
-            "env": env,
-            "cwd": str(cwd),
-            "output": output,
-            "timeout": timeout,
-            "key": key.hex(),
-        }
+        request = procs.run_request(args, env, cwd, timeout, key)
         child = None
         with conn:
             replies = conn.makefile("rb")
@@ -232,12 +224,11 @@ class ServerClient:
         except ValueError:
             return None, False, ""  # the server died during the run: a crash
         self.last_cpu = data.get("cpu")
-        text = (
-            Path(output).read_text(encoding="utf-8", errors="replace")
-            if Path(output).exists()
-            else ""
+        return (
+            data.get("returncode"),
+            bool(data.get("timed_out")),
+            procs.run_output(request),
         )
-        return data.get("returncode"), bool(data.get("timed_out")), text
 
 
 def client() -> ServerClient | None:
