@@ -180,10 +180,9 @@ class ServerClient:
             return result
         self.warm = False
         cmd = [sys.executable, "-m", "pytest", *args]
-        try:
-            return procs.run_cold(cmd, env, cwd, timeout, key)
-        finally:
-            start(self.path)
+        result = procs.run_cold(cmd, env, cwd, timeout, key)
+        start(self.path)  # after a run that ended, not one stopped by Ctrl-C
+        return result
 
     def _warm(self, args, env, cwd, timeout, key):
         conn = _connect(self.path)
