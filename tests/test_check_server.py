@@ -258,3 +258,23 @@ def test_a_check_started_while_the_server_is_busy_runs_cold(server_env, tmp_path
     assert busy.returncode == 0
     report = json.loads(out)
     assert report["warm"] is True and report["status"] == "passed"
+
+
+def test_python_and_python3_of_one_environment_share_one_server(server_env):
+    """The console script's shebang names python3; a learner's shell may run python."""
+    here = Path(sys.executable)
+    twins = [p for p in (here.parent / "python", here.parent / "python3") if p.exists()]
+    if len(twins) < 2:
+        pytest.skip("this environment has no python/python3 pair")
+    where = "from labpath.checks import warm; print(warm.socket_path())"
+    paths = {
+        subprocess.run(
+            [str(twin), "-c", where],
+            env=server_env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for twin in twins
+    }
+    assert len(paths) == 1, paths

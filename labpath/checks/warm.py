@@ -64,7 +64,10 @@ def _fingerprint() -> str:
                     st = os.stat(os.path.join(folder, name))
                     files.append((folder, name, st.st_mtime_ns, st.st_size))
     env = sorted((k, v) for k, v in os.environ.items() if k not in _VOLATILE)
-    data = repr((sys.executable, __version__, sorted(files), env)).encode()
+    # python and python3 in one venv are one interpreter: the console script's
+    # shebang names one, a learner's shell the other.
+    interpreter = (os.path.realpath(sys.executable), sys.prefix)
+    data = repr((interpreter, __version__, sorted(files), env)).encode()
     return hashlib.sha256(data).hexdigest()[:20]
 
 
