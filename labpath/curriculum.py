@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 from labpath import yamlcheck as yc
 from labpath.errors import UsageError, did_you_mean
+from labpath.structs import struct
 
 FORMAT_VERSION = 1
 KINDS = ("lab", "project", "practice", "milestone")
@@ -15,13 +15,13 @@ MAX_HOURS = 1000.0
 LAB_STATUSES = ("planned",)  # a task's lab whose checks are not shipped yet
 
 
-@dataclass(frozen=True)
+@struct
 class Resource:
     title: str
     url: str
 
 
-@dataclass(frozen=True)
+@struct
 class Question:
     """A self-test question: its text, the written answer, and for multiple choice the
     choices and which one is right (1-based)."""
@@ -58,7 +58,7 @@ QUESTION_KEYS = ("q", "answer", "choices", "correct")
 MAX_CHOICES = len(_LETTERS)
 
 
-@dataclass(frozen=True)
+@struct
 class Task:
     id: str
     title: str
@@ -78,14 +78,14 @@ class Task:
     lab_planned: bool = False
 
 
-@dataclass(frozen=True)
+@struct
 class Week:
     number: int
     title: str
     tasks: tuple[Task, ...]
 
 
-@dataclass(frozen=True)
+@struct
 class Phase:
     id: str
     number: int
@@ -96,7 +96,7 @@ class Phase:
     source: str
 
 
-@dataclass(frozen=True)
+@struct
 class Curriculum:
     phases: tuple[Phase, ...]
     directory: str

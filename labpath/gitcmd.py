@@ -23,10 +23,10 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from labpath.errors import EnvironmentFailure, UsageError
+from labpath.structs import struct
 
 # Never let `git gc --auto` or `git maintenance run --auto` start inside a command.
 NO_MAINTENANCE = ("-c", "gc.auto=0", "-c", "maintenance.auto=false")
@@ -115,7 +115,7 @@ def git_waiting(cwd: Path, args: list[str], wait: float, **kw):
 # --- the repository ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@struct
 class Repo:
     """What one `git rev-parse` says about the repository holding a folder."""
 

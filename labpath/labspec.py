@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import ast
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 from labpath import labs
 from labpath import yamlcheck as yc
 from labpath.errors import UsageError, did_you_mean
+from labpath.structs import struct
 
 LAB_VERSION = 1
 BUGS_VERSION = 1
@@ -18,7 +18,7 @@ BUG_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 BUG_KEYS = ("id", "summary", "file", "replace", "fails", "diagnosis", "card")
 
 
-@dataclass(frozen=True)
+@struct
 class Bug:
     id: str
     summary: str

@@ -6,14 +6,14 @@ Pure functions over the curriculum, progress and time log; `today` is always pas
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 
 from labpath.curriculum import Curriculum, Task
 from labpath.progress import DONE, STARTED, TaskState, state_of
+from labpath.structs import struct
 from labpath.timelog import SPRINT_DAY_MINUTES, TimeLog, minutes_by_day
 
 
-@dataclass(frozen=True)
+@struct
 class Pace:
     today: str
     start_date: str

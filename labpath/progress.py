@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from labpath.curriculum import Curriculum, Task
 from labpath.errors import UsageError
 from labpath.fsutil import append_line
+from labpath.structs import struct
 
 DONE, STARTED, PENDING = "done", "started", "pending"
 
 
-@dataclass(frozen=True)
+@struct
 class TaskState:
     status: str = PENDING
     started_at: str | None = None

@@ -6,18 +6,18 @@ import datetime as dt
 import json
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from labpath.dates import MAX_MINUTES, now
 from labpath.errors import UsageError
 from labpath.fsutil import append_line, atomic_write, locked
+from labpath.structs import struct
 
 MIN_RECORDED = 1.0  # a sprint stopped within its first minute is not worth a record
 SPRINT_DAY_MINUTES = 25  # a day with at least this much counts for the daily streak
 
 
-@dataclass(frozen=True)
+@struct
 class Session:
     id: str
     kind: str  # sprint | manual
@@ -34,14 +34,14 @@ class Session:
         return _aware(dt.datetime.fromisoformat(self.start))
 
 
-@dataclass(frozen=True)
+@struct
 class Skip:
     id: str
     date: str  # YYYY-MM-DD: a day that neither counts nor breaks the daily streak
     reason: str | None = None
 
 
-@dataclass(frozen=True)
+@struct
 class TimeLog:
     sessions: tuple[Session, ...] = ()
     skips: tuple[Skip, ...] = ()
@@ -159,7 +159,7 @@ def _record(s: Session) -> dict:
 # --- the live sprint --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@struct
 class SprintRun:
     start: dt.datetime
     end: dt.datetime

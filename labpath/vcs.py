@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from labpath.errors import EnvironmentFailure, UsageError
+from labpath.structs import struct
 
 FALLBACK_NAME = "labpath"
 FALLBACK_EMAIL = "labpath@localhost"
@@ -15,7 +15,7 @@ LOCK_WAIT = 2.0  # seconds to wait for another git process to release index.lock
 NO_MAINTENANCE = ["-c", "gc.auto=0", "-c", "maintenance.auto=false"]
 
 
-@dataclass(frozen=True)
+@struct
 class CommitResult:
     sha: str | None  # None when there was nothing to commit
     warning: str | None = None

@@ -6,11 +6,12 @@ import datetime as dt
 import math
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 
 from labpath.errors import UsageError
 from labpath.fsutil import atomic_write
+from labpath.structs import struct
 
 SETTINGS_FILE = "labpath.yaml"
 SETTINGS_VERSION = 1
@@ -32,7 +33,7 @@ GITATTRIBUTES = """\
 """
 
 
-@dataclass(frozen=True)
+@struct
 class Settings:
     start_date: str
     curriculum: str | None = None  # a folder, relative to the workspace or absolute
@@ -41,7 +42,7 @@ class Settings:
     extra: dict = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@struct
 class Workspace:
     root: Path
     settings: Settings

@@ -7,7 +7,7 @@ returns a frozen result with its notices, and the ui renders that result.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from labpath import curriculum as curriculum_mod
@@ -16,10 +16,11 @@ from labpath.app.results import Notice, info
 from labpath.curriculum import Curriculum, Task
 from labpath.errors import UsageError
 from labpath.progress import TaskState
+from labpath.structs import struct
 from labpath.workspace import Workspace
 
 
-@dataclass(frozen=True)
+@struct
 class Context:
     """A workspace with its curriculum and progress, read once per command."""
 

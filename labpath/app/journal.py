@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from pathlib import Path
 
 from labpath import editor as editors
@@ -13,10 +12,11 @@ from labpath.app.results import Notice, info, plain, warnings
 from labpath.curriculum import Task
 from labpath.errors import UsageError, did_you_mean
 from labpath.fsutil import locked
+from labpath.structs import struct
 from labpath.workspace import Workspace
 
 
-@dataclass(frozen=True)
+@struct
 class Filters:
     """The journal filters as typed on the command line."""
 
@@ -61,7 +61,7 @@ def _editor(ws: Workspace, missing: str, hint: str) -> str:
 # --- log -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@struct
 class LogResult:
     entry: journal.JournalEntry
     commit: str | None
@@ -325,7 +325,7 @@ def _unsaved_twin(ws: Workspace, entry: journal.JournalEntry, repo=None):
 # --- reading ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@struct
 class EntryList:
     entries: tuple[journal.JournalEntry, ...]
     filtered: bool  # whether any filter was given (an empty list then means no match)
@@ -345,7 +345,7 @@ def select(ws_path: str | None, filters: Filters) -> EntryList:
     return EntryList(tuple(found), q != journal.Query(), ws.root, warnings(*problems))
 
 
-@dataclass(frozen=True)
+@struct
 class EntryShown:
     entry: journal.JournalEntry
     root: Path
@@ -360,7 +360,7 @@ def show(ws_path: str | None, ref: str) -> EntryShown:
     return EntryShown(journal.find(journal.entries(ws), ref), ws.root)
 
 
-@dataclass(frozen=True)
+@struct
 class Edited:
     entry: journal.JournalEntry
     changed: bool
@@ -399,7 +399,7 @@ def star(ws_path: str | None, ref: str, starred: bool) -> Edited:
     return Edited(result.entry, result.changed, result.commit, ws.root)
 
 
-@dataclass(frozen=True)
+@struct
 class TagCounts:
     counts: tuple[tuple[str, int], ...]
     notices: tuple[Notice, ...] = ()
@@ -414,7 +414,7 @@ def tags(ws_path: str | None, since: str | None, until: str | None) -> TagCounts
     return TagCounts(tuple(journal.tag_counts(journal.search(ws, q))))
 
 
-@dataclass(frozen=True)
+@struct
 class Exported:
     text: str
     out: str | None

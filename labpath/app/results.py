@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, is_dataclass
+from dataclasses import asdict, fields, is_dataclass
 from pathlib import Path
+
+from labpath.structs import struct
 
 INFO = "info"
 WARNING = "warning"
 
 
-@dataclass(frozen=True)
+@struct
 class Notice:
     """A side message for stderr: info (dim) or a warning."""
 

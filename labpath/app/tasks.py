@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from pathlib import Path
 
 from labpath import curriculum as curriculum_mod
@@ -15,11 +14,12 @@ from labpath.errors import UsageError
 from labpath.fsutil import locked
 from labpath.labs import brief
 from labpath.progress import DONE, TaskState
+from labpath.structs import struct
 
 # --- init ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@struct
 class InitResult:
     root: Path
     created: bool
@@ -38,7 +38,7 @@ def init(directory: str | None, curriculum_dir: str | None = None) -> InitResult
 # --- next / start ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@struct
 class TaskCard:
     task: Task
     phase: Phase
@@ -76,7 +76,7 @@ class TaskCard:
         }
 
 
-@dataclass(frozen=True)
+@struct
 class CardResult:
     """The task to work on now; None once every task is done."""
 
@@ -193,7 +193,7 @@ def card(ctx: Context, task: Task, states=None, created=()) -> TaskCard:
 # --- done ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@struct
 class DoneResult:
     task: Task
     already: bool
@@ -282,7 +282,7 @@ def done(
 # --- status --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@struct
 class Status:
     context: Context
     current: Task | None

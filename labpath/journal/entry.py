@@ -6,17 +6,18 @@ import dataclasses
 import datetime as dt
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 
 from labpath.errors import UsageError
+from labpath.structs import struct
 
 ENTRY_TYPES = ("aha", "note", "failure", "review")
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
-@dataclass(frozen=True)
+@struct
 class JournalEntry:
     """One entry: its front-matter fields, its Markdown body, and the file it came from."""
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from labpath.errors import UsageError, did_you_mean
+from labpath.structs import struct
 
 LABS_ROOT = Path(__file__).resolve().parent
 # Folders of labs kept outside labpath (os.pathsep-separated), after the shipped ones.
@@ -17,13 +17,13 @@ LAB_KEYS = (
 )
 
 
-@dataclass(frozen=True)
+@struct
 class Forbidden:
     name: str  # a dotted name such as torch.nn.LSTM or torch.autograd.grad
     why: str
 
 
-@dataclass(frozen=True)
+@struct
 class Lab:
     id: str
     title: str
