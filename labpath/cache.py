@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import pickle
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +11,13 @@ from typing import TypeVar
 from labpath import __version__
 from labpath.fsutil import atomic_write
 
+try:  # pickle's C half: loading pickle.py's pure-Python pickler costs each command 2 ms
+    import _pickle as pickle
+except ImportError:  # pragma: no cover - an interpreter without it
+    import pickle
+
 T = TypeVar("T")
+HIGHEST_PROTOCOL = 5
 
 
 def cache_dir() -> Path:
@@ -22,11 +27,23 @@ def cache_dir() -> Path:
     return Path(base) / "labpath"
 
 
-def memo(kind: str, anchor: Path, files: list[Path], build: Callable[[], T]) -> T:
+# What memo() returned in this process, by cache file: (key, value).
+_LOADED: dict[str, tuple] = {}
+
+
+def memo(
+    kind: str,
+    anchor: Path,
+    files: list[Path],
+    build: Callable[[], T],
+    keep: bool = False,
+) -> T:
     """build(), or its result from the last call if none of files changed since.
 
     Parsing YAML costs more than the rest of `labpath status`; this keeps commands
-    that only read the plan fast. Errors are never cached: build() raises again.
+    that only read the plan fast. Errors are never cached: build() raises again. With
+    keep, the value is also held in this process and shared by every caller, who
+    must copy what they change.
     """
     try:
         key = (__version__, kind, str(anchor), [(str(p), *_stamp(p)) for p in files])
@@ -34,21 +51,28 @@ def memo(kind: str, anchor: Path, files: list[Path], build: Callable[[], T]) -> 
         return build()
     name = f"{kind}-{zlib.crc32(str(anchor).encode()):08x}.pickle"
     path = cache_dir() / name
+    loaded = _LOADED.get(str(path)) if keep else None
+    if loaded is not None and loaded[0] == key:  # asked again in this process
+        return loaded[1]
     try:
         stored_key, value = pickle.loads(path.read_bytes())
         if stored_key == key:
+            if keep:
+                _LOADED[str(path)] = (key, value)
             return value
     except Exception:  # a missing, stale or unreadable cache is simply rebuilt
         pass
     value = build()
+    if keep:
+        _LOADED[str(path)] = (key, value)
     try:
-        data = pickle.dumps((key, value), protocol=pickle.HIGHEST_PROTOCOL)
+        data = pickle.dumps((key, value), protocol=HIGHEST_PROTOCOL)
         atomic_write(path, data, cache=True)
     except OSError:
         pass  # a read-only home still works, just slower
     return value
 
 
-def _stamp(path: Path) -> tuple[int, int]:
-    st = path.stat()
-    return st.st_mtime_ns, st.st_size
+def _stamp(path: Path) -> tuple[int, int, int]:
+    st = path.stat()  # an atomic rewrite within one mtime tick still has a new inode
+    return st.st_mtime_ns, st.st_size, st.st_ino

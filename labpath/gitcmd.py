@@ -94,6 +94,55 @@ def git(
     return proc
 
 
+class Started:
+    """A git command running beside this process's other work; result() waits for it.
+
+    A commit asks git five questions whose answers do not depend on each other's;
+    two of them run while the index is updated, saving each `labpath log` their wait.
+    """
+
+    def __init__(self, cwd: Path, args: list[str], input: bytes | None = None):
+        if input is not None and len(input) > 16384:  # it is written before git reads
+            raise ValueError("Started takes a few lines of input; use git() for more")
+        self.args = args
+        try:
+            self.proc = subprocess.Popen(
+                ["git", *NO_MAINTENANCE, *args],
+                cwd=cwd,
+                stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=_env(),
+            )
+        except OSError as exc:
+            raise EnvironmentFailure(
+                f"git is not usable: {exc}".splitlines()[0],
+                hint="install git (https://git-scm.com/downloads) and try again",
+            ) from None
+        if input is not None:  # a few lines: the pipe holds them while git starts
+            try:
+                self.proc.stdin.write(input)
+                self.proc.stdin.close()
+            except BrokenPipeError:  # git has already failed: result() says why
+                pass
+            self.proc.stdin = None
+
+    def result(self, check: bool = True) -> subprocess.CompletedProcess:
+        out, err = self.proc.communicate()
+        proc = subprocess.CompletedProcess(self.args, self.proc.returncode, out, err)
+        if check and proc.returncode != 0:
+            raise GitCommandError(
+                self.args, proc.returncode, err.decode("utf-8", "replace")
+            )
+        return proc
+
+    def stop(self) -> None:
+        """End it unread: the commit failed before its answer was needed."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.communicate()
+
+
 def _locked_out(stderr: str) -> bool:
     return "Unable to create '" in stderr and ".lock'" in stderr
 
@@ -136,16 +185,32 @@ def not_a_repo(root: Path) -> EnvironmentFailure:
     )
 
 
-def discover(root: Path) -> Repo:
+_DISCOVER = [
+    "rev-parse",
+    "--show-toplevel",
+    "--absolute-git-dir",
+    "--git-path",
+    "hooks",
+    "HEAD",
+    "--symbolic-full-name",
+    "HEAD",
+]
+
+
+def ask_repo(root: Path) -> Started:
+    """Start the `git rev-parse` discover() reads, to do other work while it runs."""
+    if not root.is_dir():
+        raise not_a_repo(root)
+    return Started(root, _DISCOVER)
+
+
+def discover(root: Path, asked: Started | None = None) -> Repo:
     """The repository holding root; not_a_repo() when there is none.
 
     Unreadable when git fails otherwise (an unsafe owner, a broken config): the
     caller then takes the slower path that copes with more.
     """
-    if not root.is_dir():
-        raise not_a_repo(root)
-    args = ["rev-parse", "--show-toplevel", "--absolute-git-dir", "--git-path", "hooks"]
-    proc = git(root, [*args, "HEAD", "--symbolic-full-name", "HEAD"], check=False)
+    proc = (asked or ask_repo(root)).result(check=False)
     lines = proc.stdout.decode("utf-8", "surrogateescape").splitlines()
     stderr = proc.stderr.decode("utf-8", "replace")
     if proc.returncode != 0:
@@ -295,8 +360,16 @@ def commit_files(
     fallback used). identity is tried only when git has none of its own."""
     top = repo.top
     rel = [p.resolve().relative_to(top.resolve()).as_posix() for p in paths]
-    git_waiting(top, ["update-index", "--add", "--", *rel], lock_wait)
-    staged = git(top, ["ls-files", "-s", "-z", "--", *rel]).stdout
+    # commit-tree does not read commit.gpgsign: sign when `git commit` would
+    sign = Started(top, ["config", "--type=bool", "--get", "commit.gpgsign"])
+    heads = Started(top, ["cat-file", "--batch"], _tree_questions(rel))
+    try:
+        git_waiting(top, ["update-index", "--add", "--", *rel], lock_wait)
+        staged = git(top, ["ls-files", "-s", "-z", "--", *rel]).stdout
+    except BaseException:
+        sign.stop()
+        heads.stop()
+        raise
     blobs: dict[str, tuple[bytes, str]] = {}
     for record in staged.split(b"\0"):
         if record:
@@ -305,14 +378,15 @@ def commit_files(
             if stage == b"0":
                 blobs[name.decode("utf-8", "surrogateescape")] = (mode, sha.decode())
     if set(blobs) != set(rel):
+        sign.stop()
+        heads.stop()
         raise GitCommandError(["ls-files"], 1, f"not staged as expected: {rel}")
     text = clean_message(message).encode("utf-8")
-    # commit-tree does not read commit.gpgsign: sign when `git commit` would
-    sign = git(top, ["config", "--type=bool", "--get", "commit.gpgsign"], check=False)
-    signed = ["-S"] if sign.stdout.strip() == b"true" else []
+    signed = ["-S"] if sign.result(check=False).stdout.strip() == b"true" else []
     fallback = False
     for _attempt in range(5):
-        parent, before, tree = _write_trees(repo, blobs)
+        parent, before, tree = _write_trees(repo, blobs, heads)
+        heads = None  # a retry reads the HEAD that moved
         if tree == before:
             return None, fallback
         args = ["commit-tree", *signed, tree, *(["-p", parent] if parent else [])]
@@ -369,28 +443,60 @@ def _order(item) -> bytes:
     return name + b"/" if mode == b"40000" else name
 
 
-def _write_trees(repo: Repo, blobs: dict) -> tuple[str | None, str | None, str]:
+def _digest(width: int):
+    """git's object hash for ids of width bytes: SHA-1, or SHA-256 in a sha256 repository.
+
+    The interpreter's own SHA modules load in a tenth of the time hashlib (OpenSSL)
+    takes, and only a commit needs them.
+    """
+    try:
+        if width == 20:
+            from _sha1 import sha1 as digest
+        else:
+            from _sha256 import sha256 as digest
+    except ImportError:  # pragma: no cover - a build without them
+        import hashlib
+
+        digest = hashlib.sha1 if width == 20 else hashlib.sha256
+    return digest
+
+
+def _folders(paths) -> list[str]:
+    """The folders on these paths, deepest first, the root ("") last."""
+    dirs = {""}
+    for path in paths:
+        parts = path.split("/")[:-1]
+        dirs.update("/".join(parts[: i + 1]) for i in range(len(parts)))
+    return sorted(dirs, key=lambda d: (d.count("/") + (d != ""), d), reverse=True)
+
+
+def _tree_questions(paths) -> bytes:
+    """What `cat-file --batch` is asked: HEAD, its tree, and its trees on these paths."""
+    subdirs = [d for d in _folders(paths) if d]
+    return ("HEAD\nHEAD^{tree}\n" + "".join(f"HEAD:{d}\n" for d in subdirs)).encode()
+
+
+def _write_trees(
+    repo: Repo, blobs: dict, asked: Started | None = None
+) -> tuple[str | None, str | None, str]:
     """Write HEAD's trees with these blobs in place: (HEAD, its tree, the new tree).
 
     One `cat-file --batch` reads HEAD and the trees on the files' paths; a HEAD that
     moves meanwhile makes update-ref refuse, and the commit is built again.
     """
-    import hashlib  # only a commit needs it: status and next never pay for it
-
     width = len(next(iter(blobs.values()))[1]) // 2
-    digest = hashlib.sha1 if width == 20 else hashlib.sha256
-    dirs = {""}
-    for path in blobs:
-        parts = path.split("/")[:-1]
-        dirs.update("/".join(parts[: i + 1]) for i in range(len(parts)))
-    order = sorted(dirs, key=lambda d: (d.count("/") + (d != ""), d), reverse=True)
-    trees: dict[str, dict] = {d: {} for d in dirs}
+    digest = _digest(width)
+    order = _folders(blobs)
+    trees: dict[str, dict] = {d: {} for d in order}
     subdirs = [d for d in order if d]
-    ask = "HEAD\nHEAD^{tree}\n" + "".join(f"HEAD:{d}\n" for d in subdirs)
-    out = git(repo.top, ["cat-file", "--batch"], input=ask.encode()).stdout
+    ask = _tree_questions(blobs)
+    if asked is None:
+        out = git(repo.top, ["cat-file", "--batch"], input=ask).stdout
+    else:
+        out = asked.result().stdout
     objects = []
     i = 0
-    for _ in range(ask.count("\n")):
+    for _ in range(ask.count(b"\n")):
         nl = out.index(b"\n", i)
         head = out[i:nl].split(b" ")
         if head[-1] == b"missing":

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -33,9 +32,24 @@ def now() -> str:
 
 
 def read_events(path: Path) -> list[dict]:
-    """Every event in the log; a corrupt line is an error naming the line."""
+    """Every event in the log; a corrupt line is an error naming the line.
+
+    Parsed once per change of the file: the cache keeps the parse, so a command that
+    only reads progress (`labpath log`) never imports json.
+    """
+    from labpath.cache import memo
+
     if not path.exists():
         return []
+    events = memo(
+        "progress", path.resolve(), [path], lambda: _parse_events(path), keep=True
+    )
+    return [dict(e) for e in events]
+
+
+def _parse_events(path: Path) -> list[dict]:
+    import json
+
     events = []
     with open(path, encoding="utf-8") as fh:
         for n, line in enumerate(fh, 1):
@@ -61,6 +75,8 @@ def read_events(path: Path) -> list[dict]:
 
 def record(log_file: Path, event: str, task: str, /, **fields) -> dict:
     """Append one event to the log and return it."""
+    import json
+
     entry = {"at": now(), "event": event, "task": task, **fields}
     append_line(log_file, json.dumps(entry, ensure_ascii=False, sort_keys=False))
     return entry

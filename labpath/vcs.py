@@ -189,13 +189,14 @@ def blocked(root: Path) -> UsageError | None:
     )
 
 
-def quick_repo(root: Path):
+def quick_repo(root: Path, asked=None):
     """The repository as one `git rev-parse` sees it (no GitPython), or None when only
-    GitPython can read it; either way an error when root is in no repository."""
+    GitPython can read it; either way an error when root is in no repository. asked is
+    that rev-parse, started earlier (gitcmd.ask_repo)."""
     from labpath import gitcmd
 
     try:
-        return gitcmd.discover(root)
+        return gitcmd.discover(root, asked)
     except gitcmd.Unreadable:
         open_repo(root)
         return None

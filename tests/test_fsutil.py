@@ -58,3 +58,17 @@ def test_a_failed_write_leaves_the_old_file_and_no_temp_file(tmp_path, monkeypat
         fsutil.atomic_write(path, "new")
     assert path.read_text() == "old"
     assert [p.name for p in path.parent.iterdir()] == ["f"]
+
+
+def test_fresh_files_are_new_private_and_never_shared(tmp_path):
+    from labpath.fsutil import fresh_file
+
+    made = [fresh_file(tmp_path, ".entry-", ".tmp") for _ in range(50)]
+    names = {p for _, p in made}
+    assert len(names) == 50
+    for fd, p in made:
+        os.close(fd)
+        assert os.path.dirname(p) == str(tmp_path)
+        name = os.path.basename(p)
+        assert name.startswith(".entry-") and name.endswith(".tmp")
+        assert os.stat(p).st_mode & 0o777 == 0o600 and os.path.getsize(p) == 0

@@ -54,3 +54,19 @@ def test_record_appends_one_line_each(tmp_path):
     events = progress.read_events(log)
     assert [e["event"] for e in events] == ["start", "done"]
     assert events[1]["via"] == "manual" and events[0]["at"][-6] in "+-"
+
+
+def test_a_cached_read_sees_every_later_append_and_corruption(tmp_path):
+    log = tmp_path / "progress.jsonl"
+    progress.record(log, "start", "w1")
+    first = progress.read_events(log)
+    first[0]["task"] = "changed by a caller"  # never reaches the next reader
+    progress.record(log, "check", "w1", status="pass")
+    assert [(e["event"], e["task"]) for e in progress.read_events(log)] == [
+        ("start", "w1"),
+        ("check", "w1"),
+    ]
+    with open(log, "a", encoding="utf-8") as fh:
+        fh.write("{not json\n")
+    with pytest.raises(UsageError, match=r"progress.jsonl:3: corrupt"):
+        progress.read_events(log)

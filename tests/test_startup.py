@@ -47,7 +47,14 @@ SLOW = ("git", "yaml", "rich.console")
 EXTRA = {
     "status": ("hashlib", "tempfile"),
     "next": ("hashlib",),
-    "log": ("labpath.app.journal_edit", "labpath.journal.query"),
+    "log": (
+        "labpath.app.journal_edit",
+        "labpath.journal.query",
+        "hashlib",
+        "tempfile",
+        "secrets",
+        "pickle",
+    ),
 }
 
 
@@ -67,6 +74,23 @@ def test_the_everyday_commands_import_no_git_yaml_or_rich_console(args, started)
         [sys.executable, "-c", code], capture_output=True, text=True, env=env
     )
     assert "SLOW []" in out.stdout, out.stdout + out.stderr
+
+
+def test_a_second_log_reads_progress_from_the_cache_without_json(started):
+    env = {**os.environ, "LABPATH_HOME": str(started)}
+    code = (
+        "import sys\nfrom labpath.cli import app\n"
+        "try:\n    app(['log', sys.argv[1], '--type', 'note'])\nexcept SystemExit:\n    pass\n"
+        "print('JSON', 'json' in sys.modules)\n"
+    )
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", code, text], capture_output=True, text=True, env=env
+        )
+        for text in ("first entry", "second entry")
+    ]
+    assert "JSON False" in runs[1].stdout, runs[1].stdout + runs[1].stderr
+    assert len(list((started / "journal").rglob("*.md"))) >= 2
 
 
 def test_help_lists_every_command_with_its_summary():

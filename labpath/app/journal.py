@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 
@@ -161,14 +162,61 @@ def log(
     if entry_type not in journal.ENTRY_TYPES:
         raise UsageError(f"unknown entry type '{entry_type}'")
     # fail before writing anything when git is unusable; one `git rev-parse`, and
-    # GitPython only for a repository that rev-parse cannot read
-    repo = vcs.quick_repo(ws.root)
+    # GitPython only for a repository that rev-parse cannot read. It runs while the
+    # entry is put together.
+    asked = gitcmd.ask_repo(ws.root)
+    try:
+        entry, run, copies, when = _new_entry(
+            ctx, text, tags, lab_id, entry_type, starred, when, attach_run
+        )
+    except BaseException:
+        asked.stop()
+        raise
+    repo = vcs.quick_repo(ws.root, asked)
     if repo is None:
         guard(ws)
     else:
         problem = gitcmd.blocked(repo)
         if problem is not None:
             raise problem
+    head = vcs.head(ws.root) if repo is None else repo.head
+    entry = dataclasses.replace(entry, commit=head)
+    notices = []
+    with locked(ws.lock_file):
+        stored = _unsaved_twin(ws, entry, repo)
+        if stored is not None:
+            notices.append(
+                f"this entry was already saved as {stored.path} by an earlier "
+                "`labpath log` whose commit failed; committing that one"
+            )
+        else:
+            if run is not None:
+                from labpath import runs
+
+                runs.copy_plots(run, ws.journal_dir / "runs")
+            stored = journal.write(ws.journal_dir, entry, when)
+        result = vcs.commit_or_warn(
+            ws.root,
+            [Path(stored.path), *(ws.root / p for p in stored.plots)],
+            f'log: {entry.type} "{entry.title[:50]}"',
+            f"the entry ({stored.path})",
+            quick=True,
+            repo=repo,
+        )
+    notices.append(result.warning)
+    attached = ()
+    if run is not None:
+        attached = info(
+            f"attached {len(copies)} plot(s) of run {run.id}, copied to "
+            f"{ws.journal_dir / 'runs' / run.id}"
+        )
+    return LogResult(stored, result.sha, attached + warnings(*notices))
+
+
+def _new_entry(ctx, text, tags, lab_id, entry_type, starred, when, attach_run):
+    """The entry log() saves, tied to the current work, but for HEAD: (entry, the run
+    to attach, its plots' copies, the entry's time)."""
+    ws = ctx.workspace
     if lab_id:
         task = ctx.curriculum.task_for_lab(lab_id)
         if task is None:
@@ -214,39 +262,10 @@ def log(
         task=task.id if task else None,
         lab=lab_id or (task.lab if task else None),
         check=check,
-        commit=vcs.head(ws.root) if repo is None else repo.head,
+        commit=None,  # HEAD, filled in once git has answered
         plots=plots,
     )
-    notices = []
-    with locked(ws.lock_file):
-        stored = _unsaved_twin(ws, entry, repo)
-        if stored is not None:
-            notices.append(
-                f"this entry was already saved as {stored.path} by an earlier "
-                "`labpath log` whose commit failed; committing that one"
-            )
-        else:
-            if run is not None:
-                from labpath import runs
-
-                runs.copy_plots(run, ws.journal_dir / "runs")
-            stored = journal.write(ws.journal_dir, entry, when)
-        result = vcs.commit_or_warn(
-            ws.root,
-            [Path(stored.path), *(ws.root / p for p in stored.plots)],
-            f'log: {entry.type} "{entry.title[:50]}"',
-            f"the entry ({stored.path})",
-            quick=True,
-            repo=repo,
-        )
-    notices.append(result.warning)
-    attached = ()
-    if run is not None:
-        attached = info(
-            f"attached {len(copies)} plot(s) of run {run.id}, copied to "
-            f"{ws.journal_dir / 'runs' / run.id}"
-        )
-    return LogResult(stored, result.sha, attached + warnings(*notices))
+    return entry, run, copies, when
 
 
 def _run_to_attach(ws: Workspace, ref: str):
@@ -286,7 +305,8 @@ def _unsaved_twin(ws: Workspace, entry: journal.JournalEntry, repo=None):
     """An uncommitted entry with the same text, left by a log whose commit failed.
 
     Such a file has the entry's title in its name (journal.entry_path), so only the
-    files so named are read, and git is asked only about those (none, mostly).
+    files so named are read, and git is asked only about those with the same text
+    (none, mostly).
     """
     import re
 
@@ -304,22 +324,24 @@ def _unsaved_twin(ws: Workspace, entry: journal.JournalEntry, repo=None):
     candidates = [
         p for p in journal.entry_names(ws.journal_dir, same_title) if not p.is_symlink()
     ]
-    if not candidates:
-        return None
-    if repo is None:
-        left = {p.resolve() for p in vcs.uncommitted(ws.root, [ws.journal_dir])}
-        fresh = [p for p in candidates if p.resolve() in left]
-    else:
-        held = gitcmd.in_head(repo, candidates)
-        fresh = [p for p in candidates if p not in held]
-    for path in fresh:
+    twins = []
+    for path in candidates:  # reading a few files is quicker than asking git
         try:
             old = journal.read_entry(path)
         except (OSError, UnicodeDecodeError):
             continue
         if key(old) == key(entry):
-            return old
-    return None
+            twins.append((path, old))
+    if not twins:
+        return None
+    paths = [p for p, _ in twins]
+    if repo is None:
+        left = {p.resolve() for p in vcs.uncommitted(ws.root, [ws.journal_dir])}
+        fresh = {p for p in paths if p.resolve() in left}
+    else:
+        held = gitcmd.in_head(repo, paths)
+        fresh = {p for p in paths if p not in held}
+    return next((old for p, old in twins if p in fresh), None)
 
 
 # --- reading ---------------------------------------------------------------------------

@@ -45,10 +45,10 @@ FIELDS = tuple(JournalEntry.__dataclass_fields__)
 
 def new_id(when: dt.datetime | None = None) -> str:
     """A ULID: 48 bits of milliseconds then 80 random bits, sortable by time."""
-    import secrets
-
     when = when or dt.datetime.now(dt.timezone.utc)
-    value = (int(when.timestamp() * 1000) << 80) | secrets.randbits(80)
+    # os.urandom is what secrets reads; importing secrets would also load hashlib and random
+    noise = int.from_bytes(os.urandom(10), "big")
+    value = (int(when.timestamp() * 1000) << 80) | noise
     return "".join(_CROCKFORD[(value >> (5 * i)) & 31] for i in reversed(range(26)))
 
 

@@ -28,16 +28,21 @@ def entry_path(journal_dir: Path, created: dt.datetime, title: str) -> Path:
 
 def write(journal_dir: Path, entry: JournalEntry, created: dt.datetime) -> JournalEntry:
     """Write a new entry file atomically, never replacing another entry."""
-    import tempfile
-
-    from labpath.fsutil import file_mode, sweep, sync_folder, test_pause, write_synced
+    from labpath.fsutil import (
+        file_mode,
+        fresh_file,
+        sweep,
+        sync_folder,
+        test_pause,
+        write_synced,
+    )
 
     while True:
         path = entry_path(journal_dir, created, entry.title)
         stored = dataclasses.replace(entry, path=str(path))
         path.parent.mkdir(parents=True, exist_ok=True)
         sweep(path.parent, ".entry-*.tmp")
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".entry-", suffix=".tmp")
+        fd, tmp = fresh_file(path.parent, ".entry-", ".tmp")
         os.fchmod(fd, file_mode(path))
         try:
             write_synced(fd, render(stored))

@@ -9,7 +9,6 @@ needed.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sys
@@ -216,6 +215,8 @@ def notices(items) -> None:
 
 def print_json(data) -> None:
     """Machine-readable output: one JSON document on stdout."""
+    import json
+
     sys.stdout.write(json.dumps(plain(data), indent=2, ensure_ascii=False) + "\n")
     sys.stdout.flush()
 
