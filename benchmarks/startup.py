@@ -48,17 +48,31 @@ def failing_copy(lab: Path, dest: Path) -> Path:
     return dest
 
 
+_RUN = iter(range(10**9))
+
+
+def _numbered(cmd: list[str]) -> list[str]:
+    """cmd with each {n} replaced by a number of its own: a learner's entries differ.
+
+    (An entry whose text repeats an earlier one's is checked against the uncommitted
+    entries of that title, a rarer path than the one the goal is about.)
+    """
+    n = next(_RUN)
+    return [a.replace("{n}", str(n)) for a in cmd]
+
+
 def timed(cmd: list[str], env: dict, runs: int) -> tuple[float, float]:
     """Median wall time and median CPU time (user + system) of cmd, after a warm-up.
 
     CPU time barely moves when other work shares the machine; wall time does.
     """
-    subprocess.run(cmd, env=env, capture_output=True)
+    subprocess.run(_numbered(cmd), env=env, capture_output=True)
     walls, cpus = [], []
     for _ in range(runs):
+        argv = _numbered(cmd)
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
-        subprocess.run(cmd, env=env, capture_output=True)
+        subprocess.run(argv, env=env, capture_output=True)
         walls.append(time.perf_counter() - start)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpus.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
@@ -113,7 +127,7 @@ def main() -> None:
             "labpath --help": ["--help"],
             "labpath status": ["status"],
             "labpath next": ["next"],
-            "labpath log": ["log", "a benchmark entry", "--type", "note"],
+            "labpath log": ["log", "benchmark entry {n}", "--type", "note"],
         }
         # Each command alternates with its own baseline runs: a machine whose speed
         # drifts over the minute the loop takes slows both sides alike.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import os
+import stat
 from pathlib import Path
 
 from labpath.journal.entry import FIELDS, JournalEntry, read_checked, render, slugify
@@ -122,9 +123,9 @@ def _scan(
 ) -> tuple[list[str], list[tuple[int, int]]]:
     """Every entry file under journal/YYYY/MM/ with its (mtime_ns, size), by path;
     links skipped (and noted)."""
-    found: list[tuple[str, tuple[int, int]]] = []
     if not journal_dir.is_dir():
         return [], []
+    candidates: list[str] = []
     for year in sorted(os.scandir(journal_dir), key=_name):
         if year.name.startswith(".") or not year.is_dir():
             continue
@@ -137,16 +138,38 @@ def _scan(
             if month.is_symlink():
                 _note(problems, month.path, LINKED)
                 continue
-            for f in os.scandir(month.path):
-                if not f.name.endswith(".md") or f.name.startswith("."):
-                    continue
-                if f.is_symlink():
-                    _note(problems, f.path, LINKED)
-                elif f.is_file(follow_symlinks=False):
-                    st = f.stat(follow_symlinks=False)
-                    found.append((f.path, (st.st_mtime_ns, st.st_size)))
-    found.sort()  # by path, as the files were always read (nearly sorted already)
-    return [p for p, _ in found], [s for _, s in found]
+            # names from the listing, then one lstat each through map(): the stat
+            # calls are the floor, and a DirEntry per file doubled the time
+            head = month.path + os.sep
+            candidates.extend(
+                head + n
+                for n in os.listdir(month.path)
+                if n.endswith(".md") and not n.startswith(".")
+            )
+    candidates.sort()  # by path, as the files were always read
+    try:
+        stats = list(map(os.lstat, candidates))
+    except OSError:  # one vanished meanwhile: ask again, one by one
+        stats = [_lstat(p) for p in candidates]
+    paths: list[str] = []
+    stamps: list[tuple[int, int]] = []
+    for path, st in zip(candidates, stats):
+        if st is None:
+            continue
+        mode = st.st_mode
+        if stat.S_ISLNK(mode):
+            _note(problems, path, LINKED)
+        elif stat.S_ISREG(mode):
+            paths.append(path)
+            stamps.append((st.st_mtime_ns, st.st_size))
+    return paths, stamps
+
+
+def _lstat(path: str):
+    try:
+        return os.lstat(path)
+    except OSError:
+        return None
 
 
 def _name(entry) -> str:

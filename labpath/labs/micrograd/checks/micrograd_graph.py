@@ -344,12 +344,16 @@ def draw_graph(out, path, fn=None, inputs=None, names="abcdefgh", title=None) ->
     ax.set_ylim(-0.6, max(lay.rows - 1, 0) * plots.ROW + 0.6)
     ax.axis("off")
     wrong = sum(n.flagged for n in model.nodes)
-    ax.set_title(title or ("your graph after backward(): data, your grad and the expected "
-                           f"grad of every node ({wrong} wrong)"), fontsize=9)
+    # The figure's title, not the axes': an axes title is placed by measuring the
+    # (hidden) axes' ticks, a fifth of the drawing's time.
+    height = fig.get_size_inches()[1]
+    fig.suptitle(title or ("your graph after backward(): data, your grad and the expected "
+                           f"grad of every node ({wrong} wrong)"), fontsize=9,
+                 y=1 - 0.12 / height, va="top")
     # Margins in inches for the title above and the legend below; tight_layout would
     # measure every text by drawing the figure once more (a third of the plot's time).
-    height = fig.get_size_inches()[1]
     fig.subplots_adjust(left=0.01, right=0.99, top=1 - 0.45 / height, bottom=0.65 / height)
-    fig.savefig(path, dpi=110)
+    # zlib's fastest level: the file is a little larger, the encoding 3x quicker
+    fig.savefig(path, dpi=110, pil_kwargs={"compress_level": 1})
     plt.close(fig)
     return True
