@@ -66,6 +66,13 @@ def _env(extra: dict | None = None) -> dict:
     return env
 
 
+def _unusable(exc: OSError) -> EnvironmentFailure:
+    return EnvironmentFailure(
+        f"git is not usable: {exc}".splitlines()[0],
+        hint="install git (https://git-scm.com/downloads) and try again",
+    )
+
+
 def git(
     cwd: Path,
     args: list[str],
@@ -83,10 +90,7 @@ def git(
             env=_env(env),
         )
     except OSError as exc:
-        raise EnvironmentFailure(
-            f"git is not usable: {exc}".splitlines()[0],
-            hint="install git (https://git-scm.com/downloads) and try again",
-        ) from None
+        raise _unusable(exc) from None
     if check and proc.returncode != 0:
         raise GitCommandError(
             args, proc.returncode, proc.stderr.decode("utf-8", "replace")
@@ -115,10 +119,7 @@ class Started:
                 env=_env(),
             )
         except OSError as exc:
-            raise EnvironmentFailure(
-                f"git is not usable: {exc}".splitlines()[0],
-                hint="install git (https://git-scm.com/downloads) and try again",
-            ) from None
+            raise _unusable(exc) from None
         if input is not None:  # a few lines: the pipe holds them while git starts
             try:
                 self.proc.stdin.write(input)

@@ -18,10 +18,6 @@ import dataclasses
 _MISSING = dataclasses.MISSING
 
 
-def _spec(cls) -> tuple:
-    return cls.__struct_fields__
-
-
 def _init(self, *args, **kwargs) -> None:
     cls = type(self)
     if not kwargs and len(args) == len(
@@ -29,7 +25,7 @@ def _init(self, *args, **kwargs) -> None:
     ):  # a whole row: the bulk case
         self.__dict__.update(zip(cls.__struct_names__, args))
         return
-    spec = _spec(cls)
+    spec = cls.__struct_fields__
     if len(args) > len(spec):
         raise TypeError(
             f"{cls.__name__}() takes {len(spec)} positional argument(s) but {len(args)} were given"
@@ -59,7 +55,7 @@ def _init(self, *args, **kwargs) -> None:
 
 def _values(self) -> tuple:
     values = self.__dict__
-    return tuple(values[name] for name, _, _ in _spec(type(self)))
+    return tuple(values[name] for name, _, _ in type(self).__struct_fields__)
 
 
 def _eq(self, other):
@@ -74,7 +70,9 @@ def _hash(self) -> int:
 
 def _repr(self) -> str:
     values = self.__dict__
-    shown = ", ".join(f"{name}={values[name]!r}" for name, _, _ in _spec(type(self)))
+    shown = ", ".join(
+        f"{name}={values[name]!r}" for name, _, _ in type(self).__struct_fields__
+    )
     return f"{type(self).__qualname__}({shown})"
 
 
