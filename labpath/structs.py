@@ -20,10 +20,9 @@ _MISSING = dataclasses.MISSING
 
 def _init(self, *args, **kwargs) -> None:
     cls = type(self)
-    if not kwargs and len(args) == len(
-        cls.__struct_names__
-    ):  # a whole row: the bulk case
-        self.__dict__.update(zip(cls.__struct_names__, args))
+    names = cls.__struct_names__
+    if not kwargs and len(args) == len(names):  # a whole row: the bulk case
+        self.__dict__.update(zip(names, args))
         return
     spec = cls.__struct_fields__
     if len(args) > len(spec):
