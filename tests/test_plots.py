@@ -3,6 +3,7 @@ and run plots attached to a journal entry."""
 
 import sys
 import types
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -54,6 +55,18 @@ NEURON = [2.0, 0.0, -3.0, 1.0, 6.8813735870195432]
 NEURON_NAMES = ["x1", "x2", "w1", "w2", "b"]
 
 
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def drawn_boxes(path: Path) -> dict:
+    """{label: (fill, [its three lines])} for every node box in a drawn SVG."""
+    boxes = {}
+    for g in ET.parse(path).getroot().iter(f"{SVG}g"):
+        lines = [t.text for t in g.iter(f"{SVG}tspan")]
+        boxes[lines[0]] = (g.find(f"{SVG}rect").get("fill"), lines)
+    return boxes
+
+
 def model_of(graph, bug, fn, inputs, names="abcdefgh"):
     Value = engine(bug).Value
     out = fn(*(Value(x) for x in inputs))
@@ -75,9 +88,17 @@ def test_add_overwriting_grad_flags_the_reused_node_and_what_it_feeds(graph, tmp
     # d = c + a assigns c.grad, dropping what e and f gave c; a and b inherit the error
     assert model.flagged() == {"c = a * b", "a", "b"}
     assert model.first_wrong() == {"c = a * b"}
-    path = tmp_path / "graph.png"
+    path = tmp_path / "graph.svg"
     assert graph.draw_graph(out, path, diamond, [1.5, -0.8])
-    assert path.stat().st_size > 10_000
+    boxes = drawn_boxes(path)
+    # every node drawn once, coloured as the model says, its grad and expected grad shown
+    assert sorted(boxes) == sorted(n.label for n in model.nodes)
+    assert boxes["c = a * b"][0] == graph.FIRST
+    assert boxes["a"][0] == boxes["b"][0] == graph.WRONG
+    assert boxes["d = c + a"][0] == graph.OK
+    c = next(n for n in model.nodes if n.label == "c = a * b")
+    assert boxes["c = a * b"][1][2] == f"\u2717 grad {c.grad:.4g} | expected {c.expected:.4g}"
+    assert "(3 wrong)" in ET.parse(path).getroot().findtext(f"{SVG}title")
 
 
 def test_wrong_tanh_derivative_flags_the_nodes_below_tanh(graph, tmp_path):
@@ -91,17 +112,23 @@ def test_wrong_tanh_derivative_flags_the_nodes_below_tanh(graph, tmp_path):
     # x2 = 0 makes dw2 = 0 whatever arrives from above: right by luck, not flagged
     assert model.flagged() >= {"b", "x1", "w1", "x2"}
     assert "w2" not in model.flagged()
-    path = tmp_path / "neuron.png"
+    path = tmp_path / "neuron.svg"
     assert graph.draw_graph(out, path, neuron, NEURON, NEURON_NAMES)
-    assert path.is_file()
+    boxes = drawn_boxes(path)
+    assert {label for label, (face, _) in boxes.items() if face != graph.OK} == (
+        model.flagged()
+    )
+    # one arrow per distinct edge
+    edges = ET.parse(path).getroot().findall(f"{SVG}polyline")
+    assert len(edges) == sum(len(n.children) for n in model.nodes)
 
 
 def test_a_value_without_prev_draws_nothing(graph, tmp_path):
     class Bare:
         data, grad = 1.0, 0.0
 
-    assert not graph.draw_graph(Bare(), tmp_path / "x.png")
-    assert not (tmp_path / "x.png").exists()
+    assert not graph.draw_graph(Bare(), tmp_path / "x.svg")
+    assert not (tmp_path / "x.svg").exists()
 
 
 @pytest.mark.parametrize("n_ops", [6, 20, 45])

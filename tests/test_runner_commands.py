@@ -108,7 +108,7 @@ def test_check_open_opens_the_graph_plot(cli, started, isolated):
             break
         time.sleep(0.1)
     opened = log.read_text().split()
-    assert opened and opened[0].endswith("micrograd-graph.png")
+    assert opened and opened[0].endswith("micrograd-graph.svg")
     assert (started / ".labpath" / "artifacts" / "micrograd").is_dir()
 
 

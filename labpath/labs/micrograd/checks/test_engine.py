@@ -215,7 +215,7 @@ def test_tanh_matches_torch(Value):
         compare(Value, neuron, inputs, "tanh(x1*w1 + x2*w2 + b)", names=names)
     except Exception:
         # only when it fails: the neuron's graph, its wrong grads marked
-        _picture(Value, neuron, inputs, names, "test_tanh_matches_torch", "micrograd-neuron.png")
+        _picture(Value, neuron, inputs, names, "test_tanh_matches_torch", "micrograd-neuron.svg")
         raise
 
 
@@ -305,7 +305,7 @@ def test_diamond_graph_propagates_in_topological_order(Value):
         return e + c * b
 
     _picture(Value, diamond, [1.5, -0.8], "ab",
-             "test_diamond_graph_propagates_in_topological_order", "micrograd-graph.png")
+             "test_diamond_graph_propagates_in_topological_order", "micrograd-graph.svg")
     compare(
         Value,
         diamond,
