@@ -358,7 +358,7 @@ def commit_or_warn(
         )
 
 
-def _status(root: Path, paths: list[Path], *flags: str) -> list[tuple[str, Path]]:
+def changes(root: Path, paths: list[Path], *flags: str) -> list[tuple[str, Path]]:
     """`git status --porcelain` on these paths: (XY code, absolute path) per entry.
 
     Through git's own command line (no GitPython, a tenth of a second to import), as
@@ -387,9 +387,12 @@ def _status(root: Path, paths: list[Path], *flags: str) -> list[tuple[str, Path]
     return entries
 
 
+NEW = ("??", "A ", "AM")  # XY codes of a file no commit holds yet
+
+
 def dirty(root: Path, paths: list[Path]) -> bool:
     """Whether git sees any change (or untracked file) under these paths."""
-    return bool(paths) and bool(_status(root, paths))
+    return bool(paths) and bool(changes(root, paths))
 
 
 def uncommitted(root: Path, paths: list[Path]) -> list[Path]:
@@ -397,8 +400,8 @@ def uncommitted(root: Path, paths: list[Path]) -> list[Path]:
     paths = [p for p in paths if Path(p).exists()]
     if not paths:
         return []
-    entries = _status(root, paths, "--untracked-files=all")
-    return [path for code, path in entries if code in ("??", "A ", "AM")]
+    entries = changes(root, paths, "--untracked-files=all")
+    return [path for code, path in entries if code in NEW]
 
 
 def _tracked(repo, rel: str) -> bool:

@@ -284,6 +284,29 @@ def test_a_killed_next_is_committed_by_the_rerun(cli, ws):
     assert _status(ws) == ""
 
 
+def test_next_commits_a_starter_file_or_progress_an_earlier_run_left_uncommitted(cli, ws):
+    assert cli("init", ws).exit_code == 0
+    assert cli("next").exit_code == 0
+    engine = ws / "labs" / "micrograd" / "engine.py"
+    engine.write_text(engine.read_text() + "# mine\n")
+    git(ws, "rm", "-q", "--cached", "labs/micrograd/engine.py")
+    git(ws, "commit", "-q", "-m", "as if the scaffold's commit had missed it")
+    result = cli("next")
+    assert result.exit_code == 0, result.output
+    assert commits(ws)[0] == "next: scaffold micrograd micrograd"
+    assert git(ws, "show", "HEAD:labs/micrograd/engine.py").endswith("# mine\n")
+    assert _status(ws) == ""
+    # an event recorded by a run killed before its commit: the started task is kept
+    progress.record(ws / ".labpath" / "progress.jsonl", "start", "micrograd")
+    result = cli("next")
+    assert result.exit_code == 0, result.output
+    assert commits(ws)[0] == "next: start micrograd"
+    assert _status(ws) == ""
+    before = commits(ws)
+    assert cli("next").exit_code == 0
+    assert commits(ws) == before  # nothing left to commit: no new commit
+
+
 # --- the workspace's own ignore rules --------------------------------------------------------
 
 
@@ -434,7 +457,7 @@ def test_the_work_tree_root_is_asked_once_and_asked_again_when_a_nearer_repo_app
     monkeypatch.undo()
     git(inner, "init", "-q")  # a repository nearer than the remembered one
     assert gitcmd.toplevel(inner) == inner.resolve()
-    assert [p for _, p in vcs._status(inner, [inner / "f.txt"])] == [inner / "f.txt"]
+    assert [p for _, p in vcs.changes(inner, [inner / "f.txt"])] == [inner / "f.txt"]
     import shutil
 
     shutil.rmtree(inner / ".git")  # and gone again

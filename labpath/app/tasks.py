@@ -109,19 +109,26 @@ def next_task(ctx: Context, faults: int | None = None) -> CardResult:
     notices: list[str] = []
     guard(ws)
     with locked(ws.lock_file):
-        leftover: list[Path] = []
+        targets: list[Path] = []
         if lab_ready:
             lab = labs.load(task.lab)
             created = scaffold.scaffold(lab, ws.lab_dir(task.lab), ws.root, faults)
-            # starter files an earlier, interrupted `next` copied but never committed
-            leftover = vcs.uncommitted(
-                ws.root, scaffold.targets(lab, ws.lab_dir(lab.id))
-            )
-            leftover = [p for p in leftover if p not in created]
+            targets = [p for p in scaffold.targets(lab, ws.lab_dir(lab.id)) if p.exists()]
         pending = ctx.state(task).status == progress.PENDING
         if pending:
             progress.record(ws.progress_file, "start", task.id)
-        if created or leftover or pending or vcs.dirty(ws.root, [ws.progress_file]):
+        # one `git status` for both questions: starter files an earlier, interrupted
+        # `next` copied but never committed, and progress not yet committed
+        changes = vcs.changes(
+            ws.root, [*targets, ws.progress_file], "--untracked-files=all"
+        )
+        progress_file = ws.progress_file.resolve()
+        leftover = [
+            path
+            for code, path in changes
+            if code in vcs.NEW and path != progress_file and path not in created
+        ]
+        if created or leftover or pending or any(p == progress_file for _, p in changes):
             what = f"scaffold {task.lab}" if created or leftover else "start"
             result = vcs.commit_or_warn(
                 ws.root,
