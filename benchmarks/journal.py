@@ -2,7 +2,7 @@
 
 Builds two synthetic workspaces (100 and 10,000 entries) in a temporary folder, then times
 real `python -m labpath` processes: wall time and CPU time (the process and the git it
-runs), median of several runs. Run from the repository root:
+runs), median of several runs, the two sizes' runs alternating. Run from the repository root:
 
     python benchmarks/journal.py [--sizes 100 10000] [--runs 5]
 """
@@ -112,64 +112,71 @@ def median(pairs):
     )
 
 
-def measure(root: Path, runs: int) -> dict[str, tuple[float, float]]:
-    out = {}
-    out["startup (--version)"] = median(
-        [timed(["--version"], root) for _ in range(runs)]
-    )
-    out["log"] = median(
-        [
-            timed(["log", f"Benchmark insight {i}", "-t", "bench"], root)
-            for i in range(runs)
-        ]
-    )
-    (root / ".labpath" / "tmp" / "cache" / "journal-index.marshal").unlink(
-        missing_ok=True
-    )
-    out["search (no cache)"] = timed(
-        ["journal", "search", "residual", "tanh", "-n", "20"], root
-    )
-    out["search"] = median(
-        [
-            timed(["journal", "search", "residual", "tanh", "-n", "20"], root)
-            for _ in range(runs)
-        ]
-    )
-    # The first search after a fresh clone: no index yet (.labpath/tmp is not in git).
-    clones = []
+def alternating(roots: list[Path], runs: int, one) -> dict[Path, tuple[float, float]]:
+    """Median of one(root, i) per root, the roots' runs alternating: a machine whose
+    speed drifts while the loop runs slows every size alike."""
+    got: dict[Path, list] = {root: [] for root in roots}
     for i in range(runs):
+        for root in roots:
+            got[root].append(one(root, i))
+    return {root: median(pairs) for root, pairs in got.items()}
+
+
+SEARCH = ["journal", "search", "residual", "tanh", "-n", "20"]
+
+
+def measure(roots: list[Path], runs: int) -> dict[Path, dict[str, tuple[float, float]]]:
+    out: dict[Path, dict] = {root: {} for root in roots}
+
+    def row(name, one):
+        for root, figure in alternating(roots, runs, one).items():
+            out[root][name] = figure
+
+    row("startup (--version)", lambda root, i: timed(["--version"], root))
+    row("log", lambda root, i: timed(["log", f"Benchmark insight {i}", "-t", "bench"], root))
+    for root in roots:
+        (root / ".labpath" / "tmp" / "cache" / "journal-index.marshal").unlink(
+            missing_ok=True
+        )
+        out[root]["search (no cache)"] = timed(SEARCH, root)
+    row("search", lambda root, i: timed(SEARCH, root))
+
+    # The first search after a fresh clone: no index yet (.labpath/tmp is not in git).
+    def fresh(root, i):
         clone = root.with_name(f"{root.name}-clone{i}")
         subprocess.run(["git", "clone", "-q", str(root), str(clone)], check=True)
-        clones.append(
-            timed(["journal", "search", "residual", "tanh", "-n", "20"], clone)
-        )
-    out["search, fresh clone"] = median(clones)
+        return timed(SEARCH, clone)
+
+    row("search, fresh clone", fresh)
+
     # The peer: git itself committing one new file (`git commit -- FILE`).
-    peer = []
-    for i in range(runs):
+    def peer(root, i):
         note = root / "journal" / f"peer-{i}.md"
         note.write_text(f"peer {i}\n")
         subprocess.run(["git", "-C", str(root), "add", str(note)], check=True)
         cmd = ["git", "-c", "gc.auto=0", "-c", "maintenance.auto=false", "commit"]
-        peer.append(timed([], root, [*cmd, "-qm", f"peer {i}", "--", str(note)]))
-    out["peer: git commit of 1 file"] = median(peer)
-    ws = workspace.open_workspace(str(root))
-    t0, c0 = time.perf_counter(), time.process_time()
-    for _ in range(runs):
-        journal.search(ws, journal.Query(text=("residual", "tanh"), limit=20))
-    wall, cpu = (time.perf_counter() - t0) / runs, (time.process_time() - c0) / runs
-    out["search core, in process"] = (wall, cpu)
+        return timed([], root, [*cmd, "-qm", f"peer {i}", "--", str(note)])
+
+    row("peer: git commit of 1 file", peer)
+    for root in roots:
+        ws = workspace.open_workspace(str(root))
+        t0, c0 = time.perf_counter(), time.process_time()
+        for _ in range(runs):
+            journal.search(ws, journal.Query(text=("residual", "tanh"), limit=20))
+        wall = (time.perf_counter() - t0) / runs
+        out[root]["search core, in process"] = (wall, (time.process_time() - c0) / runs)
     # The floor under every search that can see an entry edited in place: one lstat
     # of each entry file (its folder's mtime does not change when a file is rewritten
     # in place, so the folder listings alone cannot tell).
-    names = journal.entry_names(root / "journal")
-    lstats = []
-    for _ in range(runs):
+    names = {root: journal.entry_names(root / "journal") for root in roots}
+
+    def lstat_all(root, i):
         t0, c0 = time.perf_counter(), time.process_time()
-        for name in names:
+        for name in names[root]:
             os.lstat(name)
-        lstats.append((time.perf_counter() - t0, time.process_time() - c0))
-    out["floor: lstat every entry"] = median(lstats)
+        return time.perf_counter() - t0, time.process_time() - c0
+
+    row("floor: lstat every entry", lstat_all)
     return out
 
 
@@ -179,17 +186,18 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     small, large = args.sizes
-    results = {}
     with tempfile.TemporaryDirectory(prefix="labpath-bench-") as tmp:
+        roots = {}
         for n in (small, large):
-            root = Path(tmp) / f"ws{n}"
+            roots[n] = Path(tmp) / f"ws{n}"
             t0 = time.perf_counter()
-            build(root, n)
+            build(roots[n], n)
             print(
                 f"built {n:,} entries in {time.perf_counter() - t0:.1f}s",
                 file=sys.stderr,
             )
-            results[n] = measure(root, args.runs)
+        figures = measure(list(roots.values()), args.runs)
+        results = {n: figures[root] for n, root in roots.items()}
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(
         f"\nlabpath journal benchmark · median of {args.runs} runs · "
