@@ -278,3 +278,40 @@ def test_python_and_python3_of_one_environment_share_one_server(server_env):
         for twin in twins
     }
     assert len(paths) == 1, paths
+
+
+def test_next_starts_the_server_so_the_first_check_of_the_lab_is_warm(
+    server_env, tmp_path
+):
+    env = {**server_env, "LABPATH_HOME": str(tmp_path / "ws"), "NO_COLOR": "1"}
+    run = lambda *args: subprocess.run(
+        [*LABPATH, *args], env=env, capture_output=True, text=True, timeout=180
+    )
+    assert run("init").returncode == 0
+    shown = run("next", "--json")  # its output is whole although a copy lives on
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["lab"] == "micrograd"
+    sock = _ready(server_env)
+    mine = tmp_path / "ws" / "labs" / "micrograd" / "engine.py"
+    mine.write_text((LAB.solution_dir / "engine.py").read_text())
+    first = run("check", "micrograd", "--json", "--no-prompt")
+    assert first.returncode == 0, first.stdout + first.stderr
+    report = json.loads(first.stdout)
+    assert report["warm"] is True and report["status"] == "passed"
+    assert warm.ping(sock)["pid"]  # the same server, still serving
+
+
+def test_next_starts_no_server_when_servers_are_off(server_env, tmp_path):
+    env = {
+        **server_env,
+        "LABPATH_HOME": str(tmp_path / "ws"),
+        "LABPATH_CHECK_SERVER": "0",
+    }
+    for args in (["init"], ["next"], ["start", "mlp"]):
+        done = subprocess.run([*LABPATH, *args], env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+    folder = Path(server_env["XDG_RUNTIME_DIR"]) / "labpath"
+    deadline = time.monotonic() + 5  # a server binds its socket well within this
+    while time.monotonic() < deadline:
+        assert not list(folder.glob("checks-*.sock"))
+        time.sleep(0.25)

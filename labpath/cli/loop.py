@@ -45,7 +45,9 @@ def next_(
     from labpath import ui
     from labpath.app import tasks
 
-    ui.show(tasks.next_task(context(workspace, curriculum, create=True), faults), json)
+    result = tasks.next_task(context(workspace, curriculum, create=True), faults)
+    ui.show(result, json)
+    _warm_up(result.card)
 
 
 def start(
@@ -60,7 +62,18 @@ def start(
     from labpath import ui
     from labpath.app import tasks
 
-    ui.show(tasks.start(context(workspace, curriculum, create=True), lab, faults), json)
+    result = tasks.start(context(workspace, curriculum, create=True), lab, faults)
+    ui.show(result, json)
+    _warm_up(result.card)
+
+
+def _warm_up(card) -> None:
+    """The learner is about to work on this lab: have a check server ready for its
+    first check (labpath.checks.warm; LABPATH_CHECK_SERVER=0 turns it off)."""
+    if card is not None and card.lab_ready:
+        from labpath.checks import prestart
+
+        prestart.start_soon()
 
 
 def check(
