@@ -248,6 +248,16 @@ def toplevel(root: Path) -> Path:
     return discover(root).top
 
 
+def own_top(root: Path) -> Path | None:
+    """root, resolved, when it holds its own .git and git's environment names no other
+    repository: then it is its work tree's top without asking git. Else None."""
+    if "GIT_DIR" in os.environ or "GIT_WORK_TREE" in os.environ:
+        return None
+    if not os.path.exists(os.path.join(root, ".git")):
+        return None
+    return Path(root).resolve()
+
+
 def _still_top(root: Path, top: Path) -> bool:
     if "GIT_DIR" in os.environ or not (top / ".git").exists():
         return False

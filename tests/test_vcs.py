@@ -307,6 +307,24 @@ def test_next_commits_a_starter_file_or_progress_an_earlier_run_left_uncommitted
     assert commits(ws) == before  # nothing left to commit: no new commit
 
 
+def test_next_on_a_detached_head_shows_the_task_and_refuses_only_to_write(cli, ws):
+    assert cli("init", ws).exit_code == 0
+    git(ws, "checkout", "-q", "--detach")
+    refused = cli("next")  # the task's start would be recorded: refused, nothing written
+    assert refused.exit_code == 2
+    assert "detached HEAD" in refused.output and "nothing was recorded" in refused.output
+    assert not (ws / "labs" / "micrograd").exists()
+    assert _status(ws) == ""
+    git(ws, "checkout", "-q", "-")
+    assert cli("next").exit_code == 0
+    before = commits(ws)
+    git(ws, "checkout", "-q", "--detach")
+    shown = cli("next")  # started and committed: showing it writes nothing
+    assert shown.exit_code == 0, shown.output
+    assert "A scalar autograd engine" in shown.output
+    assert commits(ws) == before and _status(ws) == ""
+
+
 # --- the workspace's own ignore rules --------------------------------------------------------
 
 

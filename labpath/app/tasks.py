@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 
 from labpath import curriculum as curriculum_mod
@@ -107,16 +108,20 @@ def next_task(ctx: Context, faults: int | None = None) -> CardResult:
         )
     created: list[Path] = []
     notices: list[str] = []
-    guard(ws)
     with locked(ws.lock_file):
-        targets: list[Path] = []
-        if lab_ready:
-            lab = labs.load(task.lab)
-            created = scaffold.scaffold(lab, ws.lab_dir(task.lab), ws.root, faults)
-            targets = [p for p in scaffold.targets(lab, ws.lab_dir(lab.id)) if p.exists()]
+        lab = labs.load(task.lab) if lab_ready else None
+        targets = scaffold.targets(lab, ws.lab_dir(lab.id)) if lab else []
         pending = ctx.state(task).status == progress.PENDING
+        # Only a run that writes asks git first whether it may (a rebase, a merge or a
+        # detached HEAD would swallow its commit): the usual `next` writes nothing.
+        guarded = pending or faults is not None or not all(map(os.path.lexists, targets))
+        if guarded:
+            guard(ws)
+        if lab is not None:
+            created = scaffold.scaffold(lab, ws.lab_dir(lab.id), ws.root, faults)
         if pending:
             progress.record(ws.progress_file, "start", task.id)
+        targets = [p for p in targets if p.exists()]
         # one `git status` for both questions: starter files an earlier, interrupted
         # `next` copied but never committed, and progress not yet committed
         changes = vcs.changes(
@@ -129,6 +134,8 @@ def next_task(ctx: Context, faults: int | None = None) -> CardResult:
             if code in vcs.NEW and path != progress_file and path not in created
         ]
         if created or leftover or pending or any(p == progress_file for _, p in changes):
+            if not guarded:
+                guard(ws)
             what = f"scaffold {task.lab}" if created or leftover else "start"
             result = vcs.commit_or_warn(
                 ws.root,
