@@ -368,23 +368,22 @@ def changes(root: Path, paths: list[Path], *flags: str) -> list[tuple[str, Path]
 
     if not paths:
         return []
-    out = None
-    top = gitcmd.own_top(root)
-    if top is not None:  # root holds its .git: no need to ask git where the top is
+
+    def status(top: Path, check: bool):
         rel = [str(Path(p).resolve().relative_to(top)) for p in paths]
         args = ["status", "--porcelain", "-z", *flags, "--", *rel]
-        done = gitcmd.git(top, args, check=False)
-        if done.returncode == 0:
-            out = done.stdout.decode("utf-8", "surrogateescape")
-    if out is None:  # the long way, which also says what is wrong with the repository
+        return gitcmd.git(top, args, check=check)
+
+    top = gitcmd.own_top(root)  # root holds its .git: no need to ask git for the top
+    done = status(top, check=False) if top is not None else None
+    if done is None or done.returncode != 0:  # the long way, which says what is wrong
         try:
             top = gitcmd.toplevel(root).resolve()
         except gitcmd.Unreadable:
             repo = open_repo(root)
             top = Path(repo.working_tree_dir).resolve()
-        rel = [str(Path(p).resolve().relative_to(top)) for p in paths]
-        args = ["status", "--porcelain", "-z", *flags, "--", *rel]
-        out = gitcmd.git(top, args).stdout.decode("utf-8", "surrogateescape")
+        done = status(top, check=True)
+    out = done.stdout.decode("utf-8", "surrogateescape")
     entries, fields = [], iter(out.split("\0"))
     for field in fields:
         if len(field) < 4:

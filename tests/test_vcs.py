@@ -325,6 +325,21 @@ def test_next_on_a_detached_head_shows_the_task_and_refuses_only_to_write(cli, w
     assert commits(ws) == before and _status(ws) == ""
 
 
+def test_git_status_of_a_workspace_inside_a_larger_repository_or_a_broken_one(tmp_path):
+    outer, inner = tmp_path / "outer", tmp_path / "outer" / "inner"
+    inner.mkdir(parents=True)
+    git(outer, "init", "-q")
+    (inner / "f.txt").write_text("x\n")
+    # no .git of its own: git is asked where the top is, the path comes back whole
+    assert vcs.changes(inner, [inner / "f.txt"]) == [("??", (inner / "f.txt").resolve())]
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / ".git").write_text("gitdir: /nowhere\n")
+    (broken / "f.txt").write_text("x\n")
+    with pytest.raises(EnvironmentFailure, match="is not a git repository"):
+        vcs.changes(broken, [broken / "f.txt"])
+
+
 # --- the workspace's own ignore rules --------------------------------------------------------
 
 
