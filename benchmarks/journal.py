@@ -133,7 +133,10 @@ def measure(roots: list[Path], runs: int) -> dict[Path, dict[str, tuple[float, f
             out[root][name] = figure
 
     row("startup (--version)", lambda root, i: timed(["--version"], root))
-    row("log", lambda root, i: timed(["log", f"Benchmark insight {i}", "-t", "bench"], root))
+    row(
+        "log",
+        lambda root, i: timed(["log", f"Benchmark insight {i}", "-t", "bench"], root),
+    )
     for root in roots:
         (root / ".labpath" / "tmp" / "cache" / "journal-index.marshal").unlink(
             missing_ok=True

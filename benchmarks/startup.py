@@ -62,7 +62,9 @@ def _numbered(cmd: list[str]) -> list[str]:
     return [a.replace("{n}", str(n)) for a in cmd]
 
 
-def timed(cmd: list[str], env: dict, runs: int, warm_up: bool = True) -> tuple[float, float]:
+def timed(
+    cmd: list[str], env: dict, runs: int, warm_up: bool = True
+) -> tuple[float, float]:
     """Median wall time and median CPU time (user + system) of cmd, after a warm-up.
 
     CPU time barely moves when other work shares the machine; wall time does.
@@ -91,7 +93,10 @@ def alternating(commands: list[tuple[list[str], dict]], runs: int) -> list:
     speed drifts while the loop runs slows every command alike."""
     for cmd, env in commands:  # one warm-up each, untimed
         subprocess.run(_numbered(cmd), env=env, capture_output=True)
-    got = [[timed(cmd, env, 1, warm_up=False) for cmd, env in commands] for _ in range(runs)]
+    got = [
+        [timed(cmd, env, 1, warm_up=False) for cmd, env in commands]
+        for _ in range(runs)
+    ]
     return [
         (
             statistics.median(run[k][0] for run in got),
@@ -203,7 +208,11 @@ def main() -> None:
             ("  cold (no server)", check, "pytest on its checks", plain, 0.8),
             ("  cold, planted bug", failed, "the cold passing check", check, 1.2),
         ]
-        warm_rows = {"labpath check micrograd", "  ...with a planted bug", "  next, then check"}
+        warm_rows = {
+            "labpath check micrograd",
+            "  ...with a planted bug",
+            "  next, then check",
+        }
     print(
         f"{'command':<25}{'wall s':>8}{'cpu s':>8}   {'baseline':<21}{'wall s':>8}{'cpu s':>8}"
         f"{'wall x':>8}{'cpu x':>7}{'goal':>7}"

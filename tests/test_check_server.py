@@ -308,7 +308,9 @@ def test_next_starts_no_server_when_servers_are_off(server_env, tmp_path):
         "LABPATH_CHECK_SERVER": "0",
     }
     for args in (["init"], ["next"], ["start", "mlp"]):
-        done = subprocess.run([*LABPATH, *args], env=env, capture_output=True, text=True)
+        done = subprocess.run(
+            [*LABPATH, *args], env=env, capture_output=True, text=True
+        )
         assert done.returncode == 0, done.stderr
     folder = Path(server_env["XDG_RUNTIME_DIR"]) / "labpath"
     deadline = time.monotonic() + 5  # a server binds its socket well within this

@@ -97,7 +97,10 @@ def test_add_overwriting_grad_flags_the_reused_node_and_what_it_feeds(graph, tmp
     assert boxes["a"][0] == boxes["b"][0] == graph.WRONG
     assert boxes["d = c + a"][0] == graph.OK
     c = next(n for n in model.nodes if n.label == "c = a * b")
-    assert boxes["c = a * b"][1][2] == f"\u2717 grad {c.grad:.4g} | expected {c.expected:.4g}"
+    assert (
+        boxes["c = a * b"][1][2]
+        == f"\u2717 grad {c.grad:.4g} | expected {c.expected:.4g}"
+    )
     assert "(3 wrong)" in ET.parse(path).getroot().findtext(f"{SVG}title")
 
 

@@ -284,7 +284,9 @@ def test_a_killed_next_is_committed_by_the_rerun(cli, ws):
     assert _status(ws) == ""
 
 
-def test_next_commits_a_starter_file_or_progress_an_earlier_run_left_uncommitted(cli, ws):
+def test_next_commits_a_starter_file_or_progress_an_earlier_run_left_uncommitted(
+    cli, ws
+):
     assert cli("init", ws).exit_code == 0
     assert cli("next").exit_code == 0
     engine = ws / "labs" / "micrograd" / "engine.py"
@@ -310,9 +312,13 @@ def test_next_commits_a_starter_file_or_progress_an_earlier_run_left_uncommitted
 def test_next_on_a_detached_head_shows_the_task_and_refuses_only_to_write(cli, ws):
     assert cli("init", ws).exit_code == 0
     git(ws, "checkout", "-q", "--detach")
-    refused = cli("next")  # the task's start would be recorded: refused, nothing written
+    refused = cli(
+        "next"
+    )  # the task's start would be recorded: refused, nothing written
     assert refused.exit_code == 2
-    assert "detached HEAD" in refused.output and "nothing was recorded" in refused.output
+    assert (
+        "detached HEAD" in refused.output and "nothing was recorded" in refused.output
+    )
     assert not (ws / "labs" / "micrograd").exists()
     assert _status(ws) == ""
     git(ws, "checkout", "-q", "-")
@@ -331,7 +337,9 @@ def test_git_status_of_a_workspace_inside_a_larger_repository_or_a_broken_one(tm
     git(outer, "init", "-q")
     (inner / "f.txt").write_text("x\n")
     # no .git of its own: git is asked where the top is, the path comes back whole
-    assert vcs.changes(inner, [inner / "f.txt"]) == [("??", (inner / "f.txt").resolve())]
+    assert vcs.changes(inner, [inner / "f.txt"]) == [
+        ("??", (inner / "f.txt").resolve())
+    ]
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / ".git").write_text("gitdir: /nowhere\n")

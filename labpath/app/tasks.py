@@ -114,7 +114,9 @@ def next_task(ctx: Context, faults: int | None = None) -> CardResult:
         pending = ctx.state(task).status == progress.PENDING
         # Only a run that writes asks git first whether it may (a rebase, a merge or a
         # detached HEAD would swallow its commit): the usual `next` writes nothing.
-        guarded = pending or faults is not None or not all(map(os.path.lexists, targets))
+        guarded = (
+            pending or faults is not None or not all(map(os.path.lexists, targets))
+        )
         if guarded:
             guard(ws)
         if lab is not None:
@@ -133,7 +135,12 @@ def next_task(ctx: Context, faults: int | None = None) -> CardResult:
             for code, path in changes
             if code in vcs.NEW and path != progress_file and path not in created
         ]
-        if created or leftover or pending or any(p == progress_file for _, p in changes):
+        if (
+            created
+            or leftover
+            or pending
+            or any(p == progress_file for _, p in changes)
+        ):
             if not guarded:
                 guard(ws)
             what = f"scaffold {task.lab}" if created or leftover else "start"

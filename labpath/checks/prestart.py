@@ -21,7 +21,11 @@ def start_soon() -> None:
     The copy lets go of the terminal and of any pipe the command writes to before it
     does anything else, so a caller reading the command's output is not kept waiting.
     """
-    if os.environ.get(OFF, "1") == "0" or not hasattr(os, "fork") or sys.platform == "win32":
+    if (
+        os.environ.get(OFF, "1") == "0"
+        or not hasattr(os, "fork")
+        or sys.platform == "win32"
+    ):
         return
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):

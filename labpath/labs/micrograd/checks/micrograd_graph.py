@@ -343,12 +343,12 @@ def svg(model: GraphModel, title: str | None = None) -> str:
         '<defs><marker id="head" viewBox="0 0 10 10" refX="10" refY="5" '
         'markerWidth="7" markerHeight="7" orient="auto-start-reverse">'
         '<path d="M0,0 L10,5 L0,10 z" fill="#8c8c8c"/></marker></defs>',
-        f'<rect width="100%" height="100%" fill="white"/>',
+        '<rect width="100%" height="100%" fill="white"/>',
         f'<text x="{width / 2:.1f}" y="22" text-anchor="middle" font-size="13">'
         f"{_escape(title)}</text>",
     ]
     for source, target, points in lay.routes:
-        coords = " ".join("%.1f,%.1f" % at(x, y) for x, y in points)
+        coords = " ".join("{:.1f},{:.1f}".format(*at(x, y)) for x, y in points)
         out.append(f'<polyline class="edge" data-from="{source}" data-to="{target}" '
                    f'points="{coords}" fill="none" stroke="#8c8c8c" stroke-width="1.2" '
                    'marker-end="url(#head)"/>')
