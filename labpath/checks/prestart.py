@@ -43,9 +43,6 @@ def start_soon() -> None:
         os.setsid()
         from labpath.checks import warm
 
-        if warm.enabled():
-            path = warm.socket_path()
-            if path is not None and warm._private(path.parent):
-                warm.start(path)
+        warm.ensure()
     finally:
         os._exit(0)

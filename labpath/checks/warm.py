@@ -168,6 +168,16 @@ def start(path: Path) -> None:
         )
 
 
+def ensure() -> None:
+    """Start this environment's server in the background, unless one answers, servers
+    are off, or no private folder can hold its socket."""
+    if not enabled():
+        return
+    path = socket_path()
+    if path is not None and _private(path.parent):
+        start(path)
+
+
 class ServerClient:
     """A run through this environment's warm server, else cold (then a server starts)."""
 
