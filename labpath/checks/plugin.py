@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import sys
@@ -160,6 +161,12 @@ def _select(config, items) -> None:
 
 def pytest_collection_finish(session):
     _INTEGRITY.snapshot(Path(str(session.config.rootpath)))
+    # What torch, pytest and the collected checks made lives as long as the run, and a
+    # full collection walked all of it each time: a scalar autograd engine (every node
+    # in a reference cycle through its _backward closure) makes enough nodes to trigger
+    # one every few hundred thousand, which cost the mlp lab's training check most of
+    # its time. Frozen, no collection walks those objects again.
+    gc.freeze()
 
 
 def pytest_collectreport(report):
