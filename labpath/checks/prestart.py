@@ -1,8 +1,9 @@
 """Starting the warm check server (labpath.checks.warm) before the first check.
 
 `labpath next` and `labpath start` call start_soon(): the learner is about to work on
-a lab, so its first check finds a server with torch and pytest already imported. This
-module imports nothing heavy; the forked copy imports the rest.
+a lab, so its first check finds a server with torch and pytest already imported. The
+command only launches a small detached Python (`main` below) and returns; that one
+works out which server this environment needs and starts it if none answers.
 """
 
 from __future__ import annotations
@@ -10,39 +11,37 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from pathlib import Path
 
 OFF = "LABPATH_CHECK_SERVER"  # as in labpath.checks.warm
+# The launcher finds this labpath without a changed PYTHONPATH: the environment picks
+# the server (warm's fingerprint), and it must be the one the learner's checks see.
+_LAUNCH = "import sys; sys.path.insert(0, {!r}); from labpath.checks import prestart; prestart.main()"
 
 
 def start_soon() -> None:
-    """Start this environment's server in the background, if none runs, from a forked
-    copy of this process, so the command itself returns at once.
+    """Launch the detached starter, unless servers are off; never fails the command.
 
-    The copy lets go of the terminal and of any pipe the command writes to before it
-    does anything else, so a caller reading the command's output is not kept waiting.
+    A launched process, not a fork of this one: a forked copy of the command made
+    each page the command then touched on its way out a copy (a tenth more CPU).
     """
-    if (
-        os.environ.get(OFF, "1") == "0"
-        or not hasattr(os, "fork")
-        or sys.platform == "win32"
-    ):
+    if os.environ.get(OFF, "1") == "0" or sys.platform == "win32":
         return
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.flush()
-    try:
-        pid = os.fork()
-    except OSError:
-        return
-    if pid:
-        return
-    try:  # the copy: nothing it does may reach the learner's screen or files
-        null = os.open(os.devnull, os.O_RDWR)
-        for fd in (0, 1, 2):
-            os.dup2(null, fd)
-        os.setsid()
-        from labpath.checks import warm
+    import subprocess
 
-        warm.ensure()
-    finally:
-        os._exit(0)
+    package_parent = str(Path(__file__).resolve().parents[2])
+    with contextlib.suppress(OSError, ValueError):
+        subprocess.Popen(
+            [sys.executable, "-c", _LAUNCH.format(package_parent)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+
+def main() -> None:
+    """The detached starter: this environment's server, started unless one answers."""
+    from labpath.checks import warm
+
+    warm.ensure()
