@@ -154,3 +154,48 @@ def test_harness_failure_is_not_blamed_on_the_learner(tmp_path, monkeypatch):
 def test_selecting_an_unknown_check_is_a_harness_error():
     report = run_checks(LAB, LAB.solution_dir, select=["test_does_not_exist"])
     assert report.status == "harness_error"
+
+
+GC_CHECK = '''
+
+def test_cycles_the_code_drops_are_collected_as_it_runs(moments):
+    """The collector is on while checks run: dropped cycles go without a gc.collect()."""
+    import gc
+    import weakref
+
+    class Node:
+        pass
+
+    def cycle():
+        a, b = Node(), Node()
+        a.other, b.other = b, a
+        return weakref.ref(a)
+
+    gone = cycle()
+    assert gc.isenabled()
+    for _ in range(200_000):  # allocations enough for the collector to run by itself
+        cycle()
+    assert gone() is None
+'''
+
+
+@pytest.mark.parametrize("warm", [False, True], ids=["cold", "warm"])
+def test_the_garbage_collector_runs_during_checks_after_start_up(tmp_path, warm):
+    from labpath.checks.runner import Worker
+    from labpath.labspec import read_lab
+
+    lab = tmp_path / "tiny"
+    shutil.copytree(
+        DATA / "labs" / "tiny", lab, ignore=shutil.ignore_patterns("variants")
+    )
+    (lab / "checks" / "test_gc.py").write_text(GC_CHECK)
+    worker = Worker() if warm else None
+    try:
+        report = run_checks(read_lab(lab / "lab.yaml"), lab / "solution", worker=worker)
+    finally:
+        if worker is not None:
+            worker.stop()
+    assert report.status == "passed", report.output
+    assert outcomes(report)["test_cycles_the_code_drops_are_collected_as_it_runs"] == (
+        "passed"
+    )

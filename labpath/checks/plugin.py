@@ -17,6 +17,15 @@ from labpath.checks import _harness, kit, protocol
 from labpath.checks import result as rec
 
 _REAL_EXIT = os._exit
+
+# A check run imports pytest, torch and the checks before the first check runs, and
+# the garbage collector walking the growing heap over and over was about a tenth of
+# torch's import. Collection is off until the checks are collected (then what exists
+# is frozen and collection is on again); only in a run labpath started, never in a
+# process that merely imports this module.
+_GC_PAUSED = bool(os.environ.get(protocol.REPORT)) and gc.isenabled()
+if _GC_PAUSED:
+    gc.disable()
 # The pytest process itself (set when the run begins); a process the learner's code
 # forks is never guarded and never writes results.
 _GUARDED_PID = -1
@@ -167,6 +176,8 @@ def pytest_collection_finish(session):
     # one every few hundred thousand, which cost the mlp lab's training check most of
     # its time. Frozen, no collection walks those objects again.
     gc.freeze()
+    if _GC_PAUSED:
+        gc.enable()
 
 
 def pytest_collectreport(report):
