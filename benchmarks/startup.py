@@ -10,7 +10,7 @@ passing run. Both check rows are timed twice: through the warm check server `lab
 next` started (its CPU is the server's, not counted here, so only wall time is
 compared) and cold (LABPATH_CHECK_SERVER=0: a fresh interpreter per check). One more
 row times `next` followed at once by a check, the server still starting, against the
-cold check: the first check of a sprint must not be slower for the server.
+cold check: what a check costs that waits for the server instead of running cold.
 """
 
 from __future__ import annotations
