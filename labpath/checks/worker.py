@@ -425,11 +425,13 @@ def main() -> None:
     if labpath:
         _die_with_parent(int(labpath))
     gc.disable()  # imports make little garbage, and collecting as they run slowed them
-    _warm_up()
-    # A forked run that walks the inherited heap in a garbage collection copies every
-    # page it touches (torch's included): frozen objects are never walked.
-    gc.freeze()
-    gc.enable()
+    try:
+        _warm_up()
+    finally:
+        # A forked run that walks the inherited heap in a garbage collection copies
+        # every page it touches (torch's included): frozen objects are never walked.
+        gc.freeze()
+        gc.enable()
     real_exit = os._exit
     print(json.dumps({"ready": True}), flush=True)
     collected: _Collected | None = None
