@@ -6,8 +6,12 @@ The journal commits one new file, so this module builds that commit from git's p
 
 1. `update-index --add` stages the file in the learner's index (that entry alone: their
    other staged and unstaged changes stay as they were);
-2. the trees on the file's path are read from HEAD (`cat-file --batch`), changed in
-   Python and written with `mktree` (checked against the ids computed here);
+2. one `cat-file --batch`, started beside it, reads HEAD and the trees on the file's
+   path, then the entry update-index staged (its blob is taken when it is the file's
+   bytes; a filter or a line-ending conversion sends the question to `ls-files`);
+   the trees are changed in Python and written here as loose objects (with `mktree`
+   where the repository's settings ask for shared permissions or fsync'd objects,
+   which git applies itself);
 3. `commit-tree` with HEAD as parent, then `update-ref` with the old HEAD as the
    expected value, so a commit someone made meanwhile is never overwritten (it is
    retried on the new HEAD).
@@ -101,11 +105,19 @@ def git(
 class Started:
     """A git command running beside this process's other work; result() waits for it.
 
-    A commit asks git five questions whose answers do not depend on each other's;
-    two of them run while the index is updated, saving each `labpath log` their wait.
+    A commit asks git questions whose answers do not depend on each other's; two of
+    them run while the index is updated, saving each `labpath log` their wait.
+    With more=True its input stays open, for questions that can only be asked later
+    (ask()).
     """
 
-    def __init__(self, cwd: Path, args: list[str], input: bytes | None = None):
+    def __init__(
+        self,
+        cwd: Path,
+        args: list[str],
+        input: bytes | None = None,
+        more: bool = False,
+    ):
         if input is not None and len(input) > 16384:  # it is written before git reads
             raise ValueError("Started takes a few lines of input; use git() for more")
         self.args = args
@@ -121,11 +133,25 @@ class Started:
         except OSError as exc:
             raise _unusable(exc) from None
         if input is not None:  # a few lines: the pipe holds them while git starts
-            try:
-                self.proc.stdin.write(input)
+            self._write(input, close=not more)
+
+    def ask(self, input: bytes) -> None:
+        """The last lines of input of a command started with more=True."""
+        if len(input) > 16384:
+            raise ValueError("Started takes a few lines of input; use git() for more")
+        if self.proc.stdin is not None:
+            self._write(input, close=True)
+
+    def _write(self, input: bytes, close: bool) -> None:
+        try:
+            self.proc.stdin.write(input)
+            if close:
                 self.proc.stdin.close()
-            except BrokenPipeError:  # git has already failed: result() says why
-                pass
+            else:
+                self.proc.stdin.flush()
+        except BrokenPipeError:  # git has already failed: result() says why
+            close = True
+        if close:
             self.proc.stdin = None
 
     def result(self, check: bool = True) -> subprocess.CompletedProcess:
@@ -141,6 +167,12 @@ class Started:
         """End it unread: the commit failed before its answer was needed."""
         if self.proc.poll() is None:
             self.proc.kill()
+        if self.proc.stdin is not None:
+            try:
+                self.proc.stdin.close()
+            except BrokenPipeError:
+                pass
+            self.proc.stdin = None
         self.proc.communicate()
 
 
@@ -174,6 +206,7 @@ class Repo:
     hooks: Path
     branch: str | None  # refs/heads/NAME, None on a detached HEAD
     head: str | None  # HEAD's commit id, None before the first commit
+    objects: Path | None = None  # where new objects go (None: ask git to write them)
 
     def has_commit_hooks(self) -> bool:
         return any(os.access(self.hooks / h, os.X_OK) for h in COMMIT_HOOKS)
@@ -192,6 +225,8 @@ _DISCOVER = [
     "--absolute-git-dir",
     "--git-path",
     "hooks",
+    "--git-path",
+    "objects",
     "HEAD",
     "--symbolic-full-name",
     "HEAD",
@@ -217,20 +252,22 @@ def discover(root: Path, asked: Started | None = None) -> Repo:
     if proc.returncode != 0:
         if "not a git repository" in stderr:
             raise not_a_repo(root)
-        if len(lines) >= 3 and "ambiguous argument 'HEAD'" in stderr:  # no commit yet
+        if len(lines) >= 4 and "ambiguous argument 'HEAD'" in stderr:  # no commit yet
             ref = git(root, ["symbolic-ref", "-q", "HEAD"], check=False)
             branch = ref.stdout.decode("utf-8", "surrogateescape").strip() or None
-            return Repo(*_paths(root, lines), branch, None)
+            top, git_dir, hooks, objects = _paths(root, lines)
+            return Repo(top, git_dir, hooks, branch, None, objects)
         raise Unreadable(stderr)
-    if len(lines) != 5 or lines[4] == "":
+    if len(lines) != 6 or lines[5] == "":
         raise Unreadable(f"unexpected output of git rev-parse: {lines!r}")
-    branch = lines[4] if lines[4].startswith("refs/") else None
-    return Repo(*_paths(root, lines), branch, lines[3])
+    branch = lines[5] if lines[5].startswith("refs/") else None
+    top, git_dir, hooks, objects = _paths(root, lines)
+    return Repo(top, git_dir, hooks, branch, lines[4], objects)
 
 
-def _paths(root: Path, lines: list[str]) -> tuple[Path, Path, Path]:
+def _paths(root: Path, lines: list[str]) -> tuple[Path, Path, Path, Path]:
     _TOPS[str(root)] = Path(lines[0])
-    return Path(lines[0]), Path(lines[1]), root / lines[2]
+    return Path(lines[0]), Path(lines[1]), root / lines[2], root / lines[3]
 
 
 # Each folder's work-tree root as discover() found it in this process: a command that
@@ -371,32 +408,33 @@ def commit_files(
     fallback used). identity is tried only when git has none of its own."""
     top = repo.top
     rel = [p.resolve().relative_to(top.resolve()).as_posix() for p in paths]
-    # commit-tree does not read commit.gpgsign: sign when `git commit` would
-    sign = Started(top, ["config", "--type=bool", "--get", "commit.gpgsign"])
-    heads = Started(top, ["cat-file", "--batch"], _tree_questions(rel))
+    questions = _tree_questions(rel)
+    # The index entries update-index makes are asked of the same cat-file once it has
+    # made them (cat-file reads the index at its first such question); a name with a
+    # newline in it cannot be asked on a line, and `ls-files` says instead.
+    later = 0 if any("\n" in r for r in rel) else len(rel)
+    settings_asked = Started(top, _SETTINGS)
+    reading = Started(top, ["cat-file", "--batch"], questions, more=later > 0)
     try:
         git_waiting(top, ["update-index", "--add", "--", *rel], lock_wait)
-        staged = git(top, ["ls-files", "-s", "-z", "--", *rel]).stdout
+        if later:
+            reading.ask(
+                "".join(f":0:{r}\n" for r in rel).encode("utf-8", "surrogateescape")
+            )
+        settings = _settings(settings_asked.result(check=False))
+        answers = _batch(reading.result().stdout, questions.count(b"\n") + later)
     except BaseException:
-        sign.stop()
-        heads.stop()
+        settings_asked.stop()
+        reading.stop()
         raise
-    blobs: dict[str, tuple[bytes, str]] = {}
-    for record in staged.split(b"\0"):
-        if record:
-            meta, _, name = record.partition(b"\t")
-            mode, sha, stage = meta.split(b" ")
-            if stage == b"0":
-                blobs[name.decode("utf-8", "surrogateescape")] = (mode, sha.decode())
-    if set(blobs) != set(rel):
-        sign.stop()
-        heads.stop()
-        raise GitCommandError(["ls-files"], 1, f"not staged as expected: {rel}")
+    heads, staged = answers[: len(answers) - later], answers[len(answers) - later :]
+    blobs = _blobs(paths, rel, staged, settings) or _staged(top, rel)
     text = clean_message(message).encode("utf-8")
-    signed = ["-S"] if sign.result(check=False).stdout.strip() == b"true" else []
+    signed = ["-S"] if settings.get("commit.gpgsign") else []
+    store = repo.objects if _writes_loose(settings) else None
     fallback = False
     for _attempt in range(5):
-        parent, before, tree = _write_trees(repo, blobs, heads)
+        parent, before, tree = _write_trees(repo, blobs, heads, store)
         heads = None  # a retry reads the HEAD that moved
         if tree == before:
             return None, fallback
@@ -422,6 +460,95 @@ def commit_files(
             raise GitCommandError(["update-ref"], moved.returncode, stderr)
         # someone committed meanwhile: build the commit again on their HEAD
     raise GitCommandError(["update-ref"], 1, "fatal: HEAD kept moving; not committed")
+
+
+# The settings that change how a commit is made here: signing (commit-tree does not read
+# commit.gpgsign itself), whether the executable bit counts, and the two that ask git to
+# write objects its own way (group permissions, fsync).
+_SETTINGS = [
+    "config",
+    "-z",
+    "--get-regexp",
+    r"^(commit\.gpgsign|core\.filemode|core\.sharedrepository|core\.fsync.*)$",
+]
+_TRUE = {"true", "yes", "on"}
+_FALSE = {"false", "no", "off", ""}
+
+
+def _settings(proc: subprocess.CompletedProcess) -> dict[str, object]:
+    """`git config -z --get-regexp` as {key: True | False | raw value}, the last one
+    given winning; {"unreadable": True} when git could not read its configuration."""
+    if proc.returncode not in (0, 1):  # 1: none of them is set
+        return {"unreadable": True}
+    found: dict[str, object] = {}
+    for record in proc.stdout.decode("utf-8", "surrogateescape").split("\0"):
+        if not record:
+            continue
+        key, newline, value = record.partition("\n")
+        if not newline:  # `[commit] gpgsign` with no value means true
+            found[key] = True
+        elif value.lower() in _TRUE:
+            found[key] = True
+        elif value.lower() in _FALSE:
+            found[key] = False
+        else:
+            try:
+                found[key] = int(value) != 0
+            except ValueError:
+                found[key] = value
+    return found
+
+
+def _writes_loose(settings: dict) -> bool:
+    """Whether this process may write tree objects itself: git writes loose objects
+    unsynced and with the umask's permissions, unless these settings say otherwise."""
+    if settings.get("unreadable"):
+        return False
+    if settings.get("core.sharedrepository") not in (None, False, "umask"):
+        return False
+    return not any(
+        key.startswith("core.fsync") and value is not False
+        for key, value in settings.items()
+    )
+
+
+def _blobs(
+    paths: list[Path], rel: list[str], staged: list, settings: dict
+) -> dict[str, tuple[bytes, str]] | None:
+    """{path: (mode, blob id)} as update-index staged them, from cat-file's answers, or
+    None when only `ls-files` can say: a blob git changed on the way in (a filter, line
+    endings) or an answer that is not the file, or a mode git may not take from the
+    file's executable bit."""
+    if len(staged) != len(rel) or settings.get("core.filemode") not in (None, True):
+        return None
+    blobs = {}
+    for path, name, answer in zip(paths, rel, staged):
+        if answer is None or answer[1] != b"blob":
+            return None
+        sha, _, content = answer
+        with open(path, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            on_disk = fh.read()
+        if on_disk != content:
+            return None
+        executable = st.st_mode & 0o100
+        blobs[name] = (b"100755" if executable else b"100644", sha)
+    return blobs
+
+
+def _staged(top: Path, rel: list[str]) -> dict[str, tuple[bytes, str]]:
+    """{path: (mode, blob id)} as the index holds them."""
+    staged = git(top, ["ls-files", "-s", "-z", "--", *rel]).stdout
+    blobs: dict[str, tuple[bytes, str]] = {}
+    for record in staged.split(b"\0"):
+        if record:
+            meta, _, name = record.partition(b"\t")
+            mode, sha, stage = meta.split(b" ")
+            if stage == b"0":
+                blobs[name.decode("utf-8", "surrogateescape")] = (mode, sha.decode())
+    if set(blobs) != set(rel):
+        raise GitCommandError(["ls-files"], 1, f"not staged as expected: {rel}")
+    return blobs
 
 
 def _no_identity(stderr: str) -> bool:
@@ -487,13 +614,34 @@ def _tree_questions(paths) -> bytes:
     return ("HEAD\nHEAD^{tree}\n" + "".join(f"HEAD:{d}\n" for d in subdirs)).encode()
 
 
+def _batch(out: bytes, count: int) -> list[tuple[str, bytes, bytes] | None]:
+    """The answers of `cat-file --batch` to count questions: (id, type, content), or
+    None for an object it does not have."""
+    answers: list[tuple[str, bytes, bytes] | None] = []
+    i = 0
+    for _ in range(count):
+        nl = out.index(b"\n", i)
+        head = out[i:nl].split(b" ")
+        if head[-1] == b"missing" or len(head) != 3:
+            answers.append(None)
+            i = nl + 1
+            continue
+        size = int(head[2])
+        answers.append((head[0].decode(), head[1], out[nl + 1 : nl + 1 + size]))
+        i = nl + 1 + size + 1
+    return answers
+
+
 def _write_trees(
-    repo: Repo, blobs: dict, asked: Started | None = None
+    repo: Repo, blobs: dict, answers: list | None = None, store: Path | None = None
 ) -> tuple[str | None, str | None, str]:
     """Write HEAD's trees with these blobs in place: (HEAD, its tree, the new tree).
 
-    One `cat-file --batch` reads HEAD and the trees on the files' paths; a HEAD that
-    moves meanwhile makes update-ref refuse, and the commit is built again.
+    One `cat-file --batch` reads HEAD and the trees on the files' paths (answers, when
+    it has already answered: see _batch); a HEAD that
+    moves meanwhile makes update-ref refuse, and the commit is built again. The new
+    trees go into store (the objects folder) as loose objects, or through `mktree`
+    when store is None.
     """
     width = len(next(iter(blobs.values()))[1]) // 2
     digest = _digest(width)
@@ -501,22 +649,10 @@ def _write_trees(
     trees: dict[str, dict] = {d: {} for d in order}
     subdirs = [d for d in order if d]
     ask = _tree_questions(blobs)
-    if asked is None:
+    if answers is None:
         out = git(repo.top, ["cat-file", "--batch"], input=ask).stdout
-    else:
-        out = asked.result().stdout
-    objects = []
-    i = 0
-    for _ in range(ask.count(b"\n")):
-        nl = out.index(b"\n", i)
-        head = out[i:nl].split(b" ")
-        if head[-1] == b"missing":
-            objects.append(None)
-            i = nl + 1
-            continue
-        size = int(head[2])
-        objects.append((head[0].decode(), head[1], out[nl + 1 : nl + 1 + size]))
-        i = nl + 1 + size + 1
+        answers = _batch(out, ask.count(b"\n"))
+    objects = answers
     if objects[0] is None:
         if repo.head is not None:
             raise GitCommandError(["cat-file"], 1, "fatal: HEAD cannot be read")
@@ -543,21 +679,64 @@ def _write_trees(
         )
     batch = bytearray()
     ids: list[str] = []
+    raw: list[bytes] = []
     for d in order:
         entries = sorted(trees[d].items(), key=_order)
         body = b"".join(
             mode + b" " + name + b"\0" + oid for name, (mode, oid) in entries
         )
-        oid = digest(b"tree %d\0" % len(body) + body).digest()
+        raw.append(b"tree %d\0" % len(body) + body)
+        oid = digest(raw[-1]).digest()
         ids.append(oid.hex())
-        for name, (mode, sub) in entries:
-            kind = {b"40000": b"tree", b"160000": b"commit"}.get(mode, b"blob")
-            batch += b"%s %s %s\t%s\0" % (mode, kind, sub.hex().encode(), name)
-        batch += b"\0"
+        if store is None:
+            for name, (mode, sub) in entries:
+                kind = {b"40000": b"tree", b"160000": b"commit"}.get(mode, b"blob")
+                batch += b"%s %s %s\t%s\0" % (mode, kind, sub.hex().encode(), name)
+            batch += b"\0"
         if d:
             folder, _, name = d.rpartition("/")
             trees[folder][name.encode("utf-8", "surrogateescape")] = (b"40000", oid)
+    if before is not None and ids[-1] == before:
+        return parent, before, before  # nothing changed: nothing to write
+    if store is not None:
+        for oid, data in zip(ids, raw):
+            write_loose(store, oid, data)
+        return parent, before, ids[-1]
     written = git(repo.top, ["mktree", "-z", "--batch"], input=bytes(batch)).stdout
     if written.decode().split() != ids:
         raise GitCommandError(["mktree"], 1, "fatal: tree ids differ from git's")
     return parent, before, ids[-1]
+
+
+def write_loose(objects: Path, oid: str, data: bytes) -> None:
+    """Store one object (its header and body) under objects as git does: compressed,
+    read-only, written under a temporary name and linked into place, never replacing
+    an object already there."""
+    import zlib
+
+    folder = os.path.join(objects, oid[:2])
+    path = os.path.join(folder, oid[2:])
+    if os.path.exists(path):
+        return
+    try:
+        os.mkdir(folder)
+    except FileExistsError:
+        pass
+    from labpath.fsutil import fresh_file
+
+    fd, tmp = fresh_file(Path(folder), "tmp_obj_", "")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(zlib.compress(data, 1))
+        os.chmod(tmp, 0o444)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another process stored the same object meanwhile
+        except OSError:  # a file system without hard links
+            os.replace(tmp, path)
+    finally:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass

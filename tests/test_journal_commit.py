@@ -177,6 +177,131 @@ def test_an_unchanged_file_makes_no_commit(tmp_path):
     assert commits(root) == ["one"]
 
 
+def _entry_blob(ws) -> tuple[str, str, bytes]:
+    """HEAD's entry file: (mode, blob id, the blob's bytes)."""
+    (entry,) = journal.entry_files(ws / "journal")
+    rel = entry.relative_to(ws).as_posix()
+    mode, _, sha = git(ws, "ls-tree", "HEAD", "--", rel).split("\t")[0].split()
+    blob = subprocess.run(
+        ["git", "-C", str(ws), "cat-file", "blob", sha], capture_output=True
+    ).stdout
+    return mode, sha, blob
+
+
+def _git_ran(trace) -> list[str]:
+    """The git subcommands a GIT_TRACE file shows, in order."""
+    ran = []
+    for line in trace.read_text().splitlines():
+        if "trace: built-in: git " in line:
+            words = line.split("trace: built-in: git ", 1)[1].split()
+            ran.append(next(w for w in words if not w.startswith("-") and "=" not in w))
+    return ran
+
+
+def test_the_trees_written_here_are_objects_git_reads_and_checks(
+    cli, started, tmp_path
+):
+    trace = tmp_path / "trace"
+    result = cli("log", "Trees by hand", env={"GIT_TRACE": str(trace)})
+    assert result.exit_code == 0, result.output
+    ran = _git_ran(trace)
+    assert "update-index" in ran and "commit-tree" in ran
+    assert "mktree" not in ran and "ls-files" not in ran and "hash-object" not in ran
+    assert git(started, "fsck", "--strict", "--full", "--no-progress") == ""
+    tree = git(started, "rev-parse", "HEAD^{tree}").strip()
+    loose = started / ".git" / "objects" / tree[:2] / tree[2:]
+    assert loose.is_file() and (loose.stat().st_mode & 0o777) == 0o444
+    assert not list((started / ".git" / "objects").glob("*/tmp_obj_*"))
+    mode, sha, blob = _entry_blob(started)
+    assert mode == "100644"
+    assert blob == journal.entry_files(started / "journal")[0].read_bytes()
+    assert git(started, "status", "--porcelain") == ""
+
+
+def test_shared_or_fsynced_repositories_have_git_write_the_trees(
+    cli, started, tmp_path
+):
+    for n, (key, value) in enumerate(
+        [("core.sharedRepository", "group"), ("core.fsync", "loose-object")]
+    ):
+        git(started, "config", key, value)
+        trace = tmp_path / f"trace{n}"
+        result = cli("log", f"Git writes these {n}", env={"GIT_TRACE": str(trace)})
+        assert result.exit_code == 0, result.output
+        assert "mktree" in _git_ran(trace), key
+        git(started, "config", "--unset", key)
+    assert commits(started)[:2] == [
+        'log: aha "Git writes these 1"',
+        'log: aha "Git writes these 0"',
+    ]
+    assert git(started, "fsck", "--strict", "--no-progress") == ""
+    assert git(started, "status", "--porcelain") == ""
+
+
+def test_a_clean_filter_is_committed_as_git_add_would_store_it(cli, started, tmp_path):
+    (started / ".git" / "info").mkdir(exist_ok=True)
+    (started / ".git" / "info" / "attributes").write_text(
+        "journal/**/*.md filter=shout\n"
+    )
+    git(started, "config", "filter.shout.clean", "tr a-z A-Z")
+    git(started, "config", "filter.shout.smudge", "cat")
+    trace = tmp_path / "trace"
+    result = cli("log", "quiet words", env={"GIT_TRACE": str(trace)})
+    assert result.exit_code == 0, result.output
+    # the staged blob is not the file: the index says what it is
+    assert "ls-files" in _git_ran(trace)
+    _, _, blob = _entry_blob(started)
+    assert b"QUIET WORDS" in blob and b"quiet words" not in blob
+    assert git(started, "status", "--porcelain") == ""
+
+
+def test_line_endings_git_converts_are_committed_converted(cli, started):
+    git(started, "config", "core.autocrlf", "input")
+    result = cli("log", "-", input="first line\r\nsecond line\r\n")
+    assert result.exit_code == 0, result.output
+    _, _, blob = _entry_blob(started)
+    assert b"first line\nsecond line" in blob and b"\r" not in blob
+    assert git(started, "status", "--porcelain") == ""
+
+
+def test_the_executable_bit_is_committed_as_the_index_has_it(tmp_path):
+    root = tmp_path / "repo"
+    root.mkdir()
+    git(tmp_path, "init", "-q", str(root))
+    tool, note = root / "tool.sh", root / "note.md"
+    tool.write_text("#!/bin/sh\n")
+    tool.chmod(0o755)
+    note.write_text("n\n")
+    gitcmd.commit_files(gitcmd.discover(root), [tool, note], "both", [], 0.1)
+    listed = git(root, "ls-tree", "HEAD").splitlines()
+    assert [line.split()[0] for line in listed] == ["100644", "100755"]
+    git(root, "config", "core.fileMode", "false")  # the bit no longer counts
+    note.write_text("n2\n")
+    note.chmod(0o755)
+    gitcmd.commit_files(gitcmd.discover(root), [note], "again", [], 0.1)
+    assert git(root, "ls-tree", "HEAD", "note.md").split()[0] == "100644"
+    assert git(root, "ls-files", "-s", "note.md").split()[0] == "100644"
+    assert git(root, "status", "--porcelain") == ""
+
+
+def test_settings_are_read_as_git_reads_booleans(tmp_path):
+    root = tmp_path / "repo"
+    root.mkdir()
+    git(tmp_path, "init", "-q", str(root))
+    config = root / ".git" / "config"
+    config.write_text(
+        config.read_text()
+        + "[commit]\n\tgpgsign\n[core]\n\tfileMode = no\n\tsharedRepository = umask\n"
+    )
+    got = gitcmd._settings(gitcmd.git(root, gitcmd._SETTINGS, check=False))
+    assert got["commit.gpgsign"] is True and got["core.filemode"] is False
+    assert gitcmd._writes_loose(got)
+    assert not gitcmd._writes_loose({**got, "core.sharedrepository": "0660"})
+    assert not gitcmd._writes_loose({**got, "core.fsyncobjectfiles": True})
+    assert gitcmd._writes_loose({**got, "core.fsyncobjectfiles": False})
+    assert not gitcmd._writes_loose({"unreadable": True})
+
+
 # --- the search index --------------------------------------------------------------------
 
 
