@@ -133,3 +133,27 @@ def test_a_reader_that_closes_the_pipe_stops_labpath_quietly(started):
         os.close(write)
     assert proc.returncode == 141
     assert proc.stderr == ""
+
+
+@pytest.mark.parametrize(
+    "args, code", [(["status"], 0), (["check", "no-such-lab"], 2)], ids=["ok", "error"]
+)
+def test_the_exit_skips_the_final_collection_and_keeps_exit_handlers(
+    args, code, started
+):
+    # The objects a command made are frozen on the way out, so the interpreter's exit
+    # does not walk them all again; its exit handlers, output and exit code stay.
+    script = (
+        "import atexit, gc, sys\n"
+        "atexit.register(lambda: print('FROZEN', gc.get_freeze_count() > 0))\n"
+        f"sys.argv = ['labpath', *{args!r}]\n"
+        "from labpath.cli import main\nmain()\n"
+    )
+    env = {**os.environ, "LABPATH_HOME": str(started), "NO_COLOR": "1"}
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env
+    )
+    assert out.returncode == code, out.stderr
+    assert out.stdout.rstrip().endswith("FROZEN True"), out.stdout
+    if code:
+        assert "no lab 'no-such-lab'" in out.stderr
