@@ -324,3 +324,45 @@ def test_bpe_accepts_the_greatest_pair_tie_break_with_a_note():
     assert note["kind"] == "note"
     assert "lexicographically greatest pair" in note["text"]
     assert "accepted" in note["text"]
+
+
+class _Node:
+    """A scalar-engine node: in a cycle through its own backward closure."""
+
+    def __init__(self):
+        self.backward = lambda: self
+
+
+def test_steps_frees_each_steps_cycles_and_restores_the_collector():
+    import gc
+    import weakref
+
+    from labpath.checks import kit
+
+    assert gc.isenabled()
+    seen = []
+
+    def one_step():
+        node = _Node()
+        seen.append(weakref.ref(node))
+
+    for i in kit.steps(4):
+        assert not gc.isenabled()  # no collection walks a live graph mid-step
+        if i:
+            assert seen[-1]() is None  # the last step's cycle was freed before this one
+        one_step()
+    assert gc.isenabled()
+    for i in kit.steps(10):  # a loop that returns early or fails turns it back on too
+        if i == 2:
+            break
+    assert gc.isenabled()
+    with pytest.raises(ZeroDivisionError):
+        for i in kit.steps(3):
+            seen.append(i / 0)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        list(kit.steps(2))
+        assert not gc.isenabled()  # off before: off after
+    finally:
+        gc.enable()

@@ -469,6 +469,31 @@ def one_thread():
         torch.set_num_threads(before)
 
 
+def steps(n: int):
+    """range(n) for a training loop on a scalar autograd engine, freeing each step's
+    graph as the next one starts.
+
+    Every node of such a graph sits in a reference cycle (its backward closure holds
+    it), so only the cyclic collector frees it; left to its thresholds it runs many
+    times a step and walks the live graph each time. One collection per step frees
+    the graph once: the mlp lab's 120 Adam steps take 2.0 s instead of 3.3 s, with
+    memory bounded by two steps' graphs. Automatic collection is back on when the
+    loop ends, returns or raises.
+    """
+    import gc
+
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        for i in range(n):
+            if i:
+                gc.collect()
+            yield i
+    finally:
+        if was_on:
+            gc.enable()
+
+
 # --- figures, budgets and notes: what a passing check measured --------------------
 
 # What the running check recorded (kit.figure, kit.budget, kit.note); the plugin

@@ -340,12 +340,14 @@ def _train(model, X, Y, variant):
     tanh_out = variant is not None and variant[1] == "tanh" and ref.has_pow(model)
     params = model.parameters()
     m, v = [0.0] * len(params), [0.0] * len(params)
-    acc = 0.0
-    for step in range(MOONS_STEPS):
+
+    def adam_step(step):
+        """One step, or none at 100% accuracy: the accuracy before it. The step's graph
+        is garbage once this returns, so kit.steps frees it cheaply."""
         scores = [model(x) for x in X]
         acc = sum((s.data > 0) == (y > 0) for s, y in zip(scores, Y)) / len(Y)
         if acc == 1.0:
-            return step, acc
+            return acc
         loss = None
         for s, y in zip(scores, Y):
             if tanh_out:
@@ -362,6 +364,13 @@ def _train(model, X, Y, variant):
             v[k] = 0.999 * v[k] + 0.001 * p.grad**2
             mh, vh = m[k] / (1 - 0.9 ** (step + 1)), v[k] / (1 - 0.999 ** (step + 1))
             p.data -= ADAM_LR * mh / (math.sqrt(vh) + 1e-8)
+        return acc
+
+    acc = 0.0
+    for step in kit.steps(MOONS_STEPS):
+        acc = adam_step(step)
+        if acc == 1.0:
+            return step, acc
     return MOONS_STEPS, acc
 
 
