@@ -322,7 +322,9 @@ def _unsaved_twin(ws: Workspace, entry: journal.JournalEntry, repo=None):
         return slug in name and named.fullmatch(name) is not None
 
     candidates = [
-        p for p in journal.entry_names(ws.journal_dir, same_title) if not p.is_symlink()
+        p
+        for p in journal.entry_names(ws.journal_dir, same_title, containing=slug)
+        if not p.is_symlink()
     ]
     twins = []
     for path in candidates:  # reading a few files is quicker than asking git

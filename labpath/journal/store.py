@@ -66,10 +66,11 @@ def entry_files(journal_dir: Path) -> list[Path]:
     return sorted(p for p in journal_dir.glob("*/*/*.md") if not p.is_symlink())
 
 
-def entry_names(journal_dir: Path, keep=None) -> list[Path]:
+def entry_names(journal_dir: Path, keep=None, containing: str = "") -> list[Path]:
     """The entry files' paths under journal/YYYY/MM/, from the folder listings alone
     (no stat of each file: links are not told apart here). keep(name), when given,
-    picks the file names wanted; only those become paths."""
+    picks the file names wanted; only those become paths. With containing, a folder
+    none of whose names holds that text is passed over in one scan of its listing."""
     found: list[Path] = []
     try:
         years = os.listdir(journal_dir)
@@ -89,6 +90,8 @@ def entry_names(journal_dir: Path, keep=None) -> list[Path]:
             try:
                 names = os.listdir(folder)
             except OSError:
+                continue
+            if containing and containing not in "/".join(names):
                 continue
             found.extend(
                 folder / n
