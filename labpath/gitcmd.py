@@ -6,15 +6,16 @@ The journal commits one new file, so this module builds that commit from git's p
 
 1. `update-index --add` stages the file in the learner's index (that entry alone: their
    other staged and unstaged changes stay as they were);
-2. one `cat-file --batch`, started beside it, reads HEAD and the trees on the file's
-   path, then the entry update-index staged (its blob is taken when it is the file's
-   bytes; a filter or a line-ending conversion sends the question to `ls-files`);
-   the trees are changed in Python and written here as loose objects (with `mktree`
-   where the repository's settings ask for shared permissions or fsync'd objects,
-   which git applies itself);
-3. `commit-tree` with HEAD as parent, then `update-ref` with the old HEAD as the
-   expected value, so a commit someone made meanwhile is never overwritten (it is
-   retried on the new HEAD).
+2. meanwhile one `cat-file --batch` reads HEAD and the trees on the file's path, the
+   trees are changed in Python with the blob the file's bytes make, written here as
+   loose objects (by `mktree` where the repository's settings ask for shared
+   permissions or fsync'd objects, which git applies itself), and `commit-tree` makes
+   the commit;
+3. once update-index is done, the same cat-file is asked which blob the index now
+   holds: the file's bytes (no filter or line-ending conversion changed them), or
+   the commit is made again from what `ls-files` says;
+4. `update-ref` moves HEAD with the old HEAD as the expected value, so a commit
+   someone made meanwhile is never overwritten (it is retried on the new HEAD).
 
 No hook runs (like `git commit --no-verify`, and the few hooks that flag skips would
 run, prepare-commit-msg and post-commit, make `commit_files` take the porcelain path
@@ -105,19 +106,11 @@ def git(
 class Started:
     """A git command running beside this process's other work; result() waits for it.
 
-    A commit asks git questions whose answers do not depend on each other's; two of
-    them run while the index is updated, saving each `labpath log` their wait.
-    With more=True its input stays open, for questions that can only be asked later
-    (ask()).
+    A commit asks git questions whose answers do not depend on each other's; they
+    run while the index is updated, saving each `labpath log` their wait.
     """
 
-    def __init__(
-        self,
-        cwd: Path,
-        args: list[str],
-        input: bytes | None = None,
-        more: bool = False,
-    ):
+    def __init__(self, cwd: Path, args: list[str], input: bytes | None = None):
         if input is not None and len(input) > 16384:  # it is written before git reads
             raise ValueError("Started takes a few lines of input; use git() for more")
         self.args = args
@@ -133,25 +126,11 @@ class Started:
         except OSError as exc:
             raise _unusable(exc) from None
         if input is not None:  # a few lines: the pipe holds them while git starts
-            self._write(input, close=not more)
-
-    def ask(self, input: bytes) -> None:
-        """The last lines of input of a command started with more=True."""
-        if len(input) > 16384:
-            raise ValueError("Started takes a few lines of input; use git() for more")
-        if self.proc.stdin is not None:
-            self._write(input, close=True)
-
-    def _write(self, input: bytes, close: bool) -> None:
-        try:
-            self.proc.stdin.write(input)
-            if close:
+            try:
+                self.proc.stdin.write(input)
                 self.proc.stdin.close()
-            else:
-                self.proc.stdin.flush()
-        except BrokenPipeError:  # git has already failed: result() says why
-            close = True
-        if close:
+            except BrokenPipeError:  # git has already failed: result() says why
+                pass
             self.proc.stdin = None
 
     def result(self, check: bool = True) -> subprocess.CompletedProcess:
@@ -167,12 +146,6 @@ class Started:
         """End it unread: the commit failed before its answer was needed."""
         if self.proc.poll() is None:
             self.proc.kill()
-        if self.proc.stdin is not None:
-            try:
-                self.proc.stdin.close()
-            except BrokenPipeError:
-                pass
-            self.proc.stdin = None
         self.proc.communicate()
 
 
@@ -180,18 +153,101 @@ def _locked_out(stderr: str) -> bool:
     return "Unable to create '" in stderr and ".lock'" in stderr
 
 
-def git_waiting(cwd: Path, args: list[str], wait: float, **kw):
-    """git(), retried briefly while another process holds a lock (index.lock)."""
+def git_waiting(
+    cwd: Path, args: list[str], wait: float, first: Started | None = None, **kw
+):
+    """git(), retried briefly while another process holds a lock (index.lock). first:
+    the same command, already started, as the first try."""
     deadline = time.monotonic() + wait
     pause = 0.05
     while True:
         try:
+            if first is not None:
+                started, first = first, None
+                return started.result()
             return git(cwd, args, **kw)
         except GitCommandError as exc:
             if not _locked_out(exc.stderr) or time.monotonic() > deadline:
                 raise
         time.sleep(pause)
         pause = min(pause * 2, 0.4)
+
+
+class Batch:
+    """`cat-file --batch` asked in rounds: a few questions, their answers, then more
+    questions (the index entries update-index makes, asked once it has: cat-file
+    reads the index at the first question about it). cat-file answers each question
+    as it comes, so answers() can read before the input ends."""
+
+    def __init__(self, cwd: Path, questions: bytes):
+        try:
+            self.proc = subprocess.Popen(
+                ["git", *NO_MAINTENANCE, "cat-file", "--batch"],
+                cwd=cwd,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=_env(),
+            )
+        except OSError as exc:
+            raise _unusable(exc) from None
+        self.ask(questions)
+
+    def ask(self, questions: bytes) -> None:
+        if len(questions) > 16384:  # written before anything is read back
+            raise ValueError("Batch takes a few lines at a time")
+        try:
+            self.proc.stdin.write(questions)
+            self.proc.stdin.flush()
+        except BrokenPipeError:  # cat-file has failed: answers() says why
+            pass
+
+    def answers(self, count: int) -> list[tuple[str, bytes, bytes] | None]:
+        """The next count answers: (id, type, content), or None for an object that
+        is not there."""
+        read = self.proc.stdout
+        got: list[tuple[str, bytes, bytes] | None] = []
+        for _ in range(count):
+            head = read.readline()
+            if not head.endswith(b"\n"):
+                self._failed()
+            fields = head[:-1].split(b" ")
+            if len(fields) != 3 or fields[-1] == b"missing":
+                got.append(None)
+                continue
+            size = int(fields[2])
+            body = read.read(size + 1)
+            if len(body) != size + 1:
+                self._failed()
+            got.append((fields[0].decode(), fields[1], body[:size]))
+        return got
+
+    def close(self) -> None:
+        self._end()
+        if self.proc.returncode != 0:
+            self._failed()
+
+    def stop(self) -> None:
+        """End it unread: the commit failed before its answers were needed."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self._end()
+
+    def _end(self) -> None:
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            try:
+                pipe.close()
+            except (BrokenPipeError, OSError):
+                pass
+        self.stderr = self.proc.stderr.read()
+        self.proc.stderr.close()
+        self.proc.wait()
+
+    def _failed(self):
+        if self.proc.returncode is None:
+            self._end()
+        stderr = self.stderr.decode("utf-8", "replace")
+        raise GitCommandError(["cat-file", "--batch"], self.proc.returncode, stderr)
 
 
 # --- the repository ---------------------------------------------------------------------
@@ -405,47 +461,59 @@ def commit_files(
     lock_wait: float,
 ) -> tuple[str | None, bool]:
     """Commit exactly these files; (the new commit or None if nothing changed, identity
-    fallback used). identity is tried only when git has none of its own."""
+    fallback used). identity is tried only when git has none of its own.
+
+    The commit is made from the files' own bytes while update-index stages them, and
+    HEAD moves to it only once the index holds those same blobs; when it does not (a
+    filter, a line-ending conversion), the commit is made again from what `ls-files`
+    says the index holds.
+    """
     top = repo.top
     rel = [p.resolve().relative_to(top.resolve()).as_posix() for p in paths]
     questions = _tree_questions(rel)
-    # The index entries update-index makes are asked of the same cat-file once it has
-    # made them (cat-file reads the index at its first such question); a name with a
-    # newline in it cannot be asked on a line, and `ls-files` says instead.
-    later = 0 if any("\n" in r for r in rel) else len(rel)
+    askable = not any("\n" in r for r in rel)  # a name is asked of cat-file on a line
     settings_asked = Started(top, _SETTINGS)
-    reading = Started(top, ["cat-file", "--batch"], questions, more=later > 0)
+    reading = Batch(top, questions)
+    indexing = Started(top, ["update-index", "--add", "--", *rel])
+    text = clean_message(message).encode("utf-8")
     try:
-        git_waiting(top, ["update-index", "--add", "--", *rel], lock_wait)
-        if later:
+        settings = _settings(settings_asked.result(check=False))
+        heads = reading.answers(questions.count(b"\n"))
+        how = _How(
+            ["-S"] if settings.get("commit.gpgsign") else [],
+            repo.objects if _writes_loose(settings) else None,
+            text,
+            identity,
+        )
+        guess = _from_files(paths, rel, settings) if askable else None
+        # (mktree would refuse a blob update-index has not written yet)
+        early = guess is not None and how.store is not None
+        made = _commit(repo, guess, heads, how) if early else None
+        git_waiting(
+            top, ["update-index", "--add", "--", *rel], lock_wait, first=indexing
+        )
+        staged: list = []
+        if askable:
             reading.ask(
                 "".join(f":0:{r}\n" for r in rel).encode("utf-8", "surrogateescape")
             )
-        settings = _settings(settings_asked.result(check=False))
-        answers = _batch(reading.result().stdout, questions.count(b"\n") + later)
+            staged = reading.answers(len(rel))
+        reading.close()
     except BaseException:
         settings_asked.stop()
         reading.stop()
+        indexing.stop()
         raise
-    heads, staged = answers[: len(answers) - later], answers[len(answers) - later :]
-    blobs = _blobs(paths, rel, staged, settings) or _staged(top, rel)
-    text = clean_message(message).encode("utf-8")
-    signed = ["-S"] if settings.get("commit.gpgsign") else []
-    store = repo.objects if _writes_loose(settings) else None
-    fallback = False
+    if guess is None or [a and a[0] for a in staged] != [guess[r][1] for r in rel]:
+        made = None  # the index holds other blobs than the files' bytes: ask it
+        guess = _staged(top, rel)
     for _attempt in range(5):
-        parent, before, tree = _write_trees(repo, blobs, heads, store)
+        if made is None:
+            made = _commit(repo, guess, heads, how)
         heads = None  # a retry reads the HEAD that moved
-        if tree == before:
-            return None, fallback
-        args = ["commit-tree", *signed, tree, *(["-p", parent] if parent else [])]
-        try:
-            sha = _commit_tree(top, args, text, identity if fallback else [])
-        except GitCommandError as exc:
-            if fallback or not identity or not _no_identity(exc.stderr):
-                raise
-            fallback = True
-            sha = _commit_tree(top, args, text, identity)
+        parent, sha = made
+        if sha is None:
+            return None, how.fell_back
         subject = text.decode("utf-8").splitlines()[0]
         reflog = f"commit{' (initial)' if parent is None else ''}: {subject}"
         moved = git(
@@ -454,22 +522,50 @@ def commit_files(
             check=False,
         )
         if moved.returncode == 0:
-            return sha, fallback
+            return sha, how.fell_back
         stderr = moved.stderr.decode("utf-8", "replace")
         if "but expected" not in stderr and "already exists" not in stderr:
             raise GitCommandError(["update-ref"], moved.returncode, stderr)
-        # someone committed meanwhile: build the commit again on their HEAD
+        made = None  # someone committed meanwhile: build the commit again on their HEAD
     raise GitCommandError(["update-ref"], 1, "fatal: HEAD kept moving; not committed")
 
 
+class _How:
+    """How commit_files makes its commits: signing, where trees go, the message, and
+    the identity to fall back on (fell_back once git has refused its own)."""
+
+    def __init__(self, signed, store, text, identity):
+        self.signed, self.store, self.text = signed, store, text
+        self.identity, self.fell_back = identity, False
+
+
+def _commit(repo: Repo, blobs: dict, heads: list | None, how: _How):
+    """The trees and the commit for these blobs on HEAD: (HEAD, the commit), the
+    commit None when the trees are HEAD's own."""
+    parent, before, tree = _write_trees(repo, blobs, heads, how.store)
+    if tree == before:
+        return parent, None
+    args = ["commit-tree", *how.signed, tree, *(["-p", parent] if parent else [])]
+    top = repo.top
+    try:
+        sha = _commit_tree(top, args, how.text, how.identity if how.fell_back else [])
+    except GitCommandError as exc:
+        if how.fell_back or not how.identity or not _no_identity(exc.stderr):
+            raise
+        how.fell_back = True
+        sha = _commit_tree(top, args, how.text, how.identity)
+    return parent, sha
+
+
 # The settings that change how a commit is made here: signing (commit-tree does not read
-# commit.gpgsign itself), whether the executable bit counts, and the two that ask git to
-# write objects its own way (group permissions, fsync).
+# commit.gpgsign itself), whether the executable bit counts, the two that ask git to
+# write objects its own way (group permissions, fsync), and the object hash.
 _SETTINGS = [
     "config",
     "-z",
     "--get-regexp",
-    r"^(commit\.gpgsign|core\.filemode|core\.sharedrepository|core\.fsync.*)$",
+    r"^(commit\.gpgsign|core\.filemode|core\.sharedrepository|core\.fsync.*"
+    r"|extensions\.objectformat)$",
 ]
 _TRUE = {"true", "yes", "on"}
 _FALSE = {"false", "no", "off", ""}
@@ -512,27 +608,23 @@ def _writes_loose(settings: dict) -> bool:
     )
 
 
-def _blobs(
-    paths: list[Path], rel: list[str], staged: list, settings: dict
+def _from_files(
+    paths: list[Path], rel: list[str], settings: dict
 ) -> dict[str, tuple[bytes, str]] | None:
-    """{path: (mode, blob id)} as update-index staged them, from cat-file's answers, or
-    None when only `ls-files` can say: a blob git changed on the way in (a filter, line
-    endings) or an answer that is not the file, or a mode git may not take from the
-    file's executable bit."""
-    if len(staged) != len(rel) or settings.get("core.filemode") not in (None, True):
+    """{path: (mode, blob id)} from the files' bytes and executable bits: what
+    update-index stages when no filter changes them. None when the bit does not count
+    (core.fileMode false: the index keeps its own mode)."""
+    if settings.get("core.filemode") not in (None, True):
         return None
+    sha256 = str(settings.get("extensions.objectformat", "")).lower() == "sha256"
+    digest = _digest(32 if sha256 else 20)
     blobs = {}
-    for path, name, answer in zip(paths, rel, staged):
-        if answer is None or answer[1] != b"blob":
-            return None
-        sha, _, content = answer
+    for path, name in zip(paths, rel):
         with open(path, "rb") as fh:
             st = os.fstat(fh.fileno())
-            on_disk = fh.read()
-        if on_disk != content:
-            return None
-        executable = st.st_mode & 0o100
-        blobs[name] = (b"100755" if executable else b"100644", sha)
+            data = fh.read()
+        oid = digest(b"blob %d\0" % len(data) + data).hexdigest()
+        blobs[name] = (b"100755" if st.st_mode & 0o100 else b"100644", oid)
     return blobs
 
 
@@ -638,7 +730,7 @@ def _write_trees(
     """Write HEAD's trees with these blobs in place: (HEAD, its tree, the new tree).
 
     One `cat-file --batch` reads HEAD and the trees on the files' paths (answers, when
-    it has already answered: see _batch); a HEAD that
+    it has already answered); a HEAD that
     moves meanwhile makes update-ref refuse, and the commit is built again. The new
     trees go into store (the objects folder) as loose objects, or through `mktree`
     when store is None.

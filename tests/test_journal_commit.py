@@ -229,6 +229,7 @@ def test_shared_or_fsynced_repositories_have_git_write_the_trees(
         result = cli("log", f"Git writes these {n}", env={"GIT_TRACE": str(trace)})
         assert result.exit_code == 0, result.output
         assert "mktree" in _git_ran(trace), key
+        assert "Warning" not in result.stderr, result.stderr
         git(started, "config", "--unset", key)
     assert commits(started)[:2] == [
         'log: aha "Git writes these 1"',
