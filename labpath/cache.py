@@ -37,8 +37,10 @@ def memo(
     files: list[Path],
     build: Callable[[], T],
     keep: bool = False,
+    depends: tuple = (),
 ) -> T:
-    """build(), or its result from the last call if none of files changed since.
+    """build(), or its result from the last call if none of files changed since and
+    depends (what else the result is read against) is the same.
 
     Parsing YAML costs more than the rest of `labpath status`; this keeps commands
     that only read the plan fast. Errors are never cached: build() raises again. With
@@ -46,7 +48,8 @@ def memo(
     must copy what they change.
     """
     try:
-        key = (__version__, kind, str(anchor), [(str(p), *_stamp(p)) for p in files])
+        stamps = [(str(p), *_stamp(p)) for p in files]
+        key = (__version__, kind, str(anchor), stamps, depends)
     except OSError:
         return build()
     name = f"{kind}-{zlib.crc32(str(anchor).encode()):08x}.pickle"

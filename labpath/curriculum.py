@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 from labpath import yamlcheck as yc
@@ -153,8 +154,16 @@ def load(directory: str | Path | None = None) -> Curriculum:
         )
     from labpath.cache import memo
 
-    # the kind names the shape of what is cached: questions became Question records
-    return memo("curriculum-q", path.resolve(), files, lambda: _build(files, path))
+    # the kind names the shape of what is cached: questions became Question records;
+    # a task's lab is checked against the labs found, $LABPATH_LABS's included
+    # (labpath.labs.LABS_PATH_VAR, not imported here: a cached plan needs no labs)
+    return memo(
+        "curriculum-q",
+        path.resolve(),
+        files,
+        lambda: _build(files, path),
+        depends=(os.environ.get("LABPATH_LABS", ""),),
+    )
 
 
 def _regular(file: Path) -> None:

@@ -302,3 +302,20 @@ def test_next_shows_the_lab_briefs_steps(cli, ws):
     assert card["steps"][0].startswith("Watch Zero to Hero lecture 1")
     r = cli("next")
     assert "Sanity-check by hand: `b = a + a`" in r.stdout
+
+
+def test_a_cached_plan_is_read_again_when_the_labs_it_may_name_change(
+    isolated, monkeypatch
+):
+    # The tiny curriculum's lab exists only on $LABPATH_LABS: a plan parsed with it
+    # set must not be served from the cache once it is gone.
+    from .conftest import DATA
+
+    tiny = DATA / "curricula" / "tiny"
+    monkeypatch.setenv("LABPATH_LABS", str(DATA / "labs"))
+    assert curriculum.load(tiny).task_for_lab("tiny") is not None
+    monkeypatch.delenv("LABPATH_LABS")
+    with pytest.raises(UsageError, match="no lab 'tiny'"):
+        curriculum.load(tiny)
+    monkeypatch.setenv("LABPATH_LABS", str(DATA / "labs"))
+    assert curriculum.load(tiny).task_for_lab("tiny") is not None
