@@ -202,6 +202,18 @@ def quick_repo(root: Path, asked=None):
         return None
 
 
+def ready_repo(root: Path):
+    """quick_repo(), refused (UsageError) while a rebase, merge or detached HEAD would
+    swallow a commit made now: for a command that will commit, before it writes."""
+    from labpath import gitcmd
+
+    repo = quick_repo(root)
+    problem = blocked(root) if repo is None else gitcmd.blocked(repo)
+    if problem is not None:
+        raise problem
+    return repo
+
+
 def ensure_committable(root: Path) -> None:
     """Refuse, before anything is written, when a commit now could vanish."""
     problem = blocked(root)

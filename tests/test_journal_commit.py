@@ -117,6 +117,37 @@ def test_log_does_not_import_gitpython(started):
     assert commits(started)[0] == 'log: aha "light"'
 
 
+def test_star_and_edit_do_not_import_gitpython(started, tmp_path):
+    editor = tmp_path / "editor.sh"
+    editor.write_text('#!/bin/sh\necho "one more line" >> "$1"\n')
+    editor.chmod(0o755)
+    code = (
+        "import sys\nfrom labpath.cli import app\n"
+        "for args in (['log', 'light'], ['journal', 'star', 'last'],"
+        " ['journal', 'edit', 'last']):\n"
+        "    try:\n        app(args)\n    except SystemExit as e:\n"
+        "        print('RC', e.code)\n"
+        "print('GIT', 'git' in sys.modules)\n"
+    )
+    env = {
+        **os.environ,
+        "LABPATH_HOME": str(started),
+        "PYTHONPATH": str(ROOT),
+        "EDITOR": str(editor),
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env
+    )
+    assert out.stdout.count("RC 0") == 3, out.stdout + out.stderr
+    assert "GIT False" in out.stdout, out.stdout + out.stderr
+    assert commits(started)[:3] == [
+        'journal: edit "light"',
+        'journal: star "light"',
+        'log: aha "light"',
+    ]
+    assert git(started, "status", "--porcelain") == ""
+
+
 def test_a_commit_made_meanwhile_is_kept_and_the_entry_goes_on_top(
     cli, started, monkeypatch
 ):

@@ -168,6 +168,26 @@ def test_log_done_and_check_refuse_while_a_commit_could_vanish(cli, started, sta
     assert git(started, "rev-parse", "HEAD") == head
 
 
+@pytest.mark.parametrize("state", ["detached", "rebase"])
+def test_star_and_edit_refuse_while_a_commit_could_vanish(
+    cli, started, state, tmp_path
+):
+    assert cli("log", "An entry to star").exit_code == 0
+    (entry,) = journal.entry_files(started / "journal")
+    text = entry.read_text()
+    fix = _enter(state, started)
+    head = git(started, "rev-parse", "HEAD")
+    editor = tmp_path / "editor.sh"
+    editor.write_text('#!/bin/sh\necho "more" >> "$1"\n')
+    editor.chmod(0o755)
+    for args in (["journal", "star", "last"], ["journal", "edit", "last"]):
+        result = cli(*args, env={"EDITOR": str(editor)})
+        assert result.exit_code == 2, (args, result.output)
+        assert fix in flat(result.stderr), result.stderr
+    assert entry.read_text() == text
+    assert git(started, "rev-parse", "HEAD") == head
+
+
 # --- the append-only log -----------------------------------------------------------------
 
 

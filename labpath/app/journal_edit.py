@@ -32,7 +32,7 @@ def edit_entry(ws, ref: str, edit_text, now: dt.datetime | None = None) -> EditR
     from labpath import vcs
     from labpath.fsutil import atomic_write, locked
 
-    vcs.open_repo(ws.root)
+    repo = vcs.ready_repo(ws.root)  # one rev-parse: no GitPython for one file
     entry = find(entries(ws), ref)
     path = Path(entry.path)
     before = path.read_text(encoding="utf-8")
@@ -60,7 +60,9 @@ def edit_entry(ws, ref: str, edit_text, now: dt.datetime | None = None) -> EditR
                 hint=f"run `labpath journal edit {entry.id[:12]}` again",
             )
         rewrite(path, render(new))
-        result = vcs.commit_paths(ws.root, [path], f'journal: edit "{new.title[:50]}"')
+        result = vcs.commit_files(
+            ws.root, [path], f'journal: edit "{new.title[:50]}"', repo
+        )
     if result.warning:
         notices.append(result.warning)
     return EditResult(new, True, result.sha, tuple(notices))
@@ -71,7 +73,7 @@ def set_star(ws, ref: str, starred: bool) -> EditResult:
     from labpath import vcs
     from labpath.fsutil import locked
 
-    vcs.open_repo(ws.root)
+    repo = vcs.ready_repo(ws.root)
     entry = find(entries(ws), ref)
     if entry.starred == starred:
         return EditResult(entry, False)
@@ -80,8 +82,8 @@ def set_star(ws, ref: str, starred: bool) -> EditResult:
     with locked(ws.lock_file):
         rewrite(path, render(new))
         verb = "star" if starred else "unstar"
-        result = vcs.commit_paths(
-            ws.root, [path], f'journal: {verb} "{new.title[:50]}"'
+        result = vcs.commit_files(
+            ws.root, [path], f'journal: {verb} "{new.title[:50]}"', repo
         )
     return EditResult(
         new, True, result.sha, (result.warning,) if result.warning else ()
