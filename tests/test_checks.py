@@ -1,6 +1,7 @@
 """The check runner against real learner folders: passes, failures, crashes, hangs, exits."""
 
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -199,3 +200,47 @@ def test_the_garbage_collector_runs_during_checks_after_start_up(tmp_path, warm)
     assert outcomes(report)["test_cycles_the_code_drops_are_collected_as_it_runs"] == (
         "passed"
     )
+
+
+TMP_CHECK = '''
+
+def test_writes_in_its_temporary_folder(moments, tmp_path):
+    """A check's tmp_path: the run's own, removed with it."""
+    import os
+
+    (tmp_path / "scratch.txt").write_text("x")
+    with open(os.environ["LABPATH_TEST_MARK"], "w") as fh:
+        fh.write(str(tmp_path))
+'''
+
+
+@pytest.mark.parametrize("warm", [False, True], ids=["cold", "warm"])
+def test_a_checks_temporary_folder_goes_with_the_run(tmp_path, warm, monkeypatch):
+    # A run ends as soon as its results are written, without pytest's exit-time
+    # cleanup; the temporary folders its checks used are inside the run's own folder,
+    # which labpath removes, so nothing piles up in the system's temp folder.
+    from labpath.checks.runner import Worker
+    from labpath.labspec import read_lab
+
+    lab = tmp_path / "tiny"
+    shutil.copytree(
+        DATA / "labs" / "tiny", lab, ignore=shutil.ignore_patterns("variants")
+    )
+    (lab / "checks" / "test_tmp.py").write_text(TMP_CHECK)
+    mark = tmp_path / "mark"
+    monkeypatch.setenv("LABPATH_TEST_MARK", str(mark))
+    worker = Worker() if warm else None
+    try:
+        for _ in range(2):  # a warm worker's second run uses the same collection
+            report = run_checks(
+                read_lab(lab / "lab.yaml"), lab / "solution", worker=worker
+            )
+            assert report.status == "passed", report.output
+            used = Path(mark.read_text())
+            assert used.name.startswith("test_writes_in_its_temporary")
+            assert not used.exists()
+            assert "labpath-check-" in str(used)
+            mark.unlink()
+    finally:
+        if worker is not None:
+            worker.stop()

@@ -158,6 +158,10 @@ def run(spec: CheckSpec, worker: Worker | None = None, progress=None) -> CheckRe
             PYTEST_DISABLE_PLUGIN_AUTOLOAD="1",
             PYTHONHASHSEED="0",
             MPLBACKEND="Agg",
+            # The checks' tmp_path folders go inside this run's folder, removed with
+            # it: a run ends once its results are written, before pytest's exit-time
+            # cleanup of its own temporary folders would run.
+            PYTEST_DEBUG_TEMPROOT=tmp,
         )
         cmd = pytest_command(spec.checks_dir)
         start = time.perf_counter()

@@ -161,6 +161,7 @@ _PER_RUN = (
     protocol.SELECT,
     protocol.KEY_FD,
     protocol.PARENT,
+    "PYTEST_DEBUG_TEMPROOT",  # the run's own folder (runner.run)
 )
 
 
