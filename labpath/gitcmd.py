@@ -180,6 +180,7 @@ class Batch:
     as it comes, so answers() can read before the input ends."""
 
     def __init__(self, cwd: Path, questions: bytes):
+        self.stderr: bytes | None = None  # once it has ended
         try:
             self.proc = subprocess.Popen(
                 ["git", *NO_MAINTENANCE, "cat-file", "--batch"],
@@ -234,6 +235,8 @@ class Batch:
         self._end()
 
     def _end(self) -> None:
+        if self.stderr is not None:  # ended already
+            return
         for pipe in (self.proc.stdin, self.proc.stdout):
             try:
                 pipe.close()

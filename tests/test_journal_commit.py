@@ -4,6 +4,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from labpath import gitcmd, journal
 
 from .conftest import ROOT, commits, flat, git
@@ -426,3 +428,29 @@ def test_the_quick_front_matter_reader_agrees_with_yaml_or_steps_aside():
         assert got == want, head
         assert [type(v) for v in got.values()] == [type(v) for v in want.values()], head
     assert quick > len(heads) // 3
+
+
+def test_cat_file_asked_in_rounds_answers_each_and_reports_its_failure(tmp_path):
+    root = tmp_path / "repo"
+    root.mkdir()
+    git(tmp_path, "init", "-q", str(root))
+    (root / "a.md").write_text("a\n")
+    git(root, "add", "a.md")
+    git(root, "commit", "-qm", "one")
+    batch = gitcmd.Batch(root, b"HEAD\nHEAD:nothing-here\n")
+    head, missing = batch.answers(2)
+    assert head[1] == b"commit" and missing is None
+    (root / "b.md").write_text("b\n")
+    git(root, "add", "b.md")  # asked after the index changed: the new entry is seen
+    batch.ask(b":0:b.md\n")
+    ((sha, kind, body),) = batch.answers(1)
+    assert (kind, body) == (b"blob", b"b\n")
+    assert sha == git(root, "rev-parse", ":b.md").strip()
+    batch.close()
+    batch.stop()  # ending twice is harmless
+    outside = tmp_path / "not-a-repo"
+    outside.mkdir()
+    broken = gitcmd.Batch(outside, b"HEAD\n")
+    with pytest.raises(gitcmd.GitCommandError, match="not a git repository"):
+        broken.answers(1)
+    broken.stop()
