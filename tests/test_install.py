@@ -81,3 +81,13 @@ def test_wheel_install_runs_next_and_check(tmp_path):
     check = run("check")
     assert check.returncode == 0, check.stdout + check.stderr
     assert "PASSED" in check.stdout
+
+    # The installed checks are the ones the wheel's RECORD lists: an edited one is
+    # refused (the learner's pass cannot come from changed checks).
+    installed = site / "labpath" / "labs" / "micrograd" / "checks" / "test_engine.py"
+    installed.write_text(installed.read_text() + "\n# edited\n")
+    refused = run("check", "micrograd")
+    assert refused.returncode != 0, refused.stdout
+    assert "differs from the one installed" in " ".join(
+        (refused.stdout + refused.stderr).split()
+    )

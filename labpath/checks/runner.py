@@ -239,20 +239,32 @@ def _with_progress(job, report_file: Path, key: bytes, progress):
 def installed_manifest() -> dict[str, str]:
     """sha256 of each installed labpath file, from the installation's own RECORD.
 
-    Empty for an editable (development) install, whose files are the source tree.
+    The RECORD is read from the dist-info folder beside the package, where every
+    installer puts it (importlib.metadata, which finds the same file, costs each check
+    run 12 ms to import). Empty for an editable (development) install, whose files are
+    the source tree, with no dist-info beside them.
     """
-    from importlib import metadata
+    import csv
 
-    try:
-        files = metadata.files("labpath") or []
-    except metadata.PackageNotFoundError:
-        return {}
-    manifest = {}
-    for f in files:
-        if f.hash is None or f.hash.mode != "sha256":
+    from labpath import __version__
+
+    package = Path(__file__).resolve().parents[1]
+    site = package.parent
+    infos = sorted(site.glob("labpath-*.dist-info"))
+    preferred = [d for d in infos if d.name == f"labpath-{__version__}.dist-info"]
+    manifest: dict[str, str] = {}
+    for info in preferred or infos:
+        try:
+            text = (info / "RECORD").read_text(encoding="utf-8")
+        except OSError:
             continue
-        with contextlib.suppress(OSError, ValueError):
-            manifest[str(Path(str(f.locate())).resolve())] = f.hash.value
+        for row in csv.reader(text.splitlines()):
+            if len(row) >= 2 and row[1].startswith("sha256="):
+                path = os.path.normpath(os.path.join(site, row[0]))
+                manifest[path] = row[1].removeprefix("sha256=")
+        if any(Path(k).is_relative_to(package) for k in manifest):
+            return manifest
+        manifest = {}
     return manifest
 
 
