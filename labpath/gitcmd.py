@@ -247,8 +247,7 @@ class Batch:
         self.proc.wait()
 
     def _failed(self):
-        if self.proc.returncode is None:
-            self._end()
+        self._end()
         stderr = self.stderr.decode("utf-8", "replace")
         raise GitCommandError(["cat-file", "--batch"], self.proc.returncode, stderr)
 
@@ -709,24 +708,6 @@ def _tree_questions(paths) -> bytes:
     return ("HEAD\nHEAD^{tree}\n" + "".join(f"HEAD:{d}\n" for d in subdirs)).encode()
 
 
-def _batch(out: bytes, count: int) -> list[tuple[str, bytes, bytes] | None]:
-    """The answers of `cat-file --batch` to count questions: (id, type, content), or
-    None for an object it does not have."""
-    answers: list[tuple[str, bytes, bytes] | None] = []
-    i = 0
-    for _ in range(count):
-        nl = out.index(b"\n", i)
-        head = out[i:nl].split(b" ")
-        if head[-1] == b"missing" or len(head) != 3:
-            answers.append(None)
-            i = nl + 1
-            continue
-        size = int(head[2])
-        answers.append((head[0].decode(), head[1], out[nl + 1 : nl + 1 + size]))
-        i = nl + 1 + size + 1
-    return answers
-
-
 def _write_trees(
     repo: Repo, blobs: dict, answers: list | None = None, store: Path | None = None
 ) -> tuple[str | None, str | None, str]:
@@ -745,8 +726,11 @@ def _write_trees(
     subdirs = [d for d in order if d]
     ask = _tree_questions(blobs)
     if answers is None:
-        out = git(repo.top, ["cat-file", "--batch"], input=ask).stdout
-        answers = _batch(out, ask.count(b"\n"))
+        reading = Batch(repo.top, ask)
+        try:
+            answers = reading.answers(ask.count(b"\n"))
+        finally:
+            reading.stop()
     objects = answers
     if objects[0] is None:
         if repo.head is not None:
