@@ -202,12 +202,12 @@ def quick_repo(root: Path, asked=None):
         return None
 
 
-def ready_repo(root: Path):
+def ready_repo(root: Path, asked=None):
     """quick_repo(), refused (UsageError) while a rebase, merge or detached HEAD would
     swallow a commit made now: for a command that will commit, before it writes."""
     from labpath import gitcmd
 
-    repo = quick_repo(root)
+    repo = quick_repo(root, asked)
     problem = blocked(root) if repo is None else gitcmd.blocked(repo)
     if problem is not None:
         raise problem

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from labpath import editor as editors
 from labpath import journal, progress
-from labpath.app.context import Context, guard, open_workspace, refreshed
+from labpath.app.context import Context, open_workspace, refreshed
 from labpath.app.results import Notice, info, plain, warnings
 from labpath.curriculum import Task
 from labpath.errors import UsageError, did_you_mean
@@ -172,13 +172,7 @@ def log(
     except BaseException:
         asked.stop()
         raise
-    repo = vcs.quick_repo(ws.root, asked)
-    if repo is None:
-        guard(ws)
-    else:
-        problem = gitcmd.blocked(repo)
-        if problem is not None:
-            raise problem
+    repo = vcs.ready_repo(ws.root, asked)
     head = vcs.head(ws.root) if repo is None else repo.head
     entry = dataclasses.replace(entry, commit=head)
     notices = []
