@@ -714,10 +714,9 @@ def _write_trees(
     """Write HEAD's trees with these blobs in place: (HEAD, its tree, the new tree).
 
     One `cat-file --batch` reads HEAD and the trees on the files' paths (answers, when
-    it has already answered); a HEAD that
-    moves meanwhile makes update-ref refuse, and the commit is built again. The new
-    trees go into store (the objects folder) as loose objects, or through `mktree`
-    when store is None.
+    it has already answered); a HEAD that moves meanwhile makes update-ref refuse, and
+    the commit is built again. The new trees go into store (the objects folder) as
+    loose objects, or through `mktree` when store is None.
     """
     width = len(next(iter(blobs.values()))[1]) // 2
     digest = _digest(width)
@@ -731,20 +730,19 @@ def _write_trees(
             answers = reading.answers(ask.count(b"\n"))
         finally:
             reading.stop()
-    objects = answers
-    if objects[0] is None:
+    if answers[0] is None:
         if repo.head is not None:
             raise GitCommandError(["cat-file"], 1, "fatal: HEAD cannot be read")
         parent = before = None
     else:
-        parent, kind, body = objects[0]
+        parent, kind, body = answers[0]
         if kind != b"commit" or not body.startswith(b"tree "):
             raise GitCommandError(["cat-file"], 1, "fatal: HEAD is not a commit")
         before = body[5 : body.index(b"\n")].decode()
-        if objects[1] is None or objects[1][0] != before:
+        if answers[1] is None or answers[1][0] != before:
             raise GitCommandError(["cat-file"], 1, "fatal: HEAD moved while read")
-        trees[""] = _parse_tree(objects[1][2], width)
-        for d, obj in zip(subdirs, objects[2:]):
+        trees[""] = _parse_tree(answers[1][2], width)
+        for d, obj in zip(subdirs, answers[2:]):
             if obj is None:
                 continue
             if obj[1] != b"tree":
