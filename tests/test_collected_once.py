@@ -87,6 +87,23 @@ def variance(xs):
     return 0.0
 """
 
+# Warns and logs as it works; pytest's warnings and logging plugins are off in a run.
+WARNS_AND_LOGS = """
+import logging
+import warnings
+
+
+def mean(xs):
+    warnings.warn("an old spelling", DeprecationWarning)
+    logging.getLogger("learner").warning("mean of %d numbers", len(xs))
+    return sum(xs) / len(xs)
+
+
+def variance(xs):
+    m = mean(xs)
+    return sum((x - m) ** 2 for x in xs) / len(xs)
+"""
+
 
 @pytest.fixture
 def lab(tmp_path, monkeypatch):
@@ -255,3 +272,15 @@ def test_a_check_module_that_reads_the_seed_at_import_is_never_reused(
     assert message(warm[8]) == message(cold)  # not the first run's seed
     # the collector's import, then each run's own: the collection was refused
     assert imports(tmp_path) >= 3
+
+
+def test_a_learners_warnings_and_log_lines_change_no_outcome(
+    lab, worker, folder, monkeypatch
+):
+    # DeprecationWarning stays ignored in a check even where the learner's environment
+    # makes warnings errors, cold and warm alike.
+    monkeypatch.setenv("PYTHONWARNINGS", "error::DeprecationWarning")
+    save(folder, WARNS_AND_LOGS)
+    assert run_checks(lab, folder).status == "passed"
+    for _ in range(2):
+        assert run_checks(lab, folder, worker=worker).status == "passed"

@@ -8,6 +8,7 @@ import signal
 import sys
 import time
 import unittest
+import warnings
 from pathlib import Path
 
 import pytest
@@ -103,6 +104,9 @@ def _refuse_exit(code=0):
 
 def pytest_configure(config):
     _begin()
+    # pytest's warnings plugin is off in a check run (runner.pytest_command); this is
+    # the one filter labpath's runs had from it, kept even where PYTHONWARNINGS=error.
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
     config.addinivalue_line(
         "markers", "labpath_after(*checks): run only if none of these checks failed"
     )

@@ -50,6 +50,14 @@ def pytest_command(checks_dir) -> list[str]:
         "labpath.checks.plugin",
         "-p",
         "no:cacheprovider",
+        # Both wrap every phase of every check, and labpath reports neither: the
+        # logging plugin attached a handler to each of torch's non-propagating loggers
+        # three times a check. A learner's log lines and warnings still reach the run's
+        # captured stderr, and the plugin ignores DeprecationWarning, as before.
+        "-p",
+        "no:logging",
+        "-p",
+        "no:warnings",
         "-c",
         str(Path(__file__).with_name("pytest.ini")),
         "--rootdir",
