@@ -115,24 +115,41 @@ def _wait(pid: int, timeout: float) -> dict:
     """The run's end: exit code, whether it met its time limit, and its CPU seconds."""
     deadline = time.monotonic() + timeout
     timed_out = False
-    while True:
-        done, status, usage = os.wait4(pid, os.WNOHANG)
-        if done:
-            break
-        if time.monotonic() > deadline:
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            _, status, usage = os.wait4(pid, 0)
-            timed_out = True
-            break
-        time.sleep(0.005)
+    ended = _exit_signal(pid)
+    try:
+        while True:
+            done, status, usage = os.wait4(pid, os.WNOHANG)
+            if done:
+                break
+            left = deadline - time.monotonic()
+            if left < 0:
+                try:
+                    os.killpg(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                _, status, usage = os.wait4(pid, 0)
+                timed_out = True
+                break
+            if ended is None:
+                time.sleep(0.005)
+            else:  # woken the moment the run ends, not at the next poll
+                select.select([ended], [], [], left)
+    finally:
+        if ended is not None:
+            os.close(ended)
     return {
         "returncode": os.waitstatus_to_exitcode(status),
         "timed_out": timed_out,
         "cpu": usage.ru_utime + usage.ru_stime,
     }
+
+
+def _exit_signal(pid: int) -> int | None:
+    """A descriptor that becomes readable when the child exits (Linux), else None."""
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
 
 
 def _fork_run(request: dict, real_exit) -> None:
