@@ -284,3 +284,19 @@ def test_a_learners_warnings_and_log_lines_change_no_outcome(
     assert run_checks(lab, folder).status == "passed"
     for _ in range(2):
         assert run_checks(lab, folder, worker=worker).status == "passed"
+
+
+def test_another_learner_folder_reuses_the_collection_and_its_tripwires(
+    lab, worker, folder, tmp_path
+):
+    # The tiny lab forbids statistics: the tripwires guard each run's own folder.
+    other = tmp_path / "other"
+    other.mkdir()
+    save(other, "uses_statistics")
+    for _ in range(2):
+        assert run_checks(lab, folder, worker=worker).status == "passed"
+        report = run_checks(lab, other, worker=worker)
+        assert report.status == "failed"
+        first = report.results[0]
+        assert "your code uses statistics, which this lab forbids" in first.message
+    assert imports(tmp_path) == 1

@@ -10,6 +10,9 @@ import types
 from pathlib import Path
 
 _LEARNER_FILES: dict[str, bool] = {}
+# The folders whose code is the learner's, and the checks folder (never the learner's):
+# set by install, and again by retarget for each run forked from one collection.
+_GUARDED: dict = {"roots": (), "checks": None}
 
 # The same kernels under other names: a forbidden public API is forbidden through these.
 PRIVATE_ROUTES = {
@@ -78,13 +81,14 @@ def install(rules: list[dict], roots: list[Path], checks: Path | None, on_use) -
     a function when learner code calls it, by its public or a private name.
     Calls made by the checks themselves (their references) never trip.
     """
-    roots_t = tuple(Path(r).resolve() for r in roots)
-    checks_r = Path(checks).resolve() if checks else None
+    _GUARDED["checks"] = Path(checks).resolve() if checks else None
+    retarget(roots)
 
     def learner_on_stack(depth: int = 2) -> bool:
         frame = sys._getframe(depth)
+        roots, checks = _GUARDED["roots"], _GUARDED["checks"]
         while frame is not None:
-            if _is_learner_file(frame.f_code.co_filename, roots_t, checks_r):
+            if _is_learner_file(frame.f_code.co_filename, roots, checks):
                 return True
             frame = frame.f_back
         return False
@@ -108,7 +112,14 @@ def install(rules: list[dict], roots: list[Path], checks: Path | None, on_use) -
     if aten:
         _arm_aten(aten, learner_on_stack, on_use)
     if modules:
-        _wrap_import(modules, roots_t, checks_r, on_use, learner_on_stack)
+        _wrap_import(modules, on_use, learner_on_stack)
+
+
+def retarget(roots: list[Path]) -> None:
+    """Guard these folders from now on (a run forked after collection, whose learner
+    folder may differ from the collection's): what each file is, is asked again."""
+    _GUARDED["roots"] = tuple(Path(r).resolve() for r in roots)
+    _LEARNER_FILES.clear()
 
 
 def _arm_aten(names: dict, learner_on_stack, on_use) -> None:
@@ -197,7 +208,7 @@ class _ForbiddenModule(types.ModuleType):
         return getattr(real, attr)
 
 
-def _wrap_import(rules, roots, checks, on_use, learner_on_stack) -> None:
+def _wrap_import(rules, on_use, learner_on_stack) -> None:
     original = builtins.__import__
     original_import_module = importlib.import_module
     proxies: dict[str, _ForbiddenModule] = {}
@@ -220,7 +231,7 @@ def _wrap_import(rules, roots, checks, on_use, learner_on_stack) -> None:
         importer = (globals or {}).get("__file__") if globals is not None else None
         if importer is None:  # __import__("x") called by hand: look at the caller
             importer = sys._getframe(depth).f_code.co_filename
-        return _is_learner_file(importer, roots, checks)
+        return _is_learner_file(importer, _GUARDED["roots"], _GUARDED["checks"])
 
     def guarded_import(name, globals=None, locals=None, fromlist=(), level=0):
         if level == 0 and from_learner(globals, 2):

@@ -150,6 +150,10 @@ def begin_run(session) -> None:
     spec = protocol.decode()
     if spec.target is not None:
         kit.use_target(spec.target)
+        if spec.forbidden:  # armed at configuration, for the collection's folder
+            from labpath.checks import forbid
+
+            forbid.retarget([spec.target, *spec.uses.values()])
     _select(session.config, session.items)
     # The collection's snapshot stands, less this run's writer, which _begin set: taken
     # again, it walked every module, touching pages the fork had only shared (about

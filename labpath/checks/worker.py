@@ -185,12 +185,13 @@ _PER_RUN = (
 def collection_key(request: dict) -> str:
     """What a collection depends on: the arguments, the environment, the check files.
 
-    The learner's folder is only part of it where the lab forbids APIs (the
-    tripwires know the folders they guard from configuration on).
+    Not the learner's folder: each run points the loader and the tripwires at its own
+    (plugin.begin_run). Only whether there is one counts, since the tripwires are
+    armed at configuration only where there is.
     """
     env = {k: v for k, v in request["env"].items() if k not in _PER_RUN}
-    if not env.get(protocol.FORBIDDEN, "[]").strip("[] "):
-        env.pop(protocol.TARGET, None)
+    if protocol.TARGET in env:
+        env[protocol.TARGET] = "(the run's own)"
     files = []
     args = request["args"]
     checks = Path(args[0]) if args else None
