@@ -300,3 +300,23 @@ def test_another_learner_folder_reuses_the_collection_and_its_tripwires(
         first = report.results[0]
         assert "your code uses statistics, which this lab forbids" in first.message
     assert imports(tmp_path) == 1
+
+
+def test_the_folder_labpath_runs_in_shadows_nothing_in_a_warm_run(
+    lab, folder, tmp_path, monkeypatch
+):
+    # A cold run's pytest starts in the run's own folder; the warm worker must not put
+    # the learner's working folder first on sys.path either: here it holds another
+    # labpath (a clone, say) and a pytest.py.
+    where = tmp_path / "cwd"
+    (where / "labpath").mkdir(parents=True)
+    (where / "labpath" / "__init__.py").write_text("raise ImportError('a clone')\n")
+    (where / "pytest.py").write_text("raise ImportError('not pytest')\n")
+    monkeypatch.chdir(where)
+    worker = Worker()
+    try:
+        for _ in range(2):
+            assert run_checks(lab, folder, worker=worker).status == "passed"
+    finally:
+        worker.stop()
+    assert run_checks(lab, folder).status == "passed"

@@ -19,11 +19,14 @@ from labpath.checks import protocol
 def child_env(**extra: str) -> dict[str, str]:
     """This environment, with the labpath being run importable first in a child process."""
     env = dict(os.environ, **extra)
-    pkg_parent = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (pkg_parent, env.get("PYTHONPATH")) if p
+        p for p in (_PACKAGE_PARENT, env.get("PYTHONPATH")) if p
     )
     return env
+
+
+# The folder holding the labpath being run.
+_PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
 
 
 def run_cold(cmd, env, cwd, timeout, key: bytes) -> tuple[int | None, bool, str]:
@@ -114,6 +117,9 @@ class Worker:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "labpath.checks.worker"],
             env=env,
+            # `-m` puts its working folder first on sys.path, ahead of PYTHONPATH: the
+            # learner's (a clone of labpath, a torch.py) would be imported instead.
+            cwd=_PACKAGE_PARENT,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
