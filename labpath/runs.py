@@ -1,7 +1,8 @@
 """Training runs kept in the workspace: .labpath/runs/LAB/STAMP/, listed and found by id.
 
 `labpath run LAB` gives each run its own folder named by its start time; that folder's
-path under runs/ ("gpt2/20261202T081500") is the run's id.
+path under runs/ ("gpt2/20261202T081500") is the run's id. A run the learner sent
+elsewhere (`--out DIR`) leaves .labpath/runs/LAB/STAMP.where instead, holding DIR.
 """
 
 from __future__ import annotations
@@ -48,13 +49,18 @@ def list_runs(state_dir: Path, lab: str | None = None) -> list[Run]:
         if not lab_dir.is_dir():
             continue
         for folder in lab_dir.iterdir():
-            m = _STAMP.fullmatch(folder.name)
-            if not m or not folder.is_dir() or folder.is_symlink():
+            name = folder.name.removesuffix(WHERE)
+            m = _STAMP.fullmatch(name)
+            if not m or folder.is_symlink():
+                continue
+            if name != folder.name:
+                folder = _elsewhere(folder)
+            if folder is None or not folder.is_dir() or folder.is_symlink():
                 continue
             started = dt.datetime.strptime(m.group(1), "%Y%m%dT%H%M%S")
             found.append(
                 Run(
-                    f"{lab_dir.name}/{folder.name}",
+                    f"{lab_dir.name}/{name}",
                     lab_dir.name,
                     started,
                     folder,
@@ -62,6 +68,28 @@ def list_runs(state_dir: Path, lab: str | None = None) -> list[Run]:
                 )
             )
     return sorted(found, key=lambda r: (r.started, r.id), reverse=True)
+
+
+WHERE = ".where"
+
+
+def record_elsewhere(state_dir: Path, lab: str, stamp: str, folder: Path) -> None:
+    """Note that the run LAB/STAMP writes to folder, outside the workspace."""
+    from labpath.fsutil import atomic_write
+
+    note = runs_dir(state_dir) / lab / (stamp + WHERE)
+    note.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(note, f"{folder}\n")
+
+
+def _elsewhere(note: Path) -> Path | None:
+    """The folder a .where note names: an absolute path, else None."""
+    try:
+        text = note.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    folder = Path(text)
+    return folder if text and "\n" not in text and folder.is_absolute() else None
 
 
 def find_run(state_dir: Path, ref: str) -> Run:

@@ -361,3 +361,73 @@ def test_run_list_in_a_workspace_without_runs(cli, started):
     assert r.exit_code == 0, r.output
     assert r.stdout.strip() == "No runs yet."
     assert json.loads(cli("run", "--list", "--json").stdout) == {"runs": []}
+
+
+# --- runs sent elsewhere with --out ------------------------------------------------------
+
+
+def _run_elsewhere(ws, tmp_path, lab, stamp, text=None):
+    """A run written to a folder outside the workspace, and the note labpath keeps."""
+    folder = tmp_path / "elsewhere" / stamp
+    (folder / "plots").mkdir(parents=True)
+    (folder / "plots" / f"{lab}-loss.png").write_bytes(b"\x89PNG elsewhere")
+    note = ws / ".labpath" / "runs" / lab / f"{stamp}.where"
+    note.parent.mkdir(parents=True, exist_ok=True)
+    note.write_text(f"{folder}\n" if text is None else text)
+    return folder
+
+
+def test_a_run_sent_elsewhere_is_listed_and_attached_like_the_others(
+    cli, runs_ws, tmp_path
+):
+    import json
+
+    folder = _run_elsewhere(runs_ws, tmp_path, "fixit", "20261203T100000")
+    r = cli("run", "--list", "--json")
+    assert r.exit_code == 0, r.output
+    runs = json.loads(r.stdout)["runs"]
+    assert runs[0] == {
+        "id": "fixit/20261203T100000",
+        "lab": "fixit",
+        "started": "2026-12-03T10:00:00",
+        "folder": str(folder),
+        "plots": ["plots/fixit-loss.png"],
+    }
+    assert len(runs) == 4  # the workspace's three as well
+    r = cli("log", "the run on the big disk", "--attach-run", "last", "--json")
+    assert r.exit_code == 0, r.output
+    copied = runs_ws / "journal" / "runs" / "fixit" / "20261203T100000" / "plots"
+    assert (copied / "fixit-loss.png").read_bytes() == b"\x89PNG elsewhere"
+
+
+@pytest.mark.parametrize(
+    "text", ["", "relative/folder\n", "/no/such/folder\n", "/a\n/b\n"], ids=repr
+)
+def test_a_note_naming_no_folder_lists_nothing(cli, started, tmp_path, text):
+    _run_elsewhere(started, tmp_path, "fixit", "20261203T100000", text)
+    r = cli("run", "--list")
+    assert r.exit_code == 0, r.output
+    assert r.stdout.strip() == "No runs yet."
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("form", ["--out DIR", "--out=DIR"])
+def test_run_with_out_writes_there_and_keeps_a_note_in_the_workspace(
+    cli, started, tmp_path, monkeypatch, form
+):
+    import json
+
+    assert cli("start", "fixit").exit_code == 0
+    monkeypatch.chdir(tmp_path)  # a relative --out is the learner's working folder's
+    tiny = "--steps 2 --max-bytes 5000 --block-size 8 --batch-size 2 --n-embd 12"
+    tiny += " --n-head 2 --device cpu"
+    out = form.replace("DIR", "big-disk/run1").split()
+    r = cli("run", "fixit", *tiny.split(), *out, "--json")
+    assert r.exit_code == 0, r.output
+    folder = tmp_path / "big-disk" / "run1"
+    (run,) = json.loads(cli("run", "--list", "--json").stdout)["runs"]
+    assert run["folder"] == str(folder) and run["lab"] == "fixit"
+    assert run["plots"] and all((folder / p).is_file() for p in run["plots"])
+    assert not (
+        started / ".labpath" / "runs" / "fixit" / run["id"].split("/")[1]
+    ).is_dir()

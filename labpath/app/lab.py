@@ -240,6 +240,19 @@ class RunResult:
     notices: tuple[Notice, ...] = ()
 
 
+def _out_given(extra: list[str]) -> Path | None:
+    """The folder of an `--out DIR` (or `--out=DIR`) passed on to the run, absolute."""
+    for i, arg in enumerate(extra):
+        if arg == "--out" and i + 1 < len(extra):
+            value = extra[i + 1]
+        elif arg.startswith("--out="):
+            value = arg.removeprefix("--out=")
+        else:
+            continue
+        return Path(value).expanduser().absolute() if value else None
+    return None
+
+
 def run_lab(
     ws_path: str | None,
     lab_id: str,
@@ -270,6 +283,7 @@ def run_lab(
     if data is not None and not Path(data).expanduser().exists():
         raise UsageError(f"--data {data}: no such file or folder")
     out_dir = None
+    elsewhere = _out_given(extra)
     if path:
         target = Path(path).expanduser().resolve()
     else:
@@ -277,6 +291,10 @@ def run_lab(
         target = ws.lab_dir(lab.id)
         stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
         out_dir = ws.state_dir / "runs" / lab.id / stamp
+        if elsewhere is not None:  # listed with the others (run --list, --attach-run)
+            from labpath import runs
+
+            runs.record_elsewhere(ws.state_dir, lab.id, stamp, elsewhere)
     if not target.is_dir():
         raise UsageError(
             f"no folder {target}",
@@ -289,7 +307,7 @@ def run_lab(
     cmd = [sys.executable, str(script), "--device", device]
     if data:
         cmd += ["--data", str(Path(data).expanduser().resolve())]
-    if out_dir is not None and "--out" not in extra:
+    if out_dir is not None and elsewhere is None:
         cmd += ["--out", str(out_dir)]
         # said before the run starts, so the learner knows where to look meanwhile
         notify(info(f"figures and plots go to {out_dir}"))
