@@ -317,3 +317,17 @@ def test_next_starts_no_server_when_servers_are_off(server_env, tmp_path):
     while time.monotonic() < deadline:
         assert not list(folder.glob("checks-*.sock"))
         time.sleep(0.25)
+
+
+def test_the_server_starts_from_a_folder_whose_files_shadow_the_standard_library(
+    server_env, tmp_path, monkeypatch
+):
+    from labpath.checks import prestart
+
+    where = tmp_path / "mine"
+    where.mkdir()
+    for name in ("socket", "json", "hashlib"):  # what finding the server imports
+        (where / f"{name}.py").write_text(f"raise ImportError('my own {name}.py')\n")
+    monkeypatch.chdir(where)
+    prestart.start_soon()
+    assert warm.ping(_ready(server_env, within=60))["pid"]

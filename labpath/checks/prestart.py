@@ -37,6 +37,9 @@ def start_soon() -> None:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
+            # `-c` puts its working folder first on sys.path: not the learner's, whose
+            # socket.py or json.py would be imported instead of the standard library's
+            cwd=package_parent,
         )
 
 
