@@ -16,6 +16,7 @@ from labpath.errors import UsageError, did_you_mean
 
 PLOT_SUFFIXES = (".png", ".svg", ".pdf", ".jpg", ".jpeg")
 _STAMP = re.compile(r"(\d{8}T\d{6})(?:-\d+)?")
+WHERE = ".where"  # runs/LAB/STAMP.where: the folder of a run made elsewhere
 
 
 @dataclass(frozen=True)
@@ -70,16 +71,12 @@ def list_runs(state_dir: Path, lab: str | None = None) -> list[Run]:
     return sorted(found, key=lambda r: (r.started, r.id), reverse=True)
 
 
-WHERE = ".where"
-
-
-def record_elsewhere(state_dir: Path, lab: str, stamp: str, folder: Path) -> None:
-    """Note that the run LAB/STAMP writes to folder, outside the workspace."""
+def record_elsewhere(lab_runs: Path, stamp: str, folder: Path) -> None:
+    """Note in runs/LAB/ that the run STAMP writes to folder, outside the workspace."""
     from labpath.fsutil import atomic_write
 
-    note = runs_dir(state_dir) / lab / (stamp + WHERE)
-    note.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(note, f"{folder}\n")
+    lab_runs.mkdir(parents=True, exist_ok=True)
+    atomic_write(lab_runs / (stamp + WHERE), f"{folder}\n")
 
 
 def _elsewhere(note: Path) -> Path | None:

@@ -291,10 +291,6 @@ def run_lab(
         target = ws.lab_dir(lab.id)
         stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
         out_dir = ws.state_dir / "runs" / lab.id / stamp
-        if elsewhere is not None:  # listed with the others (run --list, --attach-run)
-            from labpath import runs
-
-            runs.record_elsewhere(ws.state_dir, lab.id, stamp, elsewhere)
     if not target.is_dir():
         raise UsageError(
             f"no folder {target}",
@@ -307,8 +303,15 @@ def run_lab(
     cmd = [sys.executable, str(script), "--device", device]
     if data:
         cmd += ["--data", str(Path(data).expanduser().resolve())]
-    if out_dir is not None and elsewhere is None:
+    if out_dir is not None and elsewhere is not None:
+        # listed with the workspace's own runs (run --list, log --attach-run)
+        from labpath import runs
+
+        runs.record_elsewhere(out_dir.parent, out_dir.name, elsewhere)
+        out_dir = elsewhere
+    elif out_dir is not None:
         cmd += ["--out", str(out_dir)]
+    if out_dir is not None:
         # said before the run starts, so the learner knows where to look meanwhile
         notify(info(f"figures and plots go to {out_dir}"))
     return RunResult(subprocess.run([*cmd, *extra], env=env).returncode)
