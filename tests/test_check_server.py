@@ -174,6 +174,10 @@ def test_ctrl_c_during_a_warm_run_ends_it_and_the_server_serves_the_next(
     proc.communicate(timeout=30)
     assert proc.returncode == 130
     assert _wait_gone(run_pid), "the interrupted run outlived labpath"
+    # The run's end still travels from the worker to the server's thread (moments).
+    deadline = time.monotonic() + 5
+    while warm.ping(sock)["busy"] and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert warm.ping(sock) == {"pid": warm.ping(sock)["pid"], "busy": False}
     (folder / "engine.py").write_text(solution)
     again = check(server_env, folder)
