@@ -168,7 +168,7 @@ def _script(n):
 
 def test_text_files_are_cut_into_overlapping_windows(rt):
     """A non-Python file is cut into windows of max_lines lines, consecutive ones sharing overlap lines."""
-    cases = [(23, 7, 2), (22, 7, 2), (5, 7, 2), (30, 9, 4), (17, 6, 0)]
+    cases = [(23, 7, 2), (22, 7, 2), (5, 7, 2), (1, 7, 2), (30, 9, 4), (17, 6, 0)]
     for n, max_lines, overlap in cases:
         text = _script(n)
         chunks = _chunks(rt, "deploy.sh", text, max_lines=max_lines, overlap=overlap)

@@ -90,6 +90,15 @@ def test_cosine_scores_every_query_against_every_document(rt):
 
     kit.close(yours, expected, "cosine_scores(q, d)", rtol=1e-10, atol=1e-12, dims="Q N",
               diagnose=diagnose, hint="normalise the rows of both, then q @ d.T")
+    # A zero vector (mean_pool of an all-padding row) is at cosine 0 from everything.
+    q0, d0 = q.clone(), d.clone()
+    q0[1], d0[4] = 0.0, 0.0
+    expected = cosine(q, d)
+    expected[1, :], expected[:, 4] = 0.0, 0.0
+    kit.close(cosine_scores(q0.clone(), d0.clone()), expected,
+              "cosine_scores(q, d) with query 1 and document 4 all zeros", rtol=1e-10,
+              atol=1e-12, dims="Q N", hint="divide by the norm clamped away from zero "
+              "(norm.clamp(min=1e-12), as F.normalize does): a zero vector scores 0, not nan")
 
 
 TINY = dict(

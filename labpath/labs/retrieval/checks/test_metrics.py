@@ -39,6 +39,8 @@ def test_recall_at_k_is_the_fraction_of_relevant_found(rt):
         expected, _, _ = metrics(ranked, grades, k)
         kit.close(recall_at_k(ranked, set(grades), k), expected,
                   f"recall_at_k({ranked}, {sorted(grades)}, k={k})", rtol=0, atol=1e-12)
+    kit.close(recall_at_k(RANKED, set(), 5), 0.0, f"recall_at_k({RANKED}, [], k=5)", rtol=0,
+              atol=0, hint="nothing relevant: recall 0, as trec_eval reports it")
 
 
 def test_reciprocal_rank_of_the_first_relevant(rt):

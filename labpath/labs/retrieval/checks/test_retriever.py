@@ -115,6 +115,18 @@ def test_k_larger_than_the_corpus_returns_every_chunk(rt):
                        f"search({q!r}, k=50, 'bm25')", 50)
 
 
+def test_each_add_adds_to_the_corpus(rt):
+    """add(first 3 chunks), then add(the other 5): search sees all 8, as after one add of all."""
+    Retriever, Chunk = need(rt, "Retriever", "Chunk")
+    chunks = [Chunk(f"s{i}.py", 1, t.count("\n") + 1, t) for i, t in enumerate(TEXTS)]
+    r = Retriever(embed=embed)
+    r.add(chunks[:3])
+    r.add(chunks[3:])
+    for q in QUERIES:
+        _check_results(r.search(q, k=50, method="bm25"), chunks, _bm25_reference(rt, chunks, q),
+                       f"after two add() calls, search({q!r}, k=50, 'bm25')", 50)
+
+
 def test_dense_search_ranks_by_cosine(rt):
     """method='dense': score = cosine(embed([query]), embed(chunk texts)) for each chunk."""
     r, chunks = _retriever(rt)

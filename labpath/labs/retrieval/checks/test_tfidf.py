@@ -73,6 +73,20 @@ def test_idf_is_scikit_learns(rt, smooth):
                   atol=1e-9, dims="term", diagnose=diagnose)
 
 
+def test_documents_given_as_text_are_tokenized(rt):
+    """TfidfIndex(texts) is TfidfIndex([tokenize(t) for t in texts]): the same vocabulary and rows."""
+    TfidfIndex, tokenize = need(rt, "TfidfIndex", "tokenize")
+    texts = list(TOY)
+    yours, tokens = TfidfIndex(texts), TfidfIndex([tokenize(t) for t in texts])
+    terms, expected = _idf_of(yours)[0], _idf_of(tokens)[0]
+    if terms != expected:
+        kit.fail("vocabulary of TfidfIndex(texts), against TfidfIndex of their tokenize()",
+                 yours=terms[:12], expected=expected[:12],
+                 hint="tokenize a str document with your tokenize(); a str iterates by character")
+    kit.close(_matrix(yours), _matrix(tokens), "matrix of TfidfIndex(texts)", rtol=1e-12,
+              atol=1e-12, dims="document term")
+
+
 def test_document_rows_are_unit_vectors(rt):
     """Every row of the (N, V) matrix is tf * idf divided by its l2 norm (norm='l2')."""
     (TfidfIndex,) = need(rt, "TfidfIndex")
@@ -137,3 +151,10 @@ def test_scores_are_cosine_with_the_query(rt, sublinear):
                 ref = (m @ vec.transform([q]).T).toarray().ravel().tolist()
                 kit.close(yours, ref, f"scores({q}) on {what} vs scikit-learn's TfidfVectorizer",
                           rtol=1e-9, atol=1e-9, dims="doc")
+
+    index = TfidfIndex(_corpora()[0][1], sublinear_tf=sublinear)
+    none = index.scores(["zzz", "no-such-word"])
+    none = none.tolist() if hasattr(none, "tolist") else list(none)
+    kit.close(none, [0.0] * len(none), "scores of a query with no word any document has",
+              rtol=0, atol=0, dims="doc", hint="its tf-idf vector is all zeros, so is every "
+              "cosine: a zero norm is left as it is, never divided by")
