@@ -4,6 +4,7 @@ import json
 import shutil
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -341,3 +342,50 @@ def test_gpt2_run_without_the_experiment_only_trains_and_plots_each_step(tmp_pat
     assert [h["step"] for h in figures["history"]] == [0, 2, 4]
     assert (tmp_path / "out" / "gpt2-loss.png").stat().st_size > 0
     assert not (tmp_path / "out" / "gpt2-context.png").exists()
+
+
+@pytest.mark.torch
+def test_a_check_outside_any_workspace_keeps_the_plots_it_names(
+    cli, isolated, tmp_path, monkeypatch
+):
+    import json
+
+    from labpath.app import check as check_app
+
+    monkeypatch.setenv("LABPATH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(check_app, "KEPT_WITHOUT_WORKSPACE", 2)
+    shown = []
+    for _ in range(3):
+        r = cli("check", "micrograd", "--path", SOLUTION.parent, "--json")
+        assert r.exit_code == 0, r.output
+        (plot,) = {
+            p for res in json.loads(r.stdout)["results"] for p in res["artifacts"]
+        }
+        assert Path(plot).is_file() and Path(plot).is_relative_to(tmp_path / "cache")
+        shown.append(Path(plot).parent)
+    kept = sorted((tmp_path / "cache" / "artifacts" / "micrograd").iterdir())
+    assert kept == shown[-2:]  # the oldest attempt went
+    r = cli("check", "micrograd", "--path", SOLUTION.parent)
+    plots = [line for line in r.stdout.splitlines() if line.startswith("plot:")]
+    assert len(plots) == 1 and Path(plots[0].split(" ", 1)[1]).is_file()
+
+
+def test_a_plot_several_checks_name_is_listed_once(capsys):
+    from labpath.app.check import CheckOutcome
+    from labpath.checks.result import CheckReport, CheckResult
+    from labpath.ui.check import check_report
+
+    results = tuple(
+        CheckResult(
+            name=n, outcome="passed", artifacts=("/r/figures.json", f"/r/{n}.png")
+        )
+        for n in ("test_a", "test_b")
+    )
+    report = CheckReport(
+        lab="retrieval", target="/mine", status="passed", results=results
+    )
+    outcome = CheckOutcome(report=report, task=None, recorded=False)
+    assert outcome.plots == ["/r/figures.json", "/r/test_a.png", "/r/test_b.png"]
+    check_report(outcome)
+    shown = [line for line in capsys.readouterr().out.splitlines() if "plot:" in line]
+    assert [line.split()[-1] for line in shown] == outcome.plots

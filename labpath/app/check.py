@@ -56,7 +56,8 @@ class CheckOutcome:
 
     @property
     def plots(self) -> list[str]:
-        return [a for r in self.report.results for a in r.artifacts]
+        """Each plot once, though several checks may name the same file."""
+        return list(dict.fromkeys(a for r in self.report.results for a in r.artifacts))
 
     def to_json(self) -> dict:
         r = self.report
@@ -149,9 +150,13 @@ def _run(
             )
         report = nb.report(report, target)
         return report, info(nb.left_out(), nb.advice(report))
-    artifacts = None
     if ctx is not None:
         artifacts = attempt_dir(ctx.workspace.state_dir / "artifacts" / lab.id)
+    else:  # no workspace: the plots the report names still outlive the run
+        from labpath.cache import cache_dir
+
+        artifacts = attempt_dir(cache_dir() / "artifacts" / lab.id)
+        _keep_newest(artifacts.parent, KEPT_WITHOUT_WORKSPACE)
     spec = check_spec(
         ctx,
         lab,
@@ -352,6 +357,24 @@ def check(
         within,
         _warm(worker),
     )
+
+
+# Attempts kept per lab in labpath's cache when a check runs outside any workspace.
+KEPT_WITHOUT_WORKSPACE = 10
+
+
+def _keep_newest(parent: Path, n: int) -> None:
+    """Remove all but the n newest attempt folders under parent (named by time)."""
+    import shutil
+
+    try:
+        folders = sorted(
+            p for p in parent.iterdir() if p.is_dir() and not p.is_symlink()
+        )
+    except OSError:
+        return
+    for old in folders[:-n]:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def attempt_dir(parent: Path, now: dt.datetime | None = None) -> Path:

@@ -63,8 +63,7 @@ def check_report(outcome: CheckOutcome, verbose: bool = False) -> None:
         out.print(escape(r.message))
     if r.status in ("crashed", "harness_error") and verbose and r.output:
         out.print(escape(r.output[-4000:]))
-    artifacts = [a for res in r.results for a in res.artifacts]
-    for a in artifacts:
+    for a in outcome.plots:
         out.print(f"[dim]plot:[/] {escape(a)}")
     if r.status == "passed":
         if outcome.newly_done:
