@@ -82,6 +82,7 @@ def install(rules: list[dict], roots: list[Path], checks: Path | None, on_use) -
     Calls made by the checks themselves (their references) never trip.
     """
     _GUARDED["checks"] = Path(checks).resolve() if checks else None
+    _LEARNER_FILES.clear()
     retarget(roots)
 
     def learner_on_stack(depth: int = 2) -> bool:
@@ -118,8 +119,10 @@ def install(rules: list[dict], roots: list[Path], checks: Path | None, on_use) -
 def retarget(roots: list[Path]) -> None:
     """Guard these folders from now on (a run forked after collection, whose learner
     folder may differ from the collection's): what each file is, is asked again."""
-    _GUARDED["roots"] = tuple(Path(r).resolve() for r in roots)
-    _LEARNER_FILES.clear()
+    roots = tuple(Path(r).resolve() for r in roots)
+    if roots != _GUARDED["roots"]:  # what each file is depends on the folders
+        _GUARDED["roots"] = roots
+        _LEARNER_FILES.clear()
 
 
 def _arm_aten(names: dict, learner_on_stack, on_use) -> None:
