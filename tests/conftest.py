@@ -33,6 +33,9 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.delenv("VISUAL", raising=False)
     monkeypatch.delenv("LABPATH_DEBUG", raising=False)
     monkeypatch.delenv("LABPATH_LABS", raising=False)
+    # labpath's cache lives under the test's own HOME
+    monkeypatch.delenv("LABPATH_CACHE", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
     # No test leaves a warm check server behind; tests/test_check_server.py turns it on.
     monkeypatch.setenv("LABPATH_CHECK_SERVER", "0")
     monkeypatch.chdir(tmp_path)
