@@ -159,6 +159,81 @@ def test_index_is_reused_and_refreshed_when_a_file_changes(tmp_path):
     assert len(journal.load_all(jdir, index)) == 2
 
 
+@pytest.mark.parametrize("cut", [0, 10, 40, 200, -1])
+def test_a_cut_or_scribbled_index_is_rebuilt_from_the_entries(tmp_path, cut):
+    jdir = tmp_path / "journal"
+    for p in SAMPLE.rglob("*.md"):
+        dest = jdir / p.relative_to(SAMPLE)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_text(p.read_text())
+    index = tmp_path / "index.marshal"
+    expected = journal.load_all(jdir)
+    assert journal.load_all(jdir, index) == expected
+    data = index.read_bytes()
+    index.write_bytes(data[:cut])  # cut: the last byte, or the header, or all of it
+    assert journal.load_all(jdir, index) == expected
+    assert index.read_bytes() == data  # and saved again whole
+    victim = sorted(jdir.rglob("*.md"))[0]
+    victim.write_text(victim.read_text().replace("Gradients add up", "Sums of grads"))
+    scribbled = bytearray(data)
+    scribbled[-50:] = b"\xff" * 50  # the blobs' tail, under a header that looks fine
+    index.write_bytes(bytes(scribbled))
+    got = journal.load_all(jdir, index)
+    assert len(got) == 3 and any(e.title.startswith("Sums of grads") for e in got)
+
+
+def test_an_entry_that_vanishes_between_listing_and_stat_is_passed_over(
+    tmp_path, monkeypatch
+):
+    import os
+
+    jdir = tmp_path / "journal"
+    for p in SAMPLE.rglob("*.md"):
+        dest = jdir / p.relative_to(SAMPLE)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_text(p.read_text())
+    index = tmp_path / "index.marshal"
+    victim = str(sorted(jdir.rglob("*.md"))[0])
+    real = os.lstat
+
+    def lstat(path, *a, **kw):
+        if str(path) == victim:
+            raise FileNotFoundError(2, "No such file or directory", path)
+        return real(path, *a, **kw)
+
+    monkeypatch.setattr(os, "lstat", lstat)
+    assert sorted(e.path for e in journal.load_all(jdir, index)) == sorted(
+        str(p) for p in jdir.rglob("*.md") if str(p) != victim
+    )
+    monkeypatch.setattr(os, "lstat", real)  # it is back: the next read sees it
+    assert len(journal.load_all(jdir, index)) == 3
+
+
+def test_an_index_scribbled_on_under_a_sound_header_never_stops_a_command(tmp_path):
+    """Nothing changed in the journal, so the saved index is used as it is: where a
+    scribble makes it undecodable, the command rebuilds it from the entries (one
+    that still decodes is not noticed: it is a cache, not a copy of the journal)."""
+    jdir = tmp_path / "journal"
+    for p in SAMPLE.rglob("*.md"):
+        dest = jdir / p.relative_to(SAMPLE)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_text(p.read_text())
+    index = tmp_path / "index.marshal"
+    journal.load_all(jdir, index)
+    data = index.read_bytes()
+    for at in range(len(data) // 3, len(data) - 8, 7):
+        scribbled = bytearray(data)
+        scribbled[at : at + 8] = b"\xff" * 8
+        index.write_bytes(bytes(scribbled))
+        assert len(journal.load_all(jdir, index)) == 3, at
+        index.write_bytes(bytes(scribbled))
+        store.load_index(jdir, index)  # the scribbled index, read as a search reads it
+        found = store.read_through(
+            jdir, index, None, lambda ix: [ix.row(i)[2] for i in ix.newest_with(["a"])]
+        )
+        assert len(found) <= 3, at  # a scribble on the texts may hide a match
+
+
 def test_markdown_export_is_one_document_oldest_first(tmp_path):
     es = journal.load_all(SAMPLE)
     md = journal.to_markdown(list(reversed(es)), "November", None, None)

@@ -391,6 +391,86 @@ def test_search_through_the_index_is_select_over_every_entry(cli, ws):
     assert [e.path for e in journal.search(w, q)] == [str(victim)]
 
 
+def test_a_search_word_never_spans_two_entries_and_any_case_matches(cli, ws):
+    """The index keeps every entry's text end to end: a word made of one entry's end
+    and the next one's start matches neither; non-ASCII words match as select does."""
+    assert cli("init", ws).exit_code == 0
+    from labpath import workspace
+    from labpath.journal import store
+
+    w = workspace.open_workspace(str(ws))
+    texts = [
+        ("2026-01-01T08:00:00+00:00", "Older straße", "ends in zig", ("İstanbul",)),
+        ("2026-01-02T08:00:00+00:00", "zag begins the newer", "body", ("tail",)),
+        ("2026-01-03T08:00:00+00:00", "Newest ÉCOLE", "gradient gradient", ()),
+    ]
+    for created, title, body, tags in texts:
+        e = journal.JournalEntry(
+            id=title.split()[0].upper(),
+            created=created,
+            title=title,
+            body=body,
+            tags=tags,
+        )
+        path = journal.entry_path(ws / "journal", journal.created_at(e), title)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(journal.render(e))
+    entries = journal.load_all(ws / "journal")
+    spanning = [("tailolder",), ("gradient zag",)]  # one entry's end, the next's start
+    words = [
+        *spanning,
+        ("zig",),
+        ("STRASSE",),
+        ("straße",),
+        ("école", "GRADIENT"),
+        ("İstanbul",),
+        ("gradient", "zig"),
+        ("e",),
+    ]
+    for _ in range(2):  # a cold index, then the saved one
+        for text in words:
+            q = journal.make_query(text)
+            assert journal.search(w, q) == journal.select(entries, q), text
+        saved = store._read_index(store.index_file(w)).blob("hay")
+        assert all(t.encode() in saved for (t,) in spanning)  # the texts do meet
+    assert not journal.search(w, journal.make_query(("tailolder",)))
+    assert [
+        e.title for e in journal.search(w, journal.make_query(("e",), limit=2))
+    ] == [
+        "Newest ÉCOLE",
+        "zag begins the newer",
+    ]
+
+
+def test_the_saved_index_is_reused_until_an_entry_or_its_folder_changes(cli, ws):
+    assert cli("init", ws).exit_code == 0
+    _journal_of(ws, 30)
+    from labpath import workspace
+    from labpath.journal import store
+
+    w = workspace.open_workspace(str(ws))
+    index = store.index_file(w)
+    q = journal.make_query(("tanh",))
+    journal.search(w, q)
+    saved = index.stat().st_mtime_ns
+    before = journal.search(w, q)
+    assert index.stat().st_mtime_ns == saved  # nothing changed: read, not rewritten
+    folder = journal.entry_files(ws / "journal")[0].parent
+    (folder / "notes.txt").write_text("not an entry\n")  # no .md: not an entry
+    assert journal.search(w, q) == before
+    new = folder / "2026-01-01T000000-zebra-tanh.md"
+    new.write_text("---\ntitle: zebra tanh\n---\n\nnew\n")
+    got = journal.search(w, q)
+    assert str(new) in [e.path for e in got] and len(got) == len(before) + 1
+    os.utime(new, ns=(1, 1))  # an older mtime, same size: still a change
+    new.write_text("---\ntitle: zebra only\n---\n\nnew\n")
+    os.utime(new, ns=(1, 1))
+    assert journal.search(w, q) == before
+    assert journal.search(w, journal.make_query(("zebra only",)))[0].path == str(new)
+    new.unlink()
+    assert journal.search(w, q) == before
+
+
 def test_the_quick_front_matter_reader_agrees_with_yaml_or_steps_aside():
     import random
     import string

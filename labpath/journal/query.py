@@ -9,7 +9,7 @@ from pathlib import Path
 from labpath import dates
 from labpath.errors import UsageError
 from labpath.journal.entry import ENTRY_TYPES, FIELDS, JournalEntry, created_at
-from labpath.journal.store import index_file, load_index
+from labpath.journal.store import index_file, read_through
 
 
 @dataclass(frozen=True)
@@ -157,34 +157,29 @@ def search(ws, q: Query, problems: list | None = None) -> list[JournalEntry]:
     """The workspace's entries matching q, newest first (select() on every entry).
 
     The index holds the entries newest first with each one's lower-case text, so the
-    words are looked for in plain strings, the other filters run on light named tuples,
+    words are looked for in those bytes, the other filters run on light named tuples,
     and only the entries returned are decoded and become dataclasses; with a limit the
     walk stops once it has that many.
     """
     import collections
     import dataclasses
 
-    ix = load_index(ws.journal_dir, index_file(ws), problems)
-    words = [w.lower() for w in q.text]
+    words = list(q.text)
     rest = dataclasses.replace(q, text=(), limit=None)
     view = collections.namedtuple("EntryView", FIELDS) if rest != Query() else None
-    hay = ix.hay
-    if not words:
-        found = iter(ix.order())
-    elif len(words) == 1:
-        word = words[0]
-        found = (i for i in ix.order() if word in hay[i])
-    else:
-        found = (i for i in ix.order() if all(w in hay[i] for w in words))
-    hits = []
-    for i in found:
-        row = ix.row(i)
-        if view is not None and not matches(view._make(row), rest):
-            continue
-        hits.append(JournalEntry(*row))
-        if q.limit and len(hits) >= q.limit:
-            break
-    return hits
+
+    def walk(ix) -> list[JournalEntry]:
+        hits = []
+        for i in ix.newest_with(words):
+            row = ix.row(i)
+            if view is not None and not matches(view._make(row), rest):
+                continue
+            hits.append(JournalEntry(*row))
+            if q.limit and len(hits) >= q.limit:
+                break
+        return hits
+
+    return read_through(ws.journal_dir, index_file(ws), problems, walk)
 
 
 def tag_counts(entries) -> list[tuple[str, int]]:

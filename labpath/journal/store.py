@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import operator
 import os
 import stat
 from pathlib import Path
 
+from labpath.errors import EnvironmentFailure
 from labpath.journal.entry import FIELDS, JournalEntry, read_checked, render, slugify
 
 INDEX_VERSION = 5
@@ -121,14 +123,61 @@ def entries(ws, problems: list | None = None) -> list[JournalEntry]:
     return load_all(ws.journal_dir, index_file(ws), problems)
 
 
-def _scan(
-    journal_dir: Path, problems: list | None = None
-) -> tuple[list[str], list[tuple[int, int]]]:
-    """Every entry file under journal/YYYY/MM/ with its (mtime_ns, size), by path;
-    links skipped (and noted)."""
+class _Scan:
+    """The journal's entry files as the folders list them, each with its lstat.
+
+    listing is every month folder's path followed by its entry names, in the order
+    the folders list them (NUL-separated): with sig, the (mtime_ns, size, mode) of
+    each name in that order, it is what the index is checked against. Comparing the
+    listing as the folders give it, rather than sorted, and the stats as one marshalled
+    blob, leaves the lstat calls as the only per-entry work when nothing changed.
+    """
+
+    __slots__ = ("listing", "names", "stats", "sig")
+
+    def __init__(
+        self, listing: str, names: list[str], stats: list, whole: bool = True
+    ) -> None:
+        self.listing = listing
+        self.names = names  # full paths, in listing order
+        # os.stat_result, or None where a file vanished (then whole is False)
+        self.stats = stats
+        if whole:
+            self.sig = list(map(_SIG, stats))
+        else:
+            self.sig = [None if st is None else _SIG(st) for st in stats]
+
+    def entries(self, problems: list | None) -> tuple[list[str], list[tuple[int, int]]]:
+        """The regular files by path, with (mtime_ns, size); links noted, not read."""
+        paths: list[str] = []
+        stamps: list[tuple[int, int]] = []
+        for path, st in sorted(zip(self.names, self.stats), key=_first):
+            if st is None:
+                continue
+            mode = st.st_mode
+            if stat.S_ISLNK(mode):
+                _note(problems, path, LINKED)
+            elif stat.S_ISREG(mode):
+                paths.append(path)
+                stamps.append((st.st_mtime_ns, st.st_size))
+        return paths, stamps
+
+
+def _first(pair):
+    return pair[0]
+
+
+# what an entry file's lstat says of it, as the index records it
+_SIG = operator.attrgetter("st_mtime_ns", "st_size", "st_mode")
+
+
+def _scan(journal_dir: Path, problems: list | None = None) -> _Scan:
+    """Every candidate entry file under journal/YYYY/MM/ with its lstat; linked year
+    or month folders are skipped (and noted)."""
+    parts: list[str] = []
+    names: list[str] = []
     if not journal_dir.is_dir():
-        return [], []
-    candidates: list[str] = []
+        return _Scan("", names, [])
     for year in sorted(os.scandir(journal_dir), key=_name):
         if year.name.startswith(".") or not year.is_dir():
             continue
@@ -143,29 +192,20 @@ def _scan(
                 continue
             # names from the listing, then one lstat each through map(): the stat
             # calls are the floor, and a DirEntry per file doubled the time
-            head = month.path + os.sep
-            candidates.extend(
-                head + n
+            found = [
+                n
                 for n in os.listdir(month.path)
                 if n.endswith(".md") and not n.startswith(".")
-            )
-    candidates.sort()  # by path, as the files were always read
+            ]
+            parts.append(month.path)  # a folder's part holds a "/", a name's never
+            parts.extend(found)
+            head = month.path + os.sep
+            names.extend([head + n for n in found])
     try:
-        stats = list(map(os.lstat, candidates))
+        return _Scan("\0".join(parts), names, list(map(os.lstat, names)))
     except OSError:  # one vanished meanwhile: ask again, one by one
-        stats = [_lstat(p) for p in candidates]
-    paths: list[str] = []
-    stamps: list[tuple[int, int]] = []
-    for path, st in zip(candidates, stats):
-        if st is None:
-            continue
-        mode = st.st_mode
-        if stat.S_ISLNK(mode):
-            _note(problems, path, LINKED)
-        elif stat.S_ISREG(mode):
-            paths.append(path)
-            stamps.append((st.st_mtime_ns, st.st_size))
-    return paths, stamps
+        stats = [_lstat(p) for p in names]
+        return _Scan("\0".join(parts), names, stats, whole=False)
 
 
 def _lstat(path: str):
@@ -203,56 +243,130 @@ def sort_key(entry) -> tuple[float, str]:
 
 
 class Index:
-    """The journal's entries as the search cache holds them, one list per field.
+    """The journal's entries as the search cache holds them.
 
-    paths and stamps (mtime_ns, size) are in file-name order; rows are each entry's
-    field tuple, marshalled (decoded only for the entries a command returns); hay the
-    lower-case text a search looks in; order the entries newest first.
+    Entry i is the i-th file in path order. Each bulk field is one blob, read from
+    the index file only when a command needs it, and decoded only where it must be:
+
+    - listing and sig: the _Scan the index was built from. While both are the same,
+      nothing in the journal changed.
+    - rows: every entry's field tuple, marshalled, end to end, with their offsets. A
+      command reads and decodes only the ones it returns.
+    - hay: the lower-case text a search looks in, UTF-8, newest first, end to end,
+      with its offsets. A word is looked for in the bytes, never decoded.
+    - order: the entries newest first; keys: what that order sorts by.
+    - paths and stamps (mtime_ns, size): what the next rebuild reuses.
     """
 
-    def __init__(self, paths, stamps, rows, hay, problems, keys, order, offsets=None):
-        self.paths = paths
-        self.stamps = stamps
-        # a list of marshalled rows, or (read back) all of them in one bytes object
-        # with their offsets: one object to load rather than one per entry
-        self.rows = rows
-        self._offsets = offsets
-        self.hay = hay
+    def __init__(self, count: int, problems: dict, blobs: dict, fd=None) -> None:
+        self._count = count
         self.problems = problems  # {path: what is wrong with the file}
-        self._keys = keys  # marshalled [(timestamp, id)], decoded when rebuilding
-        self._order = order  # bytes of an array of int32
+        # name -> bytes, or (offset, length) in the file open as fd
+        self._blobs = blobs
+        self._fd = fd
+        self._decoded: dict = {}
+        self._loose: list | None = None  # the rows, when one is not marshalled
+
+    def __del__(self) -> None:
+        if self._fd is not None:
+            try:
+                os.close(self._fd)
+            except OSError:
+                pass
+
+    @classmethod
+    def build(cls, scan: _Scan, paths, stamps, rows, hay, problems, keys) -> Index:
+        import marshal
+        from array import array
+
+        # a row marshal could not hold stays a tuple, and this index is not saved
+        loose = None if all(isinstance(r, bytes) for r in rows) else list(rows)
+        order = sorted(range(len(paths)), key=keys.__getitem__, reverse=True)
+        ranked = [hay[i] for i in order]
+        blobs = {
+            "listing": _utf8(scan.listing),
+            "sig": marshal.dumps(scan.sig),
+            "paths": _utf8("\0".join(paths)),
+            "stamps": marshal.dumps(stamps),
+            "rows": b"".join(rows) if loose is None else b"",
+            "offsets": _offsets(rows) if loose is None else b"",
+            "hay": b"".join(ranked),
+            "hay_offsets": _offsets(ranked),
+            "keys": marshal.dumps(keys),
+            "order": array("i", order).tobytes(),
+        }
+        ix = cls(len(paths), problems, blobs)
+        ix._loose = loose
+        return ix
 
     def __len__(self) -> int:
-        return len(self.paths)
+        return self._count
 
-    def keys(self) -> list:
+    def blob(self, name: str) -> bytes:
+        got = self._blobs[name]
+        if isinstance(got, tuple):
+            start, size = got
+            got = self._blobs[name] = _pread(self._fd, size, start)
+        return got
+
+    def _piece(self, name: str, start: int, end: int) -> bytes:
+        """blob(name)[start:end], read alone if the blob is still in the file."""
+        got = self._blobs[name]
+        if not 0 <= start <= end <= (got[1] if isinstance(got, tuple) else len(got)):
+            raise IndexError(f"{name}[{start}:{end}] is outside the blob")
+        if isinstance(got, tuple):
+            return _pread(self._fd, end - start, got[0] + start)
+        return got[start:end]
+
+    def _array(self, name: str, code: str):
+        got = self._decoded.get(name)
+        if got is None:
+            from array import array
+
+            got = self._decoded[name] = array(code, self.blob(name))
+        return got
+
+    def _marshalled(self, name: str):
+        got = self._decoded.get(name)
+        if got is None:
+            import marshal
+
+            got = self._decoded[name] = marshal.loads(self.blob(name))
+        return got
+
+    def unchanged(self, scan: _Scan) -> bool:
+        """Whether the journal is as it was when this index was built."""
         import marshal
 
-        if isinstance(self._keys, bytes):
-            self._keys = marshal.loads(self._keys)
-        return self._keys
+        return self.blob("listing") == _utf8(scan.listing) and self.blob(
+            "sig"
+        ) == marshal.dumps(scan.sig)
+
+    @property
+    def paths(self) -> list[str]:
+        got = self._decoded.get("paths")
+        if got is None:
+            text = self.blob("paths").decode("utf-8", "surrogatepass")
+            got = self._decoded["paths"] = text.split("\0") if len(self) else []
+        return got
+
+    @property
+    def stamps(self) -> list:
+        return self._marshalled("stamps")
+
+    def keys(self) -> list:
+        return self._marshalled("keys")
 
     def order(self):
-        from array import array
-
-        if isinstance(self._order, bytes):
-            self._order = array("i", self._order)
-        return self._order
-
-    def offsets(self):
-        from array import array
-
-        if isinstance(self._offsets, bytes):
-            self._offsets = array("q", self._offsets)
-        return self._offsets
+        return self._array("order", "i")
 
     def raw(self, i: int):
-        """Entry i's row as stored: marshalled bytes (or the tuple, if marshal could
-        not hold it)."""
-        if self._offsets is None:
-            return self.rows[i]
-        off = self.offsets()
-        return self.rows[off[i] : off[i + 1]]
+        """Entry i's field tuple, marshalled (or the tuple, if marshal could not
+        hold it)."""
+        if self._loose is not None:
+            return self._loose[i]
+        off = self._array("offsets", "q")
+        return self._piece("rows", off[i], off[i + 1])
 
     def row(self, i: int) -> tuple:
         import marshal
@@ -260,64 +374,149 @@ class Index:
         row = self.raw(i)
         return marshal.loads(row) if isinstance(row, bytes) else row
 
+    def text(self, i: int) -> bytes:
+        """Entry i's lower-case search text, UTF-8."""
+        rank = self._decoded.get("rank")
+        if rank is None:
+            rank = self._decoded["rank"] = [0] * len(self)
+            for r, k in enumerate(self.order()):
+                rank[k] = r
+        off = self._array("hay_offsets", "q")
+        return self.blob("hay")[off[rank[i]] : off[rank[i] + 1]]
+
+    def newest_with(self, words):
+        """The entries whose text holds every word (in any case, as query.matches
+        decides it for the entry's own strings), newest first, found as they are
+        needed: the texts are stored newest first, end to end, so one pass of
+        bytes.find through them is the walk, and a search with a limit stops early.
+        """
+        from bisect import bisect_right
+
+        order = self.order()
+        # the longest word first: the likeliest to be rare, and so to skip furthest
+        needles = sorted({_utf8(w.lower()) for w in words} - {b""}, key=len)[::-1]
+        if not needles:
+            yield from order
+            return
+        first, others = needles[0], needles[1:]
+        off = self._array("hay_offsets", "q")
+        find = self.blob("hay").find
+        size = len(first)
+        pos = find(first)
+        while pos >= 0:
+            r = bisect_right(off, pos) - 1
+            start, end = off[r], off[r + 1]
+            if pos + size > end:  # it runs into the next entry's text: look on
+                pos = find(first, pos + 1)
+                continue
+            if all(find(n, start, end) >= 0 for n in others):
+                yield order[r]
+            pos = find(first, end)
+
     def dump(self) -> bytes:
+        """The index file: MAGIC, the header's length, the header (marshalled: the
+        format, the count, the problems, where each blob is), then the blobs."""
         import marshal
         import sys
-        from array import array
 
-        keys = (
-            self._keys if isinstance(self._keys, bytes) else marshal.dumps(self._keys)
-        )
-        order = self.order().tobytes()
-        if self._offsets is None:
-            if not all(isinstance(r, bytes) for r in self.rows):
-                raise ValueError("a front-matter value that marshal cannot hold")
-            off = array("q", [0])
-            total = 0
-            for r in self.rows:
-                total += len(r)
-                off.append(total)
-            blob = b"".join(self.rows)
-        else:
-            blob, off = self.rows, self.offsets()
-        return marshal.dumps(
+        if self._loose is not None:
+            raise ValueError("a front-matter value that marshal cannot hold")
+        names = list(_BLOBS)
+        blobs = [self.blob(n) for n in names]
+        where, at = {}, 0
+        for name, data in zip(names, blobs):
+            where[name] = (at, len(data))
+            at += len(data)
+        header = marshal.dumps(
             {
                 "version": (INDEX_VERSION, sys.version_info[:2], FIELDS),
-                "paths": self.paths,
-                "stamps": self.stamps,
-                "rows": blob,
-                "offsets": off.tobytes(),
-                "hay": self.hay,
+                "count": self._count,
                 "problems": self.problems,
-                "keys": keys,
-                "order": order,
+                "blobs": where,
             }
         )
+        return b"".join([MAGIC, len(header).to_bytes(8, "little"), header, *blobs])
+
+
+MAGIC = b"labpath journal index\n"
+_BLOBS = ("listing", "sig", "paths", "stamps", "rows", "offsets", "hay",
+          "hay_offsets", "keys", "order")  # fmt: skip
+
+
+def _pread(fd: int, size: int, offset: int) -> bytes:
+    try:
+        data = os.pread(fd, size, offset)
+    except OSError as exc:
+        raise _Stale(f"the journal's search cache cannot be read ({exc})") from None
+    if len(data) != size:  # cut short in place (labpath only ever replaces it)
+        raise _Stale("the journal's search cache was cut short while it was read")
+    return data
+
+
+class _Stale(EnvironmentFailure):
+    """The index file is not what its header says; before the header is trusted
+    this only means a rebuild, after it a run that stops with one line."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(
+            message, hint="run the command again: the cache is rebuilt from the entries"
+        )
+
+
+def _utf8(text: str) -> bytes:
+    # surrogatepass: a lone surrogate (from an undecodable argument or file name)
+    # stays one character, so a substring of the bytes is exactly one of the text
+    return text.encode("utf-8", "surrogatepass")
+
+
+def _offsets(chunks: list[bytes]) -> bytes:
+    from array import array
+    from itertools import accumulate
+
+    return array("q", [0, *accumulate(map(len, chunks))]).tobytes()
 
 
 def _read_index(index_file: Path) -> Index | dict:
-    """The cached index, or {} when it is missing, stale in format, or corrupt."""
+    """The cached index, or {} when it is missing, stale in format, or corrupt.
+
+    Only the header is read here; each blob is read when it is first needed, from the
+    same open file (a writer replaces the file, never rewrites it: it stays whole)."""
     import marshal
     import sys
 
     try:
-        data = marshal.loads(index_file.read_bytes())
-        if data.get("version") == (INDEX_VERSION, sys.version_info[:2], FIELDS):
-            ix = Index(
-                data["paths"],
-                data["stamps"],
-                data["rows"],
-                data["hay"],
-                data["problems"],
-                data["keys"],
-                data["order"],
-                data["offsets"],
-            )
-            n = len(ix.paths)
-            if len(ix.stamps) == n == len(ix.hay) == len(ix.offsets()) - 1:
-                return ix
-    except (ValueError, EOFError, TypeError, OSError, AttributeError, KeyError):
-        pass
+        fd = os.open(index_file, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return {}
+    try:
+        size = os.fstat(fd).st_size
+        head = os.pread(fd, len(MAGIC) + 8, 0)
+        if head[: len(MAGIC)] != MAGIC:
+            raise ValueError("not an index")
+        length = int.from_bytes(head[len(MAGIC) :], "little")
+        base = len(MAGIC) + 8 + length
+        if base > size:
+            raise ValueError("truncated")
+        data = marshal.loads(_pread(fd, length, len(MAGIC) + 8))
+        if data.get("version") != (INDEX_VERSION, sys.version_info[:2], FIELDS):
+            raise ValueError("another format")
+        n, problems, where = data["count"], data["problems"], data["blobs"]
+        if not (isinstance(n, int) and n >= 0 and isinstance(problems, dict)):
+            raise ValueError("a bad header")
+        blobs = {}
+        for name in _BLOBS:
+            start, length = where[name]
+            if not (0 <= start and 0 <= length and base + start + length <= size):
+                raise ValueError("a blob outside the file")
+            blobs[name] = (base + start, length)
+        if not (
+            where["offsets"][1] == where["hay_offsets"][1] == 8 * (n + 1)
+            and where["order"][1] == 4 * n
+        ):
+            raise ValueError("counts that disagree")
+        return Index(n, problems, blobs, fd)
+    except (ValueError, EOFError, TypeError, OSError, KeyError, _Stale):
+        os.close(fd)
     return {}
 
 
@@ -332,48 +531,67 @@ def load_rows(
     journal_dir: Path, index_file: Path | None = None, problems: list | None = None
 ) -> list[tuple]:
     """Every entry as a field tuple, in file-name order (see load_index)."""
-    ix = load_index(journal_dir, index_file, problems)
-    return [ix.row(i) for i in range(len(ix))]
+
+    def rows(ix: Index) -> list[tuple]:
+        ix.blob("rows")  # read once, not one piece per entry
+        return [ix.row(i) for i in range(len(ix))]
+
+    return read_through(journal_dir, index_file, problems, rows)
+
+
+# what reading a saved index whose header was sound but whose blobs were scribbled
+# on can raise: marshal's errors, an index out of range, a row of the wrong shape
+UNREADABLE = (ValueError, EOFError, TypeError, IndexError, KeyError)
+
+
+def read_through(journal_dir: Path, index_file: Path | None, problems, use):
+    """use(index): if what the saved index holds cannot be decoded, the index is
+    rebuilt from the entry files alone and use runs again."""
+    noted: list = []
+    try:
+        got = use(load_index(journal_dir, index_file, noted))
+    except (*UNREADABLE, _Stale):
+        noted = []
+        got = use(load_index(journal_dir, index_file, noted, reuse=False))
+    if problems is not None:
+        problems.extend(noted)
+    return got
 
 
 def load_index(
-    journal_dir: Path, index_file: Path | None = None, problems: list | None = None
+    journal_dir: Path,
+    index_file: Path | None = None,
+    problems: list | None = None,
+    reuse: bool = True,
 ) -> Index:
     """Every entry; parsed files are cached in index_file by mtime and size.
 
     The index is a rebuildable cache outside git (marshal: fast to load, and it can
     hold only plain values): a missing, stale or corrupt index only costs a re-read
     of the files that changed. What is wrong with a file is appended to problems.
+    With reuse False the saved index is not read, only replaced.
     """
     import marshal
-    from array import array
 
-    paths, stamps = _scan(journal_dir, problems)
+    scan = _scan(journal_dir, problems)
     cached = (
         _read_index(index_file)
-        if index_file is not None and index_file.is_file()
+        if reuse and index_file is not None and index_file.is_file()
         else {}
     )
-    if isinstance(cached, Index) and cached.paths == paths and cached.stamps == stamps:
-        for path in paths:  # nothing changed: the common case, and the quick one
-            if path in cached.problems:
-                _note(problems, path, cached.problems[path])
+    if isinstance(cached, Index) and _unchanged(cached, scan):
+        # nothing changed: the common case, and the quick one
+        for path, what in cached.problems.items():
+            _note(problems, path, what)
         return cached
-    known = {}
-    if isinstance(cached, Index):
-        keys = cached.keys()
-        known = {
-            p: (cached.stamps[i], cached.raw(i), cached.hay[i], keys[i])
-            for i, p in enumerate(cached.paths)
-        }
+    paths, stamps = scan.entries(problems)
+    known = _reusable(cached) if isinstance(cached, Index) else {}
     kept_paths, kept_stamps, rows, hay, keys_out = [], [], [], [], []
     found: dict[str, str] = {}
-    old_problems = cached.problems if isinstance(cached, Index) else {}
     for path, stamp in zip(paths, stamps):
         hit = known.get(path)
         if hit is not None and hit[0] == stamp:
-            row, text, key = hit[1], hit[2], hit[3]
-            problem = old_problems.get(path)
+            row, text, key, problem = hit[1:]
         else:
             try:
                 entry, problem = read_checked(path)
@@ -384,7 +602,7 @@ def load_index(
                 row = marshal.dumps(_row(entry))
             except ValueError:  # a value marshal cannot hold: this index is not saved
                 row = _row(entry)
-            text, key = haystack(entry), sort_key(entry)
+            text, key = _utf8(haystack(entry)), sort_key(entry)
         if problem:
             _note(problems, path, problem)
             found[path] = problem
@@ -393,9 +611,9 @@ def load_index(
         rows.append(row)
         hay.append(text)
         keys_out.append(key)
-    order = sorted(range(len(kept_paths)), key=keys_out.__getitem__, reverse=True)
-    ix = Index(
-        kept_paths, kept_stamps, rows, hay, found, keys_out, array("i", order).tobytes()
+    links = {p: LINKED for p, st in zip(scan.names, scan.stats) if _is_link(st)}
+    ix = Index.build(
+        scan, kept_paths, kept_stamps, rows, hay, {**links, **found}, keys_out
     )
     if index_file is not None:
         from labpath.fsutil import atomic_write
@@ -403,5 +621,37 @@ def load_index(
         try:
             atomic_write(index_file, ix.dump(), cache=True)
         except (OSError, ValueError):
-            pass  # a cache that cannot be written (or holds an odd value) is only slower
+            pass  # a cache that cannot be written is only slower
     return ix
+
+
+def _reusable(cached: Index) -> dict:
+    """{path: (stamp, row, text, key, problem)} of every entry the cached index holds,
+    or {} if it cannot be read whole."""
+    try:
+        for name in ("rows", "hay"):
+            cached.blob(name)  # each read once, not one piece per entry
+        keys, stamps, problems = cached.keys(), cached.stamps, cached.problems
+        return {
+            p: (
+                tuple(stamps[i]),
+                cached.raw(i),
+                cached.text(i),
+                keys[i],
+                problems.get(p),
+            )
+            for i, p in enumerate(cached.paths)
+        }
+    except (ValueError, EOFError, TypeError, IndexError, OSError, _Stale):
+        return {}
+
+
+def _unchanged(cached: Index, scan: _Scan) -> bool:
+    try:
+        return cached.unchanged(scan)
+    except (OSError, _Stale):
+        return False
+
+
+def _is_link(st) -> bool:
+    return st is not None and stat.S_ISLNK(st.st_mode)
