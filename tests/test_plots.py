@@ -431,3 +431,49 @@ def test_run_with_out_writes_there_and_keeps_a_note_in_the_workspace(
     assert not (
         started / ".labpath" / "runs" / "fixit" / run["id"].split("/")[1]
     ).is_dir()
+
+
+TINY_FIXIT = (
+    "--steps 2 --max-bytes 5000 --block-size 8 --batch-size 2 --n-embd 12 --n-head 2"
+).split()
+
+
+@pytest.mark.torch
+def test_a_run_of_a_folder_given_with_path_is_recorded_in_the_workspace(
+    cli, started, tmp_path, monkeypatch
+):
+    import json
+
+    from labpath import labs
+
+    monkeypatch.chdir(tmp_path)
+    solution = labs.load("fixit").solution_dir
+    r = cli("run", "fixit", "--path", solution, *TINY_FIXIT, "--device", "cpu")
+    assert r.exit_code == 0, r.output
+    (run,) = json.loads(cli("run", "--list", "--json").stdout)["runs"]
+    folder = Path(run["folder"])
+    assert folder.parent == started / ".labpath" / "runs" / "fixit"
+    assert f"figures and plots go to {folder}" in " ".join(r.output.split())
+    assert run["plots"] and all((folder / p).is_file() for p in run["plots"])
+    assert not (tmp_path / "runs").exists()  # nothing in the working folder
+
+
+@pytest.mark.torch
+def test_a_run_outside_any_workspace_goes_to_labpaths_cache(
+    cli, isolated, tmp_path, monkeypatch
+):
+    from labpath import labs
+    from labpath.app import check as check_app
+
+    monkeypatch.setenv("LABPATH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(check_app, "KEPT_WITHOUT_WORKSPACE", 1)
+    solution = labs.load("fixit").solution_dir
+    old = tmp_path / "cache" / "runs" / "fixit" / "20260101T000000"
+    old.mkdir(parents=True)
+    r = cli("run", "fixit", "--path", solution, *TINY_FIXIT, "--device", "cpu")
+    assert r.exit_code == 0, r.output
+    (folder,) = (tmp_path / "cache" / "runs" / "fixit").iterdir()  # the old one went
+    assert f"figures and plots go to {folder}" in " ".join(r.output.split())
+    assert any(folder.glob("*.png")) and not (tmp_path / "runs").exists()
+    r = cli("run", "fixit", "--path", solution, "-w", tmp_path / "nowhere")
+    assert r.exit_code == 2, r.output  # a workspace named with -w must open

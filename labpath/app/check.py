@@ -373,7 +373,7 @@ def _keep_newest(parent: Path, n: int) -> None:
         )
     except OSError:
         return
-    for old in folders[:-n]:
+    for old in folders[: max(len(folders) - n, 0)]:  # n = 0: all of them
         shutil.rmtree(old, ignore_errors=True)
 
 

@@ -240,6 +240,19 @@ class RunResult:
     notices: tuple[Notice, ...] = ()
 
 
+def _workspace_or_none(ws_path: str | None):
+    """The workspace a run of a folder given with --path is recorded in: the one
+    named with -w (which must open), else the one found, else none."""
+    from labpath.app.context import open_workspace
+
+    if ws_path:
+        return open_workspace(ws_path)
+    try:
+        return open_workspace(None)
+    except UsageError:
+        return None
+
+
 def _out_given(extra: list[str]) -> Path | None:
     """The folder of an `--out DIR` (or `--out=DIR`) passed on to the run, absolute."""
     for i, arg in enumerate(extra):
@@ -282,20 +295,28 @@ def run_lab(
         raise UsageError(f"--device {device}: expected auto, cpu, cuda or mps")
     if data is not None and not Path(data).expanduser().exists():
         raise UsageError(f"--data {data}: no such file or folder")
-    out_dir = None
     elsewhere = _out_given(extra)
     if path:
         target = Path(path).expanduser().resolve()
+        ws = _workspace_or_none(ws_path)
     else:
         ws = open_workspace(ws_path)
         target = ws.lab_dir(lab.id)
-        stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
-        out_dir = ws.state_dir / "runs" / lab.id / stamp
     if not target.is_dir():
         raise UsageError(
             f"no folder {target}",
             hint=f"scaffold it with `labpath start {lab.id}` or pass --path DIR",
         )
+    stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
+    if ws is not None:  # listed by run --list, attachable with log --attach-run
+        out_dir = ws.state_dir / "runs" / lab.id / stamp
+    else:  # no workspace: a stamped folder in labpath's cache, never the working one
+        from labpath.app.check import KEPT_WITHOUT_WORKSPACE, _keep_newest
+        from labpath.cache import cache_dir
+
+        out_dir = cache_dir() / "runs" / lab.id / stamp
+        if elsewhere is None:
+            _keep_newest(out_dir.parent, KEPT_WITHOUT_WORKSPACE - 1)
     from labpath.checks import protocol
     from labpath.checks.runner import child_env
 
@@ -303,15 +324,15 @@ def run_lab(
     cmd = [sys.executable, str(script), "--device", device]
     if data:
         cmd += ["--data", str(Path(data).expanduser().resolve())]
-    if out_dir is not None and elsewhere is not None:
-        # listed with the workspace's own runs (run --list, log --attach-run)
-        from labpath import runs
+    if elsewhere is not None:
+        if ws is not None:
+            # listed with the workspace's own runs (run --list, log --attach-run)
+            from labpath import runs
 
-        runs.record_elsewhere(out_dir.parent, out_dir.name, elsewhere)
+            runs.record_elsewhere(out_dir.parent, out_dir.name, elsewhere)
         out_dir = elsewhere
-    elif out_dir is not None:
+    else:
         cmd += ["--out", str(out_dir)]
-    if out_dir is not None:
-        # said before the run starts, so the learner knows where to look meanwhile
-        notify(info(f"figures and plots go to {out_dir}"))
+    # said before the run starts, so the learner knows where to look meanwhile
+    notify(info(f"figures and plots go to {out_dir}"))
     return RunResult(subprocess.run([*cmd, *extra], env=env).returncode)
