@@ -139,13 +139,18 @@ def test_find_by_prefix_last_and_ambiguity():
         journal.find([], "last")
 
 
-def test_index_is_reused_and_refreshed_when_a_file_changes(tmp_path):
+def _sample_copy(tmp_path):
+    """A copy of the sample journal to change, and where its index goes."""
     jdir = tmp_path / "journal"
     for p in SAMPLE.rglob("*.md"):
         dest = jdir / p.relative_to(SAMPLE)
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_text(p.read_text())
-    index = tmp_path / "index.marshal"
+    return jdir, tmp_path / "index.marshal"
+
+
+def test_index_is_reused_and_refreshed_when_a_file_changes(tmp_path):
+    jdir, index = _sample_copy(tmp_path)
     assert len(journal.load_all(jdir, index)) == 3
     assert len(store._read_index(index)) == 3
     victim = sorted(jdir.rglob("*.md"))[0]
@@ -161,12 +166,7 @@ def test_index_is_reused_and_refreshed_when_a_file_changes(tmp_path):
 
 @pytest.mark.parametrize("cut", [0, 10, 40, 200, -1])
 def test_a_cut_or_scribbled_index_is_rebuilt_from_the_entries(tmp_path, cut):
-    jdir = tmp_path / "journal"
-    for p in SAMPLE.rglob("*.md"):
-        dest = jdir / p.relative_to(SAMPLE)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_text(p.read_text())
-    index = tmp_path / "index.marshal"
+    jdir, index = _sample_copy(tmp_path)
     expected = journal.load_all(jdir)
     assert journal.load_all(jdir, index) == expected
     data = index.read_bytes()
@@ -187,12 +187,7 @@ def test_an_entry_that_vanishes_between_listing_and_stat_is_passed_over(
 ):
     import os
 
-    jdir = tmp_path / "journal"
-    for p in SAMPLE.rglob("*.md"):
-        dest = jdir / p.relative_to(SAMPLE)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_text(p.read_text())
-    index = tmp_path / "index.marshal"
+    jdir, index = _sample_copy(tmp_path)
     victim = str(sorted(jdir.rglob("*.md"))[0])
     real = os.lstat
 
@@ -213,12 +208,7 @@ def test_an_index_scribbled_on_under_a_sound_header_never_stops_a_command(tmp_pa
     """Nothing changed in the journal, so the saved index is used as it is: where a
     scribble makes it undecodable, the command rebuilds it from the entries (one
     that still decodes is not noticed: it is a cache, not a copy of the journal)."""
-    jdir = tmp_path / "journal"
-    for p in SAMPLE.rglob("*.md"):
-        dest = jdir / p.relative_to(SAMPLE)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_text(p.read_text())
-    index = tmp_path / "index.marshal"
+    jdir, index = _sample_copy(tmp_path)
     journal.load_all(jdir, index)
     data = index.read_bytes()
     for at in range(len(data) // 3, len(data) - 8, 7):
