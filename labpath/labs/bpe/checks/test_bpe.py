@@ -285,6 +285,48 @@ def test_encode_applies_merges_by_rank(BasicTokenizer):
             diagnosis=diagnosis,
             hint="at each step merge the pair with the lowest id in merges, not the most frequent",
         )
+    # short texts: two bytes are already one pair, three bytes two pairs
+    for text, expected in (("bc", [256]), ("abc", [97, 256])):
+        got = list(tok.encode(text))
+        if got != expected:
+            kit.fail(
+                f"encode({text!r}) with merges {{(98, 99): 256, (97, 98): 257}}",
+                yours=got,
+                expected=expected,
+                hint="keep merging while at least 2 ids are left (while len(ids) >= 2)",
+            )
+
+
+def test_untrained_tokenizer_encodes_raw_bytes(BasicTokenizer):
+    """BasicTokenizer() before train(): encode gives the UTF-8 bytes, decode knows all 256 of them."""
+    tok = BasicTokenizer()
+    s = "naïve 😉"
+    got = list(tok.encode(s))
+    if got != list(s.encode("utf-8")):
+        kit.fail(
+            f"BasicTokenizer().encode({s!r}) without training",
+            yours=got,
+            expected=list(s.encode("utf-8")),
+            hint="with no merges, encode returns the UTF-8 bytes unchanged",
+        )
+    ids = list(range(256))
+    expected = bytes(ids).decode("utf-8", errors="replace")
+    try:
+        back = tok.decode(ids)
+    except KeyError as exc:
+        kit.fail(
+            f"BasicTokenizer().decode(list(range(256))) without training raised KeyError: {exc}",
+            hint="a new tokenizer's vocab holds all 256 single bytes: "
+            "{idx: bytes([idx]) for idx in range(256)}",
+        )
+    if back != expected:
+        kit.fail(
+            "BasicTokenizer().decode(list(range(256))) without training",
+            yours=back[:40],
+            expected=expected[:40],
+            hint="a new tokenizer's vocab holds all 256 single bytes: "
+            "{idx: bytes([idx]) for idx in range(256)}",
+        )
 
 
 def test_encode_matches_reference_encoder(BasicTokenizer):

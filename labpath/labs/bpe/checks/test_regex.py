@@ -104,6 +104,54 @@ def test_regex_train_learns_most_frequent_chunk_pairs(RegexTokenizer):
     )
 
 
+def test_regex_train_counts_every_chunk_occurrence(RegexTokenizer):
+    """RegexTokenizer().train on chunks seen once or a few times: every merge is a most frequent in-chunk pair."""
+    # "xy" occurs 6 times in two distinct chunks ("xy", " xy"), (97, 97) 5 times in one
+    # chunk seen once, every other pair at most 5 times: a pair's count is its
+    # occurrences in all chunks, so counting a distinct chunk once more or once less
+    # than it occurs picks the wrong pair within the first merges.
+    text = "xy xy xy xy xy xy the lazy cat; aaaaaa!\n"
+    vocab_size = 256 + 12
+    tok = RegexTokenizer()
+    tok.train(text, vocab_size)
+    merges = getattr(tok, "merges", None)
+    if not isinstance(merges, dict) or len(merges) != vocab_size - 256:
+        kit.fail(
+            f"RegexTokenizer: merges after train({text!r}, {vocab_size})",
+            yours=f"{len(merges)} merges" if isinstance(merges, dict) else type(merges).__name__,
+            expected=f"a dict of {vocab_size - 256} merges",
+        )
+    pairs = {(int(a), int(b)): int(i) for (a, b), i in merges.items()}
+    replay_chunks(
+        chunks_of(tok, text),
+        pairs,
+        f"RegexTokenizer.train({text!r}, {vocab_size})",
+    )
+
+
+def test_regex_train_to_256_learns_nothing(RegexTokenizer):
+    """RegexTokenizer().train(English text, 256): no merges, and encode gives the UTF-8 bytes."""
+    tok = RegexTokenizer()
+    tok.train(ENGLISH_TEXT, 256)
+    merges = getattr(tok, "merges", None)
+    if merges != {}:
+        kit.fail(
+            "RegexTokenizer: merges after train(text, 256)",
+            yours=merges if not isinstance(merges, dict) else f"{len(merges)} merges",
+            expected="{} (vocab_size 256 is the bytes alone: 0 merges)",
+            hint="vocab_size - 256 merges; 256 is a valid vocab_size",
+        )
+    s = "the cat sat on 12345 mats!"
+    got = list(tok.encode(s))
+    if got != list(s.encode("utf-8")):
+        kit.fail(
+            f"encode({s!r}) after train(text, 256)",
+            yours=got[:12],
+            expected=list(s.encode("utf-8"))[:12],
+            hint="with no merges, encode returns the UTF-8 bytes unchanged",
+        )
+
+
 def test_regex_save_and_load_keeps_pattern_and_special_tokens(RegexTokenizer):
     """save() then load() into RegexTokenizer() restores a custom pattern and the special tokens."""
     kit.skip_unless(RegexTokenizer, "save", "save()")
