@@ -458,6 +458,23 @@ def test_pick_lr_finds_the_valley(mlp):
                  hint="smooth the noisy losses, find the exponent of the lowest loss, return 10**that")
 
 
+def test_pick_lr_returns_ten_to_the_valley_exponent(mlp):
+    """pick_lr on a sweep whose sharp valley sits at exponent -2.5 returns a learning rate
+    within 4x of 10**-2.5 = 0.0032 (far from 0, a wrong base for the power shows)."""
+    g = torch.Generator().manual_seed(kit.seed())
+    exps = torch.linspace(-3, 0, 300)
+    losses = (2.5 + 6.0 * (exps + 2.5) ** 2 + 0.08 * torch.randn(300, generator=g)).tolist()
+    lr = float(mlp.pick_lr(exps.tolist(), losses))
+    lo, hi = 10**-2.5 / 4, 10**-2.5 * 4
+    if not lo <= lr <= hi:
+        diag = None
+        if lr < 0:
+            diag = "you returned the exponent; the learning rate is 10**exponent"
+        kit.fail("learning rate picked from a sweep with its valley at 10**-2.5 = 0.0032",
+                 yours=lr, expected=f"between {lo:.5f} and {hi:.4f}", diagnosis=diag,
+                 hint="the exponents are powers of ten: return 10**e for the e of the smoothed minimum")
+
+
 def _ref_train(params, X, Y, steps, lr, decay_at, late=False):
     ps = [p.detach().clone().requires_grad_(True) for p in params]
     losses = []
