@@ -376,6 +376,28 @@ def close(
     )
 
 
+def fan_in_scaled(weight, fan_in: int, what: str, hint: str) -> None:
+    """Fail unless a freshly made weight's std is 1/sqrt(fan_in), up to tanh's gain
+    of 5/3 (Kaiming's init, and the lectures' torch.randn(...) / fan_in**0.5); plain
+    randn and a division by fan_in itself are named."""
+    std, unit = weight.detach().double().std().item(), 1 / math.sqrt(fan_in)
+    if 0.85 * unit <= std <= 1.15 * (5 / 3) * unit:
+        return
+    diagnosis = None
+    if std > 0.7:
+        diagnosis = "plain randn: activations grow with every layer and tanh saturates"
+    elif abs(std - 1 / fan_in) < 0.3 / fan_in:
+        diagnosis = "you divided by fan_in instead of sqrt(fan_in): activations shrink towards 0"
+    fail(
+        f"std of {what}",
+        yours=round(std, 5),
+        expected=f"between {0.85 * unit:.4f} and {1.15 * 5 / 3 * unit:.4f} "
+        f"(1/sqrt({fan_in}) = {unit:.4f})",
+        diagnosis=diagnosis,
+        hint=hint,
+    )
+
+
 def _unravel(flat: int, shape: tuple[int, ...]) -> tuple[int, ...]:
     """The index of element `flat` of a row-major tensor of this shape.
 

@@ -133,17 +133,8 @@ def test_sequential_chains_layers_and_collects_parameters(wn):
 def test_linear_init_is_scaled_by_fan_in(wn):
     """Linear(300, 200).weight has std 1/sqrt(300) (up to the tanh gain 5/3), as in the batchnorm lab."""
     torch.manual_seed(kit.seed())
-    w = wn.Linear(300, 200).weight.detach().double()
-    std, unit = w.std().item(), 1 / math.sqrt(300)
-    if not 0.85 * unit <= std <= 1.15 * (5 / 3) * unit:
-        diag = None
-        if std > 0.7:
-            diag = "plain randn: activations grow with every layer and tanh saturates"
-        elif abs(std - 1 / 300) < 0.3 / 300:
-            diag = "you divided by fan_in instead of sqrt(fan_in): activations shrink towards 0"
-        kit.fail("std of Linear(300, 200).weight", yours=round(std, 5),
-                 expected=f"between {0.85 * unit:.4f} and {1.15 * 5 / 3 * unit:.4f} (1/sqrt(300) = {unit:.4f})",
-                 diagnosis=diag, hint="torch.randn((fan_in, fan_out)) / fan_in**0.5, as in the batchnorm lab")
+    kit.fan_in_scaled(wn.Linear(300, 200).weight, 300, "Linear(300, 200).weight",
+                      hint="torch.randn((fan_in, fan_out)) / fan_in**0.5, as in the batchnorm lab")
 
 
 def test_batchnorm_2d_still_matches_torch(wn):
