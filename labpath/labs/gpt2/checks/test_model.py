@@ -99,6 +99,26 @@ def test_config_is_a_dataclass_with_nanogpt_fields(gpt):
             kit.fail(f"GPTConfig(**cfg).{k}", yours=getattr(cfg, k), expected=v)
 
 
+# nanoGPT's defaults: GPTConfig() alone is GPT-2 small with the vocabulary padded to 50304.
+DEFAULTS = dict(
+    block_size=1024, vocab_size=50304, n_layer=12, n_head=12, n_embd=768, dropout=0.0, bias=True
+)
+
+
+def test_config_has_nanogpt_defaults(gpt):
+    """GPTConfig() has nanoGPT's defaults: block 1024, vocab 50304, 12 layers, 12 heads, C 768, dropout 0, bias."""
+    try:
+        cfg = gpt.GPTConfig()
+    except TypeError as exc:
+        kit.fail(f"GPTConfig() with no arguments raised TypeError: {str(exc)[:120]}",
+                 hint="give every field nanoGPT's default: " +
+                 ", ".join(f"{k}={v}" for k, v in DEFAULTS.items()))
+    for k, v in DEFAULTS.items():
+        if getattr(cfg, k, None) != v:
+            kit.fail(f"GPTConfig().{k} (the default)", yours=getattr(cfg, k, None), expected=v,
+                     hint="nanoGPT's defaults: " + ", ".join(f"{k}={v}" for k, v in DEFAULTS.items()))
+
+
 @pytest.mark.parametrize("bias", [True, False])
 def test_parameters_have_nanogpt_names_and_shapes(gpt, bias):
     """Every parameter has nanoGPT's state_dict name and shape (bias=True and bias=False)."""
@@ -584,9 +604,9 @@ def _expected_probs(z, temperature, top_k):
     return F.softmax(z, dim=-1)
 
 
-def _fits(freq, probs):
-    """Whether observed frequencies fit probs: each within 5 sigma of its binomial spread."""
-    sigma = (probs * (1 - probs) / SAMPLES).sqrt()
+def _fits(freq, probs, n=SAMPLES):
+    """Whether observed frequencies (of n samples) fit probs: each within 5 sigma of its binomial spread."""
+    sigma = (probs * (1 - probs) / n).sqrt()
     return bool(((freq - probs).abs() <= 5 * sigma + 1e-3).all())
 
 
@@ -635,6 +655,38 @@ def test_generate_defaults_sample_the_full_softmax(gpt):
                  yours=[round(float(f), 3) for f in freq], expected=[round(float(p), 3) for p in probs],
                  hint="the defaults are temperature=1.0 and top_k=None (no cropping): plain "
                  "sampling from softmax(logits[:, -1, :])")
+
+
+ONE_ROW_CALLS = 400  # generate calls on a single row: each frequency within ~0.12 (5 sigma)
+
+
+def test_generate_top_k_holds_for_a_single_prompt(gpt):
+    """generate(prompt (1, 3), 1, temperature=2.0, top_k=3), called 400 times: samples follow softmax(top-3 logits / 2)."""
+    kit.skip_unless(gpt.GPT, "generate", "generate()")
+    model, prompt, z = _sampling_setup(gpt)
+    torch.manual_seed(kit.seed() + 18)
+    got = torch.cat([model.generate(prompt.clone(), 1, temperature=2.0, top_k=3)[:, -1]
+                     for _ in range(ONE_ROW_CALLS)])
+    freq = torch.bincount(got, minlength=11)[:11].double() / ONE_ROW_CALLS
+    probs = _expected_probs(z, 2.0, 3)
+    if _fits(freq, probs, ONE_ROW_CALLS):
+        return
+    diagnosis = None
+    top = int(z.argmax())
+    if float(freq[top]) == 1.0:
+        # the same prompt in 400 rows at once: does sampling work when B >= top_k?
+        rows = model.generate(prompt.repeat(ONE_ROW_CALLS, 1), 1, temperature=2.0, top_k=3)
+        if bool((rows[:, -1] != top).any()):
+            diagnosis = ("with one row every sample is the argmax, as if top_k were 1, but not "
+                         "with 400 rows: cap k by the vocabulary size, min(top_k, "
+                         "logits.size(-1)), not by the batch size")
+        else:
+            diagnosis = "every sample is the argmax: with top_k > 1 sample from the softmax (torch.multinomial), do not take the largest logit"
+    kit.fail(f"generate on a batch of one row, temperature=2.0, top_k=3: frequency of each next "
+             f"token over {ONE_ROW_CALLS} calls", yours=[round(float(f), 3) for f in freq],
+             expected=[round(float(p), 3) for p in probs], diagnosis=diagnosis,
+             hint="top_k counts tokens of the vocabulary (the last axis), whatever the batch size: "
+             "torch.topk(logits, min(top_k, logits.size(-1)))")
 
 
 def test_generate_crops_prompts_longer_than_block_size(gpt):
