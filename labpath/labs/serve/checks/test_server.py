@@ -5,6 +5,7 @@ One server serves every check (`python serve.py --port P --checkpoint ckpt.pt`, 
 the learner's own GPT forward (no cache), so the server's cached generation must agree.
 """
 
+import http.client
 import json
 
 from http_ref import chat_prompt, deltas, finish_reasons, joined, stream
@@ -43,11 +44,16 @@ def test_server_listens_on_loopback_by_default(server):
 
 def test_models_lists_the_served_model(server):
     """GET /v1/models lists one model, named by --model-name."""
-    status, _, data = request(server.port, "GET", "/v1/models")
+    status, headers, data = request(server.port, "GET", "/v1/models")
     try:
         reply = json.loads(data)
     except ValueError:
         kit.fail("GET /v1/models must answer JSON", yours=data[:200])
+    kind = headers.get("content-type", "")
+    if not kind.split(";")[0].strip().lower().endswith("json"):
+        kit.fail("GET /v1/models must say its body is JSON in the Content-Type header",
+                 yours=kind or "no Content-Type", expected="application/json",
+                 hint='send_header("Content-Type", "application/json") before end_headers()')
     ids = [m.get("id") for m in reply.get("data", []) if isinstance(m, dict)]
     if status != 200 or reply.get("object") != "list" or ids != [MODEL_NAME]:
         kit.fail('GET /v1/models must answer {"object": "list", "data": [{"id": NAME, '
@@ -299,6 +305,14 @@ def test_bad_requests_get_openai_errors(server, expect):
         if param and err.get("param") != param:
             kit.fail(f"the 400 for {what} must name the field in error.param",
                      yours=err.get("param"), expected=param)
+    try:
+        status, _, _ = request(server.port, "GET", "/v1/nothing")
+    except (OSError, http.client.HTTPException) as e:
+        status = f"no answer ({type(e).__name__})"
+    if status != 404:
+        kit.fail("GET /v1/nothing (an unknown route)", yours=f"HTTP {status}",
+                 expected="HTTP 404", hint="do_GET: answer 404 with OpenAI's error body "
+                 "for any path other than /health and /v1/models")
     status, _, _ = request(server.port, "GET", "/health")
     if status != 200:
         kit.fail("after the bad requests, GET /health", yours=status, expected=200)
