@@ -60,6 +60,10 @@ REGRESSIONS = [
     ('"ab\\', ["ab"]),
     ('"x\\u00', ["x"]),
     ('"\\ud83d', [""]),
+    ('"\\ud800', [""]),  # the first and the last high surrogate
+    ('"\\udbff', [""]),
+    # U+1F400 is \ud83d\udc00: the low half 0xDC00 is the first low surrogate, not a high one
+    ('"\\ud83d\\udc00', ["\U0001f400", ""]),
     ('{"a": "b", "', [{"a": "b"}]),
     ("[1, 2,", [[1, 2]]),
     ('{"a": "x{[', [{"a": "x{["}, {"a": "x{"}, {"a": "x"}, {"a": ""}, {}]),

@@ -13,6 +13,8 @@ CASES = [
     (True, {"type": "number"}, ["$"]),
     ("5", {"type": "number"}, ["$"]),
     (None, {"type": ["string", "null"]}, []),
+    (False, {"type": "boolean"}, []),
+    (0, {"type": "boolean"}, ["$"]),
     (
         {"a": [1, "x"]},
         {
@@ -96,6 +98,7 @@ CASES = [
     ("abc", {"minLength": 3}, []),
     ("abcd", {"maxLength": 3}, ["$"]),
     ("abc", {"maxLength": 3}, []),
+    ([1], {"type": "array", "minItems": 2}, ["$"]),
     ([1, 2], {"minItems": 2}, []),
     ([1, 2], {"maxItems": 2}, []),
     ("abc", {"pattern": "^b"}, ["$"]),
@@ -133,7 +136,7 @@ def _paths(errors):
 
 
 def test_validate_reports_the_paths_jsonschema_reports(validate):
-    """43 (instance, schema) pairs: 1.0 vs integer, True vs number, $.a[1], required, enum..."""
+    """46 (instance, schema) pairs: 1.0 vs integer, True vs number, $.a[1], required, enum..."""
     for instance, schema, expected in CASES:
         try:
             got = _paths(validate(instance, schema))
