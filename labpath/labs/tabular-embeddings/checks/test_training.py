@@ -127,6 +127,11 @@ def test_fit_reports_the_rmse_of_the_model_it_returns(trained):
             kit.fail(f"fit's history['valid_rmse'] after {EPOCHS} epochs", yours=curve[-3:] if curve else hist,
                      expected=f"{EPOCHS} values, the last equal to valid_rmse {yours[1]:.6f}",
                      hint="append the validation RMSE after every epoch (or return no history)")
+        train_curve = hist.get("train_rmse") if isinstance(hist, dict) else None
+        if train_curve is not None and len(list(train_curve)) != EPOCHS:
+            kit.fail(f"fit's history['train_rmse'] after {EPOCHS} epochs", yours=len(list(train_curve)),
+                     expected=f"{EPOCHS} values, one per epoch",
+                     hint="append the training RMSE after every epoch, as the validation one")
     # the same on 90 validation rows, where skipping one row shows
     model, small = _small(trained["tab"], kit.seed())
     data = trained["small_data"]
@@ -146,10 +151,10 @@ def _same_rmse(yours, mine, where):
                      diagnosis=diag, hint="after the last epoch: model.eval(), predict, sqrt(mean((pred - y)^2))")
 
 
-def _small(tab, seed, scramble=False, disturb=False, hook=None):
+def _small(tab, seed, scramble=False, disturb=False, hook=None, n_train=300, batch=32, epochs=2):
     """Two epochs on 24 stores, without dropout; the validation targets optionally scrambled."""
     emb_size, TabularModel, fit = need(tab, "emb_size", "TabularModel", "fit")
-    maps, train, valid = prepare(tab, synthetic(seed, n_stores=24, n_train=300, n_valid=90))
+    maps, train, valid = prepare(tab, synthetic(seed, n_stores=24, n_train=n_train, n_valid=90))
     if scramble:
         g = torch.Generator().manual_seed(seed + 5)
         valid = (valid[0], valid[1], valid[2][torch.randperm(len(valid[2]), generator=g)] * 3.0 + 1.0)
@@ -159,7 +164,7 @@ def _small(tab, seed, scramble=False, disturb=False, hook=None):
         torch.manual_seed(seed + 77)  # fit's seed, not torch's global generator, orders the batches
     if hook is not None:
         model.register_forward_hook(hook)
-    r = fit(model, train, valid, 2, 1e-2, 32, seed)
+    r = fit(model, train, valid, epochs, 1e-2, batch, seed)
     return model, _result(r, "fit")
 
 
@@ -184,6 +189,25 @@ def test_fit_trains_in_train_mode_on_every_row_each_epoch(tab):
         kit.fail("rows passed through the model in training steps over 2 epochs of 300 rows, batch 32",
                  yours=rows, expected="600 (or 576 when the last short batch is dropped)",
                  hint="for i in range(0, N, batch_size): idx = perm[i:i + batch_size]")
+
+
+@kit.after(*PIECES)
+def test_fit_trains_on_batches_of_two(tab):
+    """10 rows, batch 2, 1 epoch: five full batches, so all 10 rows pass through training steps."""
+    rows = []
+
+    def hook(module, args, out):
+        if isinstance(out, torch.Tensor) and out.requires_grad:
+            n = int(args[0].shape[0])
+            out.register_hook(lambda grad: rows.append(n))
+
+    _small(tab, kit.seed(), hook=hook, n_train=10, batch=2, epochs=1)
+    if sum(rows) != 10:
+        kit.fail("rows passed through the model in training steps over 1 epoch of 10 rows, batch 2",
+                 yours=sum(rows), expected=10,
+                 diagnosis="batches of 2 rows are skipped: BatchNorm needs more than one row, "
+                 "and 2 is enough" if not rows else None,
+                 hint="skip only a batch of one row (BatchNorm cannot normalise it); train on every other")
 
 
 @kit.after(*PIECES)
