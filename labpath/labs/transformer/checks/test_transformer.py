@@ -579,6 +579,87 @@ def test_decoder_layer_keeps_residual_path(tf):
     check_residual(x, out, "DecoderLayer")
 
 
+def sublayers(tf, layer):
+    """The layer's MultiHeadAttention and FeedForward modules, each with the Linears that output d_model."""
+    kinds = tuple(c for c in (getattr(tf, "MultiHeadAttention", None),
+                              getattr(tf, "FeedForward", None)) if isinstance(c, type))
+    found = []
+    for name, m in layer.named_modules():
+        if kinds and isinstance(m, kinds):
+            outs = [lin for lin in m.modules() if isinstance(lin, nn.Linear)
+                    and lin.bias is not None and lin.out_features == D]
+            if outs:
+                found.append((name or type(m).__name__, m, outs))
+    return found
+
+
+def check_each_sublayer_is_added(tf, layer, run, x, what):
+    """Sublayers zeroed but one, whose output is a constant b: the output is a*x + c*b (centred), c > 0."""
+    probes = sublayers(tf, layer)
+    if not probes:
+        pytest.skip(f"your {what} holds no MultiHeadAttention or FeedForward with a bias; "
+                    "its sublayers are not observable")
+    b = randn(gen(12), D, scale=2.0)
+    xc = x - x.mean(-1, keepdim=True)
+    bc = (b - b.mean()).expand_as(x)
+    for name, module, outs in probes:
+        zero_sublayers(layer)
+        with torch.no_grad():
+            for lin in outs:  # every weight is 0, so the sublayer outputs this bias: b
+                lin.bias.copy_(b)
+        seen = []
+        hook = module.register_forward_hook(lambda m, args, y, seen=seen: seen.append(unwrap(y)))
+        try:
+            out = unwrap(run())
+        finally:
+            hook.remove()
+        if seen and not all(torch.is_tensor(y) and y.shape[-1] == D and allclose(y, b.expand_as(y))
+                            for y in seen):
+            continue  # its output Linear has no bias: b does not come out, nothing to probe
+        oc = out - out.mean(-1, keepdim=True)
+        # per row, least squares of the centred output on the centred x and b
+        xx, bb, xb = (xc * xc).sum(-1), (bc * bc).sum(-1), (xc * bc).sum(-1)
+        ox, ob = (oc * xc).sum(-1), (oc * bc).sum(-1)
+        det = xx * bb - xb * xb
+        c = (xx * ob - xb * ox) / det  # (B, T): how much of b reaches the output
+        a = (bb * ox - xb * ob) / det
+        fit = a.unsqueeze(-1) * xc + c.unsqueeze(-1) * bc
+        resid = float((oc - fit).abs().max()) / max(float(oc.abs().max()), 1e-12)
+        if resid < 1e-6 and float(c.min()) > 1e-3:
+            continue
+        if resid < 1e-6 and float(c.abs().max()) <= 1e-3:
+            diagnosis = (f"{name}'s output never reaches the layer's output: the sublayer is "
+                         "not applied (or its result is dropped)")
+        elif resid < 1e-6 and float(c.max()) < -1e-3:
+            diagnosis = (f"{name}'s output is subtracted: the residual connection is "
+                         "x + sublayer(x), not x - sublayer(x)")
+        else:
+            diagnosis = None
+        kit.fail(f"{what}: with every weight zeroed and {name} made to output a constant b, "
+                 "the centred output must be a*x + c*b with c > 0 (smallest c, worst misfit)",
+                 yours=[round(float(c.min()), 6), round(resid, 9)], expected="[> 0.001, < 1e-6]",
+                 diagnosis=diagnosis,
+                 hint="each sublayer is added to its input: x + sublayer(x), then LayerNorm "
+                 "(post-norm) or x + sublayer(LayerNorm(x)) (pre-norm)")
+
+
+def test_encoder_layer_adds_each_sublayer(tf):
+    """EncoderLayer: the self-attention's and the feed-forward's outputs are each added to x."""
+    torch.manual_seed(kit.seed())
+    layer = build(need(tf, "EncoderLayer"), D, NH, DFF)
+    x = randn(gen(13), B, S, D, scale=2.0) + 0.5
+    check_each_sublayer_is_added(tf, layer, lambda: layer(x, padding_mask()), x, "EncoderLayer")
+
+
+def test_decoder_layer_adds_each_sublayer(tf):
+    """DecoderLayer: self-attention, cross-attention and feed-forward outputs are each added to x."""
+    layer = make_decoder(tf)
+    g = gen(14)
+    x, mem = randn(g, B, T, D, scale=2.0) + 0.5, randn(g, B, S, D)
+    check_each_sublayer_is_added(
+        tf, layer, lambda: layer(x, mem, padding_mask(), tril(T).unsqueeze(0)), x, "DecoderLayer")
+
+
 # ---- the whole model ----------------------------------------------------------------
 
 
