@@ -271,6 +271,9 @@ def test_bad_requests_get_openai_errors(server, expect):
     ok = {"model": MODEL_NAME, "prompt": prompt, "max_tokens": 2}
     cases = [
         ("a body that is not JSON", "/v1/completions", b'{"prompt": "the", ', 400, None),
+        ("a JSON body that is not an object", "/v1/completions", b"[1, 2]", 400, None),
+        ("five stop strings (OpenAI takes up to 4)", "/v1/completions",
+         {**ok, "stop": ["a", "b", "c", "d", "e"]}, 400, "stop"),
         ("n=2", "/v1/completions", {**ok, "n": 2}, 400, "n"),
         ("temperature=-1", "/v1/completions", {**ok, "temperature": -1}, 400, "temperature"),
         ('max_tokens="five"', "/v1/completions", {**ok, "max_tokens": "five"}, 400,
