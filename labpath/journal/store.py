@@ -454,8 +454,8 @@ def _pread(fd: int, size: int, offset: int) -> bytes:
 
 
 class _Stale(EnvironmentFailure):
-    """The index file is not what its header says; before the header is trusted
-    this only means a rebuild, after it a run that stops with one line."""
+    """The index file is not what its header says: the command rebuilds the index
+    from the entry files (read_through), so this never reaches the learner."""
 
     def __init__(self, message: str) -> None:
         super().__init__(
