@@ -156,7 +156,7 @@ def _run(
         from labpath.cache import cache_dir
 
         artifacts = attempt_dir(cache_dir() / "artifacts" / lab.id)
-        _keep_newest(artifacts.parent, KEPT_WITHOUT_WORKSPACE)
+        keep_newest(artifacts.parent, KEPT_WITHOUT_WORKSPACE)
     spec = check_spec(
         ctx,
         lab,
@@ -363,7 +363,7 @@ def check(
 KEPT_WITHOUT_WORKSPACE = 10
 
 
-def _keep_newest(parent: Path, n: int) -> None:
+def keep_newest(parent: Path, n: int) -> None:
     """Remove all but the n newest attempt folders under parent (named by time)."""
     import shutil
 

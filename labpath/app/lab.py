@@ -311,12 +311,12 @@ def run_lab(
     if ws is not None:  # listed by run --list, attachable with log --attach-run
         out_dir = ws.state_dir / "runs" / lab.id / stamp
     else:  # no workspace: a stamped folder in labpath's cache, never the working one
-        from labpath.app.check import KEPT_WITHOUT_WORKSPACE, _keep_newest
+        from labpath.app.check import KEPT_WITHOUT_WORKSPACE, keep_newest
         from labpath.cache import cache_dir
 
         out_dir = cache_dir() / "runs" / lab.id / stamp
         if elsewhere is None:
-            _keep_newest(out_dir.parent, KEPT_WITHOUT_WORKSPACE - 1)
+            keep_newest(out_dir.parent, KEPT_WITHOUT_WORKSPACE - 1)
     from labpath.checks import protocol
     from labpath.checks.runner import child_env
 

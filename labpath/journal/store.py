@@ -151,7 +151,7 @@ class _Scan:
         """The regular files by path, with (mtime_ns, size); links noted, not read."""
         paths: list[str] = []
         stamps: list[tuple[int, int]] = []
-        for path, st in sorted(zip(self.names, self.stats), key=_first):
+        for path, st in sorted(zip(self.names, self.stats), key=operator.itemgetter(0)):
             if st is None:
                 continue
             mode = st.st_mode
@@ -161,10 +161,6 @@ class _Scan:
                 paths.append(path)
                 stamps.append((st.st_mtime_ns, st.st_size))
         return paths, stamps
-
-
-def _first(pair):
-    return pair[0]
 
 
 # what an entry file's lstat says of it, as the index records it
@@ -634,7 +630,7 @@ def _reusable(cached: Index) -> dict:
         keys, stamps, problems = cached.keys(), cached.stamps, cached.problems
         return {
             p: (
-                tuple(stamps[i]),
+                stamps[i],
                 cached.raw(i),
                 cached.text(i),
                 keys[i],
