@@ -320,6 +320,30 @@ def test_solution_to_a_pipe_is_exactly_the_files_bytes(cli, ws, workspace):
     assert proc.stdout == SOLUTION.read_bytes()
 
 
+def test_python_m_labpath_ignores_a_learners_stdlib_names_in_the_working_folder(
+    cli, ws, workspace, tmp_path
+):
+    # `python -m` puts the working folder first on sys.path: a json.py there must not
+    # stand in for the standard library's
+    here = tmp_path / "lab"
+    here.mkdir()
+    for name in ("json", "random", "tempfile"):
+        (here / f"{name}.py").write_text(
+            f"raise SystemExit('the learner's {name}.py')\n"
+        )
+    env = {**os.environ, "LABPATH_HOME": str(ws), "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "labpath", "status", "--json"],
+        env=env,
+        cwd=here,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "learner" not in proc.stderr
+    assert json.loads(proc.stdout)["workspace"] == str(ws)
+
+
 def test_output_to_a_pipe_is_never_wrapped_or_cut(cli, ws):
     from labpath import curriculum
 
