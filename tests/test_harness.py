@@ -499,3 +499,73 @@ def test_one_interface_mistake_is_named_once_not_as_a_cascade_of_type_errors():
             got[name].message
             == f"skipped: fix {interface} first (this check builds on it)"
         )
+
+
+LOOP = """import time
+
+
+def spin(seconds):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        pass
+    return "escaped"
+"""
+
+
+def _learner_loop(tmp_path, monkeypatch):
+    """A learner's module whose spin() only ends after the seconds it is given, so a
+    test of the timer cannot hang if the timer never rings."""
+    import importlib.util
+
+    from labpath.checks import kit
+
+    (tmp_path / "loop.py").write_text(LOOP)
+    monkeypatch.setattr(kit, "_TARGET", tmp_path.resolve())
+    spec = importlib.util.spec_from_file_location("learner_loop", tmp_path / "loop.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _no_timer_left(before) -> bool:
+    return signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0) and (
+        signal.getsignal(signal.SIGALRM) is before
+    )
+
+
+def test_a_learner_loop_past_its_limit_fails_its_check_at_the_line_it_was_on(
+    tmp_path, monkeypatch
+):
+    from labpath.checks import kit
+
+    loop = _learner_loop(tmp_path, monkeypatch)
+    before = signal.getsignal(signal.SIGALRM)
+    start = time.monotonic()
+    with pytest.raises(kit.CheckFailure) as failure:
+        with kit.within(0.2, "spin(5)", hint="end the loop"):
+            loop.spin(5)
+    assert time.monotonic() - start < 2
+    fields = failure.value.fields
+    assert fields["what"] == "spin(5) did not return within 0.2s"
+    assert fields["where"] in ("loop.py:6 in spin", "loop.py:7 in spin")
+    assert fields["hint"] == "end the loop"
+    assert _no_timer_left(before)
+
+
+def test_a_block_within_its_limit_runs_to_the_end_and_leaves_no_timer(
+    tmp_path, monkeypatch
+):
+    from labpath.checks import kit
+
+    loop = _learner_loop(tmp_path, monkeypatch)
+    before = signal.getsignal(signal.SIGALRM)
+    with kit.within(5, "spin(0.05)"):
+        assert loop.spin(0.05) == "escaped"
+    assert _no_timer_left(before)
+    with pytest.raises(ZeroDivisionError), kit.within(5, "a division"):
+        1 / 0  # noqa: B018
+    assert _no_timer_left(before)
+    with kit.within(0.1, "spin(0.05)"):
+        loop.spin(0.05)
+    assert loop.spin(0.2) == "escaped"  # a timer left running would ring in here
+    assert _no_timer_left(before)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import math
 import sys
@@ -489,6 +490,59 @@ def one_thread():
         yield
     finally:
         torch.set_num_threads(before)
+
+
+@contextlib.contextmanager
+def within(seconds: float, what: str, hint: str | None = None):
+    """Fail the check if the block runs longer than seconds: a loop of the learner's
+    that never ends (a sampler that misses its stop token) then fails its own check,
+    with the line it was stuck on, and the run goes on to the next one, instead of
+    the whole run waiting for the lab's time limit.
+
+    A one-shot real-time timer (SIGALRM); where there is none (Windows, a thread
+    other than the main one) the block just runs.
+    """
+    import signal
+    import threading
+
+    if not hasattr(signal, "setitimer") or (
+        threading.current_thread() is not threading.main_thread()
+    ):
+        yield
+        return
+
+    def ring(signum, frame):
+        raise CheckFailure(
+            f"{what} did not return within {seconds:g}s",
+            where=_running_in_learner(frame),
+            hint=hint,
+        )
+
+    before = signal.signal(signal.SIGALRM, ring)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        # the timer first: a ring between the two lines finds the handler still set
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, signal.SIG_DFL if before is None else before)
+
+
+def _running_in_learner(frame) -> str | None:
+    """'file.py:LINE in func' of the innermost running frame in the learner's code."""
+    from labpath.checks._harness import _learner_roots
+
+    roots = _learner_roots()
+    while frame is not None and roots:
+        path = Path(frame.f_code.co_filename)
+        try:
+            inside = any(path.resolve().is_relative_to(r) for r in roots)
+        except (OSError, ValueError):
+            inside = False
+        if inside:
+            return f"{path.name}:{frame.f_lineno} in {frame.f_code.co_name}"
+        frame = frame.f_back
+    return None
 
 
 def steps(n: int):
