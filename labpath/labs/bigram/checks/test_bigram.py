@@ -18,6 +18,26 @@ TRAIN_STEPS, TRAIN_LR = 100, 50.0
 # Reference: NLL after 100 steps is 0.032-0.033 above the count model on the shipped
 # names (8 seeds); a run that has not converged is well above this.
 MAX_GAP = 0.06
+# sample() draws until '.'; a loop that misses it never returns. 2,000 words take about
+# 0.1 s in the reference; past this the check fails and names the line it was stuck on.
+SAMPLE_LIMIT = 10.0
+_STUCK: list[str] = []  # the sample call that overran in this run, once one has
+
+
+def _sample(bg, ref, P, n, g):
+    """bg.sample(P, itos, n, g) under SAMPLE_LIMIT; after one call has overrun, the
+    next ones fail at once instead of waiting again."""
+    what = f"sample(P, itos, {n}, g)"
+    hint = "each word ends the moment '.' (index 0) is drawn: break out of the loop then"
+    if _STUCK:
+        kit.fail(f"{what} not called: {_STUCK[0]} did not return within "
+                 f"{SAMPLE_LIMIT:g}s in an earlier check", hint=hint)
+    try:
+        with kit.within(SAMPLE_LIMIT, what, hint=hint):
+            return bg.sample(P.clone(), dict(ref.itos), n, g)
+    except kit.CheckFailure:
+        _STUCK.append(what)
+        raise
 
 
 def test_vocab_puts_dot_at_zero(bg, ref):
@@ -167,7 +187,7 @@ def test_samples_only_use_seen_transitions(bg, ref):
     """sample from the unsmoothed model: only vocabulary characters and bigrams that occur in the data."""
     P = ref.probs(0)
     g = torch.Generator().manual_seed(kit.seed())
-    samples = words_of(bg.sample(P.clone(), dict(ref.itos), 200, g), "sample(P, itos, 200, g)")
+    samples = words_of(_sample(bg, ref, P, 200, g), "sample(P, itos, 200, g)")
     if len(samples) != 200:
         kit.fail("number of samples from sample(P, itos, 200, g)", yours=len(samples), expected=200)
     for w in samples:
@@ -187,7 +207,7 @@ def test_sample_first_letters_follow_P0(bg, ref):
     P = ref.probs(1)
     n = 2000
     g = torch.Generator().manual_seed(kit.seed() + 1)
-    samples = words_of(bg.sample(P.clone(), dict(ref.itos), n, g), f"sample(P, itos, {n}, g)")
+    samples = words_of(_sample(bg, ref, P, n, g), f"sample(P, itos, {n}, g)")
     firsts = torch.tensor([ref.stoi[w[0]] if w else 0 for w in samples])
     freq = torch.bincount(firsts, minlength=ref.V).double() / len(samples)
     p0 = P[0]
@@ -204,9 +224,9 @@ def test_sample_is_reproducible_with_generator(bg, ref):
     """The same seeded generator gives the same samples; the global RNG plays no part."""
     P = ref.probs(1)
     torch.manual_seed(1)
-    a = bg.sample(P.clone(), dict(ref.itos), 20, torch.Generator().manual_seed(kit.seed()))
+    a = _sample(bg, ref, P, 20, torch.Generator().manual_seed(kit.seed()))
     torch.manual_seed(2)
-    b = bg.sample(P.clone(), dict(ref.itos), 20, torch.Generator().manual_seed(kit.seed()))
+    b = _sample(bg, ref, P, 20, torch.Generator().manual_seed(kit.seed()))
     if list(a) != list(b):
         kit.fail("two runs with identically seeded generators gave different samples",
                  yours=[list(a)[:3], list(b)[:3]],
