@@ -507,3 +507,41 @@ def test_a_method_set_in_a_later_cell_and_a_dataclass_come_along(kernel):
     exec(modules["engine.py"].source(), namespace)
     v = namespace["Value"](4.0)
     assert (v.double().data, v.half().data) == (12.0, 2.0)
+
+
+@pytest.mark.torch
+def test_a_jupyter_kernel_checks_its_cells_and_names_the_cell_of_a_mistake(tmp_path):
+    # A real ipykernel, run by nbclient as Jupyter would: its cells are compiled under
+    # names of its own, its stdout is a stream to the client, and the check's report
+    # comes back as the cell's result.
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    broken = LECTURE.replace("math.exp(self.data)", "math.exp(self.dat)")
+    line = 1 + next(i for i, x in enumerate(broken.splitlines()) if "self.dat)" in x)
+    cells = [
+        "%load_ext labpath",
+        "import math",
+        broken,
+        "%labpath check micrograd",
+        LECTURE,
+        "%labpath check micrograd",
+    ]
+    nb = new_notebook(cells=[new_code_cell(source) for source in cells])
+    client = nbclient.NotebookClient(
+        nb, timeout=300, allow_errors=True, resources={"metadata": {"path": tmp_path}}
+    )
+    client.execute()
+
+    def result(cell) -> tuple[str, str]:
+        (out,) = [o for o in cell.outputs if o.output_type == "execute_result"]
+        return out.data["text/plain"], out.data["text/html"]
+
+    errors = [o for c in nb.cells for o in c.outputs if o.output_type == "error"]
+    assert errors == []
+    text, html = result(nb.cells[3])
+    assert "✗ test_exp_matches_torch" in text
+    assert f"In [3], line {line} in exp" in text
+    assert "ipykernel" not in text and "labpath-kernel-" not in text
+    assert html.startswith("<div>") and "FAILED" in html
+    text, _ = result(nb.cells[5])
+    assert "✗" not in text and "PASSED" in text, text
