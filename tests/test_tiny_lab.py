@@ -329,3 +329,93 @@ def test_watch_rechecks_after_a_save_in_a_real_process(tiny, isolated):
     assert "Stopped watching after 2 run(s)." in text
     assert "torch" not in text
     assert commits(tiny)[0].startswith("check: tiny passed ")
+
+
+def _data_limit(size: int):
+    import resource
+
+    return lambda: resource.setrlimit(resource.RLIMIT_DATA, (size, size))
+
+
+def test_a_loop_that_keeps_appending_fails_its_check_at_the_memory_cap(
+    isolated, no_torch
+):
+    # Started under a 1 GiB limit, which labpath keeps (it only ever lowers one), so
+    # that the test does not have to fill half the machine.
+    env = {**os.environ, "LABPATH_CHECK_SERVER": "0"}
+    started = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "labpath", "check", "tiny", "--json"]
+        + ["--path", str(VARIANTS / "hoards")],
+        env=env,
+        capture_output=True,
+        text=True,
+        preexec_fn=_data_limit(1 << 30),
+        timeout=120,
+    )
+    assert proc.returncode == 1, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["status"] == "failed"
+    first, second = report["results"]
+    assert first["outcome"] == "failed"
+    assert first["message"] == "your code ran out of memory"
+    assert first["learner_location"] == "moments.py:7 in mean"
+    assert "may use 1.0 GiB of memory here" in first["hint"]
+    assert second["outcome"] == "skipped"
+    assert time.monotonic() - started < 60
+
+
+@pytest.mark.parametrize(
+    "device, preset, expected",
+    [
+        ("cpu", None, "cap"),  # half the machine's memory, 4 GiB at least
+        (None, None, "cap"),  # the default device is the CPU
+        ("cuda", None, "none"),  # a GPU driver maps memory of its own
+        ("cpu", 1 << 30, "preset"),  # a lower limit already set stays
+    ],
+)
+def test_a_check_process_caps_its_data_memory_on_the_cpu(device, preset, expected):
+    import resource
+
+    script = (
+        "import resource, sys\n"
+        "from labpath.checks import _harness\n"
+        "_harness.cap_memory(sys.argv[1] or None)\n"
+        "print(resource.getrlimit(resource.RLIMIT_DATA)[0], _harness.MEMORY_CAP)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script, device or ""],
+        capture_output=True,
+        text=True,
+        preexec_fn=None if preset is None else _data_limit(preset),
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert proc.returncode == 0, proc.stderr
+    limit, cap = proc.stdout.split()
+    half = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
+    want = {
+        "cap": (str(max(half, 4 << 30)),) * 2,
+        "none": (str(resource.RLIM_INFINITY), "None"),
+        "preset": (str(preset),) * 2,
+    }[expected]
+    assert (limit, cap) == want
+
+
+def test_a_gpu_run_after_a_cpu_one_in_the_same_process_has_no_cap():
+    import resource
+
+    script = (
+        "import resource\n"
+        "from labpath.checks import _harness\n"
+        "_harness.cap_memory('cpu')\n"
+        "_harness.cap_memory('cuda')\n"
+        "print(resource.getrlimit(resource.RLIMIT_DATA)[0], _harness.MEMORY_CAP)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == [str(resource.RLIM_INFINITY), "None"]

@@ -2,11 +2,58 @@
 
 from __future__ import annotations
 
+import os
 import traceback
 from pathlib import Path
 
 from labpath.checks import kit, protocol
 from labpath.checks.kit import CheckFailure, HarnessError, LearnerImportError, seed
+
+# The data memory a check process may use (None: no cap), and the limit cap_memory
+# lowered, to put back for a GPU run collected later in the same process.
+MEMORY_CAP: int | None = None
+_UNCAPPED: int | None = None
+
+
+def cap_memory(device: str | None) -> None:
+    """Cap this process's data memory (RLIMIT_DATA) at half the machine's, 4 GiB at
+    least, so that a loop of the learner's that keeps appending ends in MemoryError
+    within its check instead of swapping the machine to a halt. CPU runs only: a GPU
+    driver maps memory of its own. Where the limit is already lower it stays.
+    """
+    global MEMORY_CAP, _UNCAPPED
+    try:
+        import resource
+
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    except (ImportError, AttributeError, ValueError, OSError):
+        return  # no such limit here (Windows), or no way to know the memory
+    try:
+        if (device or "cpu") != "cpu":
+            if _UNCAPPED is not None:
+                resource.setrlimit(resource.RLIMIT_DATA, (_UNCAPPED, hard))
+                _UNCAPPED = None
+            MEMORY_CAP = None
+            return
+        cap = max(total // 2, 4 << 30)
+        if hard != resource.RLIM_INFINITY:
+            cap = min(cap, hard)
+        if soft != resource.RLIM_INFINITY and soft <= cap:
+            MEMORY_CAP = soft
+            return
+        resource.setrlimit(resource.RLIMIT_DATA, (cap, hard))
+    except (ValueError, OSError):
+        return
+    _UNCAPPED, MEMORY_CAP = soft, cap
+
+
+def out_of_memory_hint() -> str:
+    size = "its share" if MEMORY_CAP is None else f"{MEMORY_CAP / (1 << 30):.1f} GiB"
+    return (
+        f"a check run may use {size} of memory here: a loop that never ends while it "
+        "keeps appending, or a tensor far larger than the lab needs?"
+    )
 
 
 class LearnerExit(Exception):
@@ -79,6 +126,14 @@ def classify(exc: BaseException, when: str) -> dict:
             "learner_location": learner_location(exc),
         }
     loc = learner_location(exc)
+    if isinstance(exc, MemoryError):
+        return {
+            "outcome": "failed",
+            "message": "your code ran out of memory",
+            "learner_location": loc,
+            "hint": out_of_memory_hint(),
+            "seed": seed(),
+        }
     text = f"{type(exc).__name__}: {exc}".strip()
     if when == "setup" and loc is None and _shape_mismatch(exc):
         # Building torch's twin of the learner's model from their parameters: a size

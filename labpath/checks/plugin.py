@@ -92,8 +92,9 @@ def _begin() -> None:
     global _GUARDED_PID, _write
     _GUARDED_PID = os.getpid()
     _die_with_parent()
-    report = protocol.decode().report
-    _write = _make_writer(_take_key(), str(report) if report else None)
+    spec = protocol.decode()
+    _harness.cap_memory(spec.device)
+    _write = _make_writer(_take_key(), str(spec.report) if spec.report else None)
 
 
 def _refuse_exit(code=0):
