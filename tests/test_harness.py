@@ -569,3 +569,21 @@ def test_a_block_within_its_limit_runs_to_the_end_and_leaves_no_timer(
         loop.spin(0.05)
     assert loop.spin(0.2) == "escaped"  # a timer left running would ring in here
     assert _no_timer_left(before)
+
+
+def test_torchs_allocator_out_of_memory_is_named_as_such():
+    from labpath.checks import _harness
+
+    exc = RuntimeError(
+        "[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't "
+        "allocate memory: you tried to allocate 3221225472 bytes. Error code 12 "
+        "(Cannot allocate memory)"
+    )
+    result = _harness.classify(exc, "call")
+    assert result["outcome"] == "failed"
+    assert result["message"] == "your code ran out of memory (torch asked for 3.0 GiB)"
+    assert "a loop that never ends while it keeps appending" in result["hint"]
+    other = _harness.classify(
+        RuntimeError("mat1 and mat2 shapes cannot be multiplied"), "call"
+    )
+    assert "out of memory" not in other["message"] and "hint" not in other

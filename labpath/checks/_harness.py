@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import traceback
 from pathlib import Path
 
@@ -126,10 +127,18 @@ def classify(exc: BaseException, when: str) -> dict:
             "learner_location": learner_location(exc),
         }
     loc = learner_location(exc)
-    if isinstance(exc, MemoryError):
+    if isinstance(exc, MemoryError) or (
+        isinstance(exc, RuntimeError) and "can't allocate memory" in str(exc)
+    ):  # Python's own, or torch's allocator (its message names the bytes it wanted)
+        asked = re.search(r"allocate (\d+) bytes", str(exc))
         return {
             "outcome": "failed",
-            "message": "your code ran out of memory",
+            "message": "your code ran out of memory"
+            + (
+                f" (torch asked for {int(asked[1]) / (1 << 30):.1f} GiB)"
+                if asked
+                else ""
+            ),
             "learner_location": loc,
             "hint": out_of_memory_hint(),
             "seed": seed(),
