@@ -587,3 +587,24 @@ def test_torchs_allocator_out_of_memory_is_named_as_such():
         RuntimeError("mat1 and mat2 shapes cannot be multiplied"), "call"
     )
     assert "out of memory" not in other["message"] and "hint" not in other
+
+
+def test_a_block_whose_key_overran_before_fails_at_once(tmp_path, monkeypatch):
+    from labpath.checks import kit
+
+    loop = _learner_loop(tmp_path, monkeypatch)
+    monkeypatch.setattr(kit, "_OVERRAN", {})
+    with pytest.raises(kit.CheckFailure) as first:
+        with kit.within(0.2, "spin(5)", key="spin"):
+            loop.spin(5)
+    start = time.monotonic()
+    with pytest.raises(kit.CheckFailure) as again:
+        with kit.within(0.2, "spin(1)", key="spin"):
+            loop.spin(1)
+    assert time.monotonic() - start < 0.1
+    assert again.value.fields["what"] == (
+        "spin(1) not run: spin(5) did not return within 0.2s in an earlier check"
+    )
+    assert again.value.fields["where"] == first.value.fields["where"]
+    with kit.within(5, "spin(0.01)", key="other"):  # another key is not held back
+        loop.spin(0.01)

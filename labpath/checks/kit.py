@@ -492,12 +492,17 @@ def one_thread():
         torch.set_num_threads(before)
 
 
+# The blocks that overran in this run, by key: what each ran and where it was stuck.
+_OVERRAN: dict[str, tuple[str, str | None]] = {}
+
+
 @contextlib.contextmanager
-def within(seconds: float, what: str, hint: str | None = None):
+def within(seconds: float, what: str, hint: str | None = None, key: str | None = None):
     """Fail the check if the block runs longer than seconds: a loop of the learner's
     that never ends (a sampler that misses its stop token) then fails its own check,
     with the line it was stuck on, and the run goes on to the next one, instead of
-    the whole run waiting for the lab's time limit.
+    the whole run waiting for the lab's time limit. Once a block with a key has
+    overrun, later blocks with that key fail at once instead of waiting again.
 
     A one-shot real-time timer (SIGALRM); where there is none (Windows, a thread
     other than the main one) the block just runs.
@@ -505,6 +510,14 @@ def within(seconds: float, what: str, hint: str | None = None):
     import signal
     import threading
 
+    if key in _OVERRAN:
+        earlier, where = _OVERRAN[key]
+        raise CheckFailure(
+            f"{what} not run: {earlier} did not return within {seconds:g}s in an "
+            "earlier check",
+            where=where,
+            hint=hint,
+        )
     if not hasattr(signal, "setitimer") or (
         threading.current_thread() is not threading.main_thread()
     ):
@@ -512,10 +525,11 @@ def within(seconds: float, what: str, hint: str | None = None):
         return
 
     def ring(signum, frame):
+        where = _running_in_learner(frame)
+        if key is not None:
+            _OVERRAN[key] = (what, where)
         raise CheckFailure(
-            f"{what} did not return within {seconds:g}s",
-            where=_running_in_learner(frame),
-            hint=hint,
+            f"{what} did not return within {seconds:g}s", where=where, hint=hint
         )
 
     before = signal.signal(signal.SIGALRM, ring)
