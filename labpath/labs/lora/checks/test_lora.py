@@ -465,8 +465,8 @@ def wrapped_names(lora, model):
     )
 
 
-def apply(lora, model, targets, r=R, alpha=ALPHA):
-    out = lora.apply_lora(model, targets, r, alpha)
+def apply(lora, model, targets, r=R, alpha=ALPHA, *dropout):
+    out = lora.apply_lora(model, targets, r, alpha, *dropout)
     if not isinstance(out, nn.Module):
         kit.fail(f"apply_lora returned {type(out).__name__}, not the model",
                  hint="replace the Linears in place and return model")
@@ -567,6 +567,51 @@ def test_apply_lora_freezes_everything_but_the_factors(lora, gpt):
                  yours=f"{len(have)}: extra {extra[:4]}" + (f", frozen factors {missing[:4]}" if missing else ""),
                  expected=f"{len(want)} (lora_A and lora_B of each wrapped layer)",
                  hint="freeze every parameter of the model (requires_grad_(False)) before adding the factors")
+
+
+def c_attn_in_train_mode(lora, gpt, dropout):
+    """(layer, x, y, expected): a c_attn from apply_lora with random A and B, in train mode."""
+    model = tiny_gpt(gpt, kit.seed())
+    # dropout=None: leave it out, so apply_lora's own default (0.0) is what runs
+    args = (model, ["c_attn"], R, ALPHA) + (() if dropout is None else (dropout,))
+    layer = apply(lora, *args).double().train().get_submodule("transformer.h.0.attn.c_attn")
+    if not isinstance(layer, lora.LoRALinear):
+        kit.fail("apply_lora(model, ['c_attn']) did not wrap transformer.h.0.attn.c_attn")
+    if rank(layer) != R:
+        kit.fail("rank of a c_attn wrapped by apply_lora(model, ['c_attn'], r=3, alpha=6.0)",
+                 yours=rank(layer), expected=R, hint="LoRALinear(module, r, alpha, dropout)")
+    g = gen(300)
+    A = uniform((R, 24), g)  # (r, in)
+    B = uniform((72, R), g)  # (out, r)
+    set_factors(layer, A, B)
+    W0, b0 = frozen(layer)
+    x = torch.randn((4, 24), generator=gen(8), dtype=torch.float64)  # (N, in)
+    with torch.no_grad():
+        y = layer(x)
+    return layer, x, y, forward(x, W0, b0, A, B, ALPHA / R)
+
+
+def test_apply_lora_hands_its_dropout_to_the_layers(lora, gpt):
+    """Train mode, random A and B in a wrapped c_attn: no dropout by default, dropout=0.5 drops LoRA inputs."""
+    layer, x, y, expected = c_attn_in_train_mode(lora, gpt, None)
+
+    def default_dropout(_):
+        layer.eval()  # no dropout in eval mode: if that fixes the output, dropout was on
+        with torch.no_grad():
+            fixed = torch.allclose(layer(x), expected, rtol=1e-9, atol=1e-10)
+        return ("the layers drop LoRA inputs although no dropout was asked for: "
+                "apply_lora's dropout defaults to 0.0") if fixed else None
+
+    kit.close(y, expected, "train-mode output of a c_attn from apply_lora(model, ['c_attn'], 3, 6.0) "
+              "vs base(x) + alpha / r * x A^T B^T", **TOL64, dims="N out", diagnose=default_dropout,
+              hint="apply_lora(model, target_names, r, alpha, dropout=0.0) builds each "
+              "LoRALinear(module, r, alpha, dropout)")
+    _, _, y, expected = c_attn_in_train_mode(lora, gpt, 0.5)
+    if torch.allclose(y, expected, rtol=1e-9, atol=1e-10):
+        kit.fail("train-mode output of a c_attn from apply_lora(model, ['c_attn'], 3, 6.0, 0.5) "
+                 "equals the output without dropout",
+                 hint="hand apply_lora's dropout to every layer it builds: "
+                 "LoRALinear(module, r, alpha, dropout)")
 
 
 def test_weight_tying_and_logits_survive_apply_lora(lora, gpt):
