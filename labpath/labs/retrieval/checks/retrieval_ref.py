@@ -28,6 +28,24 @@ def need(module, *names):
     return [getattr(module, n) for n in names]
 
 
+# chunk_script's window loop ends when a window reaches the last line; one that never
+# does keeps appending windows. A file takes milliseconds in the reference; past this
+# the check fails at the line the loop was on, before the memory fills.
+CHUNK_LIMIT = 5.0
+CHUNK_HINT = (
+    "each window starts max_lines - overlap lines after the one before, and the "
+    "loop ends once a window reaches the last line"
+)
+
+
+def chunk(chunk_script, path, text, **kw):
+    """chunk_script(path, text, **kw) under CHUNK_LIMIT; after one call has overrun,
+    the next ones fail at once."""
+    what = f"chunk_script({path!r}, <{len(text.splitlines())} lines>)"
+    with kit.within(CHUNK_LIMIT, what, hint=CHUNK_HINT, key="chunk_script"):
+        return chunk_script(path, text, **kw)
+
+
 # The toy corpus of six one-line scripts (whitespace tokens).
 TOY = [
     "backup database nightly to s3 bucket",

@@ -3,7 +3,7 @@
 import ast
 import dataclasses
 
-from retrieval_ref import need
+from retrieval_ref import chunk, need
 
 from labpath.checks import kit
 
@@ -109,7 +109,7 @@ def _lines(text):
 
 def _chunks(rt, path, text, **kw):
     (chunk_script,) = need(rt, "chunk_script")
-    chunks = chunk_script(path, text, **kw)
+    chunks = chunk(chunk_script, path, text, **kw)
     if not isinstance(chunks, list):
         kit.fail(
             "chunk_script must return a list of Chunk", yours=type(chunks).__name__

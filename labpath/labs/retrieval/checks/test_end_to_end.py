@@ -16,6 +16,7 @@ import pytest
 import torch
 from retrieval_ref import (
     bm25_all,
+    chunk,
     code_tokens,
     metrics,
     need,
@@ -228,7 +229,7 @@ def test_your_own_scripts(rt):
                 text = p.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError):
                 continue
-            chunks += chunk_script(str(p.relative_to(root)), text)
+            chunks += chunk(chunk_script, str(p.relative_to(root)), text)
     missing = sorted({want for _, want in questions if not (root / want).is_file()})
     if missing:
         kit.fail(
