@@ -509,6 +509,16 @@ def spin(seconds):
     while time.monotonic() < end:
         pass
     return "escaped"
+
+
+def stubborn(seconds):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            time.sleep(0.001)
+        except Exception:  # swallows every error of the loop's body
+            pass
+    return "escaped"
 """
 
 
@@ -608,3 +618,18 @@ def test_a_block_whose_key_overran_before_fails_at_once(tmp_path, monkeypatch):
     assert again.value.fields["where"] == first.value.fields["where"]
     with kit.within(5, "spin(0.01)", key="other"):  # another key is not held back
         loop.spin(0.01)
+
+
+def test_a_learner_loop_that_swallows_every_exception_still_fails_at_its_limit(
+    tmp_path, monkeypatch
+):
+    from labpath.checks import kit
+
+    loop = _learner_loop(tmp_path, monkeypatch)
+    start = time.monotonic()
+    with pytest.raises(kit.CheckFailure) as failure:
+        with kit.within(0.2, "stubborn(5)"):
+            loop.stubborn(5)
+    assert time.monotonic() - start < 2
+    assert failure.value.fields["where"].startswith("loop.py:")
+    assert failure.value.fields["where"].endswith(" in stubborn")

@@ -496,6 +496,12 @@ def one_thread():
 _OVERRAN: dict[str, tuple[str, str | None]] = {}
 
 
+class _Overran(BaseException):
+    """within()'s timer, raised in the running code with the learner's line: not an
+    Exception, so an `except Exception` (the learner's, or a check's own around the
+    call) lets it through to within(), which turns it into the check's failure."""
+
+
 @contextlib.contextmanager
 def within(seconds: float, what: str, hint: str | None = None, key: str | None = None):
     """Fail the check if the block runs longer than seconds: a loop of the learner's
@@ -525,17 +531,19 @@ def within(seconds: float, what: str, hint: str | None = None, key: str | None =
         return
 
     def ring(signum, frame):
-        where = _running_in_learner(frame)
-        if key is not None:
-            _OVERRAN[key] = (what, where)
-        raise CheckFailure(
-            f"{what} did not return within {seconds:g}s", where=where, hint=hint
-        )
+        raise _Overran(_running_in_learner(frame))
 
     before = signal.signal(signal.SIGALRM, ring)
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         yield
+    except _Overran as stop:
+        (where,) = stop.args
+        if key is not None:
+            _OVERRAN[key] = (what, where)
+        raise CheckFailure(
+            f"{what} did not return within {seconds:g}s", where=where, hint=hint
+        ) from None
     finally:
         # the timer first: a ring between the two lines finds the handler still set
         signal.setitimer(signal.ITIMER_REAL, 0)
