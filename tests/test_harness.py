@@ -551,7 +551,7 @@ def test_a_learner_loop_past_its_limit_fails_its_check_at_the_line_it_was_on(
     loop = _learner_loop(tmp_path, monkeypatch)
     before = signal.getsignal(signal.SIGALRM)
     start = time.monotonic()
-    with pytest.raises(kit.CheckFailure) as failure:
+    with pytest.raises(kit.CheckOverrun) as failure:
         with kit.within(0.2, "spin(5)", hint="end the loop"):
             loop.spin(5)
     assert time.monotonic() - start < 2
@@ -604,11 +604,11 @@ def test_a_block_whose_key_overran_before_fails_at_once(tmp_path, monkeypatch):
 
     loop = _learner_loop(tmp_path, monkeypatch)
     monkeypatch.setattr(kit, "_OVERRAN", {})
-    with pytest.raises(kit.CheckFailure) as first:
+    with pytest.raises(kit.CheckOverrun) as first:
         with kit.within(0.2, "spin(5)", key="spin"):
             loop.spin(5)
     start = time.monotonic()
-    with pytest.raises(kit.CheckFailure) as again:
+    with pytest.raises(kit.CheckOverrun) as again:
         with kit.within(0.2, "spin(1)", key="spin"):
             loop.spin(1)
     assert time.monotonic() - start < 0.1
@@ -627,7 +627,7 @@ def test_a_learner_loop_that_swallows_every_exception_still_fails_at_its_limit(
 
     loop = _learner_loop(tmp_path, monkeypatch)
     start = time.monotonic()
-    with pytest.raises(kit.CheckFailure) as failure:
+    with pytest.raises(kit.CheckOverrun) as failure:
         with kit.within(0.2, "stubborn(5)"):
             loop.stubborn(5)
     assert time.monotonic() - start < 2

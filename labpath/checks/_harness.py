@@ -8,7 +8,13 @@ import traceback
 from pathlib import Path
 
 from labpath.checks import kit, protocol
-from labpath.checks.kit import CheckFailure, HarnessError, LearnerImportError, seed
+from labpath.checks.kit import (
+    CheckFailure,
+    CheckOverrun,
+    HarnessError,
+    LearnerImportError,
+    seed,
+)
 
 # The data memory a check process may use (None: no cap), and the limit cap_memory
 # lowered, to put back for a GPU run collected later in the same process.
@@ -114,7 +120,7 @@ def classify(exc: BaseException, when: str) -> dict:
                 + (f" ({loc})" if loc else ""),
                 "learner_location": loc,
             }
-    if isinstance(exc, CheckFailure):
+    if isinstance(exc, (CheckFailure, CheckOverrun)):
         return {"outcome": "failed", **exc.fields}
     if isinstance(exc, HarnessError):
         return {"outcome": "error", "message": f"labpath's check failed: {exc}"}

@@ -47,6 +47,20 @@ class CheckFailure(AssertionError):
         super().__init__("; ".join(parts))
 
 
+class CheckOverrun(BaseException):
+    """A block under kit.within ran past its limit: the check fails with these fields.
+
+    Not an Exception, so that neither the learner's `except Exception` nor a check's
+    own around the call turns it into something else, and a property-based check
+    (hypothesis) reports it at once instead of shrinking through more overruns.
+    """
+
+    def __init__(self, what: str, **kwargs):
+        failure = CheckFailure(what, **kwargs)
+        self.fields = failure.fields
+        super().__init__(str(failure))
+
+
 class LearnerImportError(Exception):
     """The learner's file is missing or fails to import."""
 
@@ -498,14 +512,14 @@ _OVERRAN: dict[str, tuple[str, str | None]] = {}
 
 class _Overran(BaseException):
     """within()'s timer, raised in the running code with the learner's line: not an
-    Exception, so an `except Exception` (the learner's, or a check's own around the
-    call) lets it through to within(), which turns it into the check's failure."""
+    Exception, so an `except Exception` of the learner's lets it through to within(),
+    which turns it into the check's CheckOverrun."""
 
 
 @contextlib.contextmanager
 def within(seconds: float, what: str, hint: str | None = None, key: str | None = None):
-    """Fail the check if the block runs longer than seconds: a loop of the learner's
-    that never ends (a sampler that misses its stop token) then fails its own check,
+    """Fail the check (CheckOverrun) if the block runs longer than seconds: a loop
+    of the learner's that never ends (a sampler that misses its stop token) then fails its own check,
     with the line it was stuck on, and the run goes on to the next one, instead of
     the whole run waiting for the lab's time limit. Once a block with a key has
     overrun, later blocks with that key fail at once instead of waiting again.
@@ -518,11 +532,8 @@ def within(seconds: float, what: str, hint: str | None = None, key: str | None =
 
     if key in _OVERRAN:
         earlier, where = _OVERRAN[key]
-        raise CheckFailure(
-            f"{what} not run: {earlier} did not return within {seconds:g}s in an "
-            "earlier check",
-            where=where,
-            hint=hint,
+        _overrun(
+            f"{what} not run: {earlier}", seconds, where, hint, " in an earlier check"
         )
     if not hasattr(signal, "setitimer") or (
         threading.current_thread() is not threading.main_thread()
@@ -541,13 +552,18 @@ def within(seconds: float, what: str, hint: str | None = None, key: str | None =
         (where,) = stop.args
         if key is not None:
             _OVERRAN[key] = (what, where)
-        raise CheckFailure(
-            f"{what} did not return within {seconds:g}s", where=where, hint=hint
-        ) from None
+        _overrun(what, seconds, where, hint)
     finally:
         # the timer first: a ring between the two lines finds the handler still set
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, signal.SIG_DFL if before is None else before)
+
+
+def _overrun(what: str, seconds: float, where, hint, when: str = "") -> None:
+    # both of within()'s failures: the overrun itself, and a later block of its key
+    raise CheckOverrun(
+        f"{what} did not return within {seconds:g}s{when}", where=where, hint=hint
+    ) from None
 
 
 def _running_in_learner(frame) -> str | None:
