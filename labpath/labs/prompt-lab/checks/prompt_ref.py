@@ -5,8 +5,28 @@ report names a mistake only when your output is exactly what that mistake produc
 import json
 import re
 
+from labpath.checks import kit
+
 MISSING = object()
 NUMBER_TEXT = re.compile(r"-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?\Z")
+
+
+# ---- the scanners' time limit -----------------------------------------------------
+
+# complete_json and extract_json scan their text with a loop that must move forward on
+# every branch. The reference takes milliseconds for a whole document; past LIMIT a call
+# (or, in the property checks, all the cuts of one document) fails at the line the loop
+# was on, and every later call fails at once instead of waiting again.
+LIMIT = 10.0
+SCAN_HINT = (
+    "a scanning loop that never ends: every branch must move the index forward "
+    "(an escape is two characters, \\uXXXX six)"
+)
+
+
+def scanning(what, key="complete_json"):
+    """kit.within for a block that calls the learner's scanner."""
+    return kit.within(LIMIT, what, hint=SCAN_HINT, key=key)
 
 
 # ---- JSON values ---------------------------------------------------------------------

@@ -12,7 +12,7 @@ import hypothesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prompt_docs import STYLES, documents, dumps, values
-from prompt_ref import closing_points, diagnose, judge, same
+from prompt_ref import closing_points, diagnose, judge, same, scanning
 
 from labpath.checks import kit
 
@@ -95,7 +95,8 @@ def test_completes_the_regression_cases(complete_json):
     """{"n -> {}; {"a": tr -> {"a": true} or {}; "ab\\ -> "ab"; "x\\u00 -> "x"; "-" raises."""
     for prefix, answers in REGRESSIONS:
         try:
-            text = complete_json(prefix)
+            with scanning(f"complete_json({prefix!r})"):
+                text = complete_json(prefix)
             got = json.loads(text)
         except NotImplementedError:
             raise
@@ -116,7 +117,8 @@ def test_completes_the_regression_cases(complete_json):
             )
     for prefix in ("", "   ", "-"):
         try:
-            text = complete_json(prefix)
+            with scanning(f"complete_json({prefix!r})"):
+                text = complete_json(prefix)
         except ValueError:
             continue
         except NotImplementedError:
@@ -141,8 +143,9 @@ def test_every_cut_is_a_prefix_value(complete_json, doc, ascii_only, style):
     """300 generated documents, every code-point cut, with and without ensure_ascii,
     written with default, compact and indented separators."""
     text = dumps(doc, ascii_only, style)
-    for i, keep in cuts(text):
-        check_cut(complete_json, text[:i], doc, keep)
+    with scanning(f"complete_json on the cuts of {text[:60]!r}"):
+        for i, keep in cuts(text):
+            check_cut(complete_json, text[:i], doc, keep)
 
 
 @hypothesis.seed(kit.seed())
@@ -153,11 +156,12 @@ def test_byte_cuts_are_prefix_values(complete_json, doc):
     text = dumps(doc, False)
     data, keeps = text.encode("utf-8"), dict(cuts(text))
     seen = set()
-    for i in range(1, len(data)):
-        p = data[:i].decode("utf-8", errors="ignore")
-        if p and p not in seen and len(p) < len(text):
-            seen.add(p)  # p is text[:len(p)]: a cut mid-character drops that character
-            check_cut(complete_json, p, doc, keeps[len(p)])
+    with scanning(f"complete_json on the byte cuts of {text[:60]!r}"):
+        for i in range(1, len(data)):
+            p = data[:i].decode("utf-8", errors="ignore")
+            if p and p not in seen and len(p) < len(text):
+                seen.add(p)  # p is text[:len(p)]: a cut mid-character drops that character
+                check_cut(complete_json, p, doc, keeps[len(p)])
 
 
 @hypothesis.seed(kit.seed())
@@ -167,7 +171,8 @@ def test_complete_documents_are_unchanged(complete_json, doc, ascii_only):
     """complete_json(D) has exactly D's value (key order and numbers kept), scalars too."""
     text = dumps(doc, ascii_only)
     try:
-        got = json.loads(complete_json(text))
+        with scanning(f"complete_json({text[:60]!r})"):
+            got = json.loads(complete_json(text))
     except NotImplementedError:
         raise
     except Exception as exc:
@@ -193,25 +198,26 @@ def test_completion_is_idempotent_and_grows(complete_json, doc):
 
     text = dumps(doc, False)
     before = None
-    for i in range(1, len(text) + 1):
-        try:
-            once = complete_json(text[:i])
-        except ValueError:
-            continue
-        again = complete_json(once)
-        if not same(json.loads(again), json.loads(once)):
-            kit.fail(
-                f"complete_json is not idempotent on {once!r}",
-                yours=again,
-                expected=once,
-            )
-        now = json.loads(once)
-        if before is not None:
-            problem = prefix_problem(before[1], now, loose_numbers=True)
-            if problem:
+    with scanning(f"complete_json on the cuts of {text[:60]!r}"):
+        for i in range(1, len(text) + 1):
+            try:
+                once = complete_json(text[:i])
+            except ValueError:
+                continue
+            again = complete_json(once)
+            if not same(json.loads(again), json.loads(once)):
                 kit.fail(
-                    f"complete_json({before[0]!r}) = {json.dumps(before[1])} but the longer "
-                    f"complete_json({text[:i]!r}) = {once}: the longer cut lost something ({problem})",
-                    hint=HINT,
+                    f"complete_json is not idempotent on {once!r}",
+                    yours=again,
+                    expected=once,
                 )
-        before = (text[:i], now)
+            now = json.loads(once)
+            if before is not None:
+                problem = prefix_problem(before[1], now, loose_numbers=True)
+                if problem:
+                    kit.fail(
+                        f"complete_json({before[0]!r}) = {json.dumps(before[1])} but the longer "
+                        f"complete_json({text[:i]!r}) = {once}: the longer cut lost something ({problem})",
+                        hint=HINT,
+                    )
+            before = (text[:i], now)
