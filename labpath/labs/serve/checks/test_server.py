@@ -29,6 +29,10 @@ def choice(reply, what):
     return choices[0]
 
 
+def text_of(server, body, what):
+    return choice(completion(server, body), what).get("text")
+
+
 def test_server_listens_on_loopback_by_default(server):
     """Started without --host, the server accepts connections on 127.0.0.1 only."""
     status, _, _ = request(server.port, "GET", "/health")
@@ -265,6 +269,76 @@ def test_seed_makes_sampling_repeatable(server, expect):
                  "does not reach the sampler", yours=texts[2])
 
 
+def test_prompt_may_be_a_list_of_one_string(server, expect):
+    """"prompt": ["text"], a list holding one string as OpenAI's API takes it, is "text"."""
+    prompt = expect.prompts(6, 2)[1]
+    want = expect.text(prompt, 6)
+    body = {"model": MODEL_NAME, "prompt": [prompt], "max_tokens": 6, "temperature": 0}
+    status, reply = post_json(server.port, "/v1/completions", body)
+    if status != 200 or not isinstance(reply, dict):
+        kit.fail(f'POST /v1/completions with "prompt": {json.dumps([prompt])} (a list of '
+                 "one string, which OpenAI's API accepts)", yours=f"HTTP {status}: "
+                 f"{str(reply)[:200]}", expected="HTTP 200",
+                 hint="a list holding one string is that string's prompt: unwrap it "
+                 "before encoding")
+    got = choice(reply, "a completion").get("text")
+    if got != want:
+        kit.fail(f"the completion of the prompt {json.dumps([prompt])} is the completion "
+                 f"of {prompt!r}", yours=got, expected=want)
+
+
+def test_temperature_defaults_to_1(server, expect):
+    """A seeded request without temperature samples as with temperature 1 (OpenAI's default)."""
+    prompt = expect.prompts(20, 1)[0]
+    body = {"prompt": prompt, "max_tokens": 20, "seed": 5}
+    at_1 = text_of(server, {**body, "temperature": 1}, "a completion")
+    got = text_of(server, body, "a completion")
+    if got != at_1:
+        greedy = expect.text(prompt, 20)
+        kit.fail("a request with seed 5 and no temperature must sample as the same request "
+                 "with temperature 1", yours=got, expected=at_1,
+                 diagnosis="an omitted temperature is read as 0 (greedy); OpenAI's default "
+                 "is 1" if got == greedy != at_1 else None,
+                 hint="temperature defaults to 1.0; only an explicit 0 is greedy")
+
+
+def test_top_k_and_top_p_reach_the_sampler(server, expect):
+    """At temperature 1.5, top_k=1 or top_p=0.001 leave the greedy text; top_k 0 or -1 none."""
+    prompt = expect.prompts(12, 3)[2]
+    want = expect.text(prompt, 12)
+    body = {"prompt": prompt, "max_tokens": 12, "temperature": 1.5, "seed": 3}
+    for extra in ({"top_k": 1}, {"top_p": 0.001}):
+        got = text_of(server, {**body, **extra}, "a completion")
+        if got != want:
+            kit.fail(f"a completion at temperature 1.5 with {json.dumps(extra)} keeps only "
+                     "the likeliest token at each step, so it is the greedy text",
+                     yours=got, expected=want,
+                     hint="pass the request's top_k and top_p on to generate")
+    free = text_of(server, body, "a completion")
+    for k in (0, -1):  # vLLM's and llama.cpp's "no top-k"
+        got = text_of(server, {**body, "top_k": k}, "a completion")
+        if got != free:
+            kit.fail(f"top_k={k} turns top-k off, so with seed 3 the text is the one "
+                     "without top_k", yours=got, expected=free,
+                     hint="read top_k 0 or -1 as None (no top-k)")
+
+
+def test_values_at_the_ends_of_each_range_are_accepted(server, expect):
+    """n 1, temperature 0 and 2, top_p 1, top_k -1, seeds of 64 bits, four stops: all valid."""
+    ok = {"model": MODEL_NAME, "prompt": expect.prompts(4, 1)[0], "max_tokens": 2}
+    edges = [("n", 1), ("temperature", 0), ("temperature", 2), ("top_p", 1), ("top_k", -1),
+             ("seed", -1), ("seed", -(1 << 63)), ("seed", (1 << 63) - 1),
+             ("stop", ["zzzz", "qqqq", "jjjj", "xxxx"])]
+    for name, value in edges:
+        status, reply = post_json(server.port, "/v1/completions", {**ok, name: value})
+        if status != 200:
+            kit.fail(f'"{name}": {json.dumps(value)} is inside OpenAI\'s range, so the '
+                     "request must succeed", yours=f"HTTP {status}: {str(reply)[:200]}",
+                     expected="HTTP 200",
+                     hint="the ranges include their ends: temperature 0 to 2, top_p up to "
+                     "1, n = 1, up to 4 stop strings, any 64-bit seed")
+
+
 def test_bad_requests_get_openai_errors(server, expect):
     """Bad requests answer 400 with {"error": {"message", "type", "param"}}; unknown routes 404."""
     prompt = expect.prompts(4, 1)[0]
@@ -278,10 +352,17 @@ def test_bad_requests_get_openai_errors(server, expect):
         ("temperature=-1", "/v1/completions", {**ok, "temperature": -1}, 400, "temperature"),
         ('max_tokens="five"', "/v1/completions", {**ok, "max_tokens": "five"}, 400,
          "max_tokens"),
+        ("temperature=2.5 (OpenAI's range is 0 to 2)", "/v1/completions",
+         {**ok, "temperature": 2.5}, 400, "temperature"),
+        ("top_p=1.5 (the range is (0, 1])", "/v1/completions", {**ok, "top_p": 1.5}, 400,
+         "top_p"),
+        ("top_p=-0.5", "/v1/completions", {**ok, "top_p": -0.5}, 400, "top_p"),
+        ("max_tokens=2.5", "/v1/completions", {**ok, "max_tokens": 2.5}, 400, "max_tokens"),
         ("top_k=2.5", "/v1/completions", {**ok, "top_k": 2.5}, 400, "top_k"),
+        ("seed=1.5", "/v1/completions", {**ok, "seed": 1.5}, 400, "seed"),
         ("a prompt with characters outside the vocabulary", "/v1/completions",
          {**ok, "prompt": "Zebra #1"}, 400, "prompt"),
-        ("no prompt", "/v1/completions", {"model": MODEL_NAME}, 400, None),
+        ("no prompt", "/v1/completions", {"model": MODEL_NAME}, 400, "prompt"),
         ("no messages", "/v1/chat/completions", {"model": MODEL_NAME}, 400, "messages"),
         ("a message without a role", "/v1/chat/completions",
          {"model": MODEL_NAME, "messages": [{"content": prompt}]}, 400, "messages"),

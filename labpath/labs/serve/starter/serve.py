@@ -219,13 +219,14 @@ def render_chat(messages):
 
 def parse_request(body, tokenizer, chat):
     """The generation settings of one request; APIError (400) for anything invalid."""
-    # TODO: return a dict with ids (the encoded prompt, or the chat template via
-    # render_chat when chat), max_tokens (default 16), temperature (0..2, default 1),
-    # top_p ((0, 1], default 1), top_k (None when absent, 0 or -1), stop (a list of at most 4
-    # strings; a single string becomes a list), seed (None or an int), stream (bool) and
-    # include_usage (from stream_options). Refuse with APIError(400, message, param): a body
-    # that is not an object, n != 1, a missing or unencodable prompt, any field of the wrong
-    # type or out of range (_number does the type and range checks for you).
+    # TODO: return a dict with ids (the encoded prompt, a string or a list holding one
+    # string, or the chat template via render_chat when chat), max_tokens (default 16),
+    # temperature (0..2, default 1), top_p ((0, 1], default 1), top_k (None when absent, 0
+    # or -1), stop (a list of at most 4 strings; a single string becomes a list), seed (None
+    # or any 64-bit int, negative too), stream (bool) and include_usage (from stream_options).
+    # Refuse with APIError(400, message, param): a body that is not an object, n != 1, a
+    # missing or unencodable prompt, any field of the wrong type or out of range (_number
+    # does the type and range checks for you).
     raise NotImplementedError("parse_request")
 
 
