@@ -633,3 +633,42 @@ def test_a_learner_loop_that_swallows_every_exception_still_fails_at_its_limit(
     assert time.monotonic() - start < 2
     assert failure.value.fields["where"].startswith("loop.py:")
     assert failure.value.fields["where"].endswith(" in stubborn")
+
+
+class _Item:
+    """What the plugin reads of a collected check: its name and its kit.after marker."""
+
+    def __init__(self, name, *after):
+        self.name = self.originalname = name
+        self.after = after
+
+    def get_closest_marker(self, marker):
+        assert marker == "labpath_after"
+        return type("Mark", (), {"args": self.after})() if self.after else None
+
+
+def test_a_check_that_builds_on_a_later_one_is_moved_behind_it():
+    from labpath.checks.plugin import _builds_on_last
+
+    items = [
+        _Item("test_train", "test_parse", "test_window"),
+        _Item("test_plot", "test_train"),
+        _Item("test_parse"),
+        _Item("test_window"),
+        _Item("test_other"),
+    ]
+    _builds_on_last(items)
+    order = [i.name for i in items]
+    assert order == [
+        "test_parse",
+        "test_window",
+        "test_train",
+        "test_plot",
+        "test_other",
+    ]
+    in_order = [_Item("a"), _Item("b", "a"), _Item("c"), _Item("d", "c")]
+    _builds_on_last(in_order)
+    assert [i.name for i in in_order] == ["a", "b", "c", "d"]
+    loop = [_Item("x", "y"), _Item("y", "x")]
+    _builds_on_last(loop)  # a cycle ends, in some order
+    assert sorted(i.name for i in loop) == ["x", "y"]

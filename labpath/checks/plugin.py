@@ -163,7 +163,29 @@ def begin_run(session) -> None:
 
 
 def pytest_collection_modifyitems(session, config, items):
+    _builds_on_last(items)
     _select(config, items)
+
+
+def _builds_on_last(items) -> None:
+    """Move a check marked kit.after behind the checks it names when one of them would
+    run later: pytest runs the files in name order, so a training check in test_a.py
+    would otherwise run before the quick checks of test_b.py it builds on, and never
+    be skipped. Checks already in order keep their places."""
+
+    def name(item) -> str:
+        return item.originalname or item.name
+
+    for _ in range(len(items)):  # a cycle of kit.after stops here, in some order
+        for i, item in enumerate(items):
+            marker = item.get_closest_marker("labpath_after")
+            needs = set(marker.args) if marker else ()
+            later = [j for j in range(i + 1, len(items)) if name(items[j]) in needs]
+            if later:
+                items.insert(later[-1], items.pop(i))  # just behind the last of them
+                break
+        else:
+            return
 
 
 def _select(config, items) -> None:
