@@ -350,6 +350,23 @@ def test_one_miss_makes_a_session_anomalous(la):
                  hint="a session is anomalous as soon as one event is")
 
 
+def test_session_without_a_miss_is_normal(la):
+    stub = _stub()
+    top = stub.table.topk(7, dim=1).indices.tolist()  # ranks 1..7 of the 9 keys after each key
+    keys = [1]
+    for _ in range(11):  # every next key ranked 3rd to 7th: inside the top 8, outside the top 2
+        keys.append(next(k for k in top[keys[-1]][2:] if k != PAD))
+    _expect_first(la, stub, keys, 2, KS - 1, None)
+    if la.is_anomalous(stub, keys, 2, KS - 1):
+        swapped = not la.is_anomalous(stub, keys, KS - 1, 2)
+        kit.fail(f"is_anomalous(model, {keys}, h=2, g={KS - 1}) with every key in the top {KS - 1}",
+                 yours=True, expected=False,
+                 hint="is_anomalous(model, keys, h, g, pad_key) takes first_anomaly's arguments, "
+                      "in the same order",
+                 diagnosis="your is_anomalous swaps h and g: it judged the top 2 with 8 keys of "
+                           "context" if swapped else None)
+
+
 def test_g_equal_to_num_keys_never_flags(la):
     stub = _stub()
     keys = _session(8, 8)  # fewer windows (5, or 8 padded) than keys: g is not capped by N
