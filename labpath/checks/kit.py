@@ -519,10 +519,11 @@ class _Overran(BaseException):
 @contextlib.contextmanager
 def within(seconds: float, what: str, hint: str | None = None, key: str | None = None):
     """Fail the check (CheckOverrun) if the block runs longer than seconds: a loop
-    of the learner's that never ends (a sampler that misses its stop token) then fails its own check,
-    with the line it was stuck on, and the run goes on to the next one, instead of
-    the whole run waiting for the lab's time limit. Once a block with a key has
-    overrun, later blocks with that key fail at once instead of waiting again.
+    of the learner's that never ends (a sampler that misses its stop token) then
+    fails its own check, with the line it was stuck on, and the run goes on to the
+    next one, instead of the whole run waiting for the lab's time limit. Once a block
+    with a key has overrun, later blocks with that key fail at once instead of
+    waiting again.
 
     A one-shot real-time timer (SIGALRM); where there is none (Windows, a thread
     other than the main one) the block just runs.
