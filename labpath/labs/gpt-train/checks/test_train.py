@@ -373,6 +373,35 @@ TINY = dict(n_layer=L, n_head=H, n_embd=C, block_size=T, batch_size=4, bias=True
             dtype="float32", compile=False, log_interval=1000)
 
 
+def test_train_draws_batches_of_batch_size_by_block_size(train, tmp_path):
+    """train() calls get_batch(data, block_size, batch_size, ...): every batch it draws is (B, T)."""
+    data = make_dataset(tmp_path / "data")
+    cfg = train.TrainConfig(**TINY, dataset=str(data), out_dir=str(tmp_path / "out"), max_iters=2,
+                            gradient_accumulation_steps=1, eval_interval=1000, eval_iters=1,
+                            warmup_iters=0, lr_decay_iters=2, seed=kit.seed())
+    drawn, original = [], train.get_batch
+
+    def spy(*args, **kwargs):
+        x, y = original(*args, **kwargs)
+        drawn.append(tuple(getattr(x, "shape", ())))
+        return x, y
+
+    train.get_batch = spy  # train() calls get_batch by its module's name (the brief)
+    try:
+        train.train(cfg)
+    finally:
+        train.get_batch = original
+    B, T = cfg.batch_size, cfg.block_size
+    wrong = sorted({shape for shape in drawn if shape[1:] != (T,)})
+    if wrong:  # only what was seen is judged: a train() that batches by itself is not
+        kit.fail(f"the batches train() drew with batch_size={B} and block_size={T}", yours=wrong,
+                 expected=f"rows of {T} tokens: ({B}, {T})",
+                 diagnosis=f"block_size and batch_size swapped in the call: {T} rows of {B} "
+                 "tokens" if (T, B) in wrong else None,
+                 hint="get_batch(data, cfg.block_size, cfg.batch_size, device, generator): "
+                 "block_size comes first")
+
+
 def test_best_val_loss_is_the_minimum_seen(train, tmp_path):
     """train(): best_val_loss is the lowest val loss of the evaluations, not the last one."""
     data = make_dataset(tmp_path / "data", noise=True)
