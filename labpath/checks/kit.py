@@ -511,9 +511,9 @@ _OVERRAN: dict[str, tuple[str, str | None]] = {}
 
 
 class _Overran(BaseException):
-    """within()'s timer, raised in the running code with the learner's line: not an
-    Exception, so an `except Exception` of the learner's lets it through to within(),
-    which turns it into the check's CheckOverrun."""
+    """within()'s timer, raised in the running code: not an Exception, so an `except
+    Exception` of the learner's lets it through to within(), which turns it into the
+    check's CheckOverrun at the learner's line its traceback runs through."""
 
 
 @contextlib.contextmanager
@@ -543,14 +543,16 @@ def within(seconds: float, what: str, hint: str | None = None, key: str | None =
         return
 
     def ring(signum, frame):
-        raise _Overran(_running_in_learner(frame))
+        raise _Overran
 
     before = signal.signal(signal.SIGALRM, ring)
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         yield
     except _Overran as stop:
-        (where,) = stop.args
+        from labpath.checks._harness import learner_location
+
+        where = learner_location(stop)  # its traceback runs through the learner's loop
         if key is not None:
             _OVERRAN[key] = (what, where)
         _overrun(what, seconds, where, hint)
@@ -565,23 +567,6 @@ def _overrun(what: str, seconds: float, where, hint, when: str = "") -> None:
     raise CheckOverrun(
         f"{what} did not return within {seconds:g}s{when}", where=where, hint=hint
     ) from None
-
-
-def _running_in_learner(frame) -> str | None:
-    """'file.py:LINE in func' of the innermost running frame in the learner's code."""
-    from labpath.checks._harness import _learner_roots
-
-    roots = _learner_roots()
-    while frame is not None and roots:
-        path = Path(frame.f_code.co_filename)
-        try:
-            inside = any(path.resolve().is_relative_to(r) for r in roots)
-        except (OSError, ValueError):
-            inside = False
-        if inside:
-            return f"{path.name}:{frame.f_lineno} in {frame.f_code.co_name}"
-        frame = frame.f_back
-    return None
 
 
 def steps(n: int):
