@@ -40,6 +40,31 @@ class CharTokenizer:
         return "".join(self.chars[i - self.base] for i in ids)
 
 
+class EotTokenizer(CharTokenizer):
+    """A CharTokenizer with <|endoftext|> registered as minbpe registers it: in
+    special_tokens, one past the last id, and not in vocab. encode(..., allowed_special=
+    "all") turns the token's text into its id, as minbpe's does."""
+
+    EOT = "<|endoftext|>"
+
+    def __init__(self, text, base=40_000):
+        super().__init__(text + self.EOT, base)
+        self.eot = base + len(self.chars)
+        self.special_tokens = {self.EOT: self.eot}
+
+    def encode(self, text, allowed_special="none_raise"):
+        if allowed_special == "all" or (isinstance(allowed_special, (set, frozenset)) and self.EOT in allowed_special):
+            ids = []
+            for k, piece in enumerate(text.split(self.EOT)):
+                ids.extend([self.eot] if k else [])
+                ids.extend(self.stoi[c] for c in piece)
+            return ids
+        return [self.stoi[c] for c in text]
+
+    def encode_ordinary(self, text):
+        return [self.stoi[c] for c in text]
+
+
 def norm_hash(text):
     lines = [line.rstrip() for line in text.replace("\r\n", "\n").split("\n")]
     return hashlib.sha256("\n".join(lines).strip("\n").encode()).hexdigest()
@@ -144,6 +169,40 @@ def test_bin_files_round_trip_as_uint16(prepare, tmp_path):
                  diagnosis="ids >= vocab_size in the file: written with the wrong dtype"
                  if len(ids) != len(want) else None,
                  hint="np.array(ids, dtype=np.uint16).tofile(path); read back with np.memmap(path, dtype=np.uint16)")
+
+
+def test_end_of_text_ends_each_text_and_has_an_embedding_row(prepare, tmp_path):
+    """<|endoftext|> registered (minbpe-style, outside vocab): encode_to_bin puts its id after (or before) each text; meta.pkl's vocab_size counts it."""
+    texts = [APP, UTIL, HELPER]
+    tok = EotTokenizer("".join(texts))
+    path = tmp_path / "train.bin"
+    n = prepare.encode_to_bin(texts, tok, str(path))
+    ids = np.fromfile(path, dtype=np.uint16).tolist()
+    parts = [tok.encode_ordinary(t) for t in texts]
+    after = [i for p in parts for i in [*p, tok.eot]]
+    before = [i for p in parts for i in [tok.eot, *p]]
+    if ids not in (after, before):
+        kit.fail(f"the .bin file of {len(texts)} texts, <|endoftext|> registered as id {tok.eot}",
+                 yours=f"{ids.count(tok.eot)} end-of-text ids in {len(ids)}",
+                 expected=f"{len(texts)} in {len(after)}: one after each text (or one before each)",
+                 diagnosis="no <|endoftext|> between the texts: each file runs on into the next"
+                 if ids == [i for p in parts for i in p] else None,
+                 hint="after each text's ids append tokenizer.special_tokens['<|endoftext|>'] when it is "
+                      "registered (nanoGPT appends; prepending works as well)")
+    if n != len(ids):
+        kit.fail("encode_to_bin must return the number of ids it wrote", yours=n, expected=len(ids))
+    repos = [git_repo(tmp_path / "a", {"m.py": APP}), git_repo(tmp_path / "b", {"u.js": UTIL, "h.go": HELPER})]
+    out = tmp_path / "data"
+    prepare.prepare([str(r) for r in repos], str(out), tokenizer=tok, val_fraction=0.5, seed=kit.seed())
+    meta = pickle.load(open(out / "meta.pkl", "rb"))
+    if meta.get("vocab_size") != tok.eot + 1:
+        kit.fail(f"meta.pkl's vocab_size with {len(tok.vocab)} ids in tokenizer.vocab and <|endoftext|> "
+                 f"registered as id {tok.eot}", yours=meta.get("vocab_size"), expected=tok.eot + 1,
+                 diagnosis="vocab_size is len(tokenizer.vocab), which leaves out the registered special tokens: "
+                           "the GPT would have no embedding row for <|endoftext|>"
+                 if meta.get("vocab_size") == len(tok.vocab) else None,
+                 hint="one past the largest id the tokenizer emits: the larger of len(tokenizer.vocab) and "
+                      "each special token's id + 1")
 
 
 def test_vocab_above_65535_is_refused_or_widened(prepare, tmp_path):

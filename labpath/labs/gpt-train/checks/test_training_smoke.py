@@ -8,9 +8,11 @@ reference for seeds 0..9; see the README.
 """
 
 import math
+import pickle
 import sysconfig
 from pathlib import Path
 
+import numpy as np
 from conftest import git_repo
 
 from labpath.checks import kit
@@ -38,8 +40,8 @@ def stdlib_repos(root):
     return [git_repo(root / f"repo{k}", dict(picked[k::3])) for k in range(3)]
 
 
-@kit.after("test_bin_files_round_trip_as_uint16", "test_batches_are_windows_with_targets_shifted_by_one",
-           "test_accumulated_step_equals_one_big_batch")
+@kit.after("test_bin_files_round_trip_as_uint16", "test_end_of_text_ends_each_text_and_has_an_embedding_row",
+           "test_batches_are_windows_with_targets_shifted_by_one", "test_accumulated_step_equals_one_big_batch")
 def test_training_on_prepared_code_starts_at_ln_v_and_learns(prepare, train, bpe, tmp_path):
     """prepare() on 3 git repos + train() for 60 steps: val loss starts within 0.15 of ln V and falls by 0.7+."""
     repos = stdlib_repos(tmp_path)
@@ -49,13 +51,21 @@ def test_training_on_prepared_code_starts_at_ln_v_and_learns(prepare, train, bpe
     tok.register_special_tokens({"<|endoftext|>": 256 + 32})
     data = tmp_path / "data"
     result = prepare.prepare([str(r) for r in repos], str(data), tokenizer=tok, val_fraction=0.34, seed=kit.seed())
+    # every id the tokenizer emits: minbpe's vocab leaves the registered <|endoftext|> out
+    V = max(len(tok.vocab), *(i + 1 for i in tok.special_tokens.values()))
+    top = max(int(np.fromfile(data / f"{side}.bin", dtype=np.uint16).max(initial=0)) for side in ("train", "val"))
+    with open(data / "meta.pkl", "rb") as f:
+        vocab_size = pickle.load(f).get("vocab_size")
+    if not isinstance(vocab_size, int) or vocab_size <= top:
+        kit.fail(f"meta.pkl's vocab_size leaves id {top} of the .bin files without an embedding row",
+                 yours=vocab_size, expected=V,
+                 hint="vocab_size is one past the largest id your tokenizer emits, its special tokens included")
     cfg = train.TrainConfig(out_dir=str(tmp_path / "out"), dataset=str(data), n_layer=2, n_head=2, n_embd=32,
                             block_size=32, batch_size=8, bias=False, dropout=0.0, gradient_accumulation_steps=1,
                             learning_rate=3e-3, max_iters=STEPS, warmup_iters=5, lr_decay_iters=STEPS, min_lr=3e-4,
                             eval_interval=STEPS // 2, eval_iters=8, log_interval=1000, device="cpu", dtype="float32",
                             compile=False, seed=kit.seed())
     out = train.train(cfg)
-    V = len(tok.vocab)
     first, last = out["evals"][0]["val"], out["evals"][-1]["val"]
     if abs(first - math.log(V)) > 0.15:
         kit.fail(f"the val loss before training is {first:.3f}, not ln V = ln {V} = {math.log(V):.3f}",

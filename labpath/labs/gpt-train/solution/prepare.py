@@ -147,7 +147,13 @@ def split(files, val_fraction=0.1, by="repo", seed=1337):
 
 
 def vocab_size_of(tokenizer):
-    return len(tokenizer.vocab)
+    """The rows the GPT's embedding needs: one past the largest id the tokenizer emits.
+
+    minbpe's vocab holds the 256 bytes and the merges only; a registered special token
+    such as <|endoftext|> sits apart from it, one past the last merge.
+    """
+    specials = getattr(tokenizer, "special_tokens", None) or {}
+    return max([len(tokenizer.vocab), *(i + 1 for i in specials.values())])
 
 
 def encode_to_bin(texts, tokenizer, path, dtype=np.uint16):

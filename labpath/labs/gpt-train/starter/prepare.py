@@ -92,7 +92,9 @@ def encode_to_bin(texts, tokenizer, path, dtype=np.uint16):
     # TODO: the ids of each text in turn (tokenizer.encode_ordinary, else .encode),
     # plus the "<|endoftext|>" id after each when tokenizer.special_tokens has one,
     # written to path with np.array(ids, dtype=dtype).tofile(path). Refuse (ValueError)
-    # a vocabulary (len(tokenizer.vocab)) that dtype cannot hold. Return the count.
+    # a vocabulary that dtype cannot hold. Return the count. The vocabulary is one past
+    # the largest id the tokenizer emits: minbpe's tokenizer.vocab leaves a registered
+    # special token out, so count tokenizer.special_tokens' ids too.
     raise NotImplementedError("encode_to_bin")
 
 
@@ -121,7 +123,8 @@ def prepare(roots, out_dir, tokenizer=None, vocab_size=512, val_fraction=0.1, se
     # TODO: collect (stdlib_files() when roots is empty), find secrets, dedup, split
     # (in this order: why?), train a RegexTokenizer from the bpe lab on the train
     # files when tokenizer is None (register "<|endoftext|>" and save it to out_dir),
-    # write out_dir/train.bin, val.bin and meta.pkl ({"vocab_size": ...}). Return
+    # write out_dir/train.bin, val.bin and meta.pkl ({"vocab_size": ...}, that same
+    # vocabulary: the GPT needs an embedding row for every id in the .bin files). Return
     # {"train": [(repo, path)], "val": [...], "skipped", "secrets", "duplicates",
     # "train_tokens", "val_tokens", "vocab_size"}.
     raise NotImplementedError("prepare")
