@@ -125,6 +125,11 @@ def test_ddp_with_two_processes_equals_one_with_twice_the_accumulation(train, gp
             kit.fail(f"with gradient_accumulation_steps={k} on 2 processes rank {r['rank']} ran {per} micro-steps",
                      expected=[k // 2] * 3, diagnosis="accumulation steps not divided by the world size",
                      hint="gradient_accumulation_steps //= world_size: the setting is the total over processes")
+        result, want = r["result"], 3 * k * config["batch_size"] * config["block_size"]
+        if isinstance(result, dict) and "tokens" in result and result["tokens"] != want:
+            kit.fail(f"rank {r['rank']}: train()'s 'tokens' is not the number of tokens both processes trained on",
+                     yours=result["tokens"], expected=want,
+                     hint="per optimizer step: accumulation per process x world size x batch x block")
     r0, r1 = ranks
     if all(torch.equal(a[0], b[0]) for a, b in zip(r0["steps"][0]["batches"], r1["steps"][0]["batches"])):
         kit.fail("both ranks drew the same micro-batches: the second process adds no data",
