@@ -152,6 +152,15 @@ def test_split_keeps_each_repository_on_one_side(prepare):
                  hint="choose val repositories, then put every file of a repository on its side")
     if len(train) + len(val) != len(files):
         kit.fail("the split lost or repeated files", yours=len(train) + len(val), expected=len(files))
+    # two repositories are already "more than one": each seed must still keep them whole
+    two = [(f"repo{r}", f"m{i}.py", f"x = {r * 10 + i}\n") for r in range(2) for i in range(3)]
+    for seed in range(8):
+        train, val = prepare.split(two, 0.5, by="repo", seed=seed)
+        both = sorted({f[0] for f in train} & {f[0] for f in val})
+        if both:
+            kit.fail(f"with two repositories (seed {seed}), {both} have files in both train and val",
+                     diagnosis="split by file, not by repository",
+                     hint="by repository as soon as there are two or more; by file only with a single one")
     one = [("solo", f"m{i}.py", f"y = {i}\n") for i in range(10)]
     train, val = prepare.split(one, 0.2, by="repo", seed=kit.seed())
     if not train or not val or {f[1] for f in train} & {f[1] for f in val}:
