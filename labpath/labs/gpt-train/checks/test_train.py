@@ -275,11 +275,44 @@ def test_bf16_autocast_on_cpu_keeps_float32_weights(train, gpt):
         kit.fail(f"autocast changed parameter dtypes: {bad[:3]}", hint="autocast casts per op; never .to(bfloat16) the model")
 
 
+def test_grad_scaler_is_unscaled_before_clipping_and_updated(train, gpt):
+    """train_step with a GradScaler: clipping sees the true gradient, grad_norm is unscaled, scaler.update() runs."""
+    model = make_model(gpt, dtype=torch.float32)
+    x, y = batch(8, kit.seed() + 3)
+    expected, _ = reference_grads(model, x, y)
+    exp = flat(expected)
+    norm, scale = float(exp.norm()), 2.0**12
+    assert norm > 0.2, "check harness: the reference gradient is too small to clip"
+    micro = [(x[i:i + 2], y[i:i + 2]) for i in range(0, 8, 2)]
+    scaler = torch.amp.GradScaler("cpu", init_scale=scale, growth_interval=1)
+    opt = Recorder(model.parameters())
+    out = train.train_step(model, opt, micro, 0.1, scaler)
+    if len(opt.seen) != 1:
+        kit.fail(f"with a GradScaler train_step made {len(opt.seen)} optimizer steps", expected=1,
+                 hint="scaler.step(optimizer) steps once, unless the scaled gradients overflowed")
+    yours = flat(opt.seen[0])
+    kit.close(yours, exp * (0.1 / norm), f"gradient at step() with a GradScaler (scale {scale:g}) and "
+              f"grad_clip=0.1 (the full gradient of norm {norm:.3f} scaled to 0.1)", rtol=1e-4, atol=1e-9,
+              diagnose=lambda _y: "clipped the scaled gradients: scaler.unscale_(optimizer) must come first"
+              if abs(float(yours.norm()) * scale / 0.1 - 1) < 1e-3 else None,
+              hint="scaler.scale(loss).backward() per micro-batch; then scaler.unscale_(optimizer), "
+                   "clip_grad_norm_, scaler.step(optimizer), scaler.update()")
+    kit.close(float(out["grad_norm"]), norm, "train_step's grad_norm with a GradScaler (the true gradient's norm)",
+              rtol=1e-4, atol=1e-9, hint="unscale before taking the norm")
+    if scaler.get_scale() != 2 * scale:
+        kit.fail("after a step without overflow the GradScaler's scale did not grow (growth_interval=1)",
+                 yours=scaler.get_scale(), expected=2 * scale,
+                 diagnosis="scaler.update() never called" if scaler.get_scale() == scale else None,
+                 hint="scaler.update() after scaler.step(optimizer): it lowers the scale after an overflow, "
+                      "or a float16 run skips every step")
+
+
 # --- evaluation ------------------------------------------------------------------------
 
 
+@kit.after("test_batches_are_windows_with_targets_shifted_by_one")
 def test_estimate_loss_restores_train_mode(train, gpt):
-    """estimate_loss: a float per split, no gradients, dropout off (deterministic), train mode afterwards."""
+    """estimate_loss: per split the mean loss of eval_iters batches from get_batch, dropout off, train mode afterwards."""
     model = make_model(gpt, dropout=0.2, dtype=torch.float32)
     model.train()
     data = (np.arange(400) * 7 % V).astype(np.uint16)
@@ -299,6 +332,31 @@ def test_estimate_loss_restores_train_mode(train, gpt):
                  hint="model.eval() before evaluating; get_batch(..., generator) for every batch")
     if any(p.grad is not None for p in model.parameters()):
         kit.fail("estimate_loss left gradients on the parameters", hint="decorate it with @torch.no_grad()")
+
+    def mean_losses(order, swap=False):
+        """What estimate_loss should give, the splits drawn from one generator in this order."""
+        gen, out = torch.Generator().manual_seed(5), {}
+        model.eval()
+        with torch.no_grad():
+            for name in order:
+                batches = [train.get_batch(splits[name], T, 4, "cpu", gen) for _ in range(3)]
+                out[name] = sum(model(*((y, x) if swap else (x, y)))[1].item() for x, y in batches) / 3
+        model.train()
+        return out
+
+    def same(a, b):
+        return all(abs(float(a[s]) - b[s]) <= 1e-5 * abs(b[s]) + 1e-7 for s in b)
+
+    orders = (("train", "val"), ("val", "train"))  # either split may come first
+    if not any(same(runs[0], mean_losses(o)) for o in orders):
+        swapped = any(same(runs[0], mean_losses(o, swap=True)) for o in orders)
+        kit.fail("estimate_loss(model, splits, eval_iters=3, batch_size=4, block_size=16, ...) is not the mean "
+                 "loss of 3 batches per split from get_batch with the generator passed in",
+                 yours={k: round(float(v), 6) for k, v in runs[0].items()},
+                 expected={k: round(v, 6) for k, v in mean_losses(orders[0]).items()},
+                 diagnosis="estimate_loss scores model(y, x): inputs and targets swapped" if swapped else None,
+                 hint="for each split: eval_iters times x, y = get_batch(data, block_size, batch_size, device, "
+                      "generator); _, loss = model(x, y); the mean of those losses")
 
 
 # --- checkpoints -----------------------------------------------------------------------
@@ -374,10 +432,10 @@ TINY = dict(n_layer=L, n_head=H, n_embd=C, block_size=T, batch_size=4, bias=True
 
 
 def test_train_draws_batches_of_batch_size_by_block_size(train, tmp_path):
-    """train() calls get_batch(data, block_size, batch_size, ...): every batch it draws is (B, T)."""
+    """train() calls get_batch(data, block_size, batch_size, ...): every batch it draws, to train or evaluate, is (B, T)."""
     data = make_dataset(tmp_path / "data")
     cfg = train.TrainConfig(**TINY, dataset=str(data), out_dir=str(tmp_path / "out"), max_iters=2,
-                            gradient_accumulation_steps=1, eval_interval=1000, eval_iters=1,
+                            gradient_accumulation_steps=1, eval_interval=1000, eval_iters=3,
                             warmup_iters=0, lr_decay_iters=2, seed=kit.seed())
     drawn, original = [], train.get_batch
 
@@ -391,15 +449,99 @@ def test_train_draws_batches_of_batch_size_by_block_size(train, tmp_path):
         train.train(cfg)
     finally:
         train.get_batch = original
-    B, T = cfg.batch_size, cfg.block_size
-    wrong = sorted({shape for shape in drawn if shape[1:] != (T,)})
+    B, T, E = cfg.batch_size, cfg.block_size, cfg.eval_iters
+    wrong = sorted({shape for shape in drawn if shape != (B, T)})
     if wrong:  # only what was seen is judged: a train() that batches by itself is not
-        kit.fail(f"the batches train() drew with batch_size={B} and block_size={T}", yours=wrong,
-                 expected=f"rows of {T} tokens: ({B}, {T})",
-                 diagnosis=f"block_size and batch_size swapped in the call: {T} rows of {B} "
-                 "tokens" if (T, B) in wrong else None,
-                 hint="get_batch(data, cfg.block_size, cfg.batch_size, device, generator): "
-                 "block_size comes first")
+        diagnosis = None
+        if (T, B) in wrong:
+            diagnosis = f"block_size and batch_size swapped in the call: {T} rows of {B} tokens"
+        elif wrong == [(E, T)]:
+            diagnosis = f"estimate_loss called with eval_iters and batch_size swapped: batches of {E} rows"
+        kit.fail(f"the batches train() drew with batch_size={B}, block_size={T} and eval_iters={E}", yours=wrong,
+                 expected=f"({B}, {T}) for training and evaluation alike", diagnosis=diagnosis,
+                 hint="get_batch(data, cfg.block_size, cfg.batch_size, device, generator), block_size first; "
+                 "estimate_loss(model, splits, cfg.eval_iters, cfg.batch_size, cfg.block_size, ctx, generator)")
+
+
+def train_with_spy(train, cfg, record):
+    """train(cfg) with train.train_step wrapped (train() calls it by name): before each call
+    record(model, optimizer, scaler) may return a callable to run after it."""
+    original = train.train_step
+
+    def spy(model, optimizer, batches, *args, **kwargs):
+        after = record(model, optimizer, args[1] if len(args) > 1 else kwargs.get("scaler"))
+        try:
+            return original(model, optimizer, batches, *args, **kwargs)
+        finally:
+            if after is not None:
+                after()
+
+    train.train_step = spy
+    try:
+        return train.train(cfg)
+    finally:
+        train.train_step = original
+
+
+@kit.after("test_lr_warms_up_then_decays_by_cosine_to_min_lr")
+def test_train_steps_at_the_scheduled_lr(train, tmp_path):
+    """train(): every param group's lr is get_lr(iter_num) at each step (decay_lr), learning_rate without decay."""
+    data = make_dataset(tmp_path / "data")
+    for decay in (True, False):
+        cfg = train.TrainConfig(**TINY, dataset=str(data), out_dir=str(tmp_path / f"out{decay}"), max_iters=4,
+                                gradient_accumulation_steps=1, eval_interval=1000, eval_iters=1, decay_lr=decay,
+                                learning_rate=1e-2, warmup_iters=2, lr_decay_iters=4, min_lr=1e-3, seed=kit.seed())
+        seen = []
+        train_with_spy(train, cfg, lambda model, opt, scaler, seen=seen: seen.append(
+            [g["lr"] for g in opt.param_groups]))
+        if not seen:
+            kit.fail("train() never called train_step", hint="train() calls train_step by its module's name (the brief)")
+        want = [float(train.get_lr(it, cfg)) if decay else cfg.learning_rate for it in range(len(seen))]
+        for it, (lrs, lr) in enumerate(zip(seen, want)):
+            if any(abs(v - lr) > 1e-12 + 1e-9 * lr for v in lrs):
+                stuck = all(v == cfg.learning_rate for row in seen for v in row)
+                kit.fail(f"the lr of the optimizer's param groups at step {it} with decay_lr={decay}", yours=lrs,
+                         expected=lr, diagnosis="the schedule's lr never reaches the optimizer" if decay and stuck
+                         else None, hint="before each step: for group in optimizer.param_groups: group['lr'] = lr, "
+                         "with lr = get_lr(iter_num, cfg) if cfg.decay_lr else cfg.learning_rate")
+
+
+def forward_dtypes(train, cfg):
+    """train(cfg); the autocast dtype of every forward train_step ran ('float32' without
+    autocast), and the scaler passed to each train_step."""
+    forwards, scalers = [], []
+
+    def hook(_module, _inputs):
+        on = torch.is_autocast_enabled("cpu")
+        forwards.append(str(torch.get_autocast_dtype("cpu")).replace("torch.", "") if on else "float32")
+
+    def record(model, opt, scaler):
+        scalers.append(scaler)
+        return model.register_forward_pre_hook(hook).remove
+
+    train_with_spy(train, cfg, record)
+    return forwards, scalers
+
+
+def test_train_runs_the_forward_in_cfg_dtype(train, tmp_path):
+    """train(dtype='bfloat16' | 'float16'): the forward under torch.autocast in that dtype; float16 with a GradScaler."""
+    data = make_dataset(tmp_path / "data")
+    for dtype in ("bfloat16", "float16"):
+        cfg = train.TrainConfig(**dict(TINY, dtype=dtype), dataset=str(data), out_dir=str(tmp_path / dtype),
+                                max_iters=1, gradient_accumulation_steps=1, eval_interval=1000, eval_iters=1,
+                                warmup_iters=0, lr_decay_iters=1, seed=kit.seed())
+        forwards, scalers = forward_dtypes(train, cfg)
+        if not forwards:
+            kit.fail("train() ran no forward through train_step", hint="train() calls train_step by name (the brief)")
+        if set(forwards) != {dtype}:
+            kit.fail(f"with dtype='{dtype}' train()'s forward ran in", yours=sorted(set(forwards)), expected=dtype,
+                     diagnosis=f"dtype='{dtype}' trained in float32: no torch.autocast" if set(forwards) == {"float32"}
+                     else None, hint="ctx = torch.autocast(device_type, dtype=torch.bfloat16 or torch.float16) "
+                     "unless cfg.dtype is float32; pass it to train_step")
+        if dtype == "float16" and not all(s is not None and s.is_enabled() for s in scalers):
+            kit.fail("with dtype='float16' train() passed train_step no enabled GradScaler", yours=scalers[0],
+                     diagnosis="float16 without loss scaling: small gradients underflow to 0",
+                     hint="scaler = torch.amp.GradScaler(device_type, enabled=(cfg.dtype == 'float16'))")
 
 
 def test_best_val_loss_is_the_minimum_seen(train, tmp_path):

@@ -82,7 +82,7 @@ def test_command_line_flags_set_the_config(train, gpt, tmp_path):
     data = make_dataset(tmp_path / "data")
     out = tmp_path / "out"
     flags = dict(dataset=data, out_dir=out, max_iters=2, eval_interval=1, eval_iters=1, n_layer=1, n_head=2,
-                 n_embd=12, block_size=8, batch_size=2, bias=True, compile=False, device="cpu",
+                 n_embd=12, block_size=8, batch_size=2, bias=False, compile=False, device="cpu",
                  dtype="float32", learning_rate=0.01, seed=kit.seed())
     run_python([str(Path(train.__file__).resolve()), *(f"--{k}={v}" for k, v in flags.items())], 120,
                "python train.py --dataset=... --max_iters=2 --n_embd=12 ...", path=code_paths(train, gpt),
@@ -94,9 +94,13 @@ def test_command_line_flags_set_the_config(train, gpt, tmp_path):
     ckpt = train.load_checkpoint(str(out / "ckpt.pt"), "cpu")
     args = ckpt["model_args"]
     got = (args.get("n_layer"), args.get("n_embd"), args.get("block_size"), bool(args.get("bias")), ckpt["iter_num"])
-    if got != (1, 12, 8, True, 2):
+    if got != (1, 12, 8, False, 2):
         kit.fail("the flags did not reach the run (n_layer, n_embd, block_size, bias, iter_num)", yours=got,
-                 expected=(1, 12, 8, True, 2), hint="every --key=value sets the TrainConfig field of that name")
+                 expected=(1, 12, 8, False, 2),
+                 diagnosis="--bias=False came out True: bool('False') is True" if got[:4] == (1, 12, 8, True)
+                 else None,
+                 hint="every --key=value sets the TrainConfig field of that name; a bool flag's "
+                      "False/false/0 is False (nanoGPT's configurator: ast.literal_eval)")
 
 
 @kit.after("test_accumulated_step_equals_one_big_batch")

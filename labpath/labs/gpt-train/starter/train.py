@@ -122,8 +122,8 @@ def train_step(model, optimizer, batches, grad_clip, scaler=None, ctx=nullcontex
     # under ctx, loss / len(batches), backward (scaler.scale(loss) when a scaler is
     # given); under DDP (isinstance(model, DDP)) all but the last backward inside
     # model.no_sync(). Then (scaler.unscale_ first) clip the global norm to grad_clip
-    # unless it is 0, step, zero the grads. Return {"loss": mean loss, "grad_norm":
-    # the norm before clipping}.
+    # unless it is 0, step (scaler.step(optimizer), then scaler.update()), zero the
+    # grads. Return {"loss": mean loss, "grad_norm": the norm before clipping}.
     raise NotImplementedError("train_step")
 
 
