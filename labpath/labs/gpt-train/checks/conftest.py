@@ -66,10 +66,11 @@ def code_paths(*modules):
     return [str(Path(m.__file__).resolve().parent) for m in modules]
 
 
-def run_python(args, timeout, what, errors=None, hint=None, path=None):
+def run_python(args, timeout, what, errors=None, hint=None, path=None, stuck=None):
     """Run a helper script in a fresh interpreter with one thread; its stdout, or a failure.
 
-    errors: a glob of the files worker.py writes a traceback to (one per process).
+    errors: a glob of the files worker.py writes a traceback to (one per process);
+    stuck: the hint when the run does not finish in time.
     """
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONHASHSEED="0")
     if path:
@@ -79,7 +80,7 @@ def run_python(args, timeout, what, errors=None, hint=None, path=None):
                               timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
         kit.fail(f"{what} did not finish within {timeout} s",
-                 hint="the check's runs are a few tiny steps; look for a loop that never ends")
+                 hint=stuck or "the check's runs are a few tiny steps; look for a loop that never ends")
     if proc.returncode != 0:
         text = proc.stderr or proc.stdout
         found = sorted(Path(errors).parent.glob(Path(errors).name)) if errors else []

@@ -103,43 +103,74 @@ def test_command_line_flags_set_the_config(train, gpt, tmp_path):
                       "False/false/0 is False (nanoGPT's configurator: ast.literal_eval)")
 
 
-@kit.after("test_accumulated_step_equals_one_big_batch")
+def torchrun(spec, what):
+    run_python(["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", WORKER, spec], 150, what,
+               errors=spec.replace(".json", ".rank*.error"),
+               hint="under torchrun: init_process_group(cfg.backend); on the CPU the device stays cfg.device "
+                    "(cuda:{LOCAL_RANK} only when cfg.device is cuda); DDP(model) without device_ids on the CPU",
+               stuck="the runs are a few tiny steps, so a process is waiting: a collective (all_gather_object, "
+                     "broadcast_object_list, all_reduce) that only some ranks reach waits for ever; every rank must "
+                     "take rank 0's save decision (broadcast it) and reach the same calls")
+
+
+@kit.after("test_accumulated_step_equals_one_big_batch", "test_train_steps_at_the_scheduled_lr")
 def test_ddp_with_two_processes_equals_one_with_twice_the_accumulation(train, gpt, tmp_path):
-    """torchrun --nproc_per_node=2 (gloo, CPU): ranks equal after every step, and equal to 1 process over both ranks' batches."""
+    """torchrun --nproc_per_node=2 (gloo, CPU), 2 steps then a resume for a 3rd: ranks equal after every step, and equal to 1 process over both ranks' batches."""
     data = make_dataset(tmp_path / "data")
     paths = code_paths(train, gpt)
     k = 4  # micro-steps per optimizer step, over both processes
-    config = dict(TINY, dataset=str(data), out_dir=str(tmp_path / "out"), max_iters=3, eval_interval=1000,
-                  eval_iters=1, gradient_accumulation_steps=k, learning_rate=1e-2, warmup_iters=1,
-                  lr_decay_iters=3, min_lr=1e-3, grad_clip=1.0, weight_decay=0.1, beta1=0.9, beta2=0.95,
-                  backend="gloo", seed=kit.seed())
-    spec = spec_file(tmp_path, "ddp", paths, config, record=True, float64=True)
-    run_python(["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", WORKER, spec],
-               150, "torchrun --standalone --nproc_per_node=2 worker.py (your train() under DDP, gloo)",
-               errors=str(tmp_path / "ddp.rank*.error"),
-               hint="under torchrun: init_process_group(cfg.backend); on the CPU the device stays cfg.device "
-                    "(cuda:{LOCAL_RANK} only when cfg.device is cuda); DDP(model) without device_ids on the CPU")
-    ranks = [torch.load(tmp_path / f"ddp.rank{r}.pt", weights_only=False) for r in (0, 1)]
-    for r in ranks:
-        if len(r["steps"]) != 3:
-            kit.fail(f"rank {r['rank']} ran {len(r['steps'])} optimizer steps through train_step", expected=3,
-                     hint="train() must call train_step(model, optimizer, batches, grad_clip, scaler, ctx)")
-        per = [len(s["batches"]) for s in r["steps"]]
+    # evaluating at every step with always_save_checkpoint off: rank 0 decides whether to save
+    config = dict(TINY, dataset=str(data), out_dir=str(tmp_path / "out"), max_iters=2, eval_interval=1,
+                  eval_iters=1, always_save_checkpoint=False, gradient_accumulation_steps=k, learning_rate=1e-2,
+                  warmup_iters=1, lr_decay_iters=3, min_lr=1e-3, grad_clip=1.0, weight_decay=0.1, beta1=0.9,
+                  beta2=0.95, backend="gloo", seed=kit.seed())
+    torchrun(spec_file(tmp_path, "ddp", paths, config, record=True, float64=True),
+             "torchrun --standalone --nproc_per_node=2 worker.py (your train() under DDP, gloo, max_iters=2)")
+    torchrun(spec_file(tmp_path, "resume", paths, dict(config, init_from="resume", max_iters=3), record=True,
+                       float64=True),
+             "torchrun --standalone --nproc_per_node=2 worker.py (your train() under DDP with init_from='resume', "
+             "max_iters=3)")
+    first = [torch.load(tmp_path / f"ddp.rank{r}.pt", weights_only=False) for r in (0, 1)]
+    again = [torch.load(tmp_path / f"resume.rank{r}.pt", weights_only=False) for r in (0, 1)]
+    for r, (a, b) in enumerate(zip(first, again)):
+        if len(a["steps"]) != 2:
+            kit.fail(f"rank {r} ran {len(a['steps'])} optimizer steps through train_step with max_iters=2",
+                     expected=2, hint="train() must call train_step(model, optimizer, batches, grad_clip, scaler, ctx)")
+        if len(b["steps"]) != 1:
+            kit.fail(f"resumed at step 2 with max_iters=3, rank {r} ran {len(b['steps'])} optimizer steps",
+                     expected=1, hint="a resumed run starts at the checkpoint's iter_num")
+        per = [len(s["batches"]) for s in a["steps"] + b["steps"]]
         if per != [k // 2] * 3:
-            kit.fail(f"with gradient_accumulation_steps={k} on 2 processes rank {r['rank']} ran {per} micro-steps",
+            kit.fail(f"with gradient_accumulation_steps={k} on 2 processes rank {r} ran {per} micro-steps",
                      expected=[k // 2] * 3, diagnosis="accumulation steps not divided by the world size",
                      hint="gradient_accumulation_steps //= world_size: the setting is the total over processes")
-        result, want = r["result"], 3 * k * config["batch_size"] * config["block_size"]
+        result, want = a["result"], 2 * k * config["batch_size"] * config["block_size"]
         if isinstance(result, dict) and "tokens" in result and result["tokens"] != want:
-            kit.fail(f"rank {r['rank']}: train()'s 'tokens' is not the number of tokens both processes trained on",
+            kit.fail(f"rank {r}: train()'s 'tokens' is not the number of tokens both processes trained on",
                      yours=result["tokens"], expected=want,
                      hint="per optimizer step: accumulation per process x world size x batch x block")
-    r0, r1 = ranks
-    if all(torch.equal(a[0], b[0]) for a, b in zip(r0["steps"][0]["batches"], r1["steps"][0]["batches"])):
-        kit.fail("both ranks drew the same micro-batches: the second process adds no data",
-                 diagnosis="both ranks saw the same batches",
-                 hint="seed each rank's data generator differently: torch.Generator().manual_seed(seed + rank)")
-    for step, (s0, s1) in enumerate(zip(r0["steps"], r1["steps"])):
+    steps = [first[r]["steps"] + again[r]["steps"] for r in (0, 1)]
+    cfg = train.TrainConfig(**dict(config, max_iters=3))
+    for it, s in enumerate(steps[0]):
+        lr = float(train.get_lr(it, cfg))
+        if abs(s["lr"] - lr) > 1e-12 + 1e-9 * lr:
+            kit.fail(f"under torchrun the optimizer's lr at step {it}", yours=s["lr"], expected=lr,
+                     hint="set every param group's lr to get_lr(iter_num, cfg) before each step, after a resume too")
+    for r in (0, 1):
+        for name, p in again[r]["init"].items():
+            if not torch.equal(p, first[0]["steps"][-1]["params"][name]):
+                kit.fail(f"rank {r} resumed under torchrun from other weights than the checkpoint's ({name})",
+                         hint="with init_from='resume' every rank loads out_dir/ckpt.pt before wrapping the model in DDP")
+    for step, (s0, s1) in enumerate(zip(*steps)):
+        if all(torch.equal(a[0], b[0]) for a, b in zip(s0["batches"], s1["batches"])):
+            resumed = step == 2 and not all(torch.equal(a[0], b[0]) for a, b in
+                                            zip(steps[0][0]["batches"], steps[1][0]["batches"]))
+            kit.fail(f"at step {step + 1} both ranks drew the same micro-batches: the second process adds no data",
+                     diagnosis="after the resume both ranks drew the same batches" if resumed
+                     else "both ranks saw the same batches",
+                     hint="the checkpoint must keep every rank's data generator state (gather them with "
+                     "dist.all_gather_object) and each rank restore its own" if resumed else
+                     "seed each rank's data generator differently: torch.Generator().manual_seed(seed + rank)")
         want = [False] * (k // 2 - 1) + [True]
         for r, s in ((0, s0), (1, s1)):
             if s["sync"] and s["sync"] != want:
@@ -155,14 +186,16 @@ def test_ddp_with_two_processes_equals_one_with_twice_the_accumulation(train, gp
     model = gpt.GPT(gpt.GPTConfig(vocab_size=67, block_size=config["block_size"], n_layer=config["n_layer"],
                                   n_head=config["n_head"], n_embd=config["n_embd"], dropout=0.0, bias=True))
     model = model.double()
-    model.load_state_dict(r0["init"])
+    model.load_state_dict(first[0]["init"])
     opt = train.configure_optimizers(model, 0.1, config["learning_rate"], (0.9, 0.95), "cpu")
-    for step, (s0, s1) in enumerate(zip(r0["steps"], r1["steps"])):
+    for step, (s0, s1) in enumerate(zip(*steps)):
         for group in opt.param_groups:
             group["lr"] = s0["lr"]
         train.train_step(model, opt, s0["batches"] + s1["batches"], config["grad_clip"])
+        after = " (the first after the resume)" if step == 2 else ""
         for name, p in model.state_dict().items():
-            kit.close(s0["params"][name], p, f"{name} after step {step + 1}: 2 processes x {k // 2} micro-steps "
-                      f"vs 1 process x {k} micro-steps on the same batches", rtol=1e-9, atol=1e-12,
-                      hint="the loss of each micro-step is divided by the per-process accumulation; "
-                           "DDP averages over processes")
+            kit.close(s0["params"][name], p, f"{name} after step {step + 1}{after}: 2 processes x {k // 2} "
+                      f"micro-steps vs 1 process x {k} micro-steps on the same batches", rtol=1e-9, atol=1e-12,
+                      hint="restore the optimizer's state_dict on a resume: Adam's moments are part of the run"
+                      if step == 2 else "the loss of each micro-step is divided by the per-process accumulation; "
+                      "DDP averages over processes")
