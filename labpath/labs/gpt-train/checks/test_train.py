@@ -537,7 +537,7 @@ def test_train_runs_the_forward_in_cfg_dtype(train, tmp_path):
             kit.fail(f"with dtype='{dtype}' train()'s forward ran in", yours=sorted(set(forwards)), expected=dtype,
                      diagnosis=f"dtype='{dtype}' trained in float32: no torch.autocast" if set(forwards) == {"float32"}
                      else None, hint="ctx = torch.autocast(device_type, dtype=torch.bfloat16 or torch.float16) "
-                     "unless cfg.dtype is float32; pass it to train_step")
+                     "unless cfg.dtype is float32, on the CPU too (nanoGPT skips it there); pass it to train_step")
         if dtype == "float16" and not all(s is not None and s.is_enabled() for s in scalers):
             kit.fail("with dtype='float16' train() passed train_step no enabled GradScaler", yours=scalers[0],
                      diagnosis="float16 without loss scaling: small gradients underflow to 0",
