@@ -348,12 +348,13 @@ def test_estimate_loss_restores_train_mode(train, gpt):
         return all(abs(float(a[s]) - b[s]) <= 1e-5 * abs(b[s]) + 1e-7 for s in b)
 
     orders = (("train", "val"), ("val", "train"))  # either split may come first
-    if not any(same(runs[0], mean_losses(o)) for o in orders):
+    wants = [mean_losses(o) for o in orders]
+    if not any(same(runs[0], want) for want in wants):
         swapped = any(same(runs[0], mean_losses(o, swap=True)) for o in orders)
         kit.fail("estimate_loss(model, splits, eval_iters=3, batch_size=4, block_size=16, ...) is not the mean "
                  "loss of 3 batches per split from get_batch with the generator passed in",
                  yours={k: round(float(v), 6) for k, v in runs[0].items()},
-                 expected={k: round(v, 6) for k, v in mean_losses(orders[0]).items()},
+                 expected={k: round(v, 6) for k, v in wants[0].items()},
                  diagnosis="estimate_loss scores model(y, x): inputs and targets swapped" if swapped else None,
                  hint="for each split: eval_iters times x, y = get_batch(data, block_size, batch_size, device, "
                       "generator); _, loss = model(x, y); the mean of those losses")
